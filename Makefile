@@ -1,0 +1,39 @@
+# fairalloc: `make run` materialises every asset on the sample data, `make test` runs the suite.
+# Both create the virtual environment first when it is missing or pyproject.toml changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(abspath dagster_home)
+export PYTHONHASHSEED := 0
+
+.PHONY: run test dev bench data lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/dagster asset materialize -m pipelines --select '*'
+	$(BIN)/python -m pipelines.outputs
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+dev: $(STAMP)
+	$(BIN)/dagster dev -m pipelines -h 127.0.0.1 -p 3000
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+data: $(STAMP)
+	$(BIN)/python data/generate.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

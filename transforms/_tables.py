@@ -1,0 +1,288 @@
+"""Input coercion and key coding shared by every transform.
+
+Every accepted input form (pandas or polars DataFrame / LazyFrame / Series, pandas
+(Multi)Index, dict, iterable of tuples) becomes one polars DataFrame with canonical column
+names; keys become integer codes in sorted key order, so everything downstream is independent of
+input row order; results get a pandas MultiIndex built straight from those codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from transforms.errors import (
+    DuplicateKeyError,
+    EmptyInputError,
+    InputTypeError,
+    InvalidAmountError,
+    UnknownKeyError,
+)
+
+_STRING_TYPES = (pl.String, pl.Categorical, pl.Enum)
+
+
+def to_polars(
+    obj: Any, keys: Sequence[str], value: str | None = None, *, what: str
+) -> pl.DataFrame:
+    """Coerce ``obj`` to a polars DataFrame with columns ``keys`` (+ ``value``).
+
+    Accepted: polars DataFrame / LazyFrame and pandas DataFrame with those columns (key columns
+    may also sit in a pandas index); with a ``value``: a pandas Series indexed by the keys (by
+    name, or by position when the index is unnamed) or a dict ``key -> value`` (tuple keys when
+    there are several key columns); without a ``value``: a pandas (Multi)Index or an iterable of
+    key tuples. Key columns must hold str or int (cast to String / Int64); the value column must
+    be numeric (cast to Float64; nulls count as NaN).
+
+    >>> to_polars({"a": 1, "b": 2}, ["source"], "capacity", what="capacity").to_dicts()
+    [{'source': 'a', 'capacity': 1.0}, {'source': 'b', 'capacity': 2.0}]
+    >>> to_polars([("a", "x")], ["source", "sink"], what="matches").columns
+    ['source', 'sink']
+    """
+    keys = list(keys)
+    cols = keys + ([value] if value else [])
+    try:
+        df = _frame(obj, keys, value, what)
+    except (TypeError, pl.exceptions.PolarsError, ValueError) as exc:
+        if isinstance(exc, InputTypeError):
+            raise
+        raise InputTypeError(f"{what}: cannot read the input as a table ({exc})") from None
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
+    df = df.select(cols)
+    casts = [_key_cast(df, k, what) for k in keys]
+    if value:
+        casts.append(_value_cast(df, value, what))
+    return df.with_columns(casts)
+
+
+def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFrame:
+    if isinstance(obj, pl.LazyFrame):
+        return obj.collect()
+    if isinstance(obj, pl.DataFrame):
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        wanted = keys + ([value] if value else [])
+        in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
+        if in_index:
+            obj = obj.reset_index(level=in_index)
+        return pl.from_pandas(obj[[c for c in wanted if c in obj.columns]])
+    if isinstance(obj, pd.Series):
+        if not value:
+            raise InputTypeError(f"{what} must be a table or index, not a Series")
+        names = list(obj.index.names)
+        if all(n is None for n in names) and len(names) == len(keys):
+            names = keys
+        if sorted(map(str, names)) != sorted(keys):
+            raise InputTypeError(
+                f"{what}: a Series must be indexed by {keys} (its index is {list(obj.index.names)})"
+            )
+        frame = obj.rename(value).to_frame()
+        frame.index = frame.index.set_names(names)
+        return pl.from_pandas(frame.reset_index())
+    if isinstance(obj, pd.Index):
+        if value:
+            raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
+        frame = obj.to_frame(index=False)
+        if len(frame.columns) != len(keys):
+            raise InputTypeError(f"{what}: an index with {len(keys)} levels is needed ({keys})")
+        frame.columns = keys
+        return pl.from_pandas(frame)
+    if isinstance(obj, Mapping):
+        if not value:
+            raise InputTypeError(f"{what} must be a table, index or iterable of tuples")
+        rows = [(*_as_tuple(k, len(keys), what), v) for k, v in obj.items()]
+        return _rows(rows, keys + [value])
+    if isinstance(obj, Iterable) and not isinstance(obj, str | bytes):
+        if value:
+            raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
+        rows = [_as_tuple(r, len(keys), what) for r in obj]
+        return _rows(rows, keys)
+    raise InputTypeError(f"{what}: unsupported input type {type(obj).__name__}")
+
+
+def _as_tuple(key: Any, n: int, what: str) -> tuple:
+    t = key if isinstance(key, tuple) else (key,)
+    if len(t) != n:
+        raise InputTypeError(f"{what}: every key must have {n} part(s)", [key])
+    return t
+
+
+def _rows(rows: list[tuple], columns: list[str]) -> pl.DataFrame:
+    data = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+    return pl.DataFrame(data)
+
+
+def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
+    dtype = df.schema[col]
+    if df[col].null_count():
+        raise InputTypeError(f"{what}: column {col!r} has missing keys", ["<null>"])
+    if isinstance(dtype, _STRING_TYPES) or dtype == pl.String:
+        return pl.col(col).cast(pl.String)
+    if dtype.is_integer():
+        return pl.col(col).cast(pl.Int64)
+    raise InputTypeError(f"{what}: key column {col!r} must hold str or int, not {dtype}", [col])
+
+
+def _value_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
+    dtype = df.schema[col]
+    if dtype == pl.Boolean or not (dtype.is_numeric() or dtype == pl.Null):
+        raise InputTypeError(f"{what}: column {col!r} must be numeric, not {dtype}", [col])
+    return pl.col(col).cast(pl.Float64).fill_null(float("nan"))
+
+
+def key_tuples(df: pl.DataFrame, keys: Sequence[str], rows: np.ndarray | None = None) -> list:
+    """Keys at ``rows`` (all rows if None): plain values for one key column, tuples otherwise."""
+    sub = df.select(keys) if rows is None else df.select(keys)[rows]
+    if len(keys) == 1:
+        return sub[keys[0]].to_list()
+    return list(sub.iter_rows())
+
+
+@dataclass(frozen=True)
+class KeyedTable:
+    """A table of unique keys in sorted order with one float value per key: code = row."""
+
+    frame: pl.DataFrame
+    keys: tuple[str, ...]
+    value: str
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.frame[self.value].to_numpy()
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+
+def keyed_table(
+    obj: Any, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True
+) -> KeyedTable:
+    """Coerce, check amounts (finite, ≥ 0, or > 0), collapse exact duplicates, reject conflicts.
+
+    >>> t = keyed_table({"b": 2, "a": 1, ("a"): 1}, ["source"], "capacity", what="capacity")
+    >>> t.frame["source"].to_list(), t.values.tolist()
+    (['a', 'b'], [1.0, 2.0])
+    """
+    keys = list(keys)
+    df = to_polars(obj, keys, value, what=what)
+    check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
+    df = df.unique()
+    dup = df.filter(pl.struct(keys).is_duplicated())
+    if dup.height:
+        dup = dup.unique(subset=keys).sort(keys)
+        raise DuplicateKeyError(
+            f"{what} gives the same key different {value} values", key_tuples(dup, keys)
+        )
+    return KeyedTable(df.sort(keys), tuple(keys), value)
+
+
+def check_amounts(
+    df: pl.DataFrame, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True
+) -> None:
+    """Raise :class:`InvalidAmountError` naming the keys with NaN, infinite or negative values."""
+    v = df[value].to_numpy()
+    for problem, bad in (
+        ("NaN or missing", np.isnan(v)),
+        ("infinite", np.isinf(v)),
+        ("negative" if allow_zero else "zero or negative", v < 0 if allow_zero else v <= 0),
+    ):
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise InvalidAmountError(
+                f"{what} has {problem} {value}", key_tuples(df, keys, rows[:10]), len(rows)
+            )
+
+
+def code_rows(
+    df: pl.DataFrame, tables: Sequence[tuple[KeyedTable, Sequence[str], str]], *, what: str
+) -> list[np.ndarray]:
+    """Codes of every row of ``df`` in each table: ``(table, columns of df, name)``.
+
+    Joins on the key columns (``columns`` of ``df`` taken in the order of ``table.keys``); a row
+    naming keys missing from a table raises :class:`UnknownKeyError` naming them.
+    """
+    lazy = df.lazy()
+    names = []
+    for i, (table, cols, _) in enumerate(tables):
+        _check_join_types(df, table, cols, what)
+        code = f"__code{i}"
+        right = table.frame.lazy().select(
+            [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
+        ).with_row_index(code)
+        lazy = lazy.join(right, on=list(cols), how="left")
+        names.append(code)
+    coded = lazy.collect()
+    out = []
+    for (table, cols, name), code in zip(tables, names, strict=True):
+        missing = coded.filter(pl.col(code).is_null())
+        if missing.height:
+            unknown = missing.select(cols).unique().sort(cols)
+            raise UnknownKeyError(
+                f"{what} names {name} keys missing from the {name} table",
+                key_tuples(unknown, list(cols)),
+            )
+        out.append(coded[code].to_numpy().astype(np.int64))
+    return out
+
+
+def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
+    for k, c in zip(table.keys, cols, strict=True):
+        if df.schema[c] != table.frame.schema[k]:
+            raise InputTypeError(
+                f"{what}: key column {c!r} is {df.schema[c]} but the table it refers to holds "
+                f"{table.frame.schema[k]}",
+                [c],
+            )
+
+
+def require_rows(df: pl.DataFrame, what: str) -> None:
+    """Raise :class:`EmptyInputError` when a required table has no rows."""
+    if df.height == 0:
+        raise EmptyInputError(f"{what} is empty")
+
+
+def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sorted unique (a, b) code pairs and how many duplicates collapsed.
+
+    >>> unique_pairs(np.array([1, 0, 1]), np.array([0, 2, 0]), 3)
+    (array([0, 1]), array([2, 0]), 1)
+    """
+    pair = pl.Series(a * np.int64(n_b) + b).sort().to_numpy()
+    keep = np.ones(len(pair), dtype=bool)
+    keep[1:] = pair[1:] != pair[:-1]
+    pair = pair[keep]
+    return pair // n_b, pair % n_b, int(len(keep) - keep.sum())
+
+
+def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+    """The index level of ``table``'s column ``col`` at row codes ``codes``, unused values dropped.
+
+    Returns the level values (sorted) and the level codes per entry of ``codes``.
+    """
+    s = table.frame[col]
+    per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
+    uniq = s.unique().sort()
+    lc = per_row[codes]
+    used = np.bincount(lc, minlength=len(uniq)) > 0
+    if not used.all():
+        remap = np.cumsum(used) - 1
+        lc = remap[lc]
+        uniq = uniq.filter(pl.Series(used))
+    return pd.Index(uniq.to_pandas(), name=col), lc
+
+
+def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
+    """A MultiIndex straight from (level, codes) pairs, without re-hashing the values."""
+    return pd.MultiIndex(
+        levels=[p[0] for p in parts],
+        codes=[p[1] for p in parts],
+        names=[p[0].name for p in parts],
+        verify_integrity=False,
+    )
