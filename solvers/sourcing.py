@@ -202,7 +202,7 @@ def direct_allocation(
     ...                         np.array([100.0, 460.0, 900.0]), np.full(3, 500.0), 0.1)
     >>> res.source_flow.tolist()
     [100.0, 460.0, 500.0]
-    >>> [round(v, 4) for v in res.sink_flow]
+    >>> res.sink_flow.round(4).tolist()
     [111.1111, 460.0, 500.0]
     """
     src, sink = _as_codes(src), _as_codes(sink)

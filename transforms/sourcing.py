@@ -361,3 +361,69 @@ def _qa(problem: _Problem, source_flow: np.ndarray, sink_flow: np.ndarray) -> No
                         strict=True))
         raise ConservationError("QA failed: negative or non-finite volumes on matches", keys,
                                 bad["negative"].size)
+
+
+def conservation_violations(
+    allocation: pd.Series | pd.DataFrame,
+    source_capacity: Any,
+    sink_demand: Any,
+    by: str | Sequence[str] | None = None,
+    *,
+    check_capacity: bool = True,
+    rtol: float = 1e-9,
+) -> pd.DataFrame:
+    """Every conservation breach of a sourcing allocation, one row each (empty when none).
+
+    Works on any table indexed by ``(*by, source, sink)``: a Series (its values count in
+    source and sink units), or a DataFrame with ``source_volume`` and ``sink_volume`` (or one
+    ``volume``) column. Rules: ``"over_capacity"`` (a source's total source volume above its
+    capacity; skipped with ``check_capacity=False``, as proportional sourcing may exceed it),
+    ``"over_demand"`` (a sink's total sink volume above its demand), ``"negative"`` (a negative
+    or non-finite volume on a match). A relative slack ``rtol`` absorbs float rounding.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule``, ``key`` (the source, sink or match), ``amount``, ``limit``.
+
+    Examples
+    --------
+    >>> alloc = pd.Series([5.0, -1.0], name="volume", index=pd.MultiIndex.from_tuples(
+    ...     [("A", "X"), ("A", "Y")], names=["source", "sink"]))
+    >>> conservation_violations(alloc, {"A": 3}, {"X": 10, "Y": 10}).values.tolist()
+    [['over_capacity', 'A', 4.0, 3.0], ['negative', ('A', 'Y'), -1.0, 0.0]]
+    """
+    cols = _by_columns(by)
+    frame = allocation.to_frame() if isinstance(allocation, pd.Series) else allocation
+    if "volume" in frame.columns:
+        source_col = sink_col = "volume"
+    else:
+        source_col, sink_col = "source_volume", "sink_volume"
+    src_keys, sink_keys = [*cols, SOURCE, SINK][:-1], [*cols, SINK]
+    sources = keyed_table(source_capacity, src_keys, CAPACITY, what="source_capacity")
+    sinks = keyed_table(sink_demand, sink_keys, DEMAND, what="sink_demand")
+    flat = to_polars(frame.reset_index(), [*cols, SOURCE, SINK], what="allocation")
+    src, sink = code_rows(
+        flat, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="allocation"
+    )
+    source_flow = frame[source_col].to_numpy(dtype=np.float64)
+    sink_flow = frame[sink_col].to_numpy(dtype=np.float64)
+    bad = kernels.conservation_violations(
+        src, sink, source_flow, sink_flow, sources.values if check_capacity else None,
+        sinks.values, rtol,
+    )
+    rows: list[tuple[str, Any, float, float]] = []
+    for rule, table, codes, flow in (
+        ("over_capacity", sources, src, source_flow),
+        ("over_demand", sinks, sink, sink_flow),
+    ):
+        found = bad.get(rule, np.empty(0, dtype=np.int64))
+        got = kernels.totals(codes, flow, len(table))[found]
+        keys = key_tuples(table.frame, table.keys, found)
+        rows += zip([rule] * len(found), keys, got.tolist(), table.values[found].tolist(),
+                    strict=True)
+    neg = bad["negative"]
+    rows += [("negative", k, float(v), 0.0)
+             for k, v in zip(frame.index[neg], np.minimum(source_flow, sink_flow)[neg],
+                             strict=True)]
+    return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])
