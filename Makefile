@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/dagster asset materialize -m pipelines --select '*'
-	$(BIN)/python -m pipelines.outputs
+	$(BIN)/python -m pipelines
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

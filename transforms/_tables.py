@@ -216,7 +216,7 @@ def code_rows(
         right = table.frame.lazy().select(
             [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
         ).with_row_index(code)
-        lazy = lazy.join(right, on=list(cols), how="left")
+        lazy = lazy.join(right, on=list(cols), how="left", maintain_order="left")
         names.append(code)
     coded = lazy.collect()
     out = []

@@ -1,0 +1,27 @@
+"""A factory for input assets: load ``<data dir>/<capability>/<name>.parquet``, validate, describe."""
+
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from pipelines.metadata import table_metadata, validate
+from pipelines.resources import DataDir
+
+
+def parquet_input(name: str, capability: str, model: Any, description: str) -> dg.AssetsDefinition:
+    """An asset ``name`` in group ``capability`` reading and validating one input table.
+
+    A table that fails ``model`` stops the run with the failing rows shown, so no downstream
+    asset runs on bad input.
+    """
+
+    @dg.asset(name=name, group_name=capability, description=description, kinds={"parquet"})
+    def _load(context: dg.AssetExecutionContext, data_dir: DataDir) -> pl.DataFrame:
+        path = data_dir.file(capability, name)
+        frame = validate(pl.read_parquet(path), model, name)
+        context.add_output_metadata({**table_metadata(frame), "source_file": str(path)})
+        return frame
+
+    return _load

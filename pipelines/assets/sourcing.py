@@ -1,0 +1,106 @@
+"""Sourcing assets (group ``sourcing``): inputs, both allocations per (commodity, year), checks."""
+
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+
+from pipelines.assets.inputs import parquet_input
+from pipelines.metadata import report_metadata, table_metadata
+from schemas import sourcing as schemas
+from transforms import sourcing as tf
+
+GROUP = "sourcing"
+BY = list(schemas.BY)
+
+matches = parquet_input(
+    "matches", GROUP, schemas.GroupedMatches, "Pairs source → sink per (commodity, year)."
+)
+source_capacity = parquet_input(
+    "source_capacity", GROUP, schemas.GroupedSourceCapacity, "Capacity per source and group."
+)
+sink_demand = parquet_input(
+    "sink_demand", GROUP, schemas.GroupedSinkDemand, "Demand per sink and group."
+)
+
+
+class DirectSourcingConfig(dg.Config):
+    """Run config of ``direct_sourcing``."""
+
+    relative_tolerance: float = 0.0
+    redistribute: bool = False
+
+
+def _publish(context: dg.AssetExecutionContext, table: pd.DataFrame, schema, report) -> None:
+    schema.validate(table, lazy=True)
+    context.add_output_metadata({**table_metadata(table), **report_metadata(report)})
+
+
+@dg.asset(name="proportional_sourcing", group_name=GROUP, kinds={"pandas", "parquet"})
+def proportional_sourcing_table(
+    context: dg.AssetExecutionContext,
+    matches: pl.DataFrame,
+    source_capacity: pl.DataFrame,
+    sink_demand: pl.DataFrame,
+) -> pd.DataFrame:
+    """Each sink's demand split over its sources in proportion to capacity (may exceed it)."""
+    volume = tf.proportional_sourcing(matches, sink_demand, source_capacity, by=BY)
+    table = volume.to_frame()
+    _publish(context, table, schemas.ProportionalOutput, volume.attrs["report"])
+    return table
+
+
+@dg.asset(name="direct_sourcing", group_name=GROUP, kinds={"pandas", "parquet"})
+def direct_sourcing_table(
+    context: dg.AssetExecutionContext,
+    config: DirectSourcingConfig,
+    matches: pl.DataFrame,
+    source_capacity: pl.DataFrame,
+    sink_demand: pl.DataFrame,
+) -> pd.DataFrame:
+    """Allocation within capacity, in source and sink units (tolerance from run config)."""
+    source_volume, sink_volume = tf.direct_sourcing(
+        matches, source_capacity, sink_demand,
+        relative_tolerance=config.relative_tolerance,
+        redistribute=config.redistribute,
+        by=BY,
+    )
+    table = pd.concat([source_volume, sink_volume], axis=1)
+    _publish(context, table, schemas.DirectOutput, source_volume.attrs["report"])
+    return table
+
+
+def _check(violations: pd.DataFrame) -> dg.AssetCheckResult:
+    counts = violations["rule"].value_counts().to_dict()
+    preview = violations.head(20).astype({"key": str}).to_string(index=False)
+    return dg.AssetCheckResult(
+        passed=violations.empty,
+        metadata={"violations": len(violations), **{f"{k} count": v for k, v in counts.items()},
+                  "first violations": dg.MetadataValue.text(preview if counts else "none")},
+    )
+
+
+_CHECK_INS = {"source_capacity": dg.AssetIn("source_capacity"),
+              "sink_demand": dg.AssetIn("sink_demand")}
+
+
+@dg.asset_check(asset="direct_sourcing", blocking=True, additional_ins=_CHECK_INS)
+def direct_sourcing_conserves(
+    direct_sourcing: pd.DataFrame, source_capacity: pl.DataFrame, sink_demand: pl.DataFrame
+) -> dg.AssetCheckResult:
+    """No source over capacity, no sink over demand (sink units), nothing negative."""
+    return _check(tf.conservation_violations(direct_sourcing, source_capacity, sink_demand, BY))
+
+
+@dg.asset_check(asset="proportional_sourcing", blocking=True, additional_ins=_CHECK_INS)
+def proportional_sourcing_conserves(
+    proportional_sourcing: pd.DataFrame, source_capacity: pl.DataFrame, sink_demand: pl.DataFrame
+) -> dg.AssetCheckResult:
+    """No sink over demand, nothing negative (sources may be asked for beyond capacity)."""
+    return _check(tf.conservation_violations(
+        proportional_sourcing, source_capacity, sink_demand, BY, check_capacity=False))
+
+
+assets = [matches, source_capacity, sink_demand, proportional_sourcing_table,
+          direct_sourcing_table]
+checks = [direct_sourcing_conserves, proportional_sourcing_conserves]

@@ -1,0 +1,52 @@
+"""Find materialised tables by asset name: ``load_output("direct_sourcing")`` in a notebook.
+
+``python -m pipelines`` lists every stored table with its path and row count.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.io_manager import asset_path
+from pipelines.resources import default_storage_dir
+
+
+def output_path(name: str, storage_dir: str | Path | None = None) -> Path:
+    """Where asset ``name`` is stored (``$DAGSTER_HOME/storage/<name>.parquet`` by default)."""
+    return asset_path(storage_dir or default_storage_dir(), name)
+
+
+def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFrame:
+    """The materialised table of asset ``name`` as pandas, with its MultiIndex.
+
+    Raises ``FileNotFoundError`` naming the stored assets when ``name`` is not among them.
+    """
+    path = output_path(name, storage_dir)
+    if not path.is_file():
+        known = ", ".join(list_outputs(storage_dir)) or "none yet: run `make run`"
+        raise FileNotFoundError(f"no materialised asset {name!r} at {path} (stored: {known})")
+    return pd.read_parquet(path)
+
+
+def list_outputs(storage_dir: str | Path | None = None) -> list[str]:
+    """Names of the stored assets, sorted."""
+    base = Path(storage_dir or default_storage_dir())
+    return sorted(p.stem for p in base.glob("*.parquet")) if base.is_dir() else []
+
+
+def main() -> int:
+    base = Path(default_storage_dir())
+    names = list_outputs(base)
+    if not names:
+        print(f"no outputs under {base}", file=sys.stderr)
+        return 1
+    print(f"Outputs under {base}:")
+    for name in names:
+        table = load_output(name, base)
+        print(f"  {name:<24} {len(table):>8} rows  {output_path(name, base)}")
+    print('Read one back in a notebook: from pipelines import load_output; '
+          'load_output("direct_sourcing")')
+    return 0
