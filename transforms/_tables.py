@@ -121,6 +121,8 @@ def _rows(rows: list[tuple], columns: list[str]) -> pl.DataFrame:
 
 def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
     dtype = df.schema[col]
+    if df.height == 0:
+        return pl.col(col).cast(pl.String if dtype == pl.Null else dtype)
     if df[col].null_count():
         raise InputTypeError(f"{what}: column {col!r} has missing keys", ["<null>"])
     if isinstance(dtype, _STRING_TYPES) or dtype == pl.String:
