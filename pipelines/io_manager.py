@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from pydantic import Field
 import pandas as pd
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field
 
 from pipelines.resources import default_storage_dir
 
@@ -36,16 +38,23 @@ def write_atomic(obj: pd.DataFrame | pd.Series | pl.DataFrame, path: Path) -> No
         if isinstance(obj, pl.DataFrame):
             obj.write_parquet(tmp)
         elif isinstance(obj, pd.Series | pd.DataFrame):
-            frame = obj.to_frame() if isinstance(obj, pd.Series) else obj
-            frame = frame.copy(deep=False)
-            frame.attrs = {}  # reports are not JSON: the asset metadata carries them
-            frame.to_parquet(tmp, index=True)
+            pq.write_table(_arrow(obj), tmp)
         else:
             raise TypeError(f"cannot store {type(obj).__name__} as Parquet")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _arrow(obj: pd.DataFrame | pd.Series) -> pa.Table:
+    """The pandas table as Arrow, index levels first (as polars readers expect keys)."""
+    frame = obj.to_frame() if isinstance(obj, pd.Series) else obj.copy(deep=False)
+    frame.attrs = {}  # reports are not JSON: the asset metadata carries them
+    table = pa.Table.from_pandas(frame, preserve_index=None)
+    n_data = len(frame.columns)
+    names = table.column_names
+    return table.select(names[n_data:] + names[:n_data])
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):

@@ -222,7 +222,7 @@ def code_rows(
         names.append(code)
     coded = lazy.collect()
     out = []
-    for (table, cols, name), code in zip(tables, names, strict=True):
+    for (_, cols, name), code in zip(tables, names, strict=True):
         missing = coded.filter(pl.col(code).is_null())
         if missing.height:
             unknown = missing.select(cols).unique().sort(cols)

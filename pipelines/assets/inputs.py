@@ -1,4 +1,4 @@
-"""A factory for input assets: load ``<data dir>/<capability>/<name>.parquet``, validate, describe."""
+"""Factory for input assets: load `<data dir>/<capability>/<name>.parquet`, validate it."""
 
 
 from typing import Any

@@ -1,0 +1,130 @@
+"""The sourcing assets materialised into a temporary directory, read back with pandas and polars."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+import pytest
+
+from pipelines import defs, load_output
+from pipelines.assets import ASSETS, CHECKS
+from pipelines.io_manager import ParquetIOManager
+from pipelines.resources import ROOT, DataDir
+from transforms.sourcing import direct_sourcing, proportional_sourcing
+
+DATA = ROOT / "data"
+BY = ["commodity", "year"]
+
+
+def _materialize(data_dir: Path, storage: Path, run_config: dict | None = None, **kwargs):
+    return dg.materialize(
+        [*ASSETS, *CHECKS],
+        resources={"io_manager": ParquetIOManager(base_dir=str(storage)),
+                   "data_dir": DataDir(path=str(data_dir))},
+        run_config=run_config,
+        **kwargs,
+    )
+
+
+def _inputs(data_dir: Path):
+    return [pl.read_parquet(data_dir / "sourcing" / f"{n}.parquet")
+            for n in ("matches", "source_capacity", "sink_demand")]
+
+
+@pytest.fixture(scope="module")
+def materialised(tmp_path_factory):
+    storage = tmp_path_factory.mktemp("storage")
+    config = {"ops": {"direct_sourcing": {"config": {"relative_tolerance": 0.1}}}}
+    result = _materialize(DATA, storage, config)
+    return result, storage
+
+
+def test_every_asset_materialises_and_every_check_passes(materialised):
+    result, storage = materialised
+    assert result.success
+    keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert keys == {"matches", "source_capacity", "sink_demand", "proportional_sourcing",
+                    "direct_sourcing"}
+    evaluations = result.get_asset_check_evaluations()
+    assert {e.check_name for e in evaluations} == {"direct_sourcing_conserves",
+                                                   "proportional_sourcing_conserves"}
+    assert all(e.passed for e in evaluations)
+    assert not list(storage.glob("**/*.tmp"))
+
+
+def test_outputs_read_back_equal_to_the_transform(materialised):
+    _, storage = materialised
+    matches, cap, dem = _inputs(DATA)
+    src, sink = direct_sourcing(matches, cap, dem, relative_tolerance=0.1, by=BY)
+    stored = pd.read_parquet(storage / "direct_sourcing.parquet")
+    assert stored.index.names == ["commodity", "year", "source", "sink"]
+    assert list(stored.columns) == ["source_volume", "sink_volume"]
+    pd.testing.assert_index_equal(stored.index, src.index)
+    pd.testing.assert_series_equal(stored["source_volume"], src, check_exact=True)
+    pd.testing.assert_series_equal(stored["sink_volume"], sink, check_exact=True)
+    assert (stored["sink_volume"] > stored["source_volume"]).any()  # the tolerance was applied
+
+    prop = proportional_sourcing(matches, dem, cap, by=BY)
+    pd.testing.assert_series_equal(load_output("proportional_sourcing", storage)["volume"], prop,
+                                   check_exact=True)
+
+
+def test_outputs_read_back_with_polars(materialised):
+    _, storage = materialised
+    frame = pl.read_parquet(storage / "direct_sourcing.parquet")
+    assert frame.columns == ["commodity", "year", "source", "sink", "source_volume",
+                             "sink_volume"]
+    assert frame.height == pd.read_parquet(storage / "direct_sourcing.parquet").shape[0]
+    assert frame["source_volume"].min() >= 0
+
+
+def test_metadata_shows_counts_schema_totals_and_preview(materialised):
+    result, _ = materialised
+    events = {e.asset_key.to_user_string(): e.materialization.metadata
+              for e in result.get_asset_materialization_events()}
+    meta = events["direct_sourcing"]
+    assert meta["dagster/row_count"].value > 10_000
+    names = [c.name for c in meta["dagster/column_schema"].value.columns]
+    assert names[:4] == ["commodity", "year", "source", "sink"]
+    assert meta["unallocated_demand"].value > 0
+    assert meta["unmatched_sinks"].value > 0
+    assert "| commodity |" in meta["preview"].value
+    assert meta["relative_tolerance"].value == pytest.approx(0.1)
+    assert events["matches"]["dagster/row_count"].value > 10_000
+
+
+def test_invalid_input_stops_downstream_and_shows_failing_rows(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DATA / "sourcing", data / "sourcing")
+    cap = pl.read_parquet(data / "sourcing" / "source_capacity.parquet")
+    cap = cap.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(-5.0).otherwise(pl.col("capacity"))
+        .alias("capacity"))
+    cap.write_parquet(data / "sourcing" / "source_capacity.parquet")
+    result = _materialize(data, tmp_path / "storage", raise_on_error=False)
+    assert not result.success
+    done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "source_capacity" not in done
+    assert not {"direct_sourcing", "proportional_sourcing"} & done
+    failure = next(e for e in result.all_events
+                   if e.event_type_value == "STEP_FAILURE" and e.step_key == "source_capacity")
+    meta = failure.step_failure_data.user_failure_data.metadata
+    assert meta["failing_row_count"].value == 1
+    assert "-5" in meta["failing_rows"].value
+
+
+def test_definitions_job_and_stopped_schedule():
+    job = defs.resolve_job_def("allocate_all")
+    assert job is not None
+    schedule = defs.resolve_schedule_def("allocate_all_daily")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.job_name == "allocate_all"
+
+
+def test_load_output_names_what_is_stored(tmp_path):
+    with pytest.raises(FileNotFoundError, match="none yet"):
+        load_output("direct_sourcing", tmp_path)
