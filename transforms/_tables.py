@@ -175,14 +175,21 @@ def keyed_table(
     keys = list(keys)
     df = to_polars(obj, keys, value, what=what)
     check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
-    df = df.unique()
-    dup = df.filter(pl.struct(keys).is_duplicated())
-    if dup.height:
-        dup = dup.unique(subset=keys).sort(keys)
+    # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a
+    # repeat with another value is a conflict. No hashing of whole rows needed.
+    df = df.sort([*keys, value])
+    same_key = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
+    marks = df.select(same_key.alias("k"), (pl.col(value) != pl.col(value).shift(1)).alias("v"))
+    repeat = marks["k"]
+    conflict = repeat & marks["v"].fill_null(False)
+    if conflict.any():
+        dup = df.filter(conflict).unique(subset=keys).sort(keys)
         raise DuplicateKeyError(
             f"{what} gives the same key different {value} values", key_tuples(dup, keys)
         )
-    return KeyedTable(df.sort(keys), tuple(keys), value)
+    if repeat.any():
+        df = df.filter(~repeat)
+    return KeyedTable(df, tuple(keys), value)
 
 
 def check_amounts(
@@ -253,14 +260,21 @@ def require_rows(df: pl.DataFrame, what: str) -> None:
 def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Sorted unique (a, b) code pairs and how many duplicates collapsed.
 
+    The pairs are packed into one int64 (``a`` high, ``b`` low) and sorted as numbers, which is
+    the lexicographic order of (a, b).
+
     >>> unique_pairs(np.array([1, 0, 1]), np.array([0, 2, 0]), 3)
     (array([0, 1]), array([2, 0]), 1)
     """
-    pair = pl.Series(a * np.int64(n_b) + b).sort().to_numpy()
-    keep = np.ones(len(pair), dtype=bool)
-    keep[1:] = pair[1:] != pair[:-1]
+    shift = max(int(n_b - 1).bit_length(), 1)
+    if int(a.max(initial=0)).bit_length() + shift > 62:
+        raise OverflowError("too many keys to pack a pair of codes into 64 bits")
+    pair = pl.Series((a << shift) | b).sort().to_numpy()
+    keep = np.empty(len(pair), dtype=bool)
+    keep[:1] = True
+    np.not_equal(pair[1:], pair[:-1], out=keep[1:])
     pair = pair[keep]
-    return pair // n_b, pair % n_b, int(len(keep) - keep.sum())
+    return pair >> shift, pair & ((1 << shift) - 1), int(len(keep) - keep.sum())
 
 
 def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
@@ -269,8 +283,13 @@ def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.
     Returns the level values (sorted) and the level codes per entry of ``codes``.
     """
     s = table.frame[col]
-    per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
-    uniq = s.unique().sort()
+    if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
+        change = s.ne_missing(s.shift(1)).to_numpy()
+        per_row = np.cumsum(change) - 1
+        uniq = s.filter(pl.Series(change))
+    else:
+        per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
+        uniq = s.unique().sort()
     lc = per_row[codes]
     used = np.bincount(lc, minlength=len(uniq)) > 0
     if not used.all():

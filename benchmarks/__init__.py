@@ -1,0 +1,1 @@
+"""Benchmarks: every capability against a reference implementation, ratios from one run."""

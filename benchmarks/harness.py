@@ -1,0 +1,80 @@
+"""Timing harness: medians of repeated runs, peak memory, ratios against a reference.
+
+Machines are noisy, so a benchmark reports the median of several runs and the ratio of the
+reference's median to ours, both measured in the same process and run.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psutil
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Wall times of repeated calls and the largest rise in resident memory during one."""
+
+    times: tuple[float, ...]
+    peak_mb: float
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+
+class _PeakSampler:
+    """Samples this process's resident memory every few milliseconds in a thread."""
+
+    def __init__(self, interval: float = 0.005):
+        self.interval = interval
+        self.proc = psutil.Process()
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def __enter__(self) -> _PeakSampler:
+        self.base = self.proc.memory_info().rss
+        self.peak = self.base
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def measure(fn: Callable[[], Any], repeats: int) -> Measurement:
+    """Call ``fn`` ``repeats`` times; the median time and the peak memory rise (MB)."""
+    times, peak = [], 0.0
+    for _ in range(repeats):
+        gc.collect()
+        with _PeakSampler() as sampler:
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        peak = max(peak, (sampler.peak - sampler.base) / 2**20)
+    return Measurement(tuple(times), peak)
+
+
+def fmt_seconds(s: float) -> str:
+    return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
+
+
+def markdown(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
