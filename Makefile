@@ -6,7 +6,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(abspath dagster_home)
-export PYTHONHASHSEED := 0
 
 .PHONY: run test dev bench data lint clean
 

@@ -9,7 +9,7 @@ same directory, then ``os.replace`` it over the target, so readers never see hal
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,30 @@ def asset_path(base_dir: str | os.PathLike, key: dg.AssetKey | str) -> Path:
     return Path(base_dir).joinpath(*parts[:-1], f"{parts[-1]}.parquet")
 
 
-def write_atomic(obj: pd.DataFrame | pd.Series | pl.DataFrame, path: Path) -> None:
-    """Write ``obj`` to ``path`` as Parquet through a temporary file and a rename."""
+def write_atomic(
+    obj: pd.DataFrame | pd.Series | pl.DataFrame | pl.LazyFrame, path: Path
+) -> None:
+    """Write ``obj`` to ``path`` as Parquet through a temporary file, fsync, and a rename.
+
+    The temporary file sits beside the target (same file system, so the rename is atomic) and
+    is created with the process's normal permissions (umask), like any other output.
+    """
+    if isinstance(obj, pl.LazyFrame):
+        obj = obj.collect()
+    if not isinstance(obj, pl.DataFrame | pd.Series | pd.DataFrame):
+        raise TypeError(f"cannot store {type(obj).__name__} as Parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
     try:
         if isinstance(obj, pl.DataFrame):
             obj.write_parquet(tmp)
-        elif isinstance(obj, pd.Series | pd.DataFrame):
-            pq.write_table(_arrow(obj), tmp)
         else:
-            raise TypeError(f"cannot store {type(obj).__name__} as Parquet")
+            pq.write_table(_arrow(obj), tmp)
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -54,6 +54,17 @@ def _as_codes(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.intp)
 
 
+def _exponent(*arrays: np.ndarray) -> int:
+    """``e`` with the largest finite amount × 2**-e in [0.5, 1) (0 when all are 0).
+
+    Scaling by a power of two is exact, so kernels that work on amounts × 2**-e and scale
+    the result back give the same bits as unscaled arithmetic wherever that does not
+    overflow or underflow, and stay finite where it would (sums of M amounts ≤ M).
+    """
+    top = max((float(np.max(a, initial=0.0)) for a in arrays), default=0.0)
+    return int(np.frexp(top)[1]) if 0 < top < np.inf else 0
+
+
 def proportional_split(
     src: np.ndarray,
     sink: np.ndarray,
@@ -94,7 +105,8 @@ def proportional_split(
     policy = ZERO_CAPACITY_POLICIES.get(on_zero_capacity)
     src, sink = _as_codes(src), _as_codes(sink)
     n_sink = len(demand)
-    weight = capacity[src]
+    # shares depend only on capacity ratios: compute them on capacity × 2**-e (exact)
+    weight = np.ldexp(np.asarray(capacity, dtype=np.float64), -_exponent(capacity))[src]
     total = np.bincount(sink, weights=weight, minlength=n_sink)
     degree = np.bincount(sink, minlength=n_sink)
     zero_sinks = (total <= 0) & (degree > 0)
@@ -155,7 +167,7 @@ def _direct_round(
     flows, zero_sinks = proportional_split(src, sink, capacity, demand, "zero")
     flows, requested = scale_to_capacity(src, flows, capacity)
     if tolerance == 0:
-        return flows, flows, requested, zero_sinks
+        return flows, flows.copy(), requested, zero_sinks
     # Steps 1-2 on demand × (1 − tol): the proportional pass is linear in demand, so every
     # source requests (1 − tol) × requested. A source still exhausted then keeps every flow
     # unchanged ("the flow does not shrink"); its sinks count the flow as flow / (1 − tol).
@@ -206,16 +218,34 @@ def direct_allocation(
     [111.1111, 460.0, 500.0]
     """
     src, sink = _as_codes(src), _as_codes(sink)
-    capacity = np.asarray(capacity, dtype=np.float64)
-    demand = np.asarray(demand, dtype=np.float64)
+    # Amounts in source and sink units meet in one comparison (requested > capacity): scale
+    # both by one power of two so that per-source sums cannot overflow; scale back at the end.
+    e = _exponent(capacity, demand)
+    capacity = np.ldexp(np.asarray(capacity, dtype=np.float64), -e)
+    demand = np.ldexp(np.asarray(demand, dtype=np.float64), -e)
     source_flow, sink_flow, requested, zero_sinks = _direct_round(
         src, sink, capacity, demand, tolerance
     )
-    if not redistribute:
-        return DirectAllocation(source_flow, sink_flow, 1, True, requested, zero_sinks)
+    rounds, converged = 1, True
+    if redistribute:
+        rounds, converged = _redistribute(src, sink, capacity, demand, tolerance, max_rounds,
+                                          source_flow, sink_flow)
+    return DirectAllocation(np.ldexp(source_flow, e), np.ldexp(sink_flow, e), rounds, converged,
+                            np.ldexp(requested, e), zero_sinks)
 
-    if sink_flow is source_flow:  # tolerance 0: one array stands for both until now
-        sink_flow = source_flow.copy()
+
+def _redistribute(
+    src: np.ndarray,
+    sink: np.ndarray,
+    capacity: np.ndarray,
+    demand: np.ndarray,
+    tolerance: float,
+    max_rounds: int,
+    source_flow: np.ndarray,
+    sink_flow: np.ndarray,
+) -> tuple[int, bool]:
+    """Further rounds on residual capacity and residual (sink-unit) demand, adding to the flows
+    in place; returns the number of rounds in all and whether it ended by itself."""
     cap_floor = RESIDUAL_RTOL * capacity
     dem_floor = RESIDUAL_RTOL * demand
     rounds, converged = 1, False
@@ -235,7 +265,7 @@ def direct_allocation(
         source_flow[active] += flow
         sink_flow[active] += sflow
         rounds += 1
-    return DirectAllocation(source_flow, sink_flow, rounds, converged, requested, zero_sinks)
+    return rounds, converged
 
 
 def totals(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -269,9 +299,9 @@ def conservation_violations(
     out: dict[str, np.ndarray] = {}
     if capacity is not None:
         used = totals(src, source_flow, len(capacity))
-        out["over_capacity"] = np.flatnonzero(used > capacity * (1 + rtol) + rtol)
+        out["over_capacity"] = np.flatnonzero(used > capacity * (1 + rtol))
     received = totals(sink, sink_flow, len(demand))
-    out["over_demand"] = np.flatnonzero(received > demand * (1 + rtol) + rtol)
+    out["over_demand"] = np.flatnonzero(received > demand * (1 + rtol))
     bad = ~(np.isfinite(source_flow) & np.isfinite(sink_flow))
     bad |= (source_flow < 0) | (sink_flow < 0)
     out["negative"] = np.flatnonzero(bad)

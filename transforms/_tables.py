@@ -19,6 +19,7 @@ import polars as pl
 from transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
+    FairallocError,
     InputTypeError,
     InvalidAmountError,
     UnknownKeyError,
@@ -48,18 +49,18 @@ def to_polars(
     cols = keys + ([value] if value else [])
     try:
         df = _frame(obj, keys, value, what)
-    except (TypeError, pl.exceptions.PolarsError, ValueError) as exc:
-        if isinstance(exc, InputTypeError):
-            raise
+        missing = [c for c in cols if c not in df.columns]
+        if missing:
+            raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
+        df = df.select(cols)
+        casts = [_key_cast(df, k, what) for k in keys]
+        if value:
+            casts.append(_value_cast(df, value, what))
+        return df.with_columns(casts)
+    except FairallocError:
+        raise
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
         raise InputTypeError(f"{what}: cannot read the input as a table ({exc})") from None
-    missing = [c for c in cols if c not in df.columns]
-    if missing:
-        raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
-    df = df.select(cols)
-    casts = [_key_cast(df, k, what) for k in keys]
-    if value:
-        casts.append(_value_cast(df, value, what))
-    return df.with_columns(casts)
 
 
 def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFrame:
@@ -90,10 +91,17 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFr
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
         frame = obj.to_frame(index=False)
-        if len(frame.columns) != len(keys):
-            raise InputTypeError(f"{what}: an index with {len(keys)} levels is needed ({keys})")
-        frame.columns = keys
-        return pl.from_pandas(frame)
+        names = list(obj.names)
+        if all(n is None for n in names) and len(names) == len(keys):
+            frame.columns = keys  # unnamed levels are read by position
+        elif sorted(map(str, names)) == sorted(keys):
+            frame.columns = names  # named levels are read by name, in any order
+        else:
+            raise InputTypeError(
+                f"{what}: an index needs levels named {keys} (or unnamed, in that order); "
+                f"it has {names}"
+            )
+        return pl.from_pandas(frame[keys])
     if isinstance(obj, Mapping):
         if not value:
             raise InputTypeError(f"{what} must be a table, index or iterable of tuples")
@@ -136,7 +144,8 @@ def _value_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
     dtype = df.schema[col]
     if dtype == pl.Boolean or not (dtype.is_numeric() or dtype == pl.Null):
         raise InputTypeError(f"{what}: column {col!r} must be numeric, not {dtype}", [col])
-    return pl.col(col).cast(pl.Float64).fill_null(float("nan"))
+    # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
+    return pl.col(col).cast(pl.Float64).fill_null(float("nan")) + 0.0
 
 
 def key_tuples(df: pl.DataFrame, keys: Sequence[str], rows: np.ndarray | None = None) -> list:
@@ -174,6 +183,7 @@ def keyed_table(
     """
     keys = list(keys)
     df = to_polars(obj, keys, value, what=what)
+    require_rows(df, what)
     check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
     # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a
     # repeat with another value is a conflict. No hashing of whole rows needed.

@@ -23,13 +23,19 @@ Outputs
 Decisions where the spec is silent (documented here and relied on by the tests)
     * A sink with demand but no match is not an error: its demand counts as unallocated and the
       report names it (it cannot appear in a table indexed by matches).
-    * Empty ``matches`` raise :class:`~transforms.errors.EmptyInputError`.
+    * Empty ``matches`` (or an empty capacity or demand table) raise
+      :class:`~transforms.errors.EmptyInputError`.
     * Conservation checks (``run_qa``) allow a relative float slack of 1e-9.
+    * A pandas MultiIndex of matches is read by level name when its levels are named, by
+      position (``*by, source, sink``) when they are not.
+    * Amounts are computed after an exact power-of-two rescaling, so very large or very small
+      magnitudes neither overflow nor underflow; ``-0.0`` is read as ``0.0``.
 """
 
 from __future__ import annotations
 
 import logging
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -121,9 +127,10 @@ def _by_columns(by: str | Sequence[str] | None) -> tuple[str, ...]:
     if by is None:
         return ()
     cols = (by,) if isinstance(by, str) else tuple(by)
-    bad = [c for c in cols if not isinstance(c, str) or c in (SOURCE, SINK)]
+    reserved = (SOURCE, SINK, CAPACITY, DEMAND)
+    bad = [c for c in cols if not isinstance(c, str) or c in reserved]
     if bad or len(set(cols)) != len(cols):
-        raise ParameterError("by must name distinct extra key columns (not source/sink)", bad)
+        raise ParameterError(f"by must name distinct extra key columns (not {reserved})", bad)
     return cols
 
 
@@ -151,8 +158,9 @@ def _unmatched(problem: _Problem) -> tuple[int, tuple]:
 def _report(problem: _Problem, method: str, source_flow: np.ndarray, sink_flow: np.ndarray,
             seconds: float, **extra: Any) -> SourcingReport:
     n_unmatched, unmatched_keys = _unmatched(problem)
-    total_demand = float(problem.demand.sum())
-    received = float(sink_flow.sum())
+    with np.errstate(over="ignore"):  # totals beyond float range are reported as inf
+        total_demand, total_capacity = float(problem.demand.sum()), float(problem.capacity.sum())
+        received, allocated = float(sink_flow.sum()), float(source_flow.sum())
     fields = dict(
         status="ok",
         wall_time_s=seconds,
@@ -162,9 +170,9 @@ def _report(problem: _Problem, method: str, source_flow: np.ndarray, sink_flow: 
         duplicate_matches=problem.duplicates,
         sources=len(problem.sources),
         sinks=len(problem.sinks),
-        total_capacity=float(problem.capacity.sum()),
+        total_capacity=total_capacity,
         total_demand=total_demand,
-        allocated=float(source_flow.sum()),
+        allocated=allocated,
         allocated_sink_units=received,
         unallocated_demand=max(total_demand - received, 0.0),
         unmatched_sinks=n_unmatched,
@@ -223,7 +231,9 @@ def proportional_sourcing(
             Y       100.0
     Name: volume, dtype: float64
     """
-    if on_zero_capacity not in kernels.ZERO_CAPACITY_POLICIES:
+    if not isinstance(on_zero_capacity, str) or (
+        on_zero_capacity not in kernels.ZERO_CAPACITY_POLICIES
+    ):
         known = kernels.ZERO_CAPACITY_POLICIES.names()
         raise ParameterError(f"on_zero_capacity must be one of {known}", [on_zero_capacity])
     with stopwatch() as sw:
@@ -332,10 +342,9 @@ def direct_sourcing(
 
 
 def _tolerance(value: Any) -> float:
-    try:
-        tol = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError("relative_tolerance must be a number in [0, 1)", [value]) from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError("relative_tolerance must be a number in [0, 1)", [value])
+    tol = float(value)
     if not (0.0 <= tol < 1.0):
         raise ParameterError("relative_tolerance must be in [0, 1)", [value])
     return tol

@@ -10,18 +10,23 @@ from pipelines.metadata import table_metadata, validate
 from pipelines.resources import DataDir
 
 
-def parquet_input(name: str, capability: str, model: Any, description: str) -> dg.AssetsDefinition:
+def parquet_input(
+    name: str, capability: str, model: Any, description: str, total: str | None = None
+) -> dg.AssetsDefinition:
     """An asset ``name`` in group ``capability`` reading and validating one input table.
 
     A table that fails ``model`` stops the run with the failing rows shown, so no downstream
-    asset runs on bad input.
+    asset runs on bad input. ``total`` names a column whose sum is shown as metadata.
     """
 
     @dg.asset(name=name, group_name=capability, description=description, kinds={"parquet"})
     def _load(context: dg.AssetExecutionContext, data_dir: DataDir) -> pl.DataFrame:
         path = data_dir.file(capability, name)
         frame = validate(pl.read_parquet(path), model, name)
-        context.add_output_metadata({**table_metadata(frame), "source_file": str(path)})
+        meta = {**table_metadata(frame), "source_file": str(path)}
+        if total:
+            meta[f"total_{total}"] = float(frame[total].sum())
+        context.add_output_metadata(meta)
         return frame
 
     return _load

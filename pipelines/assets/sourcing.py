@@ -17,10 +17,12 @@ matches = parquet_input(
     "matches", GROUP, schemas.GroupedMatches, "Pairs source → sink per (commodity, year)."
 )
 source_capacity = parquet_input(
-    "source_capacity", GROUP, schemas.GroupedSourceCapacity, "Capacity per source and group."
+    "source_capacity", GROUP, schemas.GroupedSourceCapacity, "Capacity per source and group.",
+    total="capacity",
 )
 sink_demand = parquet_input(
-    "sink_demand", GROUP, schemas.GroupedSinkDemand, "Demand per sink and group."
+    "sink_demand", GROUP, schemas.GroupedSinkDemand, "Demand per sink and group.",
+    total="demand",
 )
 
 

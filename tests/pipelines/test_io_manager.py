@@ -33,6 +33,15 @@ def test_series_and_plain_frames_round_trip(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "p.parquet"), plain)
 
 
+def test_outputs_get_the_usual_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    write_atomic(_indexed(), tmp_path / "t.parquet")
+    assert (tmp_path / "t.parquet").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
 def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     path = tmp_path / "t.parquet"
     write_atomic(_indexed(), path)

@@ -157,7 +157,7 @@ def test_by_groups_run_independently_and_lead_the_index():
     assert got.index.names == ["commodity", "year", "source", "sink"]
     assert as_dict(got) == {("c", 2024, "A", "X"): 5, ("c", 2024, "B", "X"): 15,
                             ("d", 2025, "A", "X"): 5}
-    src, _ = direct_sourcing(m, cap, dem, by="commodity" if False else ["commodity", "year"])
+    src, _ = direct_sourcing(m, cap, dem, by=["commodity", "year"])
     assert as_dict(src)[("d", 2025, "A", "X")] == 1
     assert src.attrs["report"].groups == 2
 
@@ -189,7 +189,16 @@ def test_by_with_dict_tuple_keys():
         (dict(relative_tolerance=-0.1), errors.ParameterError, "[0, 1)"),
         (dict(relative_tolerance=math.nan), errors.ParameterError, "[0, 1)"),
         (dict(relative_tolerance="x"), errors.ParameterError, "'x'"),
+        (dict(relative_tolerance="0.5"), errors.ParameterError, "'0.5'"),
+        (dict(relative_tolerance=True), errors.ParameterError, "True"),
         (dict(by=["source"]), errors.ParameterError, "by"),
+        (dict(by=["capacity"]), errors.ParameterError, "'capacity'"),
+        (dict(source_capacity={}), errors.EmptyInputError, "source_capacity is empty"),
+        (dict(sink_demand=pd.Series([], dtype=float)), errors.EmptyInputError, "sink_demand"),
+        (dict(matches=pd.MultiIndex.from_tuples(FOUR, names=["from", "to"])),
+         errors.InputTypeError, "levels named"),
+        (dict(matches=pl.DataFrame({"source": pl.Series([2**63 + 1], dtype=pl.UInt64),
+                                    "sink": ["X"]})), errors.InputTypeError, "matches"),
     ],
 )
 def test_direct_errors_name_the_offending_keys(kwargs, error, needle):
@@ -215,6 +224,43 @@ def test_unknown_zero_capacity_policy_lists_the_known_ones():
     with pytest.raises(errors.ParameterError, match="even") as info:
         proportional_sourcing(FOUR, DEM, CAP, on_zero_capacity="spread")
     assert info.value.keys == ["spread"]
+    with pytest.raises(errors.ParameterError):
+        proportional_sourcing(FOUR, DEM, CAP, on_zero_capacity=["even"])
+
+
+def test_named_multiindex_is_read_by_level_name():
+    swapped = pd.MultiIndex.from_tuples([(k, s) for s, k in FOUR], names=["sink", "source"])
+    pd.testing.assert_series_equal(direct_sourcing(swapped, CAP, DEM)[0],
+                                   direct_sourcing(FOUR, CAP, DEM)[0], check_exact=True)
+
+
+def test_results_do_not_share_memory():
+    src, sink = direct_sourcing(FOUR, CAP, DEM)
+    assert not np.shares_memory(src.to_numpy(), sink.to_numpy())
+    src.iloc[0] = 99.0
+    assert sink.iloc[0] == 150
+
+
+def test_negative_zero_reads_as_zero():
+    a = proportional_sourcing([("A", "X")], {"X": -0.0}, {"A": 1.0})
+    b = proportional_sourcing([("A", "X")], {"X": 0.0}, {"A": 1.0})
+    assert a.to_numpy().tobytes() == b.to_numpy().tobytes()
+    cap = pd.DataFrame({"source": ["A", "A"], "capacity": [-0.0, 0.0]})
+    first = direct_sourcing([("A", "X")], cap, {"X": 1.0})[0]
+    second = direct_sourcing([("A", "X")], cap.iloc[::-1], {"X": 1.0})[0]
+    assert first.to_numpy().tobytes() == second.to_numpy().tobytes()
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300])
+def test_extreme_magnitudes_neither_overflow_nor_underflow(scale):
+    cap = {k: v * scale for k, v in CAP.items()}
+    dem = {k: v * scale for k, v in DEM.items()}
+    got = proportional_sourcing(FOUR, dem, cap)
+    np.testing.assert_allclose(got.to_numpy() / scale, [200, 200, 100, 100], rtol=1e-12)
+    src, sink = direct_sourcing(FOUR, cap, dem, relative_tolerance=0.1)
+    np.testing.assert_allclose(src.to_numpy() / scale, [150, 150, 75, 75], rtol=1e-12)
+    big = proportional_sourcing([("A", "X"), ("B", "X")], {"X": 1.0}, {"A": 1e308, "B": 1e308})
+    assert big.tolist() == [0.5, 0.5]
 
 
 def test_error_lists_at_most_ten_keys_and_counts_all():

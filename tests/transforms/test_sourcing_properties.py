@@ -14,7 +14,7 @@ from tests.strategies import grouped_sourcing_cases, sourcing_cases
 from transforms.sourcing import direct_sourcing, proportional_sourcing
 
 RTOL = 1e-9
-TOLERANCES = st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.9])
+TOLERANCES = st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.9, 1 - 1e-9])
 
 
 def totals(series: pd.Series, level: str) -> dict:
@@ -134,3 +134,36 @@ def test_groups_equal_separate_runs(groups, tol):
         np.testing.assert_array_equal(
             sink.xs((c, y), level=["commodity", "year"]).to_numpy(), alone_sink.to_numpy())
         assert list(part.index) == list(alone_src.index)
+
+
+@settings(max_examples=60)
+@given(sourcing_cases(), TOLERANCES, st.booleans(), st.integers(-900, 900))
+def test_scaling_every_amount_by_a_power_of_two_scales_the_result_exactly(case, tol, redis, k):
+    scaled_cap = {s: np.ldexp(v, k) for s, v in case.capacity.items()}
+    scaled_dem = {s: np.ldexp(v, k) for s, v in case.demand.items()}
+    base = direct_sourcing(case.matches, case.capacity, case.demand, tol, redistribute=redis)
+    scaled = direct_sourcing(case.matches, scaled_cap, scaled_dem, tol, redistribute=redis)
+    for a, b in zip(base, scaled, strict=True):
+        assert np.ldexp(a.to_numpy(), k).tobytes() == b.to_numpy().tobytes()
+    prop = proportional_sourcing(case.matches, case.demand, case.capacity)
+    prop_scaled = proportional_sourcing(case.matches, scaled_dem, scaled_cap)
+    assert np.ldexp(prop.to_numpy(), k).tobytes() == prop_scaled.to_numpy().tobytes()
+
+
+@settings(max_examples=40)
+@given(grouped_sourcing_cases(), TOLERANCES, st.randoms(use_true_random=False))
+def test_groups_and_duplicate_rows_are_permutation_invariant(groups, tol, rnd):
+    rows_m, rows_c, rows_d = [], [], []
+    for (c, y), case in groups.items():
+        rows_m += [(c, y, s, k) for s, k in case.matches] * 2  # every match given twice
+        rows_c += [(c, y, s, v) for s, v in case.capacity.items()]
+        rows_d += [(c, y, k, v) for k, v in case.demand.items()]
+    m = pd.DataFrame(rows_m, columns=["commodity", "year", "source", "sink"])
+    cap = pd.DataFrame(rows_c, columns=["commodity", "year", "source", "capacity"])
+    dem = pd.DataFrame(rows_d, columns=["commodity", "year", "sink", "demand"])
+    by = ["commodity", "year"]
+    a = direct_sourcing(m, cap, dem, tol, redistribute=True, by=by)
+    shuffled = [f.sample(frac=1, random_state=rnd.randrange(2**32)) for f in (m, cap, dem)]
+    b = direct_sourcing(*shuffled, tol, redistribute=True, by=by)
+    for x, y in zip(a, b, strict=True):
+        pd.testing.assert_series_equal(x, y, check_exact=True)
