@@ -87,6 +87,10 @@ class ConservationError(FairallocError):
     """A result breaks conservation (over capacity, over demand, negative)."""
 
 
+class SolverError(FairallocError):
+    """A solver failed or found the problem infeasible; the message carries its status."""
+
+
 __all__ = [
     "MAX_KEYS_SHOWN",
     "ConservationError",
@@ -96,6 +100,7 @@ __all__ = [
     "InputTypeError",
     "InvalidAmountError",
     "ParameterError",
+    "SolverError",
     "UnknownKeyError",
     "ZeroCapacityError",
     "format_keys",

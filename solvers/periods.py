@@ -1,0 +1,296 @@
+"""Multi-period allocation with entitlements (SPEC §2), on dense numpy arrays.
+
+Accounts are rows of ``requests`` (N × T), periods its columns. Identical accounts are grouped
+into classes (one LP variable per class, with its multiplicity), so identical accounts get
+identical allocations by construction and the LPs shrink when many accounts look alike.
+
+Both steps are linear programs solved with the HiGHS that ships inside scipy
+(``scipy.optimize.linprog``); constraint matrices are sparse and built with numpy.
+
+Choice among several optima (step 1). The step-1 LP is often degenerate: when every account's
+weighted request is priced exactly by the period prices (e.g. one period, or every period's
+capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
+solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
+accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
+are resolved by HiGHS on the canonically ordered problem (classes sorted by currency, then
+requests), so the result is deterministic and independent of input order.
+
+Step 2 keeps HiGHS's optimal vertex on the canonically ordered problem. When every account
+with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
+(as step 1 does when all currency is zero).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+log = logging.getLogger(__name__)
+
+#: Accounts whose currency and requests agree after rounding to this grid are identical.
+IDENTICAL_TOL = 1e-6
+#: Step 2 stops when an iteration's weighted gain is below this.
+MIN_GAIN = 1e-6
+
+
+class LPError(RuntimeError):
+    """An LP did not solve to optimality; ``status`` and ``message`` come from HiGHS."""
+
+    def __init__(self, step: str, status: int, message: str):
+        self.step, self.status, self.solver_message = step, status, message
+        super().__init__(f"{step} LP failed (HiGHS status {status}): {message}")
+
+
+@dataclass(frozen=True)
+class PeriodSolution:
+    """Allocation per account and period, split by step, and what the solver saw."""
+
+    step1: np.ndarray  # (N, T)
+    step2: np.ndarray  # (N, T)
+    lam: np.ndarray  # (N,) step-1 fulfilment λ
+    u_cap: np.ndarray  # (N,) entitlement cap u
+    share: np.ndarray  # (N,) entitlement share s
+    weights: np.ndarray  # (T,)
+    price: np.ndarray  # (T,) step-1 shadow price of capacity
+    iterations: int  # step-2 iterations that added something
+    classes: int  # distinct account classes in step 1
+    status: str
+
+
+def default_weights(requests: np.ndarray) -> np.ndarray:
+    """w_t = D_t / min D; the caller checks that no D_t is 0.
+
+    >>> default_weights(np.array([[1.0, 3.0], [1.0, 1.0]])).tolist()
+    [1.0, 2.0]
+    """
+    demand = requests.sum(axis=0)
+    return demand / demand.min()
+
+
+def entitlements(
+    requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shares s, weighted requests W and caps u = min(1, s Σ w X / W) (0 where W = 0)."""
+    n = len(currency)
+    total = currency.sum()
+    share = currency / total if total > 0 else np.full(n, 1.0 / n)
+    weighted = requests @ weights
+    budget = share * float(weights @ capacity)
+    u = np.divide(budget, weighted, out=np.zeros(n), where=weighted > 0)
+    return share, weighted, np.minimum(u, 1.0)
+
+
+def classes(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> tuple[np.ndarray, np.ndarray]:
+    """Class id per row (classes in sorted order of the rounded values) and class sizes.
+
+    >>> ids, sizes = classes(np.array([2.0, 1.0, 2.0]), np.array([[1.0], [1.0], [1.0]]))
+    >>> ids.tolist(), sizes.tolist()
+    ([1, 0, 1], [1, 2])
+    """
+    key = np.column_stack([np.round(c / tol) for c in columns]).astype(np.int64)
+    _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    return ids.ravel(), sizes
+
+
+def _member_matrix(ids: np.ndarray, n_classes: int) -> sp.csr_matrix:
+    n = len(ids)
+    return sp.csr_matrix((np.ones(n), (ids, np.arange(n))), shape=(n_classes, n))
+
+
+def _class_min(values: np.ndarray, ids: np.ndarray, n_classes: int) -> np.ndarray:
+    out = np.full((n_classes,) + values.shape[1:], np.inf)
+    np.minimum.at(out, ids, values)
+    return out
+
+
+def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm"):
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method=method)
+    if res.status != 0:
+        raise LPError(step, res.status, res.message)
+    return res
+
+
+def step1(
+    requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Proportional LP: λ per account, shadow prices per period, u, s and the class count."""
+    share, weighted, u = entitlements(requests, currency, capacity, weights)
+    ids, sizes = classes(currency, requests)
+    n_cls = len(sizes)
+    members = _member_matrix(ids, n_cls)
+    w_cls = members @ weighted  # Σ W over the class: objective coefficient of λ_c
+    r_cls = members @ requests  # (C, T) summed requests
+    u_cls = _class_min(u, ids, n_cls)
+    a_ub = sp.csr_matrix(r_cls.T)
+    bounds = np.column_stack([np.zeros(n_cls), u_cls])
+    res = _solve("step-1", -w_cls, a_ub, capacity, bounds)
+    lam = np.clip(res.x, 0.0, u_cls)  # interior-point noise only: bounds hold to ~1e-12
+    price = np.maximum(-res.ineqlin.marginals, 0.0)
+    lam = _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity)
+    return lam[ids], price, u, share, weighted, n_cls
+
+
+def _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity) -> np.ndarray:
+    """Among optimal λ, maximise min λ_c / u_c over the classes with zero reduced cost."""
+    reduced = w_cls - r_cls @ price
+    free = np.flatnonzero((np.abs(reduced) <= 1e-9 * np.maximum(np.abs(w_cls), 1.0))
+                          & (u_cls > 0))
+    if len(free) < 2:
+        return lam
+    n = len(w_cls)
+    z = float(w_cls @ lam)
+    # variables [λ (n), τ]; rows: capacity; −Σ W λ ≤ −z(1 − 1e-9); τ u_c − λ_c ≤ 0 (free c)
+    k = len(free)
+    tie = sp.csr_matrix(
+        (np.concatenate([-np.ones(k), u_cls[free]]),
+         (np.concatenate([np.arange(k), np.arange(k)]),
+          np.concatenate([free, np.full(k, n)]))),
+        shape=(k, n + 1),
+    )
+    a_ub2 = sp.vstack([
+        sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]),
+        sp.csr_matrix(np.append(-w_cls, 0.0)[None, :]),
+        tie,
+    ]).tocsr()
+    b_ub2 = np.concatenate([capacity, [-(z - 1e-9 * max(abs(z), 1.0))], np.zeros(k)])
+    c = np.zeros(n + 1)
+    c[-1] = -1.0
+    bounds = np.vstack([np.column_stack([np.zeros(n), u_cls]), [[0.0, 1.0]]])
+    res = linprog(c, A_ub=a_ub2, b_ub=b_ub2, bounds=bounds, method="highs-ipm")
+    if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
+        log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
+        return lam
+    return np.clip(res.x[:n], 0.0, u_cls)
+
+
+def step2_iteration(
+    requests: np.ndarray,
+    alloc: np.ndarray,
+    share: np.ndarray,
+    currency: np.ndarray,
+    capacity: np.ndarray,
+    weights: np.ndarray,
+    convergence_threshold: float,
+    demand_gap_threshold: float,
+) -> np.ndarray | None:
+    """One leftover LP: the extra allocation b (N × T), or None when a stopping rule holds."""
+    remaining = capacity - alloc.sum(axis=0)
+    periods = np.flatnonzero(remaining > convergence_threshold * capacity)
+    if periods.size == 0:
+        return None
+    gap = requests[:, periods] - alloc[:, periods]
+    unmet = (gap > demand_gap_threshold).any(axis=1)
+    if not unmet.any():
+        return None
+    ids, sizes = classes(currency, requests, alloc)
+    n_cls, n_p = len(sizes), len(periods)
+    upper = np.maximum(_class_min(gap, ids, n_cls), 0.0)  # (C, P)
+    unmet_cls = _class_min((~unmet).astype(float), ids, n_cls) == 0  # all members unmet
+    wp = weights[periods]
+    # variables b[c, p] flattened row-major: index c * n_p + p
+    cols = np.arange(n_cls * n_p)
+    cap_rows = sp.csr_matrix((np.repeat(sizes, n_p).astype(float), (np.tile(np.arange(n_p),
+                              n_cls), cols)), shape=(n_p, n_cls * n_p))
+    rows, rhs = [cap_rows], [remaining[periods]]
+    if unmet.sum() >= 2:
+        d_cls = np.flatnonzero(unmet_cls)
+        budget = share[unmet].sum()
+        # renormalised shares over the unmet accounts; equal shares when none holds currency
+        own = share / budget if budget > 0 else np.full(len(share), 1.0 / unmet.sum())
+        cls_share = _class_min(own, ids, n_cls)[d_cls]
+        pool = float(wp @ remaining[periods])
+        ent = sp.csr_matrix(
+            (np.tile(wp, len(d_cls)),
+             (np.repeat(np.arange(len(d_cls)), n_p),
+              (d_cls[:, None] * n_p + np.arange(n_p)).ravel())),
+            shape=(len(d_cls), n_cls * n_p),
+        )
+        rows.append(ent)
+        rhs.append(cls_share * pool)
+    obj = -(np.repeat(sizes, n_p) * np.tile(wp, n_cls)).astype(float)
+    res = _solve("step-2", obj, sp.vstack(rows).tocsr(), np.concatenate(rhs),
+                 np.column_stack([np.zeros(n_cls * n_p), upper.ravel()]))
+    b_cls = np.clip(res.x.reshape(n_cls, n_p), 0.0, upper)
+    extra = np.zeros_like(alloc)
+    extra[:, periods] = b_cls[ids]
+    return extra
+
+
+def solve_periods(
+    requests: np.ndarray,
+    currency: np.ndarray,
+    capacity: np.ndarray,
+    weights: np.ndarray,
+    *,
+    two_step: bool = True,
+    convergence_threshold: float = 0.01,
+    demand_gap_threshold: float = 0.1,
+    max_iterations: int = 10,
+) -> PeriodSolution:
+    """Both steps of the entitlement allocation.
+
+    Examples
+    --------
+    >>> sol = solve_periods(np.full((4, 4), 50.0), np.array([400.0, 300, 200, 100]),
+    ...                     np.full(4, 120.0), np.ones(4))
+    >>> (sol.step1 + sol.step2)[:, 0].round(9).tolist()
+    [48.0, 36.0, 24.0, 12.0]
+    """
+    requests = np.asarray(requests, dtype=np.float64)
+    currency = np.asarray(currency, dtype=np.float64)
+    capacity = np.asarray(capacity, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    lam, price, u, share, _, n_cls = step1(requests, currency, capacity, weights)
+    first = lam[:, None] * requests
+    alloc = first.copy()
+    iterations = 0
+    if two_step:
+        for _ in range(max_iterations):
+            extra = step2_iteration(requests, alloc, share, currency, capacity, weights,
+                                    convergence_threshold, demand_gap_threshold)
+            if extra is None:
+                break
+            gain = float(extra.sum(axis=0) @ weights)
+            alloc += extra
+            iterations += 1
+            if gain < MIN_GAIN:
+                break
+    return PeriodSolution(first, alloc - first, lam, u, share, weights, price, iterations,
+                          n_cls, "optimal")
+
+
+def systematic_lottery(
+    prob: np.ndarray, capacity: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Whole units by dependent (systematic) rounding, period by period (columns).
+
+    Each period orders its accounts by a seeded random permutation, lays their probabilities
+    end to end on [0, S) and picks the points U, U + 1, … for one uniform U: account i wins
+    with probability exactly p_i (p_i ≤ 1), and the number of winners is floor(S + U), never
+    more than ceil(S). Where S exceeds the integer capacity, probabilities are first scaled
+    down to it (returned as ``scale``), so winners never exceed it.
+
+    >>> won, scale = systematic_lottery(np.array([[0.5], [0.5], [1.0]]), np.array([2]), 0)
+    >>> int(won.sum()), won[2, 0], scale.tolist()
+    (2, np.True_, [1.0])
+    """
+    prob = np.asarray(prob, dtype=np.float64)
+    cap = np.asarray(capacity, dtype=np.float64)
+    total = prob.sum(axis=0)
+    scale = np.where(total > cap, np.divide(cap, total, out=np.zeros_like(cap),
+                                            where=total > 0), 1.0)
+    p = prob * scale
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random(p.shape), axis=0, kind="stable")
+    ps = np.take_along_axis(p, order, axis=0)
+    upper = np.minimum(np.cumsum(ps, axis=0), cap)  # float guard: the sum never passes cap
+    lower = np.vstack([np.zeros((1, p.shape[1])), upper[:-1]])
+    offset = rng.random(p.shape[1])
+    won_sorted = np.floor(upper + offset) - np.floor(lower + offset) >= 1
+    won = np.empty_like(won_sorted)
+    np.put_along_axis(won, order, won_sorted, axis=0)
+    return won, scale

@@ -1,0 +1,272 @@
+"""Multi-period entitlement allocation: the published example, hand-checked step 2, errors,
+the drop-in interface, the lottery, and invariants on generated inputs."""
+
+from __future__ import annotations
+
+import math
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+
+from benchmarks.reference_periods import reference_allocate
+from transforms import errors
+from transforms.periods import allocate_periods, allocate_resource, lottery
+
+
+def tidy(requests: dict) -> pd.DataFrame:
+    """{account: [r_1, r_2, …]} → long table with periods 1..T."""
+    return pd.DataFrame([(a, t + 1, r) for a, row in requests.items() for t, r in enumerate(row)],
+                        columns=["account", "period", "request"])
+
+
+PUBLISHED = dict(requests=tidy({a: [50] * 4 for a in "ABCD"}),
+                 currency={"A": 400, "B": 300, "C": 200, "D": 100},
+                 capacities={t: 120 for t in (1, 2, 3, 4)})
+
+
+def test_published_example():
+    res = allocate_periods(**PUBLISHED)
+    alloc = res.allocation["allocation"].unstack("period")
+    np.testing.assert_allclose(alloc.to_numpy(), np.repeat([[48], [36], [24], [12]], 4, axis=1),
+                               atol=1e-9)
+    assert res.step1_allocated == pytest.approx(480, abs=1e-9)
+    assert res.step2_allocated == pytest.approx(0, abs=1e-9)
+    assert res.accounts["binding"].tolist() == ["entitlement"] * 4
+    np.testing.assert_allclose(res.accounts["u_cap"], [0.96, 0.72, 0.48, 0.24])
+    assert res.periods["utilization"].tolist() == pytest.approx([1.0] * 4)
+    assert list(res.allocation.columns) == ["request", "step1", "step2", "allocation"]
+
+
+def test_step2_single_unmet_account_takes_the_leftover_without_entitlement_limit():
+    # A (10, 0) and B (10, 100), equal currency, weights 1, capacity (20, 40):
+    # step 1: λ_A = 1, λ_B = u_B = 0.5·60/110; step 2: only B has unmet demand, so no
+    # entitlement row applies and B takes everything left: (10, 40) in all.
+    res = allocate_periods(tidy({"A": [10, 0], "B": [10, 100]}), {"A": 1, "B": 1},
+                           {1: 20, 2: 40}, auto_weights=False)
+    u_b = 0.5 * 60 / 110
+    b = res.allocation.xs("B", level="account")
+    assert b["step1"].tolist() == pytest.approx([10 * u_b, 100 * u_b])
+    assert b["allocation"].tolist() == pytest.approx([10, 40])
+    assert res.step2_allocated == pytest.approx(60 - 10 - 110 * u_b)
+    assert res.iterations == 1
+    assert res.accounts.loc["A", "binding"] == "full"
+
+
+def test_step2_entitlement_shares_renormalised_over_unmet_accounts():
+    # one period, capacity 120: A (cur 1, asks 10) is full; B (1, 100) and C (2, 100) get
+    # 30 and 60 in step 1; the 20 left are split 1:2 between B and C by the step-2 caps.
+    res = allocate_periods(tidy({"A": [10], "B": [100], "C": [100]}),
+                           {"A": 1, "B": 1, "C": 2}, {1: 120})
+    got = res.allocation["allocation"].droplevel("period")
+    assert got.to_dict() == pytest.approx({"A": 10, "B": 30 + 20 / 3, "C": 60 + 40 / 3})
+    assert res.step1_allocated == pytest.approx(100)
+    assert res.step2_allocated == pytest.approx(20)
+
+
+def test_two_step_false_and_weights():
+    res = allocate_periods(tidy({"A": [10], "B": [100], "C": [100]}),
+                           {"A": 1, "B": 1, "C": 2}, {1: 120}, two_step=False)
+    assert res.step2_allocated == 0 and res.iterations == 0
+    res = allocate_periods(tidy({"A": [10, 30], "B": [20, 10]}), {"A": 1, "B": 1},
+                           {1: 100, 2: 100}, weights=[1, 3])
+    assert res.periods["weight"].tolist() == [1, 3]
+    default = allocate_periods(tidy({"A": [10, 30], "B": [20, 10]}), {"A": 1, "B": 1},
+                               {1: 100, 2: 100})
+    assert default.periods["weight"].tolist() == [1, 4 / 3]
+
+
+def test_polars_inputs_and_tables():
+    req = pl.from_pandas(PUBLISHED["requests"])
+    cur = pl.DataFrame({"account": list("ABCD"), "currency": [400, 300, 200, 100]})
+    cap = pl.DataFrame({"period": [1, 2, 3, 4], "capacity": [120] * 4})
+    a = allocate_periods(req, cur, cap)
+    b = allocate_periods(**PUBLISHED)
+    pd.testing.assert_frame_equal(a.allocation, b.allocation, check_exact=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "needle"),
+    [
+        (dict(requests=tidy({"Z": [1, 1, 1, 1]})), errors.UnknownKeyError, "'Z'"),
+        (dict(capacities={1: 120, 2: 120, 3: 120}), errors.UnknownKeyError, "4"),
+        (dict(currency={"A": -1, "B": 1, "C": 1, "D": 1}), errors.InvalidAmountError, "'A'"),
+        (dict(capacities={1: math.nan, 2: 1, 3: 1, 4: 1}), errors.InvalidAmountError, "1"),
+        (dict(requests=pd.concat([tidy({"A": [50] * 4}), tidy({"A": [40] * 4})])),
+         errors.DuplicateKeyError, "('A', 1)"),
+        (dict(requests=tidy({"A": [math.inf, 1, 1, 1]})), errors.InvalidAmountError, "('A', 1)"),
+        (dict(weights=[1, 2]), errors.ParameterError, "one entry per period"),
+        (dict(weights=[1, 0, 1, 1]), errors.InvalidAmountError, "2"),
+        (dict(requests=tidy({"A": [1, 0, 1, 1]})), errors.InvalidAmountError, "zero total"),
+    ],
+)
+def test_errors_name_the_offending_keys(kwargs, error, needle):
+    with pytest.raises(error, match=None) as info:
+        allocate_periods(**(PUBLISHED | kwargs))
+    assert needle in str(info.value)
+
+
+def test_zero_demand_period_is_fine_without_default_weights():
+    res = allocate_periods(tidy({"A": [1, 0]}), {"A": 1}, {1: 5, 2: 5}, auto_weights=False)
+    assert res.allocation["allocation"].tolist() == [1, 0]
+
+
+def test_solver_failure_is_reported_with_its_status(monkeypatch):
+    from types import SimpleNamespace
+
+    from solvers import periods as kernels
+
+    monkeypatch.setattr(kernels, "linprog",
+                        lambda *a, **k: SimpleNamespace(status=4, message="numerical trouble"))
+    with pytest.raises(errors.SolverError, match="status 4"):
+        allocate_periods(**PUBLISHED)
+
+
+# --- drop-in interface -------------------------------------------------------------------------
+
+def test_drop_in_fields_and_agreement_with_tidy():
+    res = allocate_resource(["B", "A"], [300, 400], [[50, 10], [50, 30]], [60, 30])
+    tidy_res = allocate_periods(tidy({"B": [50, 10], "A": [50, 30]}), {"B": 300, "A": 400},
+                                {1: 60, 2: 30})
+    summary = res.allocations_summary
+    assert summary["account_id"].tolist() == ["B", "A"]  # the caller's order
+    assert list(summary.columns[:7]) == ["account_id", "cur", "entitlement_share", "lambda",
+                                         "u_cap", "weighted_request", "weighted_allocated"]
+    assert list(summary.columns[7:]) == [f"{n}_period_{k}" for n in
+                                         ("req", "alloc", "step1_alloc", "step2_alloc")
+                                         for k in (1, 2)]
+    wide = tidy_res.allocation["allocation"].unstack("period").loc[["B", "A"]]
+    np.testing.assert_array_equal(summary[["alloc_period_1", "alloc_period_2"]].to_numpy(),
+                                  wide.to_numpy())
+    assert res.step1_allocated == tidy_res.step1_allocated
+    assert res.capacities == [60.0, 30.0] and len(res.utilization) == 2
+    assert isinstance(res.weights, list) and isinstance(res.capacity_used, list)
+    detailed = res.allocations_detailed
+    assert list(detailed.columns) == ["account_id", "period", "step", "allocation", "request"]
+    assert set(detailed["period"]) == {1, 2}
+    assert (detailed.loc[detailed["step"] == 2, "allocation"] > 1e-6).all()
+    assert len(detailed[detailed["step"] == 1]) == 4
+    assert res.total_weighted_allocated == pytest.approx(
+        tidy_res.accounts["weighted_allocated"].sum())
+
+
+def test_drop_in_rejects_ragged_requests():
+    with pytest.raises(errors.ParameterError):
+        allocate_resource(["A"], [1], [[1, 2]], [1])
+
+
+# --- lottery -----------------------------------------------------------------------------------
+
+def test_lottery_respects_integer_capacity_and_expectation():
+    fractions = pd.Series([0.5, 0.7, 0.8, 1.0, 0.0, 0.6],
+                          index=pd.MultiIndex.from_tuples(
+                              [(a, 1) for a in "ABCDEF"], names=["account", "period"]))
+    wins = np.zeros(6)
+    for seed in range(2000):
+        draw = lottery(fractions, {1: 4}, seed=seed)
+        assert draw["won"].sum() <= 4
+        assert draw["won"].sum() in (3, 4)  # floor or ceil of the fractional total 3.6
+        wins += draw["won"].to_numpy()
+    np.testing.assert_allclose(wins / 2000, fractions.to_numpy(), atol=0.04)
+    assert wins[3] == 2000 and wins[4] == 0  # certain and impossible units
+
+
+def test_lottery_is_seeded_and_order_independent():
+    res = allocate_periods(**PUBLISHED)
+    scaled = res.allocation["allocation"] / 50  # fractions of one desk
+    a = lottery(scaled, {t: 2 for t in (1, 2, 3, 4)}, seed=3)
+    b = lottery(scaled.sample(frac=1, random_state=1), {t: 2 for t in (1, 2, 3, 4)}, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a.groupby(level="period")["won"].sum() <= 2).all()
+
+
+def test_lottery_scales_down_to_a_fractional_capacity():
+    draw = lottery(pd.Series([1.0, 1.0, 0.5], index=pd.MultiIndex.from_tuples(
+        [("A", 1), ("B", 1), ("C", 1)], names=["account", "period"])), {1: 2.5}, seed=0)
+    assert draw["won"].sum() <= 2
+    assert draw["probability"].sum() == pytest.approx(2)
+
+
+# --- invariants on generated inputs --------------------------------------------------------------
+
+@st.composite
+def instances(draw):
+    n = draw(st.integers(1, 6))
+    t = draw(st.integers(1, 4))
+    reqs = {f"a{i}": [draw(st.sampled_from([0, 0, 5, 10, 20, 50, 60])) for _ in range(t)]
+            for i in range(n)}
+    # make a twin of the first account sometimes, to exercise identical accounts
+    cur = {a: draw(st.sampled_from([0, 1, 2, 5, 100])) for a in reqs}
+    if n >= 2 and draw(st.booleans()):
+        reqs["a1"], cur["a1"] = list(reqs["a0"]), cur["a0"]
+    caps = {p + 1: draw(st.sampled_from([0, 10, 30, 60, 100, 200])) for p in range(t)}
+    return reqs, cur, caps
+
+
+@settings(max_examples=40)
+@given(instances(), st.booleans())
+def test_invariants_and_agreement_with_the_pulp_reference(inst, two_step):
+    reqs, cur, caps = inst
+    res = allocate_periods(tidy(reqs), cur, caps, auto_weights=False, two_step=two_step)
+    a = res.allocation
+    assert (a["allocation"] >= -1e-12).all() and (a["step2"] >= -1e-12).all()
+    assert (a["allocation"] <= a["request"] * (1 + 1e-9) + 1e-9).all()
+    used = a.groupby(level="period")["allocation"].sum()
+    for p, c in caps.items():
+        assert used[p] <= c * (1 + 1e-9) + 1e-9
+    lam, u = res.accounts["lambda"], res.accounts["u_cap"]
+    assert ((lam >= -1e-12) & (lam <= u + 1e-12)).all()
+    if "a1" in reqs and reqs["a1"] == reqs["a0"] and cur["a1"] == cur["a0"]:
+        np.testing.assert_array_equal(a.xs("a0", level="account").to_numpy(),
+                                      a.xs("a1", level="account").to_numpy())
+    names = sorted(reqs)
+    _, s1, s2 = reference_allocate([cur[k] for k in names], [reqs[k] for k in names],
+                                   [caps[p] for p in sorted(caps)], weights=[1.0] * len(caps),
+                                   two_step=two_step, max_iterations=1)
+    assert res.step1_allocated == pytest.approx(s1, rel=1e-7, abs=1e-6)
+    if two_step:
+        first = allocate_periods(tidy(reqs), cur, caps, auto_weights=False, max_iterations=1)
+        assert first.step2_allocated == pytest.approx(s2, rel=1e-7, abs=1e-6)
+
+
+@settings(max_examples=30)
+@given(instances(), st.randoms(use_true_random=False))
+def test_permuting_rows_changes_nothing(inst, rnd):
+    reqs, cur, caps = inst
+    table = tidy(reqs)
+    a = allocate_periods(table, cur, caps, auto_weights=False)
+    shuffled = table.sample(frac=1, random_state=rnd.randrange(2**32))
+    cur_s = pd.Series(cur).sample(frac=1, random_state=rnd.randrange(2**32))
+    caps_s = pd.Series(caps).sample(frac=1, random_state=rnd.randrange(2**32))
+    b = allocate_periods(shuffled, cur_s, caps_s, auto_weights=False)
+    pd.testing.assert_frame_equal(a.allocation, b.allocation, check_exact=True)
+    pd.testing.assert_frame_equal(a.accounts, b.accounts, check_exact=True)
+    pd.testing.assert_frame_equal(a.periods, b.periods, check_exact=True)
+
+
+@settings(max_examples=30)
+@given(instances())
+def test_drop_in_agrees_with_tidy(inst):
+    reqs, cur, caps = inst
+    names = list(reqs)
+    drop = allocate_resource(names, [cur[k] for k in names], [reqs[k] for k in names],
+                             [caps[p] for p in sorted(caps)], auto_weights=False)
+    res = allocate_periods(tidy(reqs), cur, caps, auto_weights=False)
+    wide = res.allocation["allocation"].unstack("period").loc[names]
+    cols = [f"alloc_period_{k}" for k in sorted(caps)]
+    np.testing.assert_array_equal(drop.allocations_summary[cols].to_numpy(), wide.to_numpy())
+    assert drop.step1_allocated == res.step1_allocated
+    assert drop.step2_allocated == res.step2_allocated
+
+
+def test_degenerate_optimum_is_broken_max_min():
+    # A and B both ask (100, 0), both capped at u = 1; period 1 holds 50: every λ_A + λ_B = 0.5
+    # is optimal. The documented choice maximises the smallest λ/u: 25 each.
+    res = allocate_periods(tidy({"A": [100, 0], "B": [100, 0], "C": [0, 10]}),
+                           {"A": 1, "B": 2, "C": 1}, {1: 50, 2: 1000}, auto_weights=False,
+                           two_step=False)
+    assert res.accounts["lambda"].to_dict() == pytest.approx({"A": 0.25, "B": 0.25, "C": 1.0})
+    assert res.periods.loc[1, "price"] == pytest.approx(1.0)
