@@ -10,9 +10,9 @@ import os
 import platform
 from pathlib import Path
 
-from benchmarks import bench_sourcing
+from benchmarks import bench_periods, bench_sourcing
 
-BENCHES = {"sourcing": bench_sourcing}
+BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods}
 
 
 def main() -> None:

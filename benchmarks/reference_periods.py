@@ -61,8 +61,9 @@ def reference_allocate(cur, requests, capacities, weights=None, two_step=True,
         if len(unmet) >= 2:
             pool = sum(weights[t] * rem[t] for t in periods)
             s_d = sum(share[i] for i in unmet)
-            for i in unmet:
-                prob += pulp.lpSum(weights[t] * b[i, t] for t in periods) <= share[i] / s_d * pool
+            for i in unmet:  # equal shares when no unmet account holds currency
+                own = share[i] / s_d if s_d > 0 else 1 / len(unmet)
+                prob += pulp.lpSum(weights[t] * b[i, t] for t in periods) <= own * pool
         for i in unmet:
             for j in unmet:
                 if j > i and abs(cur[i] - cur[j]) <= 1e-6 and _identical(

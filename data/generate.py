@@ -5,6 +5,11 @@ groups (``by=["commodity", "year"]``); about 2 000 production regions (sources) 
 (sinks); about 20 000 region → trader matches. Some regions are asked for far more than they
 produce, some for far less, some produce nothing in a year, and a few traders have no match.
 
+Periods (data/periods/): three scenarios of the entitlement allocation, told apart by a
+``scenario`` column: ``published`` (4 accounts × 4 periods, the spec's worked example),
+``desks`` (20 teams × 3 terms asking for one desk each per term, most of them in term 2) and
+``large`` (5 000 accounts × 12 periods, requests of 0–5 units).
+
 Run ``make data`` (or ``python data/generate.py [out_dir]``) to regenerate.
 """
 
@@ -54,6 +59,38 @@ def sourcing_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
     }
 
 
+def period_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+    """accounts (scenario, account, currency), requests (scenario, account, period, request),
+    capacities (scenario, period, capacity)."""
+    acc, req, cap = [], [], []
+
+    def add(name, accounts, currency, requests, capacity):
+        n, t = requests.shape
+        periods = np.arange(1, t + 1)
+        acc.append(pl.DataFrame({"scenario": [name] * n, "account": accounts,
+                                 "currency": currency.astype(float)}))
+        req.append(pl.DataFrame({"scenario": [name] * (n * t),
+                                 "account": np.repeat(accounts, t),
+                                 "period": pl.Series(np.tile(periods, n), dtype=pl.Int64),
+                                 "request": requests.ravel().astype(float)}))
+        cap.append(pl.DataFrame({"scenario": [name] * t,
+                                 "period": pl.Series(periods, dtype=pl.Int64),
+                                 "capacity": capacity.astype(float)}))
+
+    add("published", np.array(list("ABCD")), np.array([400, 300, 200, 100]),
+        np.full((4, 4), 50), np.full(4, 120))
+    teams = np.array([f"team{i:02d}" for i in range(1, 21)])
+    wants = (rng.random((20, 3)) < np.array([0.35, 0.9, 0.4])).astype(int)
+    add("desks", teams, rng.integers(1, 11, 20), wants, np.array([8, 10, 8]))
+    n, t = 5_000, 12
+    large = rng.integers(0, 6, (n, t)) * (rng.random((n, t)) < 0.6)
+    large[:, 0] += 1  # every period has demand, so default weights are defined
+    add("large", np.array([f"acct{i:05d}" for i in range(n)]), rng.integers(1, 50, n), large,
+        np.floor(large.sum(axis=0) * 0.55))
+    return {"accounts": pl.concat(acc), "requests": pl.concat(req),
+            "capacities": pl.concat(cap)}
+
+
 def _group(commodity: str, year: int, **columns: np.ndarray) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
     return pl.DataFrame(
@@ -65,11 +102,13 @@ def write(out_dir: Path) -> list[Path]:
     """Write every sample table under ``out_dir``; returns the paths written."""
     rng = np.random.default_rng(SEED)
     written = []
-    for name, table in sourcing_tables(rng).items():
-        path = out_dir / "sourcing" / f"{name}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        table.write_parquet(path, statistics=False)
-        written.append(path)
+    for capability, tables in (("sourcing", sourcing_tables(rng)),
+                               ("periods", period_tables(rng))):
+        for name, table in tables.items():
+            path = out_dir / capability / f"{name}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            table.write_parquet(path, statistics=False)
+            written.append(path)
     return written
 
 

@@ -317,3 +317,26 @@ def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
         names=[p[0].name for p in parts],
         verify_integrity=False,
     )
+
+
+def split_groups(frames: dict[str, Any], by: Sequence[str], *, what: str) -> list[tuple]:
+    """Partition several tables by the ``by`` columns: ``[(key tuple, {name: frame}), …]``.
+
+    Keys are sorted; every table must have the ``by`` columns and every key must appear in
+    every table (else :class:`UnknownKeyError` naming the groups missing somewhere).
+    """
+    parts: dict[str, dict] = {}
+    for name, obj in frames.items():
+        df = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        if isinstance(df, pd.DataFrame):
+            df = pl.from_pandas(df.reset_index() if df.index.names != [None] else df)
+        missing = [c for c in by if c not in df.columns]
+        if missing:
+            raise InputTypeError(f"{what}: {name} lacks the group columns", missing)
+        parts[name] = {k: v.drop(list(by)) for k, v in
+                       df.partition_by(list(by), as_dict=True, maintain_order=True).items()}
+    keys = [set(p) for p in parts.values()]
+    every, some = set.intersection(*keys), set.union(*keys)
+    if some - every:
+        raise UnknownKeyError(f"{what}: groups missing from some tables", sorted(some - every))
+    return [(k, {n: p[k] for n, p in parts.items()}) for k in sorted(every)]

@@ -32,6 +32,7 @@ from transforms._tables import (
     key_tuples,
     keyed_table,
     require_rows,
+    split_groups,
 )
 from transforms.errors import InvalidAmountError, ParameterError, SolverError
 
@@ -406,3 +407,96 @@ def _grid_codes(amounts: KeyedTable, per: KeyedTable) -> tuple[np.ndarray, np.nd
     (p,) = code_rows(amounts.frame.select(PERIOD), [(per, [PERIOD], "period")],
                      what="allocation")
     return acc, p
+
+
+# --- several independent problems (e.g. scenarios) -----------------------------------------------
+
+def allocate_period_groups(
+    requests: Any, currency: Any, capacities: Any, by: str | Sequence[str], **options: Any
+) -> PeriodAllocation:
+    """:func:`allocate_periods` run independently for each value of the ``by`` column(s).
+
+    All three inputs are tables carrying the ``by`` columns; the result's tables gain them as
+    leading index levels, step totals and counts add up over the groups (iterations: the
+    largest). Each group is its own LP, solved one after the other.
+
+    >>> req = pd.DataFrame({"scenario": ["x", "y"], "account": ["A", "A"], "period": [1, 1],
+    ...                     "request": [5.0, 5.0]})
+    >>> cur = pd.DataFrame({"scenario": ["x", "y"], "account": ["A", "A"], "currency": [1, 1]})
+    >>> cap = pd.DataFrame({"scenario": ["x", "y"], "period": [1, 1], "capacity": [2.0, 9.0]})
+    >>> allocate_period_groups(req, cur, cap, by="scenario").allocation["allocation"].tolist()
+    [2.0, 5.0]
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    groups = split_groups({"requests": requests, "currency": currency,
+                           "capacities": capacities}, by, what="allocate_period_groups")
+    results = {key: allocate_periods(t["requests"], t["currency"], t["capacities"], **options)
+               for key, t in groups}
+
+    def stack(attr: str) -> pd.DataFrame:
+        tables = [getattr(r, attr) for r in results.values()]
+        keys = [k if len(k) > 1 else k[0] for k in results]
+        return pd.concat(tables, keys=keys, names=by)
+
+    reports = [r.report for r in results.values()]
+    total = {f: sum(getattr(r, f) for r in reports) for f in (
+        "wall_time_s", "accounts", "periods", "classes", "total_capacity", "total_request",
+        "allocated", "step1_allocated", "step2_allocated", "unallocated_capacity")}
+    report = PeriodReport(status="optimal", iterations=max(r.iterations for r in reports),
+                          **total)
+    return PeriodAllocation(stack("allocation"), stack("accounts"), stack("periods"),
+                            report.step1_allocated, report.step2_allocated, report.iterations,
+                            report=report)
+
+
+def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
+                   by: str | Sequence[str], seed: int = 0) -> pd.DataFrame:
+    """:func:`lottery` for each value of the leading ``by`` index level(s) / columns."""
+    by = [by] if isinstance(by, str) else list(by)
+    frame = allocation.to_frame("allocation") if isinstance(allocation, pd.Series) else allocation
+    groups = split_groups({"allocation": frame[["allocation"]], "capacities": capacities}, by,
+                          what="lottery_groups")
+    draws = []
+    for _, t in groups:
+        alloc = t["allocation"].to_pandas().set_index([ACCOUNT, PERIOD])["allocation"]
+        draws.append(lottery(alloc, t["capacities"], seed=seed))
+    keys = [k if len(k) > 1 else k[0] for k, _ in groups]
+    return pd.concat(draws, keys=keys, names=by)
+
+
+def period_violations(allocation: pd.DataFrame, periods: pd.DataFrame,
+                      rtol: float = 1e-9) -> pd.DataFrame:
+    """Conservation breaches of a period allocation: one row each (empty when none).
+
+    ``allocation`` has columns request and allocation; ``periods`` capacity and used (as
+    :func:`allocate_periods` returns them). Rules: ``over_capacity`` (a period's use above its
+    capacity), ``over_request`` (an account above its request), ``negative``.
+    """
+    rows = []
+    over_cap = periods["used"] > periods["capacity"] * (1 + rtol)
+    rows += [("over_capacity", k, u, c) for k, u, c in
+             zip(periods.index[over_cap], periods["used"][over_cap],
+                 periods["capacity"][over_cap], strict=True)]
+    a = allocation
+    over_req = a["allocation"] > a["request"] * (1 + rtol)
+    rows += [("over_request", k, v, r) for k, v, r in
+             zip(a.index[over_req], a["allocation"][over_req], a["request"][over_req],
+                 strict=True)]
+    neg = (a[["step1", "step2", "allocation"]] < 0).any(axis=1)
+    rows += [("negative", k, v, 0.0) for k, v in zip(a.index[neg], a["allocation"][neg],
+                                                      strict=True)]
+    return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])
+
+
+def lottery_violations(draw: pd.DataFrame, capacities: Any,
+                       by: str | Sequence[str] = ()) -> pd.DataFrame:
+    """Periods whose lottery winners exceed the integer capacity floor(X_t) (empty when none)."""
+    by = [by] if isinstance(by, str) else list(by)
+    cap = keyed_table(capacities, [*by, PERIOD], "capacity", what="capacities")
+    limit = cap.frame.to_pandas().set_index([*by, PERIOD])["capacity"].map(np.floor)
+    won = draw.groupby(level=[*by, PERIOD])["won"].sum()
+    over = won[won > limit.reindex(won.index)]
+    return pd.DataFrame({"rule": "over_capacity", "key": list(over.index),
+                         "amount": over.to_numpy(dtype=float),
+                         "limit": limit.reindex(over.index).to_numpy()},
+                        columns=["rule", "key", "amount", "limit"])

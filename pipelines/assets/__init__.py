@@ -1,6 +1,6 @@
 """Assets and asset checks, one module per capability."""
 
-from pipelines.assets import sourcing
+from pipelines.assets import periods, sourcing
 
-ASSETS = [*sourcing.assets]
-CHECKS = [*sourcing.checks]
+ASSETS = [*sourcing.assets, *periods.assets]
+CHECKS = [*sourcing.checks, *periods.checks]

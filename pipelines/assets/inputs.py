@@ -11,17 +11,19 @@ from pipelines.resources import DataDir
 
 
 def parquet_input(
-    name: str, capability: str, model: Any, description: str, total: str | None = None
+    name: str, capability: str, model: Any, description: str, total: str | None = None,
+    file: str | None = None,
 ) -> dg.AssetsDefinition:
     """An asset ``name`` in group ``capability`` reading and validating one input table.
 
-    A table that fails ``model`` stops the run with the failing rows shown, so no downstream
-    asset runs on bad input. ``total`` names a column whose sum is shown as metadata.
+    It reads ``<data dir>/<capability>/<file or name>.parquet``. A table that fails ``model``
+    stops the run with the failing rows shown, so no downstream asset runs on bad input.
+    ``total`` names a column whose sum is shown as metadata.
     """
 
     @dg.asset(name=name, group_name=capability, description=description, kinds={"parquet"})
     def _load(context: dg.AssetExecutionContext, data_dir: DataDir) -> pl.DataFrame:
-        path = data_dir.file(capability, name)
+        path = data_dir.file(capability, file or name)
         frame = validate(pl.read_parquet(path), model, name)
         meta = {**table_metadata(frame), "source_file": str(path)}
         if total:

@@ -18,13 +18,13 @@ def _generate():
 
 def test_generation_is_deterministic_and_matches_the_committed_files(tmp_path):
     gen = _generate()
-    first = {p.name: p.read_bytes() for p in gen.write(tmp_path / "a")}
-    second = {p.name: p.read_bytes() for p in gen.write(tmp_path / "b")}
+    first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in gen.write(tmp_path / "a")}
+    second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in gen.write(tmp_path / "b")}
     assert first == second
-    for name in first:
-        committed = ROOT / "data" / "sourcing" / name
-        assert pl.read_parquet(committed).equals(pl.read_parquet(tmp_path / "a" / "sourcing" /
-                                                                 name)), name
+    assert {str(p.parent) for p in first} == {"sourcing", "periods"}
+    for rel in first:
+        committed = ROOT / "data" / rel
+        assert pl.read_parquet(committed).equals(pl.read_parquet(tmp_path / "a" / rel)), rel
 
 
 def test_sample_has_the_promised_shape():
@@ -39,3 +39,16 @@ def test_sample_has_the_promised_shape():
     keys = ["commodity", "year", "sink"]
     assert dem.join(m.select(keys).unique(), on=keys, how="anti").height > 0  # unmatched sinks
     assert sum(p.stat().st_size for p in base.glob("*.parquet")) < 5 * 2**20
+
+
+def test_period_scenarios_have_the_promised_shape():
+    base = ROOT / "data" / "periods"
+    acc = pl.read_parquet(base / "accounts.parquet")
+    req = pl.read_parquet(base / "requests.parquet")
+    sizes = acc.group_by("scenario").len().sort("scenario")
+    assert dict(sizes.iter_rows()) == {"desks": 20, "large": 5_000, "published": 4}
+    periods = req.group_by("scenario").agg(pl.col("period").n_unique()).sort("scenario")
+    assert dict(periods.iter_rows()) == {"desks": 3, "large": 12, "published": 4}
+    desks = req.filter(pl.col("scenario") == "desks").group_by("period").agg(
+        pl.col("request").sum()).sort("period")["request"].to_list()
+    assert desks[1] == max(desks)  # most demand falls in term 2

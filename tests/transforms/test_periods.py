@@ -270,3 +270,45 @@ def test_degenerate_optimum_is_broken_max_min():
                            two_step=False)
     assert res.accounts["lambda"].to_dict() == pytest.approx({"A": 0.25, "B": 0.25, "C": 1.0})
     assert res.periods.loc[1, "price"] == pytest.approx(1.0)
+
+
+# --- groups and audits ---------------------------------------------------------------------
+
+def test_groups_equal_separate_runs_and_lead_the_index():
+    from transforms.periods import allocate_period_groups, lottery_groups
+
+    req = pd.concat([tidy({"A": [10, 0], "B": [10, 100]}).assign(scenario="x"),
+                     PUBLISHED["requests"].assign(scenario="y")])
+    cur = pd.DataFrame([("x", "A", 1), ("x", "B", 1)] + [("y", a, c) for a, c in
+                                                           PUBLISHED["currency"].items()],
+                       columns=["scenario", "account", "currency"])
+    cap = pd.DataFrame([("x", 1, 20), ("x", 2, 40)] + [("y", t, 120) for t in (1, 2, 3, 4)],
+                       columns=["scenario", "period", "capacity"])
+    res = allocate_period_groups(req, cur, cap, by="scenario")
+    alone = allocate_periods(**PUBLISHED)
+    pd.testing.assert_frame_equal(res.allocation.xs("y", level="scenario"), alone.allocation)
+    assert res.allocation.index.names == ["scenario", "account", "period"]
+    assert res.step1_allocated == pytest.approx(
+        alone.step1_allocated + allocate_periods(tidy({"A": [10, 0], "B": [10, 100]}),
+                                                 {"A": 1, "B": 1}, {1: 20, 2: 40}
+                                                 ).step1_allocated)
+    draw = lottery_groups(res.allocation, cap, by="scenario", seed=1)
+    assert draw.index.names == ["scenario", "account", "period"]
+    with pytest.raises(errors.UnknownKeyError, match="'z'"):
+        allocate_period_groups(req, cur.assign(scenario="z"), cap, by="scenario")
+
+
+def test_violations_are_empty_on_results_and_find_planted_ones():
+    from transforms.periods import lottery_violations, period_violations
+
+    res = allocate_periods(**PUBLISHED)
+    assert period_violations(res.allocation, res.periods).empty
+    bad_alloc = res.allocation.copy()
+    bad_alloc.loc[("A", 2), "allocation"] = 60.0
+    bad_periods = res.periods.assign(used=res.periods["used"] + [0, 0, 1, 0])
+    found = period_violations(bad_alloc, bad_periods)
+    assert set(map(tuple, found[["rule", "key"]].values)) == {("over_capacity", 3),
+                                                             ("over_request", ("A", 2))}
+    draw = lottery(res.allocation["allocation"] / 50, {t: 2 for t in (1, 2, 3, 4)}, seed=0)
+    assert lottery_violations(draw, {t: 2 for t in (1, 2, 3, 4)}).empty
+    assert lottery_violations(draw.assign(won=1), {t: 2 for t in (1, 2, 3, 4)}).shape[0] == 4

@@ -1,0 +1,119 @@
+"""Multi-period allocation assets (group ``periods``): per scenario, with a seat lottery."""
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+
+from pipelines.assets.inputs import parquet_input
+from pipelines.metadata import report_metadata, table_metadata
+from schemas import periods as schemas
+from transforms import periods as tf
+
+GROUP = "periods"
+BY = list(schemas.BY)
+
+accounts = parquet_input("accounts", GROUP, schemas.Accounts,
+                         "Currency (entitlement weight) per account and scenario.",
+                         total="currency")
+period_requests = parquet_input("period_requests", GROUP, schemas.PeriodRequests,
+                                "Requests per account, period and scenario.", total="request",
+                                file="requests")
+period_capacities = parquet_input("period_capacities", GROUP, schemas.PeriodCapacities,
+                                  "Capacity per period and scenario.", total="capacity",
+                                  file="capacities")
+
+
+class PeriodAllocationConfig(dg.Config):
+    """Run config of the period allocation (SPEC §2 defaults)."""
+
+    auto_weights: bool = True
+    two_step: bool = True
+    convergence_threshold: float = 0.01
+    demand_gap_threshold: float = 0.1
+    max_iterations: int = 10
+
+
+class LotteryConfig(dg.Config):
+    """Run config of the seat lottery."""
+
+    seed: int = 0
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "period_allocation": dg.AssetOut(kinds={"pandas", "parquet"},
+                                         description="Allocation per account and period."),
+        "period_accounts": dg.AssetOut(kinds={"pandas", "parquet"},
+                                       description="λ, caps and binding reason per account."),
+        "period_summary": dg.AssetOut(kinds={"pandas", "parquet"},
+                                      description="Use, utilisation and price per period."),
+    },
+)
+def period_tables(
+    context: dg.AssetExecutionContext,
+    config: PeriodAllocationConfig,
+    accounts: pl.DataFrame,
+    period_requests: pl.DataFrame,
+    period_capacities: pl.DataFrame,
+):
+    """Two-step entitlement allocation, each scenario on its own."""
+    res = tf.allocate_period_groups(period_requests, accounts, period_capacities, by=BY,
+                                    **config.model_dump())
+    for schema, table in ((schemas.AllocationOutput, res.allocation),
+                          (schemas.AccountsOutput, res.accounts),
+                          (schemas.PeriodsOutput, res.periods)):
+        schema.validate(table, lazy=True)
+    utilisation = {f"utilization {k}": float(v)
+                   for k, v in res.periods["utilization"].items()}
+    yield dg.Output(res.allocation, "period_allocation",
+                    metadata={**table_metadata(res.allocation), **report_metadata(res.report)})
+    yield dg.Output(res.accounts, "period_accounts", metadata=table_metadata(res.accounts))
+    yield dg.Output(res.periods, "period_summary",
+                    metadata={**table_metadata(res.periods), **utilisation})
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+def seat_lottery(
+    context: dg.AssetExecutionContext,
+    config: LotteryConfig,
+    period_allocation: pd.DataFrame,
+    period_capacities: pl.DataFrame,
+) -> pd.DataFrame:
+    """Whole seats by dependent rounding of the fractional allocation (seed from run config)."""
+    draw = tf.lottery_groups(period_allocation, period_capacities, by=BY, seed=config.seed)
+    schemas.LotteryOutput.validate(draw, lazy=True)
+    winners = draw.groupby(level=[*BY, "period"])["won"].sum()
+    context.add_output_metadata({**table_metadata(draw), "seed": config.seed,
+                                 "winners": int(draw["won"].sum()),
+                                 "expected winners": float(draw["probability"].sum()),
+                                 "largest period": int(winners.max())})
+    return draw
+
+
+def _result(violations: pd.DataFrame) -> dg.AssetCheckResult:
+    preview = violations.head(20).astype({"key": str}).to_string(index=False)
+    return dg.AssetCheckResult(passed=violations.empty,
+                               metadata={"violations": len(violations),
+                                         "first violations": dg.MetadataValue.text(
+                                             preview if len(violations) else "none")})
+
+
+@dg.asset_check(asset="period_allocation", blocking=True,
+                additional_ins={"period_summary": dg.AssetIn("period_summary")})
+def period_allocation_conserves(period_allocation: pd.DataFrame,
+                                period_summary: pd.DataFrame) -> dg.AssetCheckResult:
+    """Capacity respected in every period, no account above its request, nothing negative."""
+    return _result(tf.period_violations(period_allocation, period_summary))
+
+
+@dg.asset_check(asset="seat_lottery", blocking=True,
+                additional_ins={"period_capacities": dg.AssetIn("period_capacities")})
+def lottery_within_capacity(seat_lottery: pd.DataFrame,
+                            period_capacities: pl.DataFrame) -> dg.AssetCheckResult:
+    """Winners per period never exceed the integer capacity."""
+    return _result(tf.lottery_violations(seat_lottery, period_capacities, by=BY))
+
+
+assets = [accounts, period_requests, period_capacities, period_tables, seat_lottery]
+checks = [period_allocation_conserves, lottery_within_capacity]
