@@ -15,7 +15,10 @@ accounts whose reduced cost is zero (the only ones the optimum leaves free). Rem
 are resolved by HiGHS on the canonically ordered problem (classes sorted by currency, then
 requests), so the result is deterministic and independent of input order.
 
-Step 2 keeps HiGHS's optimal vertex on the canonically ordered problem. When every account
+Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
+OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
+with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
+the canonically ordered problem. When every account
 with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
 (as step 1 does when all currency is zero).
 """
@@ -27,7 +30,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from ortools.graph.python import max_flow
 from scipy.optimize import linprog
+
+from solvers.registry import Registry
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +173,72 @@ def _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity) -> np.nd
     return np.clip(res.x[:n], 0.0, u_cls)
 
 
+STEP2_SOLVERS = Registry("step-2 solver")
+
+
+@STEP2_SOLVERS.register("max_flow")
+def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
+    """Step 2 as a max-flow in weighted units y = w·b (OR-Tools, integral, exactly scaled).
+
+    source → class (cap: entitlement × size, or the class's whole gap), class → period
+    (w_t · gap · size), period → sink (w_t · remaining). Capacities are scaled by one power of
+    two so that their total is at most 2**52 and floored to integers: every flow converts back
+    to a float exactly and stays within its capacity; the total is optimal to about 1e-9
+    relative (each arc loses less than 2**-52 of the total).
+    """
+    n_cls, n_p = upper.shape
+    g = upper * wp[None, :] * sizes[:, None]
+    src_cap = np.where(np.isfinite(ent_cap), ent_cap * sizes, g.sum(axis=1))
+    sink_cap = wp * remaining
+    total = max(float(src_cap.sum()), float(sink_cap.sum()))
+    if total <= 0:
+        return np.zeros_like(upper)
+    k = 52 - int(np.frexp(total)[1])
+
+    def ints(x: np.ndarray) -> np.ndarray:
+        return np.floor(np.ldexp(x, k)).astype(np.int64)
+
+    cls_nodes = np.arange(2, 2 + n_cls)
+    per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p)
+    g_int = ints(g).ravel()
+    mid = np.flatnonzero(g_int > 0)
+    tails = np.concatenate([np.zeros(n_cls, np.int64), np.repeat(cls_nodes, n_p)[mid],
+                            per_nodes])
+    heads = np.concatenate([cls_nodes, np.tile(per_nodes, n_cls)[mid], np.ones(n_p, np.int64)])
+    caps = np.concatenate([ints(src_cap), g_int[mid], ints(sink_cap)])
+    flow = max_flow.SimpleMaxFlow()
+    arcs = flow.add_arcs_with_capacity(tails, heads, caps)
+    status = flow.solve(0, 1)
+    if status != flow.OPTIMAL:
+        raise LPError("step-2 max-flow", int(status), "OR-Tools max-flow did not finish")
+    y = np.zeros(n_cls * n_p)
+    y[mid] = np.ldexp(flow.flows(arcs[n_cls:n_cls + len(mid)]).astype(np.float64), -k)
+    return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
+
+
+@STEP2_SOLVERS.register("lp")
+def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
+    """Step 2 as an LP over b[class, period] (HiGHS interior point); exact but slow at scale."""
+    n_cls, n_p = upper.shape
+    cols = np.arange(n_cls * n_p)
+    cap_rows = sp.csr_matrix((np.repeat(sizes, n_p).astype(float),
+                              (np.tile(np.arange(n_p), n_cls), cols)),
+                             shape=(n_p, n_cls * n_p))
+    rows, rhs = [cap_rows], [remaining]
+    d_cls = np.flatnonzero(np.isfinite(ent_cap))
+    if d_cls.size:
+        rows.append(sp.csr_matrix(
+            (np.tile(wp, len(d_cls)),
+             (np.repeat(np.arange(len(d_cls)), n_p),
+              (d_cls[:, None] * n_p + np.arange(n_p)).ravel())),
+            shape=(len(d_cls), n_cls * n_p)))
+        rhs.append(ent_cap[d_cls])
+    obj = -(np.repeat(sizes, n_p) * np.tile(wp, n_cls)).astype(float)
+    res = _solve("step-2", obj, sp.vstack(rows).tocsr(), np.concatenate(rhs),
+                 np.column_stack([np.zeros(n_cls * n_p), upper.ravel()]))
+    return res.x.reshape(n_cls, n_p)
+
+
 def step2_iteration(
     requests: np.ndarray,
     alloc: np.ndarray,
@@ -176,8 +248,15 @@ def step2_iteration(
     weights: np.ndarray,
     convergence_threshold: float,
     demand_gap_threshold: float,
+    strategy: str = "max_flow",
 ) -> np.ndarray | None:
-    """One leftover LP: the extra allocation b (N × T), or None when a stopping rule holds."""
+    """One leftover round: the extra allocation b (N × T), or None when a stopping rule holds.
+
+    Identical accounts (currency, requests, current allocation) form one class and get equal
+    b. The entitlement cap of an unmet account (only when at least two are unmet) is its
+    share renormalised over the unmet accounts times the weighted remaining capacity.
+    """
+    solver = STEP2_SOLVERS.get(strategy)
     remaining = capacity - alloc.sum(axis=0)
     periods = np.flatnonzero(remaining > convergence_threshold * capacity)
     if periods.size == 0:
@@ -187,34 +266,19 @@ def step2_iteration(
     if not unmet.any():
         return None
     ids, sizes = classes(currency, requests, alloc)
-    n_cls, n_p = len(sizes), len(periods)
+    n_cls = len(sizes)
     upper = np.maximum(_class_min(gap, ids, n_cls), 0.0)  # (C, P)
-    unmet_cls = _class_min((~unmet).astype(float), ids, n_cls) == 0  # all members unmet
     wp = weights[periods]
-    # variables b[c, p] flattened row-major: index c * n_p + p
-    cols = np.arange(n_cls * n_p)
-    cap_rows = sp.csr_matrix((np.repeat(sizes, n_p).astype(float), (np.tile(np.arange(n_p),
-                              n_cls), cols)), shape=(n_p, n_cls * n_p))
-    rows, rhs = [cap_rows], [remaining[periods]]
+    ent_cap = np.full(n_cls, np.inf)
     if unmet.sum() >= 2:
-        d_cls = np.flatnonzero(unmet_cls)
         budget = share[unmet].sum()
         # renormalised shares over the unmet accounts; equal shares when none holds currency
         own = share / budget if budget > 0 else np.full(len(share), 1.0 / unmet.sum())
-        cls_share = _class_min(own, ids, n_cls)[d_cls]
         pool = float(wp @ remaining[periods])
-        ent = sp.csr_matrix(
-            (np.tile(wp, len(d_cls)),
-             (np.repeat(np.arange(len(d_cls)), n_p),
-              (d_cls[:, None] * n_p + np.arange(n_p)).ravel())),
-            shape=(len(d_cls), n_cls * n_p),
-        )
-        rows.append(ent)
-        rhs.append(cls_share * pool)
-    obj = -(np.repeat(sizes, n_p) * np.tile(wp, n_cls)).astype(float)
-    res = _solve("step-2", obj, sp.vstack(rows).tocsr(), np.concatenate(rhs),
-                 np.column_stack([np.zeros(n_cls * n_p), upper.ravel()]))
-    b_cls = np.clip(res.x.reshape(n_cls, n_p), 0.0, upper)
+        unmet_cls = _class_min((~unmet).astype(float), ids, n_cls) == 0
+        ent_cap = np.where(unmet_cls, _class_min(own, ids, n_cls) * pool, np.inf)
+    b_cls = np.clip(solver(upper, sizes.astype(np.float64), wp, remaining[periods], ent_cap),
+                    0.0, upper)
     extra = np.zeros_like(alloc)
     extra[:, periods] = b_cls[ids]
     return extra
@@ -230,6 +294,7 @@ def solve_periods(
     convergence_threshold: float = 0.01,
     demand_gap_threshold: float = 0.1,
     max_iterations: int = 10,
+    step2_strategy: str = "max_flow",
 ) -> PeriodSolution:
     """Both steps of the entitlement allocation.
 
@@ -251,7 +316,8 @@ def solve_periods(
     if two_step:
         for _ in range(max_iterations):
             extra = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                    convergence_threshold, demand_gap_threshold)
+                                    convergence_threshold, demand_gap_threshold,
+                                    step2_strategy)
             if extra is None:
                 break
             gain = float(extra.sum(axis=0) @ weights)

@@ -141,6 +141,7 @@ def allocate_periods(
     convergence_threshold: float = 0.01,
     demand_gap_threshold: float = 0.1,
     max_iterations: int = 10,
+    step2_strategy: str = "max_flow",
 ) -> PeriodAllocation:
     """Allocate period capacity to accounts in proportion to entitlement, then leftovers.
 
@@ -154,6 +155,9 @@ def allocate_periods(
         Without ``weights``: demand-based weights w_t = D_t / min D (True) or all 1 (False).
     two_step, convergence_threshold, demand_gap_threshold, max_iterations
         Step 2 (leftovers): see SPEC §2.
+    step2_strategy : {"max_flow", "lp"}
+        How each step-2 round is solved: a max-flow (fast, optimal to ~1e-9 relative) or an LP
+        with HiGHS (exact, slow beyond ~10^4 accounts × leftover periods).
 
     Returns
     -------
@@ -176,6 +180,9 @@ def allocate_periods(
     if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or (
             max_iterations < 0):
         raise ParameterError("max_iterations must be an integer ≥ 0", [max_iterations])
+    if not isinstance(step2_strategy, str) or step2_strategy not in kernels.STEP2_SOLVERS:
+        raise ParameterError(f"step2_strategy must be one of {kernels.STEP2_SOLVERS.names()}",
+                             [step2_strategy])
     with stopwatch() as sw:
         problem = _prepare(requests, currency, capacities)
         w = _weights(problem, weights, auto_weights)
@@ -184,6 +191,7 @@ def allocate_periods(
                 problem.requests, problem.accounts.values, problem.periods.values, w,
                 two_step=two_step, convergence_threshold=convergence_threshold,
                 demand_gap_threshold=demand_gap_threshold, max_iterations=max_iterations,
+                step2_strategy=step2_strategy,
             )
         except kernels.LPError as exc:
             raise SolverError(str(exc), [exc.status]) from None
