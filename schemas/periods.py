@@ -8,17 +8,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
+from schemas._checks import AMOUNT, finite
+
 #: The group column of the pipeline's sample data.
 BY = ("scenario",)
-
-
-def _finite(data: pa.PolarsData) -> pl.LazyFrame:
-    return data.lazyframe.select(pl.col(data.key).is_finite())
 
 
 class Accounts(pa.DataFrameModel):
@@ -34,7 +31,7 @@ class Accounts(pa.DataFrameModel):
 
     @pa.check("currency", name="finite", error="must be finite")
     def _currency_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _finite(data)
+        return finite(data)
 
 
 class PeriodRequests(pa.DataFrameModel):
@@ -51,7 +48,7 @@ class PeriodRequests(pa.DataFrameModel):
 
     @pa.check("request", name="finite", error="must be finite")
     def _request_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _finite(data)
+        return finite(data)
 
 
 class PeriodCapacities(pa.DataFrameModel):
@@ -67,30 +64,28 @@ class PeriodCapacities(pa.DataFrameModel):
 
     @pa.check("capacity", name="finite", error="must be finite")
     def _capacity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _finite(data)
+        return finite(data)
 
 
 def _index(*names: str) -> pdx.MultiIndex:
     return pdx.MultiIndex([pdx.Index(int if n == "period" else str, name=n) for n in names])
 
 
-_FINITE = pdx.Check(np.isfinite, name="finite", error="must be finite")
-_AMOUNT = [pdx.Check.ge(0), _FINITE]
 
 #: ``period_allocation``: indexed by (scenario, account, period).
 AllocationOutput = pdx.DataFrameSchema(
-    {c: pdx.Column(float, _AMOUNT) for c in ("request", "step1", "step2", "allocation")},
+    {c: pdx.Column(float, AMOUNT) for c in ("request", "step1", "step2", "allocation")},
     index=_index(*BY, "account", "period"), strict=True,
 )
 #: ``period_summary``: indexed by (scenario, period).
 PeriodsOutput = pdx.DataFrameSchema(
-    {c: pdx.Column(float, _AMOUNT) for c in ("capacity", "weight", "used", "utilization",
+    {c: pdx.Column(float, AMOUNT) for c in ("capacity", "weight", "used", "utilization",
                                              "price")},
     index=_index(*BY, "period"), strict=True,
 )
 #: ``period_accounts``: indexed by (scenario, account).
 AccountsOutput = pdx.DataFrameSchema(
-    {**{c: pdx.Column(float, _AMOUNT) for c in ("currency", "entitlement_share", "lambda",
+    {**{c: pdx.Column(float, AMOUNT) for c in ("currency", "entitlement_share", "lambda",
                                                 "u_cap", "weighted_request",
                                                 "weighted_allocated")},
      "binding": pdx.Column(str, pdx.Check.isin(["entitlement", "capacity", "full"]))},

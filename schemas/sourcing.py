@@ -12,17 +12,14 @@ checks that name the offending keys.
 
 from __future__ import annotations
 
-import numpy as np
 import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
+from schemas._checks import AMOUNT, finite
+
 #: The group columns of the pipeline's sample data (``by=`` of the transforms).
 BY = ("commodity", "year")
-
-
-def _finite(data: pa.PolarsData) -> pl.LazyFrame:
-    return data.lazyframe.select(pl.col(data.key).is_finite())
 
 
 class Matches(pa.DataFrameModel):
@@ -47,7 +44,7 @@ class SourceCapacity(pa.DataFrameModel):
 
     @pa.check("capacity", name="finite", error="must be finite")
     def _capacity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _finite(data)
+        return finite(data)
 
 
 class SinkDemand(pa.DataFrameModel):
@@ -62,7 +59,7 @@ class SinkDemand(pa.DataFrameModel):
 
     @pa.check("demand", name="finite", error="must be finite")
     def _demand_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return _finite(data)
+        return finite(data)
 
 
 class GroupedMatches(Matches):
@@ -100,8 +97,7 @@ _LEVEL_TYPES = {"year": int}
 def _output(columns: list[str], by: tuple[str, ...]) -> pdx.DataFrameSchema:
     names = [*by, "source", "sink"]
     index = pdx.MultiIndex([pdx.Index(_LEVEL_TYPES.get(c, str), name=c) for c in names])
-    finite = pdx.Check(np.isfinite, name="finite", error="must be finite")
-    cols = {c: pdx.Column(float, [pdx.Check.ge(0), finite]) for c in columns}
+    cols = {c: pdx.Column(float, AMOUNT) for c in columns}
     return pdx.DataFrameSchema(cols, index=index, strict=True)
 
 
