@@ -37,7 +37,8 @@ from solvers.registry import Registry
 
 log = logging.getLogger(__name__)
 
-#: Accounts whose currency and requests agree after rounding to this grid are identical.
+#: Accounts whose currency and requests agree after rounding to this many decimals' grid
+#: (10 ** -6) are identical.
 IDENTICAL_TOL = 1e-6
 #: Step 2 stops when an iteration's weighted gain is below this.
 MIN_GAIN = 1e-6
@@ -62,7 +63,7 @@ class PeriodSolution:
     share: np.ndarray  # (N,) entitlement share s
     weights: np.ndarray  # (T,)
     price: np.ndarray  # (T,) step-1 shadow price of capacity
-    iterations: int  # step-2 iterations that added something
+    iterations: int  # step-2 rounds run (the last may add less than MIN_GAIN)
     classes: int  # distinct account classes in step 1
     status: str
 
@@ -97,7 +98,10 @@ def classes(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> tuple[np.ndarra
     >>> ids.tolist(), sizes.tolist()
     ([1, 0, 1], [1, 2])
     """
-    key = np.column_stack([np.round(c / tol) for c in columns]).astype(np.int64)
+    decimals = int(round(-np.log10(tol)))
+    # rounded floats, not scaled integers (those overflow int64 beyond ~9e12); + 0.0 folds -0.0
+    key = np.column_stack([np.round(np.asarray(c, dtype=np.float64), decimals) + 0.0
+                           for c in columns])
     _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
     return ids.ravel(), sizes
 
@@ -141,32 +145,44 @@ def step1(
 
 
 def _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity) -> np.ndarray:
-    """Among optimal λ, maximise min λ_c / u_c over the classes with zero reduced cost."""
+    """Among optimal λ, maximise min λ_c / u_c over the classes with zero reduced cost.
+
+    The optimal face is described by complementary slackness with the step-1 prices μ: a
+    class with positive reduced cost W_c − μ·R_c sits at u_c, one with negative reduced cost
+    at 0, and every period with μ_t > 0 uses its whole capacity. Only the classes with zero
+    reduced cost (the free ones) move; if the face LP fails numerically, the step-1 optimum is
+    kept.
+    """
     reduced = w_cls - r_cls @ price
-    free = np.flatnonzero((np.abs(reduced) <= 1e-9 * np.maximum(np.abs(w_cls), 1.0))
-                          & (u_cls > 0))
-    if len(free) < 2:
+    scale = np.maximum(np.abs(w_cls), 1.0)
+    free = (np.abs(reduced) <= 1e-9 * scale) & (u_cls > 0)
+    k = int(free.sum())
+    if k < 2:
         return lam
     n = len(w_cls)
-    z = float(w_cls @ lam)
-    # variables [λ (n), τ]; rows: capacity; −Σ W λ ≤ −z(1 − 1e-9); τ u_c − λ_c ≤ 0 (free c)
-    k = len(free)
+    fixed = np.where(reduced > 0, u_cls, 0.0)
+    lo = np.where(free, 0.0, fixed)
+    hi = np.where(free, u_cls, fixed)
+    idx = np.flatnonzero(free)
+    # variables [λ (n), τ]; τ u_c − λ_c ≤ 0 for free c; priced periods are equalities
     tie = sp.csr_matrix(
-        (np.concatenate([-np.ones(k), u_cls[free]]),
-         (np.concatenate([np.arange(k), np.arange(k)]),
-          np.concatenate([free, np.full(k, n)]))),
+        (np.concatenate([-np.ones(k), u_cls[idx]]),
+         (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([idx, np.full(k, n)]))),
         shape=(k, n + 1),
     )
-    a_ub2 = sp.vstack([
-        sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]),
-        sp.csr_matrix(np.append(-w_cls, 0.0)[None, :]),
-        tie,
-    ]).tocsr()
-    b_ub2 = np.concatenate([capacity, [-(z - 1e-9 * max(abs(z), 1.0))], np.zeros(k)])
+    cap_rows = sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]).tocsr()
+    priced = price > 1e-9
     c = np.zeros(n + 1)
     c[-1] = -1.0
-    bounds = np.vstack([np.column_stack([np.zeros(n), u_cls]), [[0.0, 1.0]]])
-    res = linprog(c, A_ub=a_ub2, b_ub=b_ub2, bounds=bounds, method="highs-ipm")
+    res = linprog(
+        c,
+        A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
+        b_ub=np.concatenate([capacity[~priced], np.zeros(k)]),
+        A_eq=cap_rows[priced] if priced.any() else None,
+        b_eq=capacity[priced] if priced.any() else None,
+        bounds=np.vstack([np.column_stack([lo, hi]), [[0.0, 1.0]]]),
+        method="highs-ipm",
+    )
     if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
         return lam
@@ -190,6 +206,9 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g = upper * wp[None, :] * sizes[:, None]
     src_cap = np.where(np.isfinite(ent_cap), ent_cap * sizes, g.sum(axis=1))
     sink_cap = wp * remaining
+    # no arc can carry more than its tail receives or its head passes on: capping it there
+    # leaves the max flow unchanged and keeps every capacity within the scaled total
+    g = np.minimum(g, np.minimum(src_cap[:, None], sink_cap[None, :]))
     total = max(float(src_cap.sum()), float(sink_cap.sum()))
     if total <= 0:
         return np.zeros_like(upper)

@@ -294,7 +294,11 @@ def allocate_resource(
     (480.0, 0.0)
     """
     ids = list(account_ids)
-    matrix = np.asarray(requests, dtype=np.float64)
+    try:
+        matrix = np.asarray(requests, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ParameterError("requests must be a rectangular table of numbers "
+                             "(one row per account, one column per period)") from None
     n_t = len(capacities)
     if matrix.ndim != 2 or matrix.shape != (len(ids), n_t) or len(cur) != len(ids):
         raise ParameterError(
@@ -324,11 +328,12 @@ def allocate_resource(
         "weighted_request": acc["weighted_request"].to_numpy(),
         "weighted_allocated": acc["weighted_allocated"].to_numpy(),
     })
-    for name, col in (("req", "request"), ("alloc", "allocation"), ("step1_alloc", "step1"),
-                      ("step2_alloc", "step2")):
-        wide = table[col].unstack(PERIOD).iloc[order]
-        for k in periods:
-            summary[f"{name}_period_{k}"] = wide[k].to_numpy()
+    kinds = (("req", "request"), ("alloc", "allocation"), ("step1_alloc", "step1"),
+             ("step2_alloc", "step2"))
+    wide = {col: table[col].unstack(PERIOD).iloc[order] for _, col in kinds}
+    for k in periods:  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
+        for name, col in kinds:
+            summary[f"{name}_period_{k}"] = wide[col][k].to_numpy()
     long = table.reset_index()
     long["_pos"] = long[ACCOUNT].map(position)
     long = long.sort_values(["_pos", PERIOD], kind="stable")
@@ -391,8 +396,8 @@ def lottery(allocation: Any, capacities: Any, seed: int = 0) -> pd.DataFrame:
             raise ParameterError("allocation table needs an 'allocation' column",
                                  list(allocation.columns))
         allocation = allocation["allocation"]
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise ParameterError("seed must be an integer", [seed])
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ParameterError("seed must be an integer ≥ 0", [seed])
     amounts = keyed_table(allocation.rename("allocation"), [ACCOUNT, PERIOD], "allocation",
                           what="allocation")
     per = keyed_table(capacities, [PERIOD], "capacity", what="capacities")
@@ -472,27 +477,40 @@ def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
     return pd.concat(draws, keys=keys, names=by)
 
 
-def period_violations(allocation: pd.DataFrame, periods: pd.DataFrame,
-                      rtol: float = 1e-9) -> pd.DataFrame:
-    """Conservation breaches of a period allocation: one row each (empty when none).
+def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
+                      by: str | Sequence[str] = (), rtol: float = 1e-9) -> pd.DataFrame:
+    """Conservation breaches of a period allocation against its inputs (empty when none).
 
-    ``allocation`` has columns request and allocation; ``periods`` capacity and used (as
-    :func:`allocate_periods` returns them). Rules: ``over_capacity`` (a period's use above its
-    capacity), ``over_request`` (an account above its request), ``negative``.
+    ``allocation`` is indexed by (``*by``, account, period) with an ``allocation`` column (as
+    :func:`allocate_periods` returns it); ``requests`` and ``capacities`` are the input tables
+    (``*by``, account, period, request) and (``*by``, period, capacity). Rules:
+    ``over_capacity`` (a period's total above its capacity), ``over_request`` (an account
+    above its request; a pair without a request row asked for 0), ``negative``.
+
+    >>> alloc = pd.DataFrame({"allocation": [3.0, 2.0]}, index=pd.MultiIndex.from_tuples(
+    ...     [("A", 1), ("B", 1)], names=["account", "period"]))
+    >>> req = pd.DataFrame({"account": ["A", "B"], "period": [1, 1], "request": [3.0, 1.0]})
+    >>> period_violations(alloc, req, {1: 4}).values.tolist()
+    [['over_capacity', 1, 5.0, 4.0], ['over_request', ('B', 1), 2.0, 1.0]]
     """
+    by = [by] if isinstance(by, str) else list(by)
+    keys = [*by, ACCOUNT, PERIOD]
+    req = keyed_table(requests, keys, "request", what="requests").frame.to_pandas()
+    cap = keyed_table(capacities, [*by, PERIOD], "capacity", what="capacities").frame
+    cap = cap.to_pandas().set_index([*by, PERIOD])["capacity"]
+    got = allocation["allocation"]
+    asked = req.set_index(keys)["request"].reindex(got.index, fill_value=0.0)
+    used = got.groupby(level=[*by, PERIOD]).sum()
+    limit = cap.reindex(used.index)
     rows = []
-    over_cap = periods["used"] > periods["capacity"] * (1 + rtol)
+    over_cap = ~(used <= limit * (1 + rtol))  # a period missing from capacities fails too
     rows += [("over_capacity", k, u, c) for k, u, c in
-             zip(periods.index[over_cap], periods["used"][over_cap],
-                 periods["capacity"][over_cap], strict=True)]
-    a = allocation
-    over_req = a["allocation"] > a["request"] * (1 + rtol)
+             zip(used.index[over_cap], used[over_cap], limit[over_cap], strict=True)]
+    over_req = got > asked * (1 + rtol)
     rows += [("over_request", k, v, r) for k, v, r in
-             zip(a.index[over_req], a["allocation"][over_req], a["request"][over_req],
-                 strict=True)]
-    neg = (a[["step1", "step2", "allocation"]] < 0).any(axis=1)
-    rows += [("negative", k, v, 0.0) for k, v in zip(a.index[neg], a["allocation"][neg],
-                                                      strict=True)]
+             zip(got.index[over_req], got[over_req], asked[over_req], strict=True)]
+    neg = ~(got >= 0)
+    rows += [("negative", k, v, 0.0) for k, v in zip(got.index[neg], got[neg], strict=True)]
     return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])
 
 

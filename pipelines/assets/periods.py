@@ -100,11 +100,14 @@ def _result(violations: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 @dg.asset_check(asset="period_allocation", blocking=True,
-                additional_ins={"period_summary": dg.AssetIn("period_summary")})
-def period_allocation_conserves(period_allocation: pd.DataFrame,
-                                period_summary: pd.DataFrame) -> dg.AssetCheckResult:
-    """Capacity respected in every period, no account above its request, nothing negative."""
-    return _result(tf.period_violations(period_allocation, period_summary))
+                additional_ins={"period_requests": dg.AssetIn("period_requests"),
+                                "period_capacities": dg.AssetIn("period_capacities")})
+def period_allocation_conserves(period_allocation: pd.DataFrame, period_requests: pl.DataFrame,
+                                period_capacities: pl.DataFrame) -> dg.AssetCheckResult:
+    """Against the inputs: capacity respected in every period, no account above its request,
+    nothing negative."""
+    return _result(tf.period_violations(period_allocation, period_requests, period_capacities,
+                                        by=BY))
 
 
 @dg.asset_check(asset="seat_lottery", blocking=True,

@@ -133,9 +133,8 @@ def test_drop_in_fields_and_agreement_with_tidy():
     assert summary["account_id"].tolist() == ["B", "A"]  # the caller's order
     assert list(summary.columns[:7]) == ["account_id", "cur", "entitlement_share", "lambda",
                                          "u_cap", "weighted_request", "weighted_allocated"]
-    assert list(summary.columns[7:]) == [f"{n}_period_{k}" for n in
-                                         ("req", "alloc", "step1_alloc", "step2_alloc")
-                                         for k in (1, 2)]
+    assert list(summary.columns[7:]) == [f"{n}_period_{k}" for k in (1, 2) for n in
+                                         ("req", "alloc", "step1_alloc", "step2_alloc")]
     wide = tidy_res.allocation["allocation"].unstack("period").loc[["B", "A"]]
     np.testing.assert_array_equal(summary[["alloc_period_1", "alloc_period_2"]].to_numpy(),
                                   wide.to_numpy())
@@ -217,6 +216,11 @@ def test_invariants_and_agreement_with_the_pulp_reference(inst, two_step):
         assert used[p] <= c * (1 + 1e-9) + 1e-9
     lam, u = res.accounts["lambda"], res.accounts["u_cap"]
     assert ((lam >= -1e-12) & (lam <= u + 1e-12)).all()
+    # λ lies on the optimal face: complementary slackness with the reported prices
+    matrix = a["request"].unstack("period").to_numpy()
+    reduced = matrix.sum(axis=1) - matrix @ res.periods["price"].to_numpy()
+    assert np.all(lam.to_numpy()[reduced > 1e-6] >= u.to_numpy()[reduced > 1e-6] - 1e-7)
+    assert np.all(lam.to_numpy()[reduced < -1e-6] <= 1e-7)
     if "a1" in reqs and reqs["a1"] == reqs["a0"] and cur["a1"] == cur["a0"]:
         np.testing.assert_array_equal(a.xs("a0", level="account").to_numpy(),
                                       a.xs("a1", level="account").to_numpy())
@@ -303,13 +307,14 @@ def test_violations_are_empty_on_results_and_find_planted_ones():
     from transforms.periods import lottery_violations, period_violations
 
     res = allocate_periods(**PUBLISHED)
-    assert period_violations(res.allocation, res.periods).empty
-    bad_alloc = res.allocation.copy()
-    bad_alloc.loc[("A", 2), "allocation"] = 60.0
-    bad_periods = res.periods.assign(used=res.periods["used"] + [0, 0, 1, 0])
-    found = period_violations(bad_alloc, bad_periods)
-    assert set(map(tuple, found[["rule", "key"]].values)) == {("over_capacity", 3),
-                                                             ("over_request", ("A", 2))}
+    req, caps = PUBLISHED["requests"], PUBLISHED["capacities"]
+    assert period_violations(res.allocation, req, caps).empty
+    bad = res.allocation.copy()
+    bad.loc[("A", 2), "allocation"] = 60.0  # over A's request of 50, and period 2 over 120
+    bad.loc[("B", 3), "allocation"] = -1.0
+    found = period_violations(bad, req, caps)
+    assert set(map(tuple, found[["rule", "key"]].values)) == {
+        ("over_capacity", 2), ("over_request", ("A", 2)), ("negative", ("B", 3))}
     draw = lottery(res.allocation["allocation"] / 50, {t: 2 for t in (1, 2, 3, 4)}, seed=0)
     assert lottery_violations(draw, {t: 2 for t in (1, 2, 3, 4)}).empty
     assert lottery_violations(draw.assign(won=1), {t: 2 for t in (1, 2, 3, 4)}).shape[0] == 4
@@ -329,3 +334,40 @@ def test_max_flow_and_lp_step2_reach_the_same_optimum(inst):
 def test_unknown_step2_strategy_lists_the_known_ones():
     with pytest.raises(errors.ParameterError, match="max_flow"):
         allocate_periods(**PUBLISHED, step2_strategy="simplex")
+
+
+# --- regressions found in review ------------------------------------------------------------------
+
+def test_max_flow_survives_requests_far_above_the_leftover():
+    # two unmet accounts asking 10^7 against 97 left: the max-flow scaling must not overflow
+    req = tidy({"A": [1e7], "B": [1e7 + 5], "C": [1]})
+    cur = {"A": 1, "B": 1, "C": 98}
+    flow = allocate_periods(req, cur, {1: 100}, step2_strategy="max_flow")
+    lp = allocate_periods(req, cur, {1: 100}, step2_strategy="lp")
+    assert flow.step2_allocated == pytest.approx(lp.step2_allocated, rel=1e-9)
+    assert flow.allocation["allocation"].sum() == pytest.approx(100)
+
+
+def test_huge_currencies_stay_distinct():
+    res = allocate_periods(tidy({"A": [100], "B": [100]}), {"A": 1e13, "B": 3e13}, {1: 100})
+    assert res.allocation["allocation"].tolist() == pytest.approx([25, 75])
+
+
+def test_unmet_accounts_without_currency_share_the_leftover_equally():
+    # C holds all currency and is full; A and B (no currency) split the leftover equally
+    res = allocate_periods(tidy({"A": [100], "B": [100], "C": [1]}), {"A": 0, "B": 0, "C": 1},
+                           {1: 61})
+    got = res.allocation["allocation"].droplevel("period")
+    assert got["A"] == pytest.approx(got["B"]) and got.sum() == pytest.approx(61)
+
+
+def test_detailed_rows_carry_the_values_of_the_summary():
+    res = allocate_resource(["Z", "A"], [1, 1], [[10, 0], [100, 50]], [60, 60])
+    d = res.allocations_detailed
+    assert d["account_id"].tolist()[:2] == ["Z", "Z"]  # the caller's order
+    one = d[(d["account_id"] == "A") & (d["period"] == 1)].set_index("step")
+    row = res.allocations_summary.set_index("account_id").loc["A"]
+    assert one.loc[1, "allocation"] == row["step1_alloc_period_1"]
+    if 2 in one.index:
+        assert one.loc[2, "allocation"] == row["step2_alloc_period_1"]
+    assert one["request"].iloc[0] == 100
