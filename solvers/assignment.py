@@ -1,0 +1,163 @@
+"""Ranked-preference assignment (SPEC §3) on integer codes: users → items with capacities.
+
+Arcs are (user, item, cost rank) triples; ``capacity[item]`` is an integer ≥ 0 or -1 for
+unlimited. Every strategy returns the item code per user (-1 when unassigned) and sits behind
+:data:`STRATEGIES`.
+
+Tie-breaking. Among equally good assignments a seeded lottery decides: every user gets a
+priority level from ``seed`` and the secondary objective Σ priority × rank prefers giving
+better ranks to higher-priority users. The secondary costs are scaled below one unit of the
+primary cost, so they never change the optimum itself; the number of priority levels shrinks
+with the problem size so that all costs stay in OR-Tools' safe range (down to one level:
+then only the seeded order of the users decides).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.graph.python import min_cost_flow
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from solvers.registry import Registry
+
+STRATEGIES = Registry("assignment strategy")
+
+#: OR-Tools' cost scaling multiplies costs by about the number of nodes: keep below this.
+_COST_LIMIT = 2**60
+
+
+@dataclass(frozen=True)
+class Arcs:
+    """Candidate (user, item) pairs with their primary cost, plus the problem's size."""
+
+    user: np.ndarray
+    item: np.ndarray
+    cost: np.ndarray  # primary cost: the rank, or max_rank + 2 for unlisted items
+    capacity: np.ndarray  # per item; -1 = unlimited
+    n_users: int
+    unassigned_cost: int
+    allow_unassigned: bool
+
+
+@dataclass(frozen=True)
+class Assignment:
+    item: np.ndarray  # per user, -1 when unassigned
+    status: str
+    levels: int  # priority levels used by the tie-break
+
+
+class Infeasible(RuntimeError):
+    """Not every user can be placed (``allow_unassigned=False``)."""
+
+    def __init__(self, unplaced: int):
+        self.unplaced = unplaced
+        super().__init__(f"{unplaced} user(s) cannot be placed")
+
+
+def priorities(n_users: int, seed: int) -> np.ndarray:
+    """A seeded random priority rank per user (0 = lowest), a permutation of 0..n-1."""
+    rng = np.random.default_rng(seed)
+    return rng.permutation(n_users)
+
+
+def _levels(arcs: Arcs, n_nodes: int) -> tuple[int, int, int]:
+    """(priority levels m, primary multiplier K, top rank cost) keeping costs in range.
+
+    Secondary cost of an arc ≤ (m - 1)(top + 1); their sum over any assignment is below
+    K = n_users (m - 1)(top + 1) + 1, so one unit of primary cost outweighs every tie-break.
+    The largest primary cost times K plus a secondary cost, times the node count, must stay
+    below 2**60.
+    """
+    top = max(int(arcs.cost.max(initial=0)), 1)
+    primary = max(top, arcs.unassigned_cost if arcs.allow_unassigned else 0)
+    budget = _COST_LIMIT // (n_nodes + 1)
+    m = (budget - primary) // ((top + 1) * (arcs.n_users * primary + 1)) + 1
+    m = int(max(1, min(m, arcs.n_users)))
+    return m, arcs.n_users * (m - 1) * (top + 1) + 1, top
+
+
+@STRATEGIES.register("min_cost_flow")
+def min_cost_flow_assign(arcs: Arcs, seed: int) -> Assignment:
+    """Social optimum: minimise total rank cost with OR-Tools' SimpleMinCostFlow."""
+    n_u, n_i = arcs.n_users, len(arcs.capacity)
+    prio = priorities(n_u, seed)
+    order = np.argsort(prio, kind="stable")  # nodes in seeded order: residual ties follow seed
+    node_of_user = np.empty(n_u, np.int64)
+    node_of_user[order] = np.arange(n_u)
+    source, dummy, sink = n_u + n_i, n_u + n_i + 1, n_u + n_i + 2
+    n_nodes = n_u + n_i + 3
+    m, k, top = _levels(arcs, n_nodes)
+    level = prio * m // max(n_u, 1)  # 0 … m-1
+    flow = min_cost_flow.SimpleMinCostFlow()
+    users = node_of_user[arcs.user]
+    cap = np.where(arcs.capacity < 0, n_u, arcs.capacity).astype(np.int64)
+    tails = [np.full(n_u, source), users, n_u + np.arange(n_i)]
+    heads = [node_of_user, n_u + arcs.item, np.full(n_i, sink)]
+    caps = [np.ones(n_u, np.int64), np.ones(len(users), np.int64), cap]
+    # higher priority level → larger weight → prefers small ranks
+    costs = [np.zeros(n_u, np.int64), arcs.cost * k + level[arcs.user] * arcs.cost,
+             np.zeros(n_i, np.int64)]
+    if arcs.allow_unassigned:
+        tails += [node_of_user, [dummy]]
+        heads += [np.full(n_u, dummy), [sink]]
+        caps += [np.ones(n_u, np.int64), [n_u]]
+        costs += [np.full(n_u, arcs.unassigned_cost * k) + level * (top + 1), [0]]
+    arc_ids = flow.add_arcs_with_capacity_and_unit_cost(
+        np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64),
+        np.concatenate(caps).astype(np.int64), np.concatenate(costs).astype(np.int64))
+    flow.set_nodes_supplies(np.array([source, sink]), np.array([n_u, -n_u]))
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"min-cost flow failed with status {status}")
+    pref = arc_ids[n_u:n_u + len(users)]
+    used = flow.flows(pref) > 0
+    item = np.full(n_u, -1, np.int64)
+    item[arcs.user[used]] = arcs.item[used]
+    placed = int((item >= 0).sum())
+    if not arcs.allow_unassigned and placed < n_u:
+        raise Infeasible(n_u - placed)
+    return Assignment(item, "optimal", m)
+
+
+def _milp_model(arcs: Arcs) -> list[LinearConstraint]:
+    """One binary variable per arc: each user on at most one item, items within capacity."""
+    n_u, n_i, n_a = arcs.n_users, len(arcs.capacity), len(arcs.user)
+    a_user = sp.csr_matrix((np.ones(n_a), (arcs.user, np.arange(n_a))), shape=(n_u, n_a))
+    a_item = sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))), shape=(n_i, n_a))
+    limited = np.flatnonzero(arcs.capacity >= 0)
+    return [LinearConstraint(a_user, 0, 1),
+            LinearConstraint(a_item[limited], -np.inf, arcs.capacity[limited].astype(float))]
+
+
+@STRATEGIES.register("rank_maximal")
+def rank_maximal_assign(arcs: Arcs, seed: int) -> Assignment:
+    """Fairness tiers, exactly: most users assigned, then most first choices, second, …
+
+    A sequence of MILPs (HiGHS through ``scipy.optimize.milp``): each tier maximises its count
+    with the earlier tiers' optimal counts held; a last stage applies the seeded tie-break.
+    """
+    n_u, n_a = arcs.n_users, len(arcs.user)
+    cons = _milp_model(arcs)
+    integral = np.ones(n_a)
+    bounds = Bounds(np.zeros(n_a), np.ones(n_a))
+    tiers = [np.ones(n_a)] + [(arcs.cost == r).astype(float) for r in np.unique(arcs.cost)]
+    for tier, w in enumerate(tiers):
+        res = milp(-w, constraints=cons, integrality=integral, bounds=bounds)
+        if res.status != 0:
+            raise RuntimeError(f"rank-maximal MILP failed: {res.message}")
+        best = round(-res.fun)
+        if tier == 0 and not arcs.allow_unassigned and best < n_u:
+            raise Infeasible(n_u - best)
+        cons = [*cons, LinearConstraint(w[None, :], best - 0.5, np.inf)]
+    prio = priorities(n_u, seed).astype(float)
+    res = milp(prio[arcs.user] * arcs.cost, constraints=cons, integrality=integral,
+               bounds=bounds)
+    if res.status != 0:
+        raise RuntimeError(f"rank-maximal tie-break MILP failed: {res.message}")
+    used = res.x > 0.5
+    item = np.full(n_u, -1, np.int64)
+    item[arcs.user[used]] = arcs.item[used]
+    return Assignment(item, "optimal", n_u)

@@ -1,0 +1,172 @@
+"""Ranked-preference assignment: the spec example, each option, errors and invariants."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from scipy.optimize import linprog
+
+from transforms import errors
+from transforms.assignment import assign_preferences
+
+STRATEGIES = ["min_cost_flow", "rank_maximal"]
+
+
+def prefs(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["user", "item", "rank"])
+
+
+SPEC = prefs([("U1", "I1", 1), ("U2", "I1", 1), ("U2", "I2", 2)])
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_spec_example(strategy):
+    res = assign_preferences(SPEC, {"I1": 1, "I2": 1}, strategy=strategy)
+    assert res.allocation["item"].to_dict() == {"U1": "I1", "U2": "I2"}
+    assert res.allocation["rank"].tolist() == [1, 2]
+    assert res.report.rank_counts == {1: 1, 2: 1} and res.report.total_cost == 3
+    assert res.report.unassigned == 0 and res.report.strategy == strategy
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_unassigned_zero_and_unlimited_capacity(strategy):
+    p = prefs([("A", "X", 1), ("B", "X", 1), ("C", "Z", 1), ("C", "Y", 2), ("D", "Y", 1)])
+    res = assign_preferences(p, pd.Series({"X": 1, "Y": None, "Z": 0}, dtype="Float64"),
+                             strategy=strategy)
+    got = res.allocation
+    assert got.loc["C", "item"] == "Y" and got.loc["D", "item"] == "Y"  # Y unlimited, Z closed
+    assert (got["item"] == "X").sum() == 1 and got["item"].isna().sum() == 1
+    assert res.report.unassigned == 1
+    assert res.report.total_cost == 1 + 2 + 1 + 10_000
+    loser = got.index[got["item"].isna()][0]
+    assert pd.isna(got.loc[loser, "rank"])
+
+
+def test_fill_unlisted_places_on_an_unranked_item_with_missing_rank():
+    p = prefs([("A", "X", 1), ("B", "X", 1)])
+    res = assign_preferences(p, {"X": 1, "W": 1}, fill_unlisted=True)
+    got = res.allocation
+    assert set(got["item"]) == {"X", "W"}
+    on_w = got.index[got["item"] == "W"][0]
+    assert pd.isna(got.loc[on_w, "rank"])
+    assert res.report.unlisted == 1 and res.report.total_cost == 1 + 3  # max rank 1 + 2
+
+
+def test_seed_breaks_ties_without_changing_the_optimum():
+    p = prefs([("A", "X", 1), ("A", "Y", 2), ("B", "X", 1), ("B", "Y", 2)])
+    outcomes = {assign_preferences(p, {"X": 1, "Y": 1}, seed=s).allocation.loc["A", "item"]
+                for s in range(8)}
+    assert outcomes == {"X", "Y"}  # each user wins the tie under some seed
+    costs = {assign_preferences(p, {"X": 1, "Y": 1}, seed=s).report.total_cost
+             for s in range(8)}
+    assert costs == {3}
+
+
+def test_not_everyone_fits_without_unassigned():
+    p = prefs([("A", "X", 1), ("B", "X", 1), ("C", "X", 1)])
+    for strategy in STRATEGIES:
+        with pytest.raises(errors.SolverError, match="2 user"):
+            assign_preferences(p, {"X": 1}, allow_unassigned=False, strategy=strategy)
+
+
+@pytest.mark.parametrize(
+    ("p", "caps", "error", "needle"),
+    [
+        (prefs([("A", "Q", 1)]), {"X": 1}, errors.UnknownKeyError, "'Q'"),
+        (prefs([("A", "X", 0)]), {"X": 1}, errors.InvalidAmountError, "('A', 'X')"),
+        (prefs([("A", "X", 1.5)]), {"X": 1}, errors.InvalidAmountError, "whole"),
+        (prefs([("A", "X", 1), ("A", "X", 2)]), {"X": 1}, errors.DuplicateKeyError, "('A', 'X')"),
+        (prefs([("A", "X", 1), ("A", "Y", 1)]), {"X": 1, "Y": 1}, errors.DuplicateKeyError,
+         "('A', 1)"),
+        (SPEC, {"I1": -1, "I2": 1}, errors.InvalidAmountError, "'I1'"),
+        (SPEC, {"I1": 0.5, "I2": 1}, errors.InvalidAmountError, "'I1'"),
+    ],
+)
+def test_errors_name_the_offending_keys(p, caps, error, needle):
+    with pytest.raises(error) as info:
+        assign_preferences(p, caps)
+    assert needle in str(info.value)
+
+
+def test_unknown_strategy_lists_the_known_ones():
+    with pytest.raises(errors.ParameterError, match="rank_maximal"):
+        assign_preferences(SPEC, {"I1": 1, "I2": 1}, strategy="greedy")
+
+
+def test_polars_inputs_and_capacity_table():
+    caps = pl.DataFrame({"item": ["I1", "I2"], "capacity": [1, 1]})
+    res = assign_preferences(pl.from_pandas(SPEC), caps)
+    assert res.allocation["item"].to_dict() == {"U1": "I1", "U2": "I2"}
+
+
+# --- invariants on generated inputs ------------------------------------------------------------
+
+@st.composite
+def instances(draw):
+    n_u, n_i = draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    rows = []
+    for u in range(n_u):
+        k = draw(st.integers(1, n_i))
+        items = draw(st.permutations(range(n_i)))[:k]
+        rows += [(f"u{u}", f"i{it}", r + 1) for r, it in enumerate(items)]
+    caps = {f"i{i}": draw(st.sampled_from([0, 1, 1, 2, 3])) for i in range(n_i)}
+    return prefs(rows), caps
+
+
+def lp_optimum(p: pd.DataFrame, caps: dict, unassigned_cost: int = 10_000) -> float:
+    """The LP relaxation of the assignment, written independently of fairalloc."""
+    users = sorted(set(p["user"]))
+    items = sorted(caps)
+    n_a, n_u = len(p), len(users)
+    u_idx = p["user"].map({u: i for i, u in enumerate(users)}).to_numpy()
+    i_idx = p["item"].map({it: i for i, it in enumerate(items)}).to_numpy()
+    # variables: one per preference row, then one "unassigned" per user
+    a_eq = sp.hstack([sp.csr_matrix((np.ones(n_a), (u_idx, np.arange(n_a))), shape=(n_u, n_a)),
+                      sp.identity(n_u)])
+    a_ub = sp.hstack([sp.csr_matrix((np.ones(n_a), (i_idx, np.arange(n_a))),
+                                    shape=(len(items), n_a)), sp.csr_matrix((len(items), n_u))])
+    c = np.r_[p["rank"].to_numpy(float), np.full(n_u, float(unassigned_cost))]
+    res = linprog(c, A_eq=a_eq, b_eq=np.ones(n_u), A_ub=a_ub,
+                  b_ub=np.array([caps[i] for i in items], float), bounds=(0, 1), method="highs")
+    assert res.status == 0
+    return res.fun
+
+
+def signature(res) -> tuple:
+    ranks = max(res.report.rank_counts, default=0)
+    return (res.report.assigned, *[res.report.rank_counts.get(k, 0) for k in range(1, ranks + 1)])
+
+
+@settings(max_examples=60)
+@given(instances(), st.integers(0, 5))
+def test_capacity_respected_and_min_cost_flow_matches_the_lp(inst, seed):
+    p, caps = inst
+    flow = assign_preferences(p, caps, seed=seed)
+    placed = flow.allocation["item"].dropna()
+    assert (placed.value_counts() <= pd.Series(caps).reindex(placed.value_counts().index)).all()
+    assert flow.allocation.index.is_unique and set(flow.allocation.index) == set(p["user"])
+    assert flow.report.total_cost == pytest.approx(lp_optimum(p, caps), abs=1e-6)
+    fair = assign_preferences(p, caps, strategy="rank_maximal", seed=seed)
+    fair_placed = fair.allocation["item"].dropna()
+    assert (fair_placed.value_counts()
+            <= pd.Series(caps).reindex(fair_placed.value_counts().index)).all()
+    a, b = signature(fair), signature(flow)
+    width = max(len(a), len(b))
+    assert a + (0,) * (width - len(a)) >= b + (0,) * (width - len(b))
+
+
+@settings(max_examples=40)
+@given(instances(), st.integers(0, 5), st.randoms(use_true_random=False))
+def test_same_seed_same_result_under_row_permutations(inst, seed, rnd):
+    p, caps = inst
+    shuffled = p.sample(frac=1, random_state=rnd.randrange(2**32))
+    for strategy in STRATEGIES:
+        a = assign_preferences(p, caps, strategy=strategy, seed=seed)
+        b = assign_preferences(shuffled, pd.Series(caps).sample(frac=1, random_state=1),
+                               strategy=strategy, seed=seed)
+        pd.testing.assert_frame_equal(a.allocation, b.allocation)

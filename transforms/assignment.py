@@ -1,0 +1,204 @@
+"""Ranked-preference assignment (SPEC §3): users rank items, items have capacities.
+
+Decisions where the spec is silent (documented here and relied on by the tests)
+    * Users are those named in ``preferences``; items are those in ``capacities`` (an item in
+      ``preferences`` but not in ``capacities`` is an error; an item in ``capacities`` that
+      nobody ranks is fine and is used by ``fill_unlisted``).
+    * Exactly repeated (user, item, rank) rows collapse; the same (user, item) with two ranks,
+      or one user giving two items the same rank, is an error.
+    * ``total_cost`` counts the rank of every listed placement, max_rank + 2 for an unlisted
+      one and ``unassigned_cost`` for every unassigned user.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from solvers import assignment as kernels
+from transforms._report import Report, stopwatch
+from transforms._tables import code_rows, key_tuples, keyed_table, to_polars
+from transforms.errors import (
+    DuplicateKeyError,
+    InvalidAmountError,
+    ParameterError,
+    SolverError,
+)
+
+log = logging.getLogger(__name__)
+
+USER, ITEM, RANK, CAPACITY = "user", "item", "rank", "capacity"
+
+
+@dataclass(frozen=True)
+class AssignmentReport(Report):
+    """What an assignment run did; ``rank_counts[k]`` users got their k-th choice."""
+
+    strategy: str
+    users: int
+    items: int
+    assigned: int
+    unassigned: int
+    unlisted: int
+    total_cost: int
+    rank_counts: dict
+    priority_levels: int
+
+
+@dataclass(frozen=True)
+class PreferenceAssignment:
+    """``allocation``: indexed by user, columns ``item`` and ``rank`` (missing when none)."""
+
+    allocation: pd.DataFrame
+    report: AssignmentReport = field(repr=False)
+
+
+def _capacities(obj: Any) -> pl.DataFrame:
+    """Item → integer capacity ≥ 0, or null/NaN for unlimited (kept as -1)."""
+    df = to_polars(obj, [ITEM], CAPACITY, what="capacities")
+    v = df[CAPACITY].to_numpy()
+    finite = ~np.isnan(v)
+    bad = np.flatnonzero(finite & ((v < 0) | (v != np.floor(v)) | np.isinf(v)))
+    if bad.size:
+        raise InvalidAmountError("capacities must be whole numbers ≥ 0 (or missing for "
+                                 "unlimited)", key_tuples(df, [ITEM], bad[:10]), bad.size)
+    df = df.with_columns(pl.Series(CAPACITY, np.where(finite, v, -1.0))).unique()
+    dup = df.filter(pl.col(ITEM).is_duplicated())
+    if dup.height:
+        raise DuplicateKeyError("capacities gives an item two capacities",
+                                key_tuples(dup.unique(subset=[ITEM]).sort(ITEM), [ITEM]))
+    return df.sort(ITEM)
+
+
+def _preferences(obj: Any):
+    prefs = keyed_table(obj, [USER, ITEM], RANK, what="preferences")
+    ranks = prefs.values
+    bad = np.flatnonzero((ranks < 1) | (ranks != np.floor(ranks)))
+    if bad.size:
+        raise InvalidAmountError("ranks must be whole numbers ≥ 1",
+                                 key_tuples(prefs.frame, [USER, ITEM], bad[:10]), bad.size)
+    twice = prefs.frame.filter(pl.struct(USER, RANK).is_duplicated())
+    if twice.height:
+        twice = twice.unique(subset=[USER, RANK]).sort(USER, RANK)
+        raise DuplicateKeyError("a user gives the same rank to two items",
+                                key_tuples(twice.with_columns(pl.col(RANK).cast(pl.Int64)),
+                                           [USER, RANK]))
+    return prefs
+
+
+def assign_preferences(
+    preferences: Any,
+    capacities: Any,
+    *,
+    strategy: str = "min_cost_flow",
+    fill_unlisted: bool = False,
+    allow_unassigned: bool = True,
+    unassigned_cost: int = 10_000,
+    seed: int = 0,
+    constraints: Any = None,
+) -> PreferenceAssignment:
+    """Give each user at most one item, best for all (``"min_cost_flow"``) or fairest by tiers.
+
+    Parameters
+    ----------
+    preferences : table with columns ``user``, ``item``, ``rank`` (1 = best), pandas or polars
+    capacities : Series item → whole number ≥ 0 (missing = unlimited) or table ``item``,
+        ``capacity``
+    strategy : {"min_cost_flow", "rank_maximal"}
+        The social optimum (least total rank), or lexicographic fairness tiers: most users
+        placed, then most first choices, then second choices, …
+    fill_unlisted : bool
+        Also allow any unlisted item, at cost max_rank + 2.
+    allow_unassigned : bool
+        Users may stay unplaced at ``unassigned_cost`` (always feasible); if False and not all
+        users fit, :class:`~transforms.errors.SolverError` says how many cannot be placed.
+    seed : int
+        Ties between equally good assignments are broken by a seeded per-user priority.
+
+    Examples
+    --------
+    >>> prefs = pd.DataFrame({"user": ["U1", "U2", "U2"], "item": ["I1", "I1", "I2"],
+    ...                       "rank": [1, 1, 2]})
+    >>> res = assign_preferences(prefs, {"I1": 1, "I2": 1})
+    >>> res.allocation["item"].to_dict()
+    {'U1': 'I1', 'U2': 'I2'}
+    >>> res.report.rank_counts
+    {1: 1, 2: 1}
+    """
+    if not isinstance(strategy, str) or strategy not in kernels.STRATEGIES:
+        raise ParameterError(f"strategy must be one of {kernels.STRATEGIES.names()}", [strategy])
+    if constraints is not None:
+        raise ParameterError("constraints are not supported by any strategy yet", ["constraints"])
+    for name, v in (("unassigned_cost", unassigned_cost), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise ParameterError(f"{name} must be a whole number ≥ 0", [v])
+    with stopwatch() as sw:
+        prefs = _preferences(preferences)
+        caps = _capacities(capacities)
+        items_table = keyed_table(caps.with_columns(pl.lit(0.0).alias("_")), [ITEM], "_",
+                                  what="capacities")
+        (item,) = code_rows(prefs.frame, [(items_table, [ITEM], "item")], what="preferences")
+        user = (prefs.frame[USER].rank("dense").to_numpy() - 1).astype(np.int64)
+        users = prefs.frame[USER].unique().sort()
+        n_u, n_i = len(users), caps.height
+        rank = prefs.values.astype(np.int64)
+        cost = rank
+        if fill_unlisted:
+            listed = np.zeros((n_u, n_i), bool)
+            listed[user, item] = True
+            extra_u, extra_i = np.nonzero(~listed)
+            user = np.concatenate([user, extra_u])
+            item = np.concatenate([item, extra_i])
+            cost = np.concatenate([rank, np.full(len(extra_u), int(rank.max()) + 2)])
+        arcs = kernels.Arcs(user, item, cost, caps[CAPACITY].to_numpy().astype(np.int64), n_u,
+                            int(unassigned_cost), bool(allow_unassigned))
+        try:
+            result = kernels.STRATEGIES.get(strategy)(arcs, int(seed))
+        except kernels.Infeasible as exc:
+            raise SolverError(f"no assignment places every user: {exc.unplaced} user(s) "
+                              "cannot be placed (allow_unassigned=False)",
+                              [exc.unplaced]) from None
+    got = result.item
+    # the rank each user obtained: look the (user, item) pair up among the listed arcs
+    listed_rank = pd.Series(rank, index=pd.MultiIndex.from_arrays(
+        [user[:len(rank)], item[:len(rank)]]))
+    placed = got >= 0
+    pair = pd.MultiIndex.from_arrays([np.flatnonzero(placed), got[placed]])
+    obtained = np.full(n_u, np.nan)
+    obtained[placed] = listed_rank.reindex(pair).to_numpy(dtype=float)
+    item_keys = caps[ITEM].to_pandas()
+    names = pd.Series(pd.NA, index=range(n_u), dtype=item_keys.dtype)
+    names[placed] = item_keys.to_numpy()[got[placed]]
+    allocation = pd.DataFrame(
+        {ITEM: names.to_numpy(), RANK: pd.array(obtained, dtype="Int64")},
+        index=pd.Index(users.to_pandas(), name=USER),
+    )
+    report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds)
+    log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
+             report.assigned, report.users, report.wall_time_s)
+    return PreferenceAssignment(allocation, report)
+
+
+def _report(strategy, got, obtained, rank, arcs, result, seconds) -> AssignmentReport:
+    placed = got >= 0
+    listed = ~np.isnan(obtained)
+    counts = np.bincount(obtained[listed].astype(np.int64), minlength=int(rank.max()) + 1)
+    unlisted = int((placed & ~listed).sum())
+    unassigned = int((~placed).sum())
+    total = int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2) + unassigned * int(
+        arcs.unassigned_cost)
+    return AssignmentReport(
+        status=result.status, wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
+        items=len(arcs.capacity), assigned=int(placed.sum()), unassigned=unassigned,
+        unlisted=unlisted, total_cost=total,
+        rank_counts={k: int(c) for k, c in enumerate(counts) if k >= 1 and c},
+        priority_levels=result.levels,
+    )
+
+
+__all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
