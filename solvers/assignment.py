@@ -19,11 +19,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from ortools.graph.python import min_cost_flow
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import linprog
 
 from solvers.registry import Registry
 
 STRATEGIES = Registry("assignment strategy")
+
+#: Reduced costs and duals beyond this count as non-zero when fixing an optimal face.
+_TOL = 1e-9
 
 #: OR-Tools' cost scaling multiplies costs by about the number of nodes: keep below this.
 _COST_LIMIT = 2**60
@@ -122,42 +125,51 @@ def min_cost_flow_assign(arcs: Arcs, seed: int) -> Assignment:
     return Assignment(item, "optimal", m)
 
 
-def _milp_model(arcs: Arcs) -> list[LinearConstraint]:
-    """One binary variable per arc: each user on at most one item, items within capacity."""
-    n_u, n_i, n_a = arcs.n_users, len(arcs.capacity), len(arcs.user)
-    a_user = sp.csr_matrix((np.ones(n_a), (arcs.user, np.arange(n_a))), shape=(n_u, n_a))
-    a_item = sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))), shape=(n_i, n_a))
-    limited = np.flatnonzero(arcs.capacity >= 0)
-    return [LinearConstraint(a_user, 0, 1),
-            LinearConstraint(a_item[limited], -np.inf, arcs.capacity[limited].astype(float))]
-
-
 @STRATEGIES.register("rank_maximal")
 def rank_maximal_assign(arcs: Arcs, seed: int) -> Assignment:
     """Fairness tiers, exactly: most users assigned, then most first choices, second, …
 
-    A sequence of MILPs (HiGHS through ``scipy.optimize.milp``): each tier maximises its count
-    with the earlier tiers' optimal counts held; a last stage applies the seeded tie-break.
+    Each tier is an LP (HiGHS dual simplex) over the optimal face of the tiers before it: a
+    variable whose reduced cost is not zero is pinned at its bound, a constraint whose dual is
+    not zero becomes an equality (complementary slackness). The assignment polytope is
+    totally unimodular and so is every such face, so each vertex found is integral: the
+    result is exact without branching. A last tier applies the seeded tie-break.
     """
     n_u, n_a = arcs.n_users, len(arcs.user)
-    cons = _milp_model(arcs)
-    integral = np.ones(n_a)
-    bounds = Bounds(np.zeros(n_a), np.ones(n_a))
-    tiers = [np.ones(n_a)] + [(arcs.cost == r).astype(float) for r in np.unique(arcs.cost)]
-    for tier, w in enumerate(tiers):
-        res = milp(-w, constraints=cons, integrality=integral, bounds=bounds)
-        if res.status != 0:
-            raise RuntimeError(f"rank-maximal MILP failed: {res.message}")
-        best = round(-res.fun)
-        if tier == 0 and not arcs.allow_unassigned and best < n_u:
-            raise Infeasible(n_u - best)
-        cons = [*cons, LinearConstraint(w[None, :], best - 0.5, np.inf)]
+    limited = np.flatnonzero(arcs.capacity >= 0)
+    a = sp.vstack([
+        sp.csr_matrix((np.ones(n_a), (arcs.user, np.arange(n_a))), shape=(n_u, n_a)),
+        sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))),
+                      shape=(len(arcs.capacity), n_a))[limited],
+    ]).tocsr()
+    b = np.concatenate([np.ones(n_u), arcs.capacity[limited].astype(float)])
+    tight = np.zeros(len(b), bool)
+    lo, hi = np.zeros(n_a), np.ones(n_a)
     prio = priorities(n_u, seed).astype(float)
-    res = milp(prio[arcs.user] * arcs.cost, constraints=cons, integrality=integral,
-               bounds=bounds)
-    if res.status != 0:
-        raise RuntimeError(f"rank-maximal tie-break MILP failed: {res.message}")
-    used = res.x > 0.5
+    tiers = [np.ones(n_a)] + [(arcs.cost == r).astype(float) for r in np.unique(arcs.cost)]
+    tiers.append(-(prio[arcs.user] + 1) * arcs.cost / max(n_u, 1))  # tie-break, last
+    x = np.zeros(n_a)
+    for tier, w in enumerate(tiers):
+        free_rows, eq_rows = ~tight, tight
+        res = linprog(-w, A_ub=a[free_rows] if free_rows.any() else None,
+                      b_ub=b[free_rows] if free_rows.any() else None,
+                      A_eq=a[eq_rows] if eq_rows.any() else None,
+                      b_eq=b[eq_rows] if eq_rows.any() else None,
+                      bounds=np.column_stack([lo, hi]), method="highs-ds")
+        if res.status != 0:
+            raise RuntimeError(f"rank-maximal tier {tier} LP failed: {res.message}")
+        x = res.x
+        if tier == 0 and not arcs.allow_unassigned and round(-res.fun) < n_u:
+            raise Infeasible(n_u - round(-res.fun))
+        lo = np.where(res.upper.marginals < -_TOL, hi, lo)  # reduced cost favours the top
+        hi = np.where(res.lower.marginals > _TOL, lo, hi)  # … or the bottom
+        duals = np.zeros(len(b))
+        if (~tight).any():
+            duals[~tight] = res.ineqlin.marginals
+        tight |= np.abs(duals) > _TOL
+    if np.abs(x - np.round(x)).max(initial=0.0) > 1e-6:  # a TU face has integral vertices
+        raise RuntimeError("rank-maximal LP returned a fractional assignment")
+    used = x > 0.5
     item = np.full(n_u, -1, np.int64)
     item[arcs.user[used]] = arcs.item[used]
     return Assignment(item, "optimal", n_u)

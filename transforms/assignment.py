@@ -172,10 +172,10 @@ def assign_preferences(
     obtained = np.full(n_u, np.nan)
     obtained[placed] = listed_rank.reindex(pair).to_numpy(dtype=float)
     item_keys = caps[ITEM].to_pandas()
-    names = pd.Series(pd.NA, index=range(n_u), dtype=item_keys.dtype)
-    names[placed] = item_keys.to_numpy()[got[placed]]
+    nullable = "Int64" if pd.api.types.is_integer_dtype(item_keys) else item_keys.dtype
+    names = pd.array(item_keys, dtype=nullable).take(got, allow_fill=True)  # -1 → missing
     allocation = pd.DataFrame(
-        {ITEM: names.to_numpy(), RANK: pd.array(obtained, dtype="Int64")},
+        {ITEM: names, RANK: pd.array(obtained, dtype="Int64")},
         index=pd.Index(users.to_pandas(), name=USER),
     )
     report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds)

@@ -98,6 +98,13 @@ def test_unknown_strategy_lists_the_known_ones():
         assign_preferences(SPEC, {"I1": 1, "I2": 1}, strategy="greedy")
 
 
+def test_int_keys_and_missing_items():
+    p = prefs([(1, 10, 1), (2, 10, 1)])
+    res = assign_preferences(p, {10: 1})
+    assert res.allocation["item"].dtype == "Int64"
+    assert res.allocation["item"].isna().sum() == 1 and res.allocation.index.dtype == "int64"
+
+
 def test_polars_inputs_and_capacity_table():
     caps = pl.DataFrame({"item": ["I1", "I2"], "capacity": [1, 1]})
     res = assign_preferences(pl.from_pandas(SPEC), caps)
