@@ -10,6 +10,10 @@ Periods (data/periods/): three scenarios of the entitlement allocation, told apa
 ``desks`` (20 teams × 3 terms asking for one desk each per term, most of them in term 2) and
 ``large`` (5 000 accounts × 12 periods, requests of 0–5 units).
 
+Assignment (data/assignment/): 1 000 users ranking 3–10 of 50 items (popular items ranked
+far more often), item capacities totalling 90 % of the users, two items closed (capacity 0)
+and one unlimited (capacity missing).
+
 Run ``make data`` (or ``python data/generate.py [out_dir]``) to regenerate.
 """
 
@@ -91,6 +95,29 @@ def period_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
             "capacities": pl.concat(cap)}
 
 
+def assignment_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+    """preferences (user, item, rank) and capacities (item, capacity; null = unlimited)."""
+    n_users, n_items = 1_000, 50
+    items = np.array([f"item{i:02d}" for i in range(1, n_items + 1)])
+    popularity = rng.pareto(1.2, n_items) + 0.1
+    # weighted sampling without replacement for every user at once (exponential race keys)
+    keys = rng.exponential(size=(n_users, n_items)) / popularity
+    order = np.argsort(keys, axis=1)
+    k = rng.integers(3, 11, n_users)
+    rank = np.tile(np.arange(1, n_items + 1), (n_users, 1))
+    keep = rank <= k[:, None]
+    users = np.repeat(np.array([f"user{u:04d}" for u in range(1, n_users + 1)]), n_items)
+    prefs = pl.DataFrame({"user": users[keep.ravel()],
+                          "item": items[order][keep],
+                          "rank": pl.Series(rank[keep], dtype=pl.Int64)})
+    capacity = np.maximum(1, np.round(popularity / popularity.sum() * n_users * 0.9))
+    capacity[rng.choice(n_items, 2, replace=False)] = 0
+    cap = pl.DataFrame({"item": items, "capacity": pl.Series(capacity, dtype=pl.Int64)})
+    cap = cap.with_columns(pl.when(pl.col("item") == items[-1]).then(None)
+                           .otherwise(pl.col("capacity")).alias("capacity"))
+    return {"preferences": prefs.sort("user", "rank"), "capacities": cap}
+
+
 def _group(commodity: str, year: int, **columns: np.ndarray) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
     return pl.DataFrame(
@@ -103,7 +130,8 @@ def write(out_dir: Path) -> list[Path]:
     rng = np.random.default_rng(SEED)
     written = []
     for capability, tables in (("sourcing", sourcing_tables(rng)),
-                               ("periods", period_tables(rng))):
+                               ("periods", period_tables(rng)),
+                               ("assignment", assignment_tables(rng))):
         for name, table in tables.items():
             path = out_dir / capability / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)

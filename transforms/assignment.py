@@ -202,3 +202,42 @@ def _report(strategy, got, obtained, rank, arcs, result, seconds) -> AssignmentR
 
 
 __all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
+
+
+def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
+    """Per item: capacity (missing = unlimited), assigned, and how many got it as rank k.
+
+    >>> alloc = pd.DataFrame({"item": ["X", "X", None], "rank": [1, 2, None]},
+    ...                      index=pd.Index(["a", "b", "c"], name="user"))
+    >>> assignment_summary(alloc, {"X": 2, "Y": None}).to_dict("index")["X"]
+    {'capacity': 2, 'assigned': 2, 'rank_1': 1, 'rank_2': 1}
+    """
+    caps = _capacities(capacities)
+    cap = pd.array(caps[CAPACITY].to_numpy(), dtype="Int64")
+    cap[caps[CAPACITY].to_numpy() < 0] = pd.NA
+    index = pd.Index(caps[ITEM].to_pandas(), name=ITEM)
+    placed = allocation.dropna(subset=[ITEM])
+    counts = placed.groupby(ITEM)[RANK].value_counts().unstack(fill_value=0)
+    counts = counts.reindex(index, fill_value=0)
+    counts.columns = [f"rank_{int(k)}" for k in counts.columns]
+    assigned = placed[ITEM].value_counts().reindex(index, fill_value=0)
+    out = pd.DataFrame({CAPACITY: cap, "assigned": assigned.to_numpy()}, index=index)
+    return pd.concat([out, counts.astype(np.int64)], axis=1)
+
+
+def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
+    """Breaches of an assignment (empty when none): ``over_capacity`` items, ``duplicate_user``
+    rows (a user placed twice) and ``unknown_item`` placements."""
+    caps = _capacities(capacities)
+    limit = pd.Series(caps[CAPACITY].to_numpy(), index=caps[ITEM].to_pandas())
+    placed = allocation[ITEM].dropna()
+    counts = placed.value_counts()
+    known = counts.index.isin(limit.index)
+    rows = [("unknown_item", k, int(v), 0) for k, v in counts[~known].items()]
+    counts = counts[known]
+    cap = limit.reindex(counts.index)
+    over = (cap >= 0) & (counts > cap)
+    rows += [("over_capacity", k, int(v), int(cap[k])) for k, v in counts[over].items()]
+    dup = allocation.index[allocation.index.duplicated()].unique()
+    rows += [("duplicate_user", k, int((allocation.index == k).sum()), 1) for k in dup]
+    return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])

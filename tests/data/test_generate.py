@@ -21,7 +21,7 @@ def test_generation_is_deterministic_and_matches_the_committed_files(tmp_path):
     first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in gen.write(tmp_path / "a")}
     second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in gen.write(tmp_path / "b")}
     assert first == second
-    assert {str(p.parent) for p in first} == {"sourcing", "periods"}
+    assert {str(p.parent) for p in first} == {"sourcing", "periods", "assignment"}
     for rel in first:
         committed = ROOT / "data" / rel
         assert pl.read_parquet(committed).equals(pl.read_parquet(tmp_path / "a" / rel)), rel
@@ -52,3 +52,14 @@ def test_period_scenarios_have_the_promised_shape():
     desks = req.filter(pl.col("scenario") == "desks").group_by("period").agg(
         pl.col("request").sum()).sort("period")["request"].to_list()
     assert desks[1] == max(desks)  # most demand falls in term 2
+
+
+def test_assignment_sample_has_the_promised_shape():
+    base = ROOT / "data" / "assignment"
+    prefs = pl.read_parquet(base / "preferences.parquet")
+    caps = pl.read_parquet(base / "capacities.parquet")
+    per_user = prefs.group_by("user").len()["len"]
+    assert prefs["user"].n_unique() == 1_000 and caps.height == 50
+    assert per_user.min() >= 3 and per_user.max() <= 10
+    assert caps["capacity"].sum() < 1_000  # tight
+    assert caps["capacity"].null_count() == 1 and (caps["capacity"] == 0).sum() == 2

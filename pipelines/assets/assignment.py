@@ -1,0 +1,65 @@
+"""Ranked-preference assignment assets (group ``assignment``)."""
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+
+from pipelines.assets.inputs import parquet_input
+from pipelines.metadata import report_metadata, table_metadata
+from schemas import assignment as schemas
+from transforms import assignment as tf
+
+GROUP = "assignment"
+
+preferences = parquet_input("preferences", GROUP, schemas.Preferences,
+                            "Ranked choices: one row per (user, item).")
+item_capacities = parquet_input("item_capacities", GROUP, schemas.ItemCapacities,
+                                "Capacity per item (missing = unlimited).", file="capacities")
+
+
+class AssignmentConfig(dg.Config):
+    """Run config of the assignment (SPEC §3 defaults)."""
+
+    strategy: str = "min_cost_flow"
+    fill_unlisted: bool = False
+    allow_unassigned: bool = True
+    unassigned_cost: int = 10_000
+    seed: int = 0
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+def assignments(context: dg.AssetExecutionContext, config: AssignmentConfig,
+                preferences: pl.DataFrame, item_capacities: pl.DataFrame) -> pd.DataFrame:
+    """The item (and rank obtained) per user."""
+    res = tf.assign_preferences(preferences, item_capacities, **config.model_dump())
+    schemas.AssignmentsOutput.validate(res.allocation, lazy=True)
+    meta = report_metadata(res.report)
+    meta["rank_counts"] = dg.MetadataValue.json({str(k): v for k, v in
+                                                 res.report.rank_counts.items()})
+    context.add_output_metadata({**table_metadata(res.allocation), **meta})
+    return res.allocation
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+def assignment_summary(context: dg.AssetExecutionContext, assignments: pd.DataFrame,
+                       item_capacities: pl.DataFrame) -> pd.DataFrame:
+    """Per item: capacity, assigned and how many got it as their k-th choice."""
+    summary = tf.assignment_summary(assignments, item_capacities)
+    context.add_output_metadata(table_metadata(summary))
+    return summary
+
+
+@dg.asset_check(asset="assignments", blocking=True,
+                additional_ins={"item_capacities": dg.AssetIn("item_capacities")})
+def assignments_respect_capacity(assignments: pd.DataFrame,
+                                 item_capacities: pl.DataFrame) -> dg.AssetCheckResult:
+    """No item over capacity, each user at most once, only known items."""
+    found = tf.assignment_violations(assignments, item_capacities)
+    return dg.AssetCheckResult(passed=found.empty, metadata={
+        "violations": len(found),
+        "first violations": dg.MetadataValue.text(found.head(20).to_string(index=False)
+                                                  if len(found) else "none")})
+
+
+assets = [preferences, item_capacities, assignments, assignment_summary]
+checks = [assignments_respect_capacity]
