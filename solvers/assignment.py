@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from ortools.graph.python import min_cost_flow
-from scipy.optimize import linprog
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from solvers.registry import Registry
 
@@ -43,6 +43,22 @@ class Arcs:
     n_users: int
     unassigned_cost: int
     allow_unassigned: bool
+
+
+@dataclass(frozen=True)
+class SideConstraints:
+    """Side constraints on codes (see :func:`milp_assign`); empty tuples mean none."""
+
+    #: (user codes, item codes, q): at most q of those users on those items
+    quotas: tuple = ()
+    #: user-code arrays that must land on one item (or all stay unassigned)
+    together: tuple = ()
+    #: (user codes, item a, item b): the group may not occupy both items
+    conflicts: tuple = ()
+
+
+class InfeasibleConstraints(RuntimeError):
+    """The side constraints admit no assignment (with ``allow_unassigned=False``, or at all)."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +98,16 @@ def _levels(arcs: Arcs, n_nodes: int) -> tuple[int, int, int]:
     return m, arcs.n_users * (m - 1) * (top + 1) + 1, top
 
 
+def _no_side(side: SideConstraints | None, strategy: str) -> None:
+    if side is not None and (side.quotas or side.together or side.conflicts):
+        raise ValueError(f"strategy {strategy!r} takes no side constraints: use 'milp'")
+
+
 @STRATEGIES.register("min_cost_flow")
-def min_cost_flow_assign(arcs: Arcs, seed: int) -> Assignment:
+def min_cost_flow_assign(arcs: Arcs, seed: int,
+                         side: SideConstraints | None = None) -> Assignment:
     """Social optimum: minimise total rank cost with OR-Tools' SimpleMinCostFlow."""
+    _no_side(side, "min_cost_flow")
     n_u, n_i = arcs.n_users, len(arcs.capacity)
     prio = priorities(n_u, seed)
     order = np.argsort(prio, kind="stable")  # nodes in seeded order: residual ties follow seed
@@ -126,7 +149,8 @@ def min_cost_flow_assign(arcs: Arcs, seed: int) -> Assignment:
 
 
 @STRATEGIES.register("rank_maximal")
-def rank_maximal_assign(arcs: Arcs, seed: int) -> Assignment:
+def rank_maximal_assign(arcs: Arcs, seed: int,
+                        side: SideConstraints | None = None) -> Assignment:
     """Fairness tiers, exactly: most users assigned, then most first choices, second, …
 
     Each tier is an LP (HiGHS dual simplex) over the optimal face of the tiers before it: a
@@ -135,6 +159,7 @@ def rank_maximal_assign(arcs: Arcs, seed: int) -> Assignment:
     totally unimodular and so is every such face, so each vertex found is integral: the
     result is exact without branching. A last tier applies the seeded tie-break.
     """
+    _no_side(side, "rank_maximal")
     n_u, n_a = arcs.n_users, len(arcs.user)
     limited = np.flatnonzero(arcs.capacity >= 0)
     a = sp.vstack([
@@ -170,6 +195,94 @@ def rank_maximal_assign(arcs: Arcs, seed: int) -> Assignment:
     if np.abs(x - np.round(x)).max(initial=0.0) > 1e-6:  # a TU face has integral vertices
         raise RuntimeError("rank-maximal LP returned a fractional assignment")
     used = x > 0.5
+    item = np.full(n_u, -1, np.int64)
+    item[arcs.user[used]] = arcs.item[used]
+    return Assignment(item, "optimal", n_u)
+
+
+@STRATEGIES.register("milp")
+def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> Assignment:
+    """Least total rank cost under side constraints, with HiGHS through ``scipy.optimize.milp``.
+
+    Variables: one binary per arc, one per user for "unassigned" (if allowed) and one per
+    (conflict, item) saying the group occupies that item. A second MILP holds the optimal
+    cost and applies the seeded priority tie-break.
+    """
+    side = side or SideConstraints()
+    n_u, n_a = arcs.n_users, len(arcs.user)
+    extra_u = n_u if arcs.allow_unassigned else 0
+    n_y = 2 * len(side.conflicts)
+    n_x = n_a + extra_u + n_y
+    rows: list[sp.csr_matrix] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+
+    def add(matrix, lower, upper):
+        rows.append(sp.csr_matrix(matrix, shape=(matrix.shape[0], n_x)))
+        lo.append(np.broadcast_to(np.asarray(lower, float), matrix.shape[0]))
+        hi.append(np.broadcast_to(np.asarray(upper, float), matrix.shape[0]))
+
+    user_cols = np.concatenate([arcs.user, np.arange(extra_u)])
+    cols = np.arange(n_a + extra_u)
+    # every user takes exactly one arc, or its "unassigned" variable where that is allowed
+    add(sp.coo_matrix((np.ones(len(cols)), (user_cols, cols)), shape=(n_u, n_x)), 1.0, 1.0)
+    limited = np.flatnonzero(arcs.capacity >= 0)
+    item_rows = sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))),
+                              shape=(len(arcs.capacity), n_x))[limited]
+    add(item_rows, -np.inf, arcs.capacity[limited].astype(float))
+    for users, items, q in side.quotas:
+        mask = np.isin(arcs.user, users) & np.isin(arcs.item, items)
+        add(sp.csr_matrix((np.ones(int(mask.sum())), (np.zeros(int(mask.sum()), int),
+                                                      np.flatnonzero(mask))), shape=(1, n_x)),
+            -np.inf, float(q))
+    for group in side.together:
+        # x[first, i] - x[other, i] = 0 for every item either ranks (missing arcs are 0), and
+        # the same for "unassigned"
+        first, others = int(group[0]), [int(g) for g in group[1:]]
+        for other in others:
+            entries: dict[tuple, float] = {}
+            for sign, u in ((1.0, first), (-1.0, other)):
+                for a in np.flatnonzero(arcs.user == u):
+                    entries[(int(arcs.item[a]), a)] = sign
+                if extra_u:
+                    entries[(-1, n_a + u)] = sign
+            keys = sorted({k[0] for k in entries})
+            r = {k: i for i, k in enumerate(keys)}
+            data = [(r[k[0]], k[1], v) for k, v in entries.items()]
+            m = sp.coo_matrix(([d[2] for d in data], ([d[0] for d in data],
+                                                      [d[1] for d in data])),
+                              shape=(len(keys), n_x))
+            add(m, 0.0, 0.0)
+    for c, (users, item_a, item_b) in enumerate(side.conflicts):
+        ya, yb = n_a + extra_u + 2 * c, n_a + extra_u + 2 * c + 1
+        for y, item in ((ya, item_a), (yb, item_b)):
+            arcs_in = np.flatnonzero(np.isin(arcs.user, users) & (arcs.item == item))
+            # x_arc - y ≤ 0: a member on the item means the group occupies it
+            m = sp.coo_matrix((np.r_[np.ones(len(arcs_in)), -np.ones(len(arcs_in))],
+                               (np.r_[np.arange(len(arcs_in)), np.arange(len(arcs_in))],
+                                np.r_[arcs_in, np.full(len(arcs_in), y)])),
+                              shape=(len(arcs_in), n_x))
+            add(m, -np.inf, 0.0)
+        add(sp.coo_matrix(([1.0, 1.0], ([0, 0], [ya, yb])), shape=(1, n_x)), -np.inf, 1.0)
+    cons = [LinearConstraint(sp.vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi))]
+    cost = np.r_[arcs.cost.astype(float), np.full(extra_u, float(arcs.unassigned_cost)),
+                 np.zeros(n_y)]
+    kw = dict(integrality=np.ones(n_x), bounds=Bounds(np.zeros(n_x), np.ones(n_x)))
+    res = milp(cost, constraints=cons, **kw)
+    if res.status == 2:
+        raise InfeasibleConstraints(
+            "the constraints admit no assignment" +
+            ("" if arcs.allow_unassigned else " that places every user"))
+    if res.status != 0:
+        raise RuntimeError(f"assignment MILP failed: {res.message}")
+    best = float(np.round(res.fun))
+    prio = priorities(n_u, seed).astype(float)
+    tie = np.r_[(prio[arcs.user] + 1) * arcs.cost, (prio[:extra_u] + 1) *
+                (arcs.cost.max(initial=0) + 1), np.zeros(n_y)]
+    cons.append(LinearConstraint(cost[None, :], -np.inf, best + 0.5))
+    res2 = milp(tie, constraints=cons, **kw)
+    x = res2.x if res2.status == 0 else res.x
+    used = x[:n_a] > 0.5
     item = np.full(n_u, -1, np.int64)
     item[arcs.user[used]] = arcs.item[used]
     return Assignment(item, "optimal", n_u)

@@ -28,6 +28,7 @@ from transforms.errors import (
     InvalidAmountError,
     ParameterError,
     SolverError,
+    UnknownKeyError,
 )
 
 log = logging.getLogger(__name__)
@@ -109,9 +110,10 @@ def assign_preferences(
     preferences : table with columns ``user``, ``item``, ``rank`` (1 = best), pandas or polars
     capacities : Series item → whole number ≥ 0 (missing = unlimited) or table ``item``,
         ``capacity``
-    strategy : {"min_cost_flow", "rank_maximal"}
-        The social optimum (least total rank), or lexicographic fairness tiers: most users
-        placed, then most first choices, then second choices, …
+    strategy : {"min_cost_flow", "rank_maximal", "milp"}
+        The social optimum (least total rank), lexicographic fairness tiers (most users
+        placed, then most first choices, then second choices, …), or the social optimum under
+        side constraints (a MILP).
     fill_unlisted : bool
         Also allow any unlisted item, at cost max_rank + 2.
     allow_unassigned : bool
@@ -119,6 +121,11 @@ def assign_preferences(
         users fit, :class:`~transforms.errors.SolverError` says how many cannot be placed.
     seed : int
         Ties between equally good assignments are broken by a seeded per-user priority.
+    constraints : dict, optional (``strategy="milp"`` only)
+        ``{"quotas": [{"users": [...], "items": [...], "max": q}],`` (at most q of those users
+        on those items) ``"together": [[u1, u2, ...]],`` (on one item, or all unassigned)
+        ``"conflicts": [{"users": [...], "items": [a, b]}]}`` (the group may not occupy both).
+        Constraints that admit no assignment raise :class:`~transforms.errors.SolverError`.
 
     Examples
     --------
@@ -132,8 +139,8 @@ def assign_preferences(
     """
     if not isinstance(strategy, str) or strategy not in kernels.STRATEGIES:
         raise ParameterError(f"strategy must be one of {kernels.STRATEGIES.names()}", [strategy])
-    if constraints is not None:
-        raise ParameterError("constraints are not supported by any strategy yet", ["constraints"])
+    if constraints is not None and strategy != "milp":
+        raise ParameterError("constraints need strategy='milp'", [strategy])
     for name, v in (("unassigned_cost", unassigned_cost), ("seed", seed)):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
             raise ParameterError(f"{name} must be a whole number ≥ 0", [v])
@@ -157,8 +164,11 @@ def assign_preferences(
             cost = np.concatenate([rank, np.full(len(extra_u), int(rank.max()) + 2)])
         arcs = kernels.Arcs(user, item, cost, caps[CAPACITY].to_numpy().astype(np.int64), n_u,
                             int(unassigned_cost), bool(allow_unassigned))
+        side = _side(constraints, users, caps[ITEM]) if constraints is not None else None
         try:
-            result = kernels.STRATEGIES.get(strategy)(arcs, int(seed))
+            result = kernels.STRATEGIES.get(strategy)(arcs, int(seed), side)
+        except kernels.InfeasibleConstraints as exc:
+            raise SolverError(f"infeasible: {exc}", ["constraints"]) from None
         except kernels.Infeasible as exc:
             raise SolverError(f"no assignment places every user: {exc.unplaced} user(s) "
                               "cannot be placed (allow_unassigned=False)",
@@ -182,6 +192,51 @@ def assign_preferences(
     log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
              report.assigned, report.users, report.wall_time_s)
     return PreferenceAssignment(allocation, report)
+
+
+_SIDE_KEYS = ("quotas", "together", "conflicts")
+
+
+def _side(constraints: Any, users: pl.Series, items: pl.Series) -> kernels.SideConstraints:
+    """Translate ``constraints`` (keys quotas / together / conflicts) to codes.
+
+    quotas: ``[{"users": [...], "items": [...], "max": q}, ...]``; together: ``[[u1, u2, ...],
+    ...]``; conflicts: ``[{"users": [...], "items": [a, b]}, ...]``.
+    """
+    if not isinstance(constraints, dict):
+        raise ParameterError("constraints must be a dict with keys " + ", ".join(_SIDE_KEYS))
+    unknown = [k for k in constraints if k not in _SIDE_KEYS]
+    if unknown:
+        raise ParameterError(f"unknown constraint kinds (known: {_SIDE_KEYS})", unknown)
+    u_code = dict(zip(users.to_list(), range(users.len()), strict=True))
+    i_code = dict(zip(items.to_list(), range(items.len()), strict=True))
+
+    def codes(keys: Any, table: dict, what: str) -> np.ndarray:
+        keys = list(keys)
+        missing = [k for k in keys if k not in table]
+        if missing:
+            raise UnknownKeyError(f"constraints name unknown {what}", missing)
+        return np.array([table[k] for k in keys], dtype=np.int64)
+
+    try:
+        quotas = tuple((codes(q["users"], u_code, "users"), codes(q["items"], i_code, "items"),
+                        _whole(q["max"])) for q in constraints.get("quotas", ()))
+        together = tuple(codes(g, u_code, "users") for g in constraints.get("together", ()))
+        conflicts = []
+        for c in constraints.get("conflicts", ()):
+            pair = codes(c["items"], i_code, "items")
+            if len(pair) != 2:
+                raise ParameterError("a conflict names exactly two items", list(c["items"]))
+            conflicts.append((codes(c["users"], u_code, "users"), int(pair[0]), int(pair[1])))
+    except (KeyError, TypeError) as exc:
+        raise ParameterError(f"malformed constraints ({exc!r})") from None
+    return kernels.SideConstraints(quotas, together, tuple(conflicts))
+
+
+def _whole(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+        raise ParameterError("a quota's max must be a whole number ≥ 0", [v])
+    return int(v)
 
 
 def _report(strategy, got, obtained, rank, arcs, result, seconds) -> AssignmentReport:

@@ -177,3 +177,66 @@ def test_same_seed_same_result_under_row_permutations(inst, seed, rnd):
         b = assign_preferences(shuffled, pd.Series(caps).sample(frac=1, random_state=1),
                                strategy=strategy, seed=seed)
         pd.testing.assert_frame_equal(a.allocation, b.allocation)
+
+
+# --- milp with side constraints ------------------------------------------------------------------
+
+THREE = prefs([("a", "X", 1), ("a", "Y", 2), ("b", "X", 1), ("b", "Y", 2), ("c", "X", 2),
+               ("c", "Y", 1)])
+
+
+def test_milp_quota_together_and_conflict():
+    caps = {"X": 2, "Y": 2}
+    quota = assign_preferences(THREE, caps, strategy="milp", constraints={
+        "quotas": [{"users": ["a", "b"], "items": ["X"], "max": 1}]}).allocation["item"]
+    assert (quota[["a", "b"]] == "X").sum() == 1
+    together = assign_preferences(THREE, caps, strategy="milp",
+                                  constraints={"together": [["a", "c"]]}).allocation["item"]
+    assert together["a"] == together["c"]
+    conflict = assign_preferences(THREE, {"X": 1, "Y": 2}, strategy="milp", constraints={
+        "conflicts": [{"users": ["a", "b"], "items": ["X", "Y"]}]})
+    got = conflict.allocation["item"]
+    assert not ({"X", "Y"} <= set(got[["a", "b"]].dropna()))
+    # unconstrained, a and b would take X and Y (cost 1 + 2 + c's 2); with the conflict both
+    # go to Y (2 + 2) and c to X (2)
+    assert got.to_dict() == {"a": "Y", "b": "Y", "c": "X"}
+    assert conflict.report.total_cost == 6
+
+
+def test_milp_infeasible_constraints_are_reported():
+    with pytest.raises(errors.SolverError, match="places every user"):
+        assign_preferences(THREE, {"X": 1, "Y": 1}, strategy="milp", allow_unassigned=False,
+                           constraints={"together": [["a", "b"]]})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "needle"),
+    [
+        (dict(strategy="min_cost_flow", constraints={"together": [["a", "b"]]}),
+         errors.ParameterError, "milp"),
+        (dict(strategy="milp", constraints={"together": [["a", "zz"]]}),
+         errors.UnknownKeyError, "'zz'"),
+        (dict(strategy="milp", constraints={"quotas": [{"users": ["a"], "items": ["Q"],
+                                                        "max": 1}]}),
+         errors.UnknownKeyError, "'Q'"),
+        (dict(strategy="milp", constraints={"pairs": []}), errors.ParameterError, "'pairs'"),
+        (dict(strategy="milp", constraints={"quotas": [{"users": ["a"], "items": ["X"],
+                                                        "max": -1}]}),
+         errors.ParameterError, "-1"),
+    ],
+)
+def test_milp_constraint_errors(kwargs, error, needle):
+    with pytest.raises(error) as info:
+        assign_preferences(THREE, {"X": 2, "Y": 2}, **kwargs)
+    assert needle in str(info.value)
+
+
+@settings(max_examples=30)
+@given(instances(), st.integers(0, 3))
+def test_milp_without_constraints_reaches_the_flow_optimum(inst, seed):
+    p, caps = inst
+    milp = assign_preferences(p, caps, strategy="milp", seed=seed)
+    flow = assign_preferences(p, caps, seed=seed)
+    assert milp.report.total_cost == flow.report.total_cost
+    placed = milp.allocation["item"].dropna().value_counts()
+    assert (placed <= pd.Series(caps).reindex(placed.index)).all()
