@@ -1,0 +1,106 @@
+"""Ranked-preference assignment end to end (preference table in → result table out).
+
+References: networkx's ``min_cost_flow`` on the same network (users, items, an "unassigned"
+node), and at the smallest size the LP relaxation with scipy's HiGHS; both must reach
+fairalloc's total cost before anything is timed. The largest size is timed for fairalloc alone
+(networkx takes minutes there).
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+
+from benchmarks.harness import fmt_seconds, markdown, measure
+from transforms.assignment import assign_preferences
+
+#: (users, items, compare with networkx). rank_maximal (about 11 tier LPs) is not run at the
+#: largest size: it takes many minutes there.
+SIZES = ((1_000, 50, True), (10_000, 200, True), (100_000, 1_000, False))
+RANK_MAXIMAL_UP_TO = 10_000
+UNASSIGNED = 10_000
+
+
+def make_instance(n_u: int, n_i: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """3–10 choices per user, popular items ranked more often; capacity 90 % of users."""
+    rng = np.random.default_rng(seed)
+    popularity = (rng.pareto(1.2, n_i) + 0.1).astype(np.float32)
+    keys = rng.exponential(size=(n_u, n_i)).astype(np.float32) / popularity
+    top = np.argpartition(keys, 10, axis=1)[:, :10]
+    top = np.take_along_axis(top, np.argsort(np.take_along_axis(keys, top, 1), 1), 1)
+    k = rng.integers(3, 11, n_u)
+    rank = np.tile(np.arange(1, 11), (n_u, 1))
+    keep = rank <= k[:, None]
+    prefs = pd.DataFrame({"user": np.repeat(np.arange(n_u), 10)[keep.ravel()],
+                          "item": top[keep], "rank": rank[keep]})
+    cap = np.maximum(1, np.round(popularity / popularity.sum() * n_u * 0.9)).astype(int)
+    return prefs, pd.Series(cap, index=pd.Index(np.arange(n_i), name="item"), name="capacity")
+
+
+def networkx_reference(prefs: pd.DataFrame, cap: pd.Series) -> int:
+    """Total rank cost of networkx's min-cost flow on the same network."""
+    g = nx.DiGraph()
+    n_u = prefs["user"].nunique()
+    g.add_node("s", demand=-n_u)
+    g.add_node("t", demand=n_u)
+    g.add_edges_from((("s", ("u", u)) for u in range(n_u)), capacity=1, weight=0)
+    g.add_edges_from(((("u", u), ("i", i), {"capacity": 1, "weight": int(r)})
+                      for u, i, r in prefs.itertuples(index=False)))
+    g.add_edges_from((("u", u), "none") for u in range(n_u))
+    nx.set_edge_attributes(g, {(("u", u), "none"): {"capacity": 1, "weight": UNASSIGNED}
+                               for u in range(n_u)})
+    g.add_edge("none", "t", capacity=n_u, weight=0)
+    g.add_edges_from(((("i", i), "t", {"capacity": int(c), "weight": 0})
+                      for i, c in cap.items()))
+    return int(nx.min_cost_flow_cost(g))
+
+
+def lp_reference(prefs: pd.DataFrame, cap: pd.Series) -> float:
+    n_a, n_u = len(prefs), prefs["user"].nunique()
+    a_eq = sp.hstack([sp.csr_matrix((np.ones(n_a), (prefs["user"], np.arange(n_a))),
+                                    shape=(n_u, n_a)), sp.identity(n_u)])
+    a_ub = sp.hstack([sp.csr_matrix((np.ones(n_a), (prefs["item"], np.arange(n_a))),
+                                    shape=(len(cap), n_a)), sp.csr_matrix((len(cap), n_u))])
+    c = np.r_[prefs["rank"].to_numpy(float), np.full(n_u, float(UNASSIGNED))]
+    res = linprog(c, A_eq=a_eq, b_eq=np.ones(n_u), A_ub=a_ub, b_ub=cap.to_numpy(float),
+                  bounds=(0, 1), method="highs")
+    return res.fun
+
+
+def bench_size(n_u: int, n_i: int, with_reference: bool) -> list[tuple]:
+    prefs, cap = make_instance(n_u, n_i)
+    repeats = 5 if n_u <= 10_000 else 3
+    flow = assign_preferences(prefs, cap)
+    rows = []
+    ref_cells = ["—", "—"]
+    if with_reference:
+        assert networkx_reference(prefs, cap) == flow.report.total_cost, "networkx disagrees"
+        ref = measure(lambda: networkx_reference(prefs, cap), 1 if n_u > 1_000 else repeats)
+        ref_cells = [fmt_seconds(ref.median), None]
+    if n_u <= 1_000:
+        assert abs(lp_reference(prefs, cap) - flow.report.total_cost) < 1e-6, "LP disagrees"
+        lp = measure(lambda: lp_reference(prefs, cap), repeats)
+    ours = measure(lambda: assign_preferences(prefs, cap), repeats)
+    fair = (measure(lambda: assign_preferences(prefs, cap, strategy="rank_maximal"), repeats)
+            if n_u <= RANK_MAXIMAL_UP_TO else None)
+    if with_reference:
+        ref_cells[1] = f"{ref.median / ours.median:.0f}×"
+    fair_cells = ([fmt_seconds(fair.median), f"{fair.median / ours.median:.1f}×"] if fair
+                  else ["not run", "—"])
+    rows.append((f"{n_u:,} × {n_i:,}", len(prefs), fmt_seconds(ours.median), *fair_cells,
+                 *ref_cells,
+                 fmt_seconds(lp.median) if n_u <= 1_000 else "—", repeats))
+    print(f"  assignment {n_u:,} × {n_i:,}: min_cost_flow {fmt_seconds(ours.median)}, "
+          f"rank_maximal {fair_cells[0]}", flush=True)
+    return rows
+
+
+def run(sizes=SIZES, repeats: int | None = None) -> str:
+    rows = [row for n_u, n_i, ref in sizes for row in bench_size(n_u, n_i, ref)]
+    headers = ("users × items", "preferences", "min_cost_flow (median)",
+               "rank_maximal (median)", "rank_maximal / min_cost_flow", "networkx min_cost_flow",
+               "speed-up vs networkx", "scipy HiGHS LP", "runs")
+    return markdown(headers, rows)
