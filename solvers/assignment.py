@@ -66,6 +66,17 @@ class Assignment:
     item: np.ndarray  # per user, -1 when unassigned
     status: str
     levels: int  # priority levels used by the tie-break
+    arc: np.ndarray  # per user, the index of the arc used (-1 when unassigned)
+
+
+def _assignment(arcs: Arcs, used: np.ndarray, levels: int) -> Assignment:
+    """Item and arc per user from the mask of arcs carrying a user."""
+    chosen = np.flatnonzero(used)
+    item = np.full(arcs.n_users, -1, np.int64)
+    arc = np.full(arcs.n_users, -1, np.int64)
+    item[arcs.user[chosen]] = arcs.item[chosen]
+    arc[arcs.user[chosen]] = chosen
+    return Assignment(item, "optimal", levels, arc)
 
 
 class Infeasible(RuntimeError):
@@ -139,13 +150,11 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     if status != flow.OPTIMAL:
         raise RuntimeError(f"min-cost flow failed with status {status}")
     pref = arc_ids[n_u:n_u + len(users)]
-    used = flow.flows(pref) > 0
-    item = np.full(n_u, -1, np.int64)
-    item[arcs.user[used]] = arcs.item[used]
-    placed = int((item >= 0).sum())
+    result = _assignment(arcs, flow.flows(pref) > 0, m)
+    placed = int((result.item >= 0).sum())
     if not arcs.allow_unassigned and placed < n_u:
         raise Infeasible(n_u - placed)
-    return Assignment(item, "optimal", m)
+    return result
 
 
 @STRATEGIES.register("rank_maximal")
@@ -194,10 +203,7 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
         tight |= np.abs(duals) > _TOL
     if np.abs(x - np.round(x)).max(initial=0.0) > 1e-6:  # a TU face has integral vertices
         raise RuntimeError("rank-maximal LP returned a fractional assignment")
-    used = x > 0.5
-    item = np.full(n_u, -1, np.int64)
-    item[arcs.user[used]] = arcs.item[used]
-    return Assignment(item, "optimal", n_u)
+    return _assignment(arcs, x > 0.5, n_u)
 
 
 @STRATEGIES.register("milp")
@@ -282,7 +288,4 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     cons.append(LinearConstraint(cost[None, :], -np.inf, best + 0.5))
     res2 = milp(tie, constraints=cons, **kw)
     x = res2.x if res2.status == 0 else res.x
-    used = x[:n_a] > 0.5
-    item = np.full(n_u, -1, np.int64)
-    item[arcs.user[used]] = arcs.item[used]
-    return Assignment(item, "optimal", n_u)
+    return _assignment(arcs, x[:n_a] > 0.5, n_u)

@@ -22,7 +22,7 @@ import polars as pl
 
 from solvers import assignment as kernels
 from transforms._report import Report, stopwatch
-from transforms._tables import code_rows, key_tuples, keyed_table, to_polars
+from transforms._tables import KeyedTable, code_rows, key_tuples, keyed_table, to_polars
 from transforms.errors import (
     DuplicateKeyError,
     InvalidAmountError,
@@ -147,8 +147,7 @@ def assign_preferences(
     with stopwatch() as sw:
         prefs = _preferences(preferences)
         caps = _capacities(capacities)
-        items_table = keyed_table(caps.with_columns(pl.lit(0.0).alias("_")), [ITEM], "_",
-                                  what="capacities")
+        items_table = KeyedTable(caps, (ITEM,), CAPACITY)  # sorted, one row per item
         (item,) = code_rows(prefs.frame, [(items_table, [ITEM], "item")], what="preferences")
         user = (prefs.frame[USER].rank("dense").to_numpy() - 1).astype(np.int64)
         users = prefs.frame[USER].unique().sort()
@@ -174,13 +173,10 @@ def assign_preferences(
                               "cannot be placed (allow_unassigned=False)",
                               [exc.unplaced]) from None
     got = result.item
-    # the rank each user obtained: look the (user, item) pair up among the listed arcs
-    listed_rank = pd.Series(rank, index=pd.MultiIndex.from_arrays(
-        [user[:len(rank)], item[:len(rank)]]))
-    placed = got >= 0
-    pair = pd.MultiIndex.from_arrays([np.flatnonzero(placed), got[placed]])
+    # the rank each user obtained: listed arcs come first, unlisted (fill) arcs after them
+    listed = (result.arc >= 0) & (result.arc < len(rank))
     obtained = np.full(n_u, np.nan)
-    obtained[placed] = listed_rank.reindex(pair).to_numpy(dtype=float)
+    obtained[listed] = rank[result.arc[listed]]
     item_keys = caps[ITEM].to_pandas()
     nullable = "Int64" if pd.api.types.is_integer_dtype(item_keys) else item_keys.dtype
     names = pd.array(item_keys, dtype=nullable).take(got, allow_fill=True)  # -1 → missing
