@@ -11,8 +11,8 @@ Periods (data/periods/): three scenarios of the entitlement allocation, told apa
 ``large`` (5 000 accounts × 12 periods, requests of 0–5 units).
 
 Assignment (data/assignment/): 1 000 users ranking 3–10 of 50 items (popular items ranked
-far more often), item capacities totalling 90 % of the users, two items closed (capacity 0)
-and one unlimited (capacity missing).
+far more often), item capacities in proportion to popularity totalling about 90 % of the
+users, the two least popular items closed (capacity 0) and one unlimited (capacity missing).
 
 Run ``make data`` (or ``python data/generate.py [out_dir]``) to regenerate.
 """
@@ -111,7 +111,7 @@ def assignment_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
                           "item": items[order][keep],
                           "rank": pl.Series(rank[keep], dtype=pl.Int64)})
     capacity = np.maximum(1, np.round(popularity / popularity.sum() * n_users * 0.9))
-    capacity[rng.choice(n_items, 2, replace=False)] = 0
+    capacity[np.argsort(popularity)[:2]] = 0  # close the two least popular items
     cap = pl.DataFrame({"item": items, "capacity": pl.Series(capacity, dtype=pl.Int64)})
     cap = cap.with_columns(pl.when(pl.col("item") == items[-1]).then(None)
                            .otherwise(pl.col("capacity")).alias("capacity"))

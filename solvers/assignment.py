@@ -14,7 +14,7 @@ then only the seeded order of the users decides).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +43,13 @@ class Arcs:
     n_users: int
     unassigned_cost: int
     allow_unassigned: bool
+
+    def __post_init__(self) -> None:
+        # Any unassigned cost above the largest possible total rank cost gives the same
+        # optimum (place as many as possible first): solve with that bound, keeping every
+        # cost within the solvers' ranges however large the caller's value.
+        bound = self.n_users * max(int(self.cost.max(initial=0)), 1) + 1
+        object.__setattr__(self, "unassigned_cost", min(int(self.unassigned_cost), bound))
 
 
 @dataclass(frozen=True)
@@ -273,12 +280,15 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     cons = [LinearConstraint(sp.vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi))]
     cost = np.r_[arcs.cost.astype(float), np.full(extra_u, float(arcs.unassigned_cost)),
                  np.zeros(n_y)]
-    kw = dict(integrality=np.ones(n_x), bounds=Bounds(np.zeros(n_x), np.ones(n_x)))
+    kw = dict(integrality=np.ones(n_x), bounds=Bounds(np.zeros(n_x), np.ones(n_x)),
+              options={"mip_rel_gap": 0.0})
     res = milp(cost, constraints=cons, **kw)
     if res.status == 2:
-        raise InfeasibleConstraints(
-            "the constraints admit no assignment" +
-            ("" if arcs.allow_unassigned else " that places every user"))
+        if arcs.allow_unassigned:
+            raise InfeasibleConstraints("the constraints admit no assignment")
+        relaxed = replace(arcs, allow_unassigned=True)
+        placed = int((milp_assign(relaxed, seed, side).item >= 0).sum())
+        raise Infeasible(n_u - placed)
     if res.status != 0:
         raise RuntimeError(f"assignment MILP failed: {res.message}")
     best = float(np.round(res.fun))
@@ -287,5 +297,7 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
                 (arcs.cost.max(initial=0) + 1), np.zeros(n_y)]
     cons.append(LinearConstraint(cost[None, :], -np.inf, best + 0.5))
     res2 = milp(tie, constraints=cons, **kw)
-    x = res2.x if res2.status == 0 else res.x
+    if res2.status != 0:
+        raise RuntimeError(f"assignment tie-break MILP failed: {res2.message}")
+    x = res2.x
     return _assignment(arcs, x[:n_a] > 0.5, n_u)

@@ -7,7 +7,9 @@ Decisions where the spec is silent (documented here and relied on by the tests)
     * Exactly repeated (user, item, rank) rows collapse; the same (user, item) with two ranks,
       or one user giving two items the same rank, is an error.
     * ``total_cost`` counts the rank of every listed placement, max_rank + 2 for an unlisted
-      one and ``unassigned_cost`` for every unassigned user.
+      one and ``unassigned_cost`` for every unassigned user. ``rank_maximal`` places as many
+      users as possible first, whatever ``unassigned_cost``.
+    * Capacities above the number of users act as unlimited.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ from transforms.errors import (
 log = logging.getLogger(__name__)
 
 USER, ITEM, RANK, CAPACITY = "user", "item", "rank", "capacity"
+
+#: Ranks beyond this are rejected (costs must stay within the solvers' integer ranges).
+MAX_RANK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,9 @@ def _capacities(obj: Any) -> pl.DataFrame:
 def _preferences(obj: Any):
     prefs = keyed_table(obj, [USER, ITEM], RANK, what="preferences")
     ranks = prefs.values
-    bad = np.flatnonzero((ranks < 1) | (ranks != np.floor(ranks)))
+    bad = np.flatnonzero((ranks < 1) | (ranks != np.floor(ranks)) | (ranks > MAX_RANK))
     if bad.size:
-        raise InvalidAmountError("ranks must be whole numbers ≥ 1",
+        raise InvalidAmountError(f"ranks must be whole numbers from 1 to {MAX_RANK:,}",
                                  key_tuples(prefs.frame, [USER, ITEM], bad[:10]), bad.size)
     twice = prefs.frame.filter(pl.struct(USER, RANK).is_duplicated())
     if twice.height:
@@ -161,8 +166,10 @@ def assign_preferences(
             user = np.concatenate([user, extra_u])
             item = np.concatenate([item, extra_i])
             cost = np.concatenate([rank, np.full(len(extra_u), int(rank.max()) + 2)])
-        arcs = kernels.Arcs(user, item, cost, caps[CAPACITY].to_numpy().astype(np.int64), n_u,
-                            int(unassigned_cost), bool(allow_unassigned))
+        raw = caps[CAPACITY].to_numpy()  # -1 = unlimited; beyond n_u is as good as unlimited
+        capacity = np.where(raw < 0, -1, np.minimum(raw, n_u)).astype(np.int64)
+        arcs = kernels.Arcs(user, item, cost, capacity, n_u, int(unassigned_cost),
+                            bool(allow_unassigned))
         side = _side(constraints, users, caps[ITEM]) if constraints is not None else None
         try:
             result = kernels.STRATEGIES.get(strategy)(arcs, int(seed), side)
@@ -170,8 +177,7 @@ def assign_preferences(
             raise SolverError(f"infeasible: {exc}", ["constraints"]) from None
         except kernels.Infeasible as exc:
             raise SolverError(f"no assignment places every user: {exc.unplaced} user(s) "
-                              "cannot be placed (allow_unassigned=False)",
-                              [exc.unplaced]) from None
+                              "cannot be placed (allow_unassigned=False)") from None
     got = result.item
     # the rank each user obtained: listed arcs come first, unlisted (fill) arcs after them
     listed = (result.arc >= 0) & (result.arc < len(rank))
@@ -184,7 +190,8 @@ def assign_preferences(
         {ITEM: names, RANK: pd.array(obtained, dtype="Int64")},
         index=pd.Index(users.to_pandas(), name=USER),
     )
-    report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds)
+    report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds,
+                     int(unassigned_cost))
     log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
              report.assigned, report.users, report.wall_time_s)
     return PreferenceAssignment(allocation, report)
@@ -217,12 +224,15 @@ def _side(constraints: Any, users: pl.Series, items: pl.Series) -> kernels.SideC
     try:
         quotas = tuple((codes(q["users"], u_code, "users"), codes(q["items"], i_code, "items"),
                         _whole(q["max"])) for q in constraints.get("quotas", ()))
-        together = tuple(codes(g, u_code, "users") for g in constraints.get("together", ()))
+        # a user named twice in a group is one user; a group of one constrains nothing
+        together = tuple(g for g in (np.unique(codes(g, u_code, "users"))
+                                     for g in constraints.get("together", ())) if len(g) > 1)
         conflicts = []
         for c in constraints.get("conflicts", ()):
             pair = codes(c["items"], i_code, "items")
-            if len(pair) != 2:
-                raise ParameterError("a conflict names exactly two items", list(c["items"]))
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise ParameterError("a conflict names exactly two different items",
+                                     list(c["items"]))
             conflicts.append((codes(c["users"], u_code, "users"), int(pair[0]), int(pair[1])))
     except (KeyError, TypeError) as exc:
         raise ParameterError(f"malformed constraints ({exc!r})") from None
@@ -235,14 +245,17 @@ def _whole(v: Any) -> int:
     return int(v)
 
 
-def _report(strategy, got, obtained, rank, arcs, result, seconds) -> AssignmentReport:
+def _report(strategy, got, obtained, rank, arcs, result, seconds,
+            unassigned_cost: int) -> AssignmentReport:
+    """The caller's ``unassigned_cost`` prices unplaced users (the solvers may use a smaller
+    equivalent one)."""
     placed = got >= 0
     listed = ~np.isnan(obtained)
     counts = np.bincount(obtained[listed].astype(np.int64), minlength=int(rank.max()) + 1)
     unlisted = int((placed & ~listed).sum())
     unassigned = int((~placed).sum())
-    total = int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2) + unassigned * int(
-        arcs.unassigned_cost)
+    total = (int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
+             + unassigned * unassigned_cost)
     return AssignmentReport(
         status=result.status, wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
         items=len(arcs.capacity), assigned=int(placed.sum()), unassigned=unassigned,

@@ -203,10 +203,35 @@ def test_milp_quota_together_and_conflict():
     assert conflict.report.total_cost == 6
 
 
-def test_milp_infeasible_constraints_are_reported():
-    with pytest.raises(errors.SolverError, match="places every user"):
-        assign_preferences(THREE, {"X": 1, "Y": 1}, strategy="milp", allow_unassigned=False,
-                           constraints={"together": [["a", "b"]]})
+def test_milp_infeasible_constraints_are_reported_with_a_count():
+    # capacity suffices (4 places for 3 users), but a, b and c must share an item of capacity 2
+    with pytest.raises(errors.SolverError, match="3 user"):
+        assign_preferences(THREE, {"X": 2, "Y": 2}, strategy="milp", allow_unassigned=False,
+                           constraints={"together": [["a", "b", "c"]]})
+    # too little capacity without any constraint
+    with pytest.raises(errors.SolverError, match="1 user"):
+        assign_preferences(THREE, {"X": 1, "Y": 1}, strategy="milp", allow_unassigned=False)
+    # allowed to stay out, the group does so together rather than split
+    res = assign_preferences(THREE, {"X": 2, "Y": 2}, strategy="milp",
+                             constraints={"together": [["a", "b", "c"]]})
+    assert res.report.unassigned == 3
+
+
+def test_milp_repeated_user_in_a_group_is_one_user():
+    res = assign_preferences(THREE, {"X": 2, "Y": 2}, strategy="milp",
+                             constraints={"together": [["a", "a"], ["a", "b", "a"]]})
+    got = res.allocation["item"]
+    assert got["a"] == got["b"] and res.report.unassigned == 0
+
+
+def test_huge_unassigned_cost_keeps_the_lottery_and_the_optimum():
+    p = prefs([("A", "X", 1), ("A", "Y", 2), ("B", "X", 1), ("B", "Y", 2), ("C", "X", 1)])
+    base = assign_preferences(p, {"X": 1, "Y": 1})
+    huge = assign_preferences(p, {"X": 1, "Y": 1}, unassigned_cost=10**16)
+    assert huge.report.assigned == base.report.assigned == 2
+    assert huge.report.priority_levels > 1
+    assert {assign_preferences(p, {"X": 1, "Y": 1}, unassigned_cost=10**16, seed=s)
+            .allocation["item"].isna().idxmax() for s in range(10)} == {"A", "B", "C"}
 
 
 @pytest.mark.parametrize(
@@ -220,6 +245,8 @@ def test_milp_infeasible_constraints_are_reported():
                                                         "max": 1}]}),
          errors.UnknownKeyError, "'Q'"),
         (dict(strategy="milp", constraints={"pairs": []}), errors.ParameterError, "'pairs'"),
+        (dict(strategy="milp", constraints={"conflicts": [{"users": ["a"], "items": ["X", "X"]}]}),
+         errors.ParameterError, "two different items"),
         (dict(strategy="milp", constraints={"quotas": [{"users": ["a"], "items": ["X"],
                                                         "max": -1}]}),
          errors.ParameterError, "-1"),
@@ -240,3 +267,43 @@ def test_milp_without_constraints_reaches_the_flow_optimum(inst, seed):
     assert milp.report.total_cost == flow.report.total_cost
     placed = milp.allocation["item"].dropna().value_counts()
     assert (placed <= pd.Series(caps).reindex(placed.index)).all()
+
+
+
+def brute_force_signature(p: pd.DataFrame, caps: dict) -> tuple:
+    """The best (assigned, n_rank1, n_rank2, …) over every assignment, by enumeration."""
+    import itertools
+
+    users = sorted(set(p["user"]))
+    options = [[None] + [(i, r) for i, r in p.loc[p["user"] == u, ["item", "rank"]].values]
+               for u in users]
+    top = int(p["rank"].max())
+    best = None
+    for combo in itertools.product(*options):
+        used = pd.Series([c[0] for c in combo if c]).value_counts()
+        if any(used.get(i, 0) > caps[i] for i in used.index):
+            continue
+        ranks = [c[1] for c in combo if c]
+        sig = (len(ranks), *[ranks.count(k) for k in range(1, top + 1)])
+        best = sig if best is None or sig > best else best
+    return best
+
+
+@settings(max_examples=40)
+@given(instances().filter(lambda inst: inst[0]["user"].nunique() <= 5))
+def test_rank_maximal_matches_brute_force(inst):
+    p, caps = inst
+    res = assign_preferences(p, caps, strategy="rank_maximal")
+    top = int(p["rank"].max())
+    got = (res.report.assigned, *[res.report.rank_counts.get(k, 0) for k in range(1, top + 1)])
+    assert got == brute_force_signature(p, caps)
+
+
+@settings(max_examples=20)
+@given(instances(), st.integers(0, 3), st.randoms(use_true_random=False))
+def test_milp_same_seed_same_result_under_row_permutations(inst, seed, rnd):
+    p, caps = inst
+    a = assign_preferences(p, caps, strategy="milp", seed=seed)
+    b = assign_preferences(p.sample(frac=1, random_state=rnd.randrange(2**32)), caps,
+                           strategy="milp", seed=seed)
+    pd.testing.assert_frame_equal(a.allocation, b.allocation)
