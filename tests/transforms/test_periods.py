@@ -227,14 +227,15 @@ def test_invariants_and_agreement_with_the_pulp_reference(inst, two_step):
     names = sorted(reqs)
     args = ([cur[k] for k in names], [reqs[k] for k in names], [caps[p] for p in sorted(caps)])
     ref_first, s1, _ = reference_allocate(*args, weights=[1.0] * len(caps), two_step=False)
-    assert res.step1_allocated == pytest.approx(s1, rel=1e-7, abs=1e-6)
+    # CBC reports values to about 1e-8 relative: compare optima at 1e-6
+    assert res.step1_allocated == pytest.approx(s1, rel=1e-6, abs=1e-5)
     # Step 2 starts from step 1's allocation; where step 1 has several optima the reference
     # (CBC) may pick another one, so step 2 is compared only when both step 1s coincide.
     ours_first = a["step1"].unstack("period").loc[names].to_numpy()
-    if two_step and np.allclose(ours_first, ref_first, rtol=1e-7, atol=1e-6):
+    if two_step and np.allclose(ours_first, ref_first, rtol=1e-6, atol=1e-5):
         _, _, s2 = reference_allocate(*args, weights=[1.0] * len(caps), max_iterations=1)
         first = allocate_periods(tidy(reqs), cur, caps, auto_weights=False, max_iterations=1)
-        assert first.step2_allocated == pytest.approx(s2, rel=1e-7, abs=1e-6)
+        assert first.step2_allocated == pytest.approx(s2, rel=1e-6, abs=1e-5)
 
 
 @settings(max_examples=30)
