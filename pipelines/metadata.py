@@ -88,3 +88,15 @@ def _failure(frame: pl.DataFrame, cases: pl.DataFrame, name: str) -> dg.Failure:
         description=f"{name} failed validation ({cases.height} failure cases: {checks})",
         metadata=metadata,
     )
+
+
+def violations_check(violations: pd.DataFrame, shown: int = 20) -> dg.AssetCheckResult:
+    """An asset check result from a violations table (columns rule, key, amount, limit):
+    passed when empty; metadata counts the violations per rule and shows the first ones."""
+    counts = violations["rule"].value_counts().to_dict() if len(violations) else {}
+    preview = violations.head(shown).astype({"key": str}).to_string(index=False)
+    return dg.AssetCheckResult(
+        passed=violations.empty,
+        metadata={"violations": len(violations), **{f"{k} count": v for k, v in counts.items()},
+                  "first violations": dg.MetadataValue.text(preview if counts else "none")},
+    )

@@ -126,7 +126,7 @@ def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm"):
 
 def step1(
     requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Proportional LP: λ per account, shadow prices per period, u, s and the class count."""
     share, weighted, u = entitlements(requests, currency, capacity, weights)
     ids, sizes = classes(currency, requests)
@@ -141,7 +141,7 @@ def step1(
     lam = np.clip(res.x, 0.0, u_cls)  # interior-point noise only: bounds hold to ~1e-12
     price = np.maximum(-res.ineqlin.marginals, 0.0)
     lam = _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity)
-    return lam[ids], price, u, share, weighted, n_cls
+    return lam[ids], price, u, share, n_cls
 
 
 def _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity) -> np.ndarray:
@@ -328,7 +328,7 @@ def solve_periods(
     currency = np.asarray(currency, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    lam, price, u, share, _, n_cls = step1(requests, currency, capacity, weights)
+    lam, price, u, share, n_cls = step1(requests, currency, capacity, weights)
     first = lam[:, None] * requests
     alloc = first.copy()
     iterations = 0

@@ -73,12 +73,8 @@ def _capacities(obj: Any) -> pl.DataFrame:
     if bad.size:
         raise InvalidAmountError("capacities must be whole numbers ≥ 0 (or missing for "
                                  "unlimited)", key_tuples(df, [ITEM], bad[:10]), bad.size)
-    df = df.with_columns(pl.Series(CAPACITY, np.where(finite, v, -1.0))).unique()
-    dup = df.filter(pl.col(ITEM).is_duplicated())
-    if dup.height:
-        raise DuplicateKeyError("capacities gives an item two capacities",
-                                key_tuples(dup.unique(subset=[ITEM]).sort(ITEM), [ITEM]))
-    return df.sort(ITEM)
+    df = df.with_columns(pl.Series(CAPACITY, np.where(finite, v, -1.0)))
+    return keyed_table(df, [ITEM], CAPACITY, what="capacities", amounts=False).frame
 
 
 def _preferences(obj: Any):

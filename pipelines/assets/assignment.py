@@ -5,7 +5,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata
+from pipelines.metadata import report_metadata, table_metadata, violations_check
 from schemas import assignment as schemas
 from transforms import assignment as tf
 
@@ -54,11 +54,7 @@ def assignment_summary(context: dg.AssetExecutionContext, assignments: pd.DataFr
 def assignments_respect_capacity(assignments: pd.DataFrame,
                                  item_capacities: pl.DataFrame) -> dg.AssetCheckResult:
     """No item over capacity, each user at most once, only known items."""
-    found = tf.assignment_violations(assignments, item_capacities)
-    return dg.AssetCheckResult(passed=found.empty, metadata={
-        "violations": len(found),
-        "first violations": dg.MetadataValue.text(found.head(20).to_string(index=False)
-                                                  if len(found) else "none")})
+    return violations_check(tf.assignment_violations(assignments, item_capacities))
 
 
 assets = [preferences, item_capacities, assignments, assignment_summary]

@@ -5,7 +5,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata
+from pipelines.metadata import report_metadata, table_metadata, violations_check
 from schemas import periods as schemas
 from transforms import periods as tf
 
@@ -91,14 +91,6 @@ def seat_lottery(
     return draw
 
 
-def _result(violations: pd.DataFrame) -> dg.AssetCheckResult:
-    preview = violations.head(20).astype({"key": str}).to_string(index=False)
-    return dg.AssetCheckResult(passed=violations.empty,
-                               metadata={"violations": len(violations),
-                                         "first violations": dg.MetadataValue.text(
-                                             preview if len(violations) else "none")})
-
-
 @dg.asset_check(asset="period_allocation", blocking=True,
                 additional_ins={"period_requests": dg.AssetIn("period_requests"),
                                 "period_capacities": dg.AssetIn("period_capacities")})
@@ -106,8 +98,8 @@ def period_allocation_conserves(period_allocation: pd.DataFrame, period_requests
                                 period_capacities: pl.DataFrame) -> dg.AssetCheckResult:
     """Against the inputs: capacity respected in every period, no account above its request,
     nothing negative."""
-    return _result(tf.period_violations(period_allocation, period_requests, period_capacities,
-                                        by=BY))
+    return violations_check(
+        tf.period_violations(period_allocation, period_requests, period_capacities, by=BY))
 
 
 @dg.asset_check(asset="seat_lottery", blocking=True,
@@ -115,7 +107,7 @@ def period_allocation_conserves(period_allocation: pd.DataFrame, period_requests
 def lottery_within_capacity(seat_lottery: pd.DataFrame,
                             period_capacities: pl.DataFrame) -> dg.AssetCheckResult:
     """Winners per period never exceed the integer capacity."""
-    return _result(tf.lottery_violations(seat_lottery, period_capacities, by=BY))
+    return violations_check(tf.lottery_violations(seat_lottery, period_capacities, by=BY))
 
 
 assets = [accounts, period_requests, period_capacities, period_tables, seat_lottery]

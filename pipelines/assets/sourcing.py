@@ -6,7 +6,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata
+from pipelines.metadata import report_metadata, table_metadata, violations_check
 from schemas import sourcing as schemas
 from transforms import sourcing as tf
 
@@ -72,16 +72,6 @@ def direct_sourcing_table(
     return table
 
 
-def _check(violations: pd.DataFrame) -> dg.AssetCheckResult:
-    counts = violations["rule"].value_counts().to_dict()
-    preview = violations.head(20).astype({"key": str}).to_string(index=False)
-    return dg.AssetCheckResult(
-        passed=violations.empty,
-        metadata={"violations": len(violations), **{f"{k} count": v for k, v in counts.items()},
-                  "first violations": dg.MetadataValue.text(preview if counts else "none")},
-    )
-
-
 _CHECK_INS = {"source_capacity": dg.AssetIn("source_capacity"),
               "sink_demand": dg.AssetIn("sink_demand")}
 
@@ -91,7 +81,8 @@ def direct_sourcing_conserves(
     direct_sourcing: pd.DataFrame, source_capacity: pl.DataFrame, sink_demand: pl.DataFrame
 ) -> dg.AssetCheckResult:
     """No source over capacity, no sink over demand (sink units), nothing negative."""
-    return _check(tf.conservation_violations(direct_sourcing, source_capacity, sink_demand, BY))
+    return violations_check(
+        tf.conservation_violations(direct_sourcing, source_capacity, sink_demand, BY))
 
 
 @dg.asset_check(asset="proportional_sourcing", blocking=True, additional_ins=_CHECK_INS)
@@ -99,7 +90,7 @@ def proportional_sourcing_conserves(
     proportional_sourcing: pd.DataFrame, source_capacity: pl.DataFrame, sink_demand: pl.DataFrame
 ) -> dg.AssetCheckResult:
     """No sink over demand, nothing negative (sources may be asked for beyond capacity)."""
-    return _check(tf.conservation_violations(
+    return violations_check(tf.conservation_violations(
         proportional_sourcing, source_capacity, sink_demand, BY, check_capacity=False))
 
 
