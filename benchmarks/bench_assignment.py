@@ -72,19 +72,21 @@ def lp_reference(prefs: pd.DataFrame, cap: pd.Series) -> float:
 
 def bench_size(n_u: int, n_i: int, with_reference: bool) -> list[tuple]:
     prefs, cap = make_instance(n_u, n_i)
-    repeats = 5 if n_u <= 10_000 else 3
+    # millisecond calls get more runs: their medians need them to settle
+    repeats = {1_000: 21, 10_000: 11}.get(n_u, 3)
     flow = assign_preferences(prefs, cap)
     rows = []
     ref_cells = ["—", "—"]
     if with_reference:
         assert networkx_reference(prefs, cap) == flow.report.total_cost, "networkx disagrees"
-        ref = measure(lambda: networkx_reference(prefs, cap), 1 if n_u > 1_000 else repeats)
+        ref = measure(lambda: networkx_reference(prefs, cap), 1 if n_u > 1_000 else 5)
         ref_cells = [fmt_seconds(ref.median), None]
     if n_u <= 1_000:
         assert abs(lp_reference(prefs, cap) - flow.report.total_cost) < 1e-6, "LP disagrees"
-        lp = measure(lambda: lp_reference(prefs, cap), repeats)
+        lp = measure(lambda: lp_reference(prefs, cap), 5)
     ours = measure(lambda: assign_preferences(prefs, cap), repeats)
-    fair = (measure(lambda: assign_preferences(prefs, cap, strategy="rank_maximal"), repeats)
+    fair = (measure(lambda: assign_preferences(prefs, cap, strategy="rank_maximal"),
+                    min(repeats, 5))
             if n_u <= RANK_MAXIMAL_UP_TO else None)
     if with_reference:
         ref_cells[1] = f"{ref.median / ours.median:.0f}×"

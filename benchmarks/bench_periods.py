@@ -41,7 +41,8 @@ def bench_size(n: int, t: int, with_reference: bool, two_step: bool, repeats: in
     if with_reference:  # both reach the same step-1 optimum before anything is timed
         _, s1, _ = reference_allocate(*args)
         assert abs(s1 - res.step1_allocated) <= 1e-6 * max(s1, 1), "step-1 optima differ"
-    ours = measure(lambda: allocate_periods(tidy, cur, cap, two_step=two_step), repeats)
+    ours = measure(lambda: allocate_periods(tidy, cur, cap, two_step=two_step), repeats,
+                   memory=True)
     row = [f"{n:,} × {t}", "two-step" if two_step else "step 1 only",
            fmt_seconds(ours.median), f"{ours.peak_mb:,.0f} MB", res.report.classes,
            res.iterations]

@@ -71,7 +71,7 @@ def bench_size(m: int, repeats: int) -> list[tuple]:
         del a, b
     rows = []
     for name, ours, ref in cases:
-        a, b = measure(ours, repeats), measure(ref, repeats)
+        a, b = measure(ours, repeats, memory=True), measure(ref, repeats, memory=True)
         rows.append((name, f"{m:,}", fmt_seconds(a.median), f"{a.peak_mb:,.0f} MB",
                      fmt_seconds(b.median), f"{b.peak_mb:,.0f} MB",
                      f"{b.median / a.median:.1f}×", repeats))

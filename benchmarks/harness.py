@@ -56,16 +56,22 @@ class _PeakSampler:
         self.peak = max(self.peak, self.proc.memory_info().rss)
 
 
-def measure(fn: Callable[[], Any], repeats: int) -> Measurement:
-    """Call ``fn`` ``repeats`` times; the median time and the peak memory rise (MB)."""
-    times, peak = [], 0.0
-    for _ in range(repeats):
+def measure(fn: Callable[[], Any], repeats: int, *, memory: bool = False) -> Measurement:
+    """Call ``fn`` ``repeats`` times: the median wall time, and with ``memory`` the peak rise in
+    resident memory, sampled in one extra untimed call first (so the sampling thread never
+    competes with a timed call)."""
+    peak = 0.0
+    if memory:
         gc.collect()
         with _PeakSampler() as sampler:
-            start = time.perf_counter()
             fn()
-            times.append(time.perf_counter() - start)
-        peak = max(peak, (sampler.peak - sampler.base) / 2**20)
+        peak = (sampler.peak - sampler.base) / 2**20
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
     return Measurement(tuple(times), peak)
 
 

@@ -4,6 +4,12 @@ Arcs are (user, item, cost rank) triples; ``capacity[item]`` is an integer ≥ 0
 unlimited. Every strategy returns the item code per user (-1 when unassigned) and sits behind
 :data:`STRATEGIES`.
 
+Network. Without side constraints, an unassigned cost of at least
+:attr:`Arcs.place_most_bound` makes every optimum place as many users as possible; then the
+min-cost flow needs no "unassigned" node and is solved as a max flow of least cost (fewer arcs,
+a smaller cost range: faster). A smaller unassigned cost is weighed against ranks through the
+"unassigned" node, as in the spec.
+
 Tie-breaking. Among equally good assignments a seeded lottery decides: every user gets a
 priority level from ``seed`` and the secondary objective Σ priority × rank prefers giving
 better ranks to higher-priority users. The secondary costs are scaled below one unit of the
@@ -46,10 +52,29 @@ class Arcs:
 
     def __post_init__(self) -> None:
         # Any unassigned cost above the largest possible total rank cost gives the same
-        # optimum (place as many as possible first): solve with that bound, keeping every
-        # cost within the solvers' ranges however large the caller's value.
+        # optimum (place as many as possible first), side constraints or not: solve with that
+        # bound, keeping every cost within the solvers' ranges however large the caller's value.
         bound = self.n_users * max(int(self.cost.max(initial=0)), 1) + 1
         object.__setattr__(self, "unassigned_cost", min(int(self.unassigned_cost), bound))
+
+    @property
+    def place_most_bound(self) -> int:
+        """Without side constraints, the smallest unassigned cost that makes every optimum
+        place as many users as possible.
+
+        Placing one more user along a simple augmenting path (k ≤ min(items, users) items)
+        costs at most ``top`` for that user plus ``top - 1`` for each of the k - 1 users it
+        moves; a larger unassigned cost makes every such path worth taking.
+        """
+        top = max(int(self.cost.max(initial=0)), 1)
+        k = max(min(len(self.capacity), self.n_users), 1)
+        return top + (k - 1) * (top - 1) + 1
+
+    @property
+    def places_most(self) -> bool:
+        """Without side constraints: True when the optimum places as many users as possible
+        (no trade-off to weigh)."""
+        return not self.allow_unassigned or self.unassigned_cost >= self.place_most_bound
 
 
 @dataclass(frozen=True)
@@ -103,17 +128,18 @@ def priorities(n_users: int, seed: int) -> np.ndarray:
 def _levels(arcs: Arcs, n_nodes: int) -> tuple[int, int, int]:
     """(priority levels m, primary multiplier K, top rank cost) keeping costs in range.
 
-    Secondary cost of an arc ≤ (m - 1)(top + 1); their sum over any assignment is below
-    K = n_users (m - 1)(top + 1) + 1, so one unit of primary cost outweighs every tie-break.
+    A user's secondary cost is at most (m - 1)(2 top + 1) (its arc plus its source or
+    "unassigned" arc); their sum over any assignment is below K = n_users (m - 1)(2 top + 1)
+    + 1, so one unit of primary cost outweighs every tie-break.
     The largest primary cost times K plus a secondary cost, times the node count, must stay
     below 2**60.
     """
     top = max(int(arcs.cost.max(initial=0)), 1)
-    primary = max(top, arcs.unassigned_cost if arcs.allow_unassigned else 0)
+    primary = top if arcs.places_most else max(top, arcs.unassigned_cost)
     budget = _COST_LIMIT // (n_nodes + 1)
-    m = (budget - primary) // ((top + 1) * (arcs.n_users * primary + 1)) + 1
+    m = (budget - primary) // ((2 * top + 1) * (arcs.n_users * primary + 1)) + 1
     m = int(max(1, min(m, arcs.n_users)))
-    return m, arcs.n_users * (m - 1) * (top + 1) + 1, top
+    return m, arcs.n_users * (m - 1) * (2 * top + 1) + 1, top
 
 
 def _no_side(side: SideConstraints | None, strategy: str) -> None:
@@ -128,9 +154,7 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     _no_side(side, "min_cost_flow")
     n_u, n_i = arcs.n_users, len(arcs.capacity)
     prio = priorities(n_u, seed)
-    order = np.argsort(prio, kind="stable")  # nodes in seeded order: residual ties follow seed
-    node_of_user = np.empty(n_u, np.int64)
-    node_of_user[order] = np.arange(n_u)
+    node_of_user = prio  # nodes in seeded order: residual ties follow the seed too
     source, dummy, sink = n_u + n_i, n_u + n_i + 1, n_u + n_i + 2
     n_nodes = n_u + n_i + 3
     m, k, top = _levels(arcs, n_nodes)
@@ -141,10 +165,14 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     tails = [np.full(n_u, source), users, n_u + np.arange(n_i)]
     heads = [node_of_user, n_u + arcs.item, np.full(n_i, sink)]
     caps = [np.ones(n_u, np.int64), np.ones(len(users), np.int64), cap]
-    # higher priority level → larger weight → prefers small ranks
+    # higher priority level → larger weight → prefers small ranks …
     costs = [np.zeros(n_u, np.int64), arcs.cost * k + level[arcs.user] * arcs.cost,
              np.zeros(n_i, np.int64)]
-    if arcs.allow_unassigned:
+    if arcs.places_most:
+        # … and being placed: the flow is maximal, so how many are placed is fixed and a
+        # constant per placed user changes nothing but keeps costs ≥ 0
+        costs[0] = (m - 1 - level) * (top + 1)
+    else:  # weigh leaving a user out against rank costs through an "unassigned" node
         tails += [node_of_user, [dummy]]
         heads += [np.full(n_u, dummy), [sink]]
         caps += [np.ones(n_u, np.int64), [n_u]]

@@ -52,11 +52,10 @@ def to_polars(
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
-        df = df.select(cols)
         casts = [_key_cast(df, k, what) for k in keys]
         if value:
             casts.append(_value_cast(df, value, what))
-        return df.with_columns(casts)
+        return df.select(casts)  # one pass: keeps and casts the wanted columns
     except FairallocError:
         raise
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
@@ -70,10 +69,12 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFr
         return obj
     if isinstance(obj, pd.DataFrame):
         wanted = keys + ([value] if value else [])
+        twice = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
+        if twice:
+            raise InputTypeError(f"{what} has repeated columns", twice)
         in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
-        if in_index:
-            obj = obj.reset_index(level=in_index)
-        return pl.from_pandas(obj[[c for c in wanted if c in obj.columns]])
+        return _columns({c: obj.index.get_level_values(c) if c in in_index else obj[c]
+                         for c in wanted if c in in_index or c in obj.columns})
     if isinstance(obj, pd.Series):
         if not value:
             raise InputTypeError(f"{what} must be a table or index, not a Series")
@@ -84,9 +85,8 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFr
             raise InputTypeError(
                 f"{what}: a Series must be indexed by {keys} (its index is {list(obj.index.names)})"
             )
-        frame = obj.rename(value).to_frame()
-        frame.index = frame.index.set_names(names)
-        return pl.from_pandas(frame.reset_index())
+        cols = {str(n): obj.index.get_level_values(i) for i, n in enumerate(names)}
+        return _columns({**cols, value: obj})
     if isinstance(obj, pd.Index):
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
@@ -113,6 +113,11 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFr
         rows = [_as_tuple(r, len(keys), what) for r in obj]
         return _rows(rows, keys)
     raise InputTypeError(f"{what}: unsupported input type {type(obj).__name__}")
+
+
+def _columns(cols: dict[str, Any]) -> pl.DataFrame:
+    """A polars frame from pandas columns, converted one by one (no pandas frame copy)."""
+    return pl.DataFrame([pl.from_pandas(v).alias(k) for k, v in cols.items()])
 
 
 def _as_tuple(key: Any, n: int, what: str) -> tuple:
@@ -189,7 +194,8 @@ def keyed_table(
         check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
     # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a
     # repeat with another value is a conflict. No hashing of whole rows needed.
-    df = df.sort([*keys, value])
+    # threads only pay off on large tables (their start-up dominates small sorts)
+    df = df.sort([*keys, value], multithreaded=df.height > 100_000)
     same_key = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
     marks = df.select(same_key.alias("k"), (pl.col(value) != pl.col(value).shift(1)).alias("v"))
     repeat = marks["k"]
@@ -226,25 +232,31 @@ def code_rows(
 ) -> list[np.ndarray]:
     """Codes of every row of ``df`` in each table: ``(table, columns of df, name)``.
 
-    Joins on the key columns (``columns`` of ``df`` taken in the order of ``table.keys``); a row
-    naming keys missing from a table raises :class:`UnknownKeyError` naming them.
+    Single-key tables are looked up with a hash map of their keys (``replace_strict``), tables
+    with several key columns by a left join on them (``columns`` of ``df`` taken in the order
+    of ``table.keys``); a row naming keys missing from a table raises :class:`UnknownKeyError`
+    naming them.
     """
     lazy = df.lazy()
-    names = []
+    exprs, names = [], []
     for i, (table, cols, _) in enumerate(tables):
         _check_join_types(df, table, cols, what)
         code = f"__code{i}"
+        names.append(code)
+        if len(cols) == 1:
+            keys = table.frame[table.keys[0]]
+            exprs.append(pl.col(cols[0]).replace_strict(
+                keys, pl.int_range(0, len(keys), eager=True), default=None).alias(code))
+            continue
         right = table.frame.lazy().select(
             [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
         ).with_row_index(code)
         lazy = lazy.join(right, on=list(cols), how="left", maintain_order="left")
-        names.append(code)
-    coded = lazy.collect()
+    coded = lazy.with_columns(exprs).collect() if exprs else lazy.collect()
     out = []
     for (_, cols, name), code in zip(tables, names, strict=True):
-        missing = coded.filter(pl.col(code).is_null())
-        if missing.height:
-            unknown = missing.select(cols).unique().sort(cols)
+        if coded[code].null_count():
+            unknown = coded.filter(pl.col(code).is_null()).select(cols).unique().sort(cols)
             raise UnknownKeyError(
                 f"{what} names {name} keys missing from the {name} table",
                 key_tuples(unknown, list(cols)),

@@ -77,20 +77,26 @@ def _capacities(obj: Any) -> pl.DataFrame:
     return keyed_table(df, [ITEM], CAPACITY, what="capacities", amounts=False).frame
 
 
-def _preferences(obj: Any):
+def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:
+    """The preference table (sorted by user, item), each row's user code and the users."""
     prefs = keyed_table(obj, [USER, ITEM], RANK, what="preferences")
     ranks = prefs.values
     bad = np.flatnonzero((ranks < 1) | (ranks != np.floor(ranks)) | (ranks > MAX_RANK))
     if bad.size:
         raise InvalidAmountError(f"ranks must be whole numbers from 1 to {MAX_RANK:,}",
                                  key_tuples(prefs.frame, [USER, ITEM], bad[:10]), bad.size)
-    twice = prefs.frame.filter(pl.struct(USER, RANK).is_duplicated())
-    if twice.height:
-        twice = twice.unique(subset=[USER, RANK]).sort(USER, RANK)
+    # sorted by user: a user's rows are one run, so run ids are the sorted user codes
+    user = prefs.frame[USER].rle_id().to_numpy().astype(np.int64)
+    starts = np.flatnonzero(np.diff(user, prepend=-1))
+    users = prefs.frame[USER].gather(starts)
+    packed = np.sort(user * (MAX_RANK + 1) + ranks.astype(np.int64))
+    twice = np.flatnonzero(packed[1:] == packed[:-1])
+    if twice.size:
+        pairs = np.unique(packed[twice])
+        names = users.gather(pairs // (MAX_RANK + 1)).to_list()
         raise DuplicateKeyError("a user gives the same rank to two items",
-                                key_tuples(twice.with_columns(pl.col(RANK).cast(pl.Int64)),
-                                           [USER, RANK]))
-    return prefs
+                                list(zip(names, (pairs % (MAX_RANK + 1)).tolist(), strict=True)))
+    return prefs, user, users
 
 
 def assign_preferences(
@@ -146,12 +152,10 @@ def assign_preferences(
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
             raise ParameterError(f"{name} must be a whole number ≥ 0", [v])
     with stopwatch() as sw:
-        prefs = _preferences(preferences)
+        prefs, user, users = _preferences(preferences)
         caps = _capacities(capacities)
         items_table = KeyedTable(caps, (ITEM,), CAPACITY)  # sorted, one row per item
         (item,) = code_rows(prefs.frame, [(items_table, [ITEM], "item")], what="preferences")
-        user = (prefs.frame[USER].rank("dense").to_numpy() - 1).astype(np.int64)
-        users = prefs.frame[USER].unique().sort()
         n_u, n_i = len(users), caps.height
         rank = prefs.values.astype(np.int64)
         cost = rank
