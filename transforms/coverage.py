@@ -1,0 +1,269 @@
+"""Fair coverage of populations (SPEC §4) and the fairness audit.
+
+Decisions where the spec is silent (documented here and relied on by the tests)
+    * ``shortfall`` is the number of people still uncovered, population × (1 − coverage);
+      ``allocated`` is what the group received (Σ over its resources).
+    * A resource's ``marginal_value`` is the price of its tight set at the optimum: the common
+      w_i |F′(y_i)| of the balanced groups drawing on it, 0 when it is not scarce. ``scarce``
+      means its price is positive (it is fully used and more of it would lower the loss).
+    * The allocation lists every eligible (group, resource) pair, zeros included; repeated
+      eligibility rows collapse. A group with no eligible resource keeps its prior coverage.
+    * ``audit_fairness`` reads "receives something" as an amount above ``tol`` × the group's
+      population, and compares coverages within ``tol``; weights compare exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from solvers import coverage as kernels
+from transforms._report import Report, stopwatch
+from transforms._tables import (
+    KeyedTable,
+    code_rows,
+    key_tuples,
+    keyed_table,
+    level,
+    multi_index,
+    to_polars,
+    unique_pairs,
+)
+from transforms.errors import InvalidAmountError, ParameterError
+
+log = logging.getLogger(__name__)
+
+GROUP, RESOURCE = "group", "resource"
+POPULATION, PRIOR, WEIGHT, SUPPLY, AMOUNT = "population", "prior", "weight", "supply", "amount"
+
+
+@dataclass(frozen=True)
+class CoverageReport(Report):
+    """What a coverage run did."""
+
+    loss: str
+    groups: int
+    resources: int
+    eligible_pairs: int
+    repeated_pairs: int
+    groups_without_resources: int
+    scarce_resources: int
+    rounds: int  # decomposition rounds (max flows)
+    objective: float
+
+
+@dataclass(frozen=True)
+class CoverageAllocation:
+    """``allocation`` by (group, resource); ``groups`` and ``resources`` tables; objective."""
+
+    allocation: pd.Series
+    groups: pd.DataFrame
+    resources: pd.DataFrame
+    objective: float
+    report: CoverageReport = field(repr=False)
+
+
+def parse_loss(loss: Any) -> kernels.Loss:
+    """``"quadratic"``, ``("power", m)`` with m > 1, ``("log", eps)`` with eps > 0, ``"exp"``."""
+    if loss in ("quadratic", "exp"):
+        return kernels.Loss(loss)
+    if isinstance(loss, tuple | list) and len(loss) == 2 and loss[0] in ("power", "log"):
+        name, p = loss
+        ok = (isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool)
+              and np.isfinite(p) and (p > 1 if name == "power" else p > 0))
+        if not ok:
+            rule = "m > 1" if name == "power" else "eps > 0"
+            raise ParameterError(f"loss ({name!r}, …) needs a finite number {rule}", [p])
+        return kernels.Loss(name, float(p))
+    raise ParameterError('loss must be "quadratic", ("power", m), ("log", eps) or "exp"', [loss])
+
+
+def _groups(obj: Any) -> tuple[KeyedTable, np.ndarray, np.ndarray, np.ndarray]:
+    """The group table (sorted by group) and its population, prior and weight arrays."""
+    pop = keyed_table(obj, [GROUP], POPULATION, what="groups", allow_zero=False)
+    prior = keyed_table(obj, [GROUP], PRIOR, what="groups")
+    weight = keyed_table(obj, [GROUP], WEIGHT, what="groups", allow_zero=False)
+    f = prior.values
+    bad = np.flatnonzero(f >= 1.0)
+    if bad.size:
+        raise InvalidAmountError("groups need a prior coverage in [0, 1)",
+                                 key_tuples(prior.frame, [GROUP], bad[:10]), bad.size)
+    return pop, pop.values, f, weight.values
+
+
+def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: str):
+    df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
+    g, k = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
+                     what=what)
+    return unique_pairs(g, k, len(resources))
+
+
+def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
+                      loss: Any = "quadratic") -> CoverageAllocation:
+    """Allocate scarce resources to weighted populations, minimising Σ w n F(coverage).
+
+    Parameters
+    ----------
+    groups : table with columns ``group``, ``population`` (> 0), ``prior`` (coverage in
+        [0, 1)) and ``weight`` (> 0); pandas or polars.
+    eligibility : table with columns ``group``, ``resource``: who may receive what.
+    supply : Series resource → supply (> 0), or a table with columns ``resource``, ``supply``.
+    loss : ``"quadratic"`` (1 − y)², ``("power", m)`` (1 − y)^m, ``("log", eps)``
+        −ln(y + eps) or ``"exp"`` e^(−y).
+
+    The optimum is exact (to float precision): see :mod:`solvers.coverage` for the method.
+    It is fair (no group with a higher weight and no higher coverage, or a lower coverage and
+    no lower weight, loses a shared resource to another), resources not fully used leave
+    their groups at coverage 1, and groups sharing a scarce resource are balanced.
+
+    Examples
+    --------
+    >>> groups = pd.DataFrame({"group": ["old", "young"], "population": [100, 300],
+    ...                        "prior": [0.0, 0.0], "weight": [3.0, 1.0]})
+    >>> elig = pd.DataFrame({"group": ["old", "young"], "resource": ["A", "A"]})
+    >>> res = allocate_coverage(groups, elig, {"A": 150})
+    >>> res.groups["coverage"].round(4).to_dict()
+    {'old': 0.75, 'young': 0.25}
+    >>> r = res.resources.loc["A"]
+    >>> round(float(r["used"]), 6), bool(r["scarce"]), round(float(r["marginal_value"]), 6)
+    (150.0, True, 1.5)
+    """
+    parsed = parse_loss(loss)
+    with stopwatch() as sw:
+        gt, n, f, w = _groups(groups)
+        rt = keyed_table(supply, [RESOURCE], SUPPLY, what="supply", allow_zero=False)
+        b = rt.values
+        g, k, repeats = _pairs(eligibility, gt, rt, what="eligibility")
+        sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
+    y = np.minimum(f + sol.s / n, 1.0)
+    objective = float((w * n * parsed.value(y)).sum())
+    gi = pd.Index(gt.frame[GROUP].to_pandas(), name=GROUP)
+    ri = pd.Index(rt.frame[RESOURCE].to_pandas(), name=RESOURCE)
+    allocation = pd.Series(sol.x, index=multi_index([level(gt, GROUP, g), level(rt, RESOURCE, k)]),
+                           name=AMOUNT)
+    group_table = pd.DataFrame({
+        POPULATION: n, PRIOR: f, WEIGHT: w, "coverage": y, "shortfall": n * (1.0 - y),
+        "allocated": sol.s, "marginal_value": parsed.marginal(y, w),
+    }, index=gi)
+    used = np.bincount(k, weights=sol.x, minlength=len(b))
+    resource_table = pd.DataFrame({
+        SUPPLY: b, "used": used, "scarce": sol.price > 0, "marginal_value": sol.price,
+    }, index=ri)
+    has = np.bincount(g, minlength=len(n)) > 0
+    report = CoverageReport(
+        status="optimal", wall_time_s=sw.seconds, loss=parsed.name, groups=len(n),
+        resources=len(b), eligible_pairs=len(g), repeated_pairs=repeats,
+        groups_without_resources=int((~has).sum()), scarce_resources=int((sol.price > 0).sum()),
+        rounds=sol.rounds, objective=objective)
+    log.info("allocate_coverage(%s): %d groups, %d resources, %d rounds in %.3fs",
+             parsed.name, report.groups, report.resources, sol.rounds, sw.seconds)
+    return CoverageAllocation(allocation, group_table, resource_table, objective, report)
+
+
+AUDIT_COLUMNS = ["complainant", "other", "resource", "complainant_weight", "other_weight",
+                 "complainant_coverage", "other_coverage", "amount", "definition"]
+
+
+def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
+                   tol: float = 1e-9) -> pd.DataFrame:
+    """Every justified complaint against an allocation (empty when it is fair).
+
+    Group i′ may complain about group i over resource k when both are eligible for k, i
+    receives some of k, i′ is below coverage 1, and i′ has a weight ≥ i's and a coverage
+    ≤ i's with one of them strict. ``definition`` names the strict one: ``"higher_weight"``
+    (w′ > w, y′ ≤ y) or ``"lower_coverage"`` (w′ = w, y′ < y).
+
+    groups: as for :func:`allocate_coverage`; allocation: a Series indexed by (group, resource)
+    or a table with columns ``group``, ``resource``, ``amount`` (pairs must be eligible);
+    eligibility: a table with columns ``group``, ``resource``.
+
+    Vectorised per resource: the complaint test needs only, for each weight, the least
+    coverage among eligible groups of at least (or more than) that weight, a cumulative minimum
+    over groups sorted by weight; complainants are listed only for receivers that have one.
+
+    >>> groups = pd.DataFrame({"group": ["a", "b"], "population": [10, 10], "prior": [0, 0],
+    ...                        "weight": [2.0, 1.0]})
+    >>> elig = pd.DataFrame({"group": ["a", "b"], "resource": ["R", "R"]})
+    >>> alloc = pd.Series([1.0, 5.0], index=pd.MultiIndex.from_tuples(
+    ...     [("a", "R"), ("b", "R")], names=["group", "resource"]))
+    >>> audit_fairness(groups, alloc, elig)[["complainant", "other", "definition"]].values.tolist()
+    [['a', 'b', 'higher_weight']]
+    """
+    if not (isinstance(tol, int | float) and np.isfinite(tol) and tol >= 0):
+        raise ParameterError("tol must be a finite number ≥ 0", [tol])
+    gt, n, f, w = _groups(groups)
+    resources = to_polars(eligibility, [GROUP, RESOURCE], what="eligibility")[RESOURCE]
+    rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),
+                                  "v": np.zeros(resources.n_unique())}), (RESOURCE,), "v")
+    eg, ek, _ = _pairs(eligibility, gt, rt, what="eligibility")
+    at = keyed_table(allocation, [GROUP, RESOURCE], AMOUNT, what="allocation")
+    ag, ak = code_rows(at.frame, [(gt, [GROUP], "group"), (rt, [RESOURCE], "resource")],
+                       what="allocation")
+    n_k = len(rt)
+    pair = eg * n_k + ek
+    pos = np.searchsorted(pair, ag * n_k + ak)  # eligible pairs are sorted (unique_pairs)
+    pos = np.minimum(pos, max(len(pair) - 1, 0))
+    off = np.flatnonzero((len(pair) == 0) | (pair[pos] != ag * n_k + ak))
+    if off.size:
+        raise InvalidAmountError("allocation gives to pairs that are not eligible",
+                                 key_tuples(at.frame, [GROUP, RESOURCE], off[:10]), off.size)
+    x = np.zeros(len(pair))
+    np.add.at(x, pos, at.values)
+    y = f + np.bincount(ag, weights=at.values, minlength=len(n)) / n
+
+    # per eligible row: the least coverage among groups below 1 of weight > w and of weight ≥ w
+    order = np.lexsort((-w[eg], ek))  # by resource, then weight descending
+    ks, ws = ek[order], w[eg][order]
+    open_y = np.where(y[eg] < 1.0 - tol, y[eg], np.inf)[order]
+    upto = pl.DataFrame({"k": ks, "y": open_y}).select(
+        pl.col("y").cum_min().over("k"))["y"].to_numpy()  # prefix minimum per resource
+    m = len(order)
+    new_k = np.r_[True, ks[1:] != ks[:-1]] if m else np.zeros(0, bool)
+    new_block = new_k | np.r_[True, ws[1:] != ws[:-1]] if m else new_k
+    block = np.cumsum(new_block) - 1
+    first = np.flatnonzero(new_block)
+    last = np.r_[first[1:] - 1, m - 1] if m else first
+    ge_sorted = upto[last[block]]  # through the end of this weight block
+    prev = np.where(new_k[first], np.inf, upto[np.maximum(first - 1, 0)])
+    gt_sorted = prev[block]  # strictly heavier groups only
+    ge, gt_ = np.empty(m), np.empty(m)
+    ge[order], gt_[order] = ge_sorted, gt_sorted
+    yr = y[eg]
+    receives = x > tol * n[eg]
+    suspect = np.flatnonzero(receives & ((gt_ <= yr + tol) | (ge < yr - tol)))
+    if not suspect.size:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _AUDIT_DTYPES.items()})
+    # list the complainants of the suspect receivers only
+    recv = pl.DataFrame({"k": ek[suspect], "other": eg[suspect], "amount": x[suspect]})
+    cand = pl.DataFrame({"k": ek, "complainant": eg})
+    pairs = recv.join(cand, on="k").to_numpy()
+    k_, o, amt, c = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), pairs[:, 2], \
+        pairs[:, 3].astype(np.int64)
+    higher = (w[c] > w[o]) & (y[c] <= y[o] + tol)
+    lower = (w[c] >= w[o]) & (y[c] < y[o] - tol)
+    keep = (c != o) & (y[c] < 1.0 - tol) & (higher | lower)
+    order = np.lexsort((k_[keep], o[keep], c[keep]))
+    c, o, k_, amt = c[keep][order], o[keep][order], k_[keep][order], amt[keep][order]
+    names_g = gt.frame[GROUP].to_pandas()
+    names_k = rt.frame[RESOURCE].to_pandas()
+    return pd.DataFrame({
+        "complainant": names_g.take(c).to_numpy(), "other": names_g.take(o).to_numpy(),
+        "resource": names_k.take(k_).to_numpy(),
+        "complainant_weight": w[c], "other_weight": w[o],
+        "complainant_coverage": y[c], "other_coverage": y[o], "amount": amt,
+        "definition": np.where(higher[keep][order], "higher_weight", "lower_coverage"),
+    })
+
+
+_AUDIT_DTYPES = {"complainant": object, "other": object, "resource": object,
+                 "complainant_weight": float, "other_weight": float,
+                 "complainant_coverage": float, "other_coverage": float, "amount": float,
+                 "definition": object}
+
+__all__ = ["AUDIT_COLUMNS", "CoverageAllocation", "CoverageReport", "allocate_coverage",
+           "audit_fairness", "parse_loss"]
