@@ -14,6 +14,12 @@ Assignment (data/assignment/): 1 000 users ranking 3–10 of 50 items (popular i
 far more often), item capacities in proportion to popularity totalling about 90 % of the
 users, the two least popular items closed (capacity 0) and one unlimited (capacity missing).
 
+Coverage (data/coverage/): a vaccine-allocation-shaped instance. 254 regions of varied size
+(lognormal) × 5 priority groups P1–P5 (of different population shares) = 1 270 groups keyed
+``"R001/P1"``; prior coverage in [0, 0.6), weights 5, 4, 3, 2, 1 by priority group; four
+vaccine types, each for some priority groups (``mRNA`` all, ``vector`` P2–P5, ``protein``
+P1–P3, ``live`` P4–P5), with a total supply of about 40 % of the uncovered population.
+
 Run ``make data`` (or ``python data/generate.py [out_dir]``) to regenerate.
 """
 
@@ -118,6 +124,39 @@ def assignment_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
     return {"preferences": prefs.sort("user", "rank"), "capacities": cap}
 
 
+N_COVERAGE_REGIONS = 254
+PRIORITY_SHARES = (0.06, 0.14, 0.20, 0.25, 0.35)  # P1 … P5 of a region's population
+PRIORITY_WEIGHTS = (5.0, 4.0, 3.0, 2.0, 1.0)
+#: vaccine type → (eligible priority groups, share of the supply)
+VACCINES = {"live": ((4, 5), 0.15), "mRNA": ((1, 2, 3, 4, 5), 0.40),
+            "protein": ((1, 2, 3), 0.20), "vector": ((2, 3, 4, 5), 0.25)}
+SUPPLY_SHARE = 0.40  # of the uncovered population
+
+
+def coverage_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+    """groups (group, population, prior, weight), eligibility (group, resource) and supply
+    (resource, supply)."""
+    n_p = len(PRIORITY_SHARES)
+    size = rng.lognormal(mean=11.0, sigma=1.1, size=N_COVERAGE_REGIONS)
+    shares = np.array(PRIORITY_SHARES) * rng.lognormal(0.0, 0.25, (N_COVERAGE_REGIONS, n_p))
+    shares /= shares.sum(axis=1, keepdims=True)
+    population = np.maximum(1.0, np.round(size[:, None] * shares)).ravel()
+    prior = np.floor(rng.uniform(0.0, 0.6, population.size) * 1e4) / 1e4  # stays below 0.6
+    names = np.array([f"R{r:03d}/P{p}" for r in range(1, N_COVERAGE_REGIONS + 1)
+                      for p in range(1, n_p + 1)])
+    priority = np.tile(np.arange(1, n_p + 1), N_COVERAGE_REGIONS)
+    groups = pl.DataFrame({"group": names, "population": population, "prior": prior,
+                           "weight": np.array(PRIORITY_WEIGHTS)[priority - 1]})
+    elig = pl.concat([pl.DataFrame({"group": names[np.isin(priority, eligible)],
+                                    "resource": resource})
+                      for resource, (eligible, _) in VACCINES.items()])
+    uncovered = float((population * (1.0 - prior)).sum())
+    share = np.array([s for _, s in VACCINES.values()]) * rng.lognormal(0.0, 0.1, len(VACCINES))
+    supply = np.round(share / share.sum() * uncovered * SUPPLY_SHARE)
+    return {"groups": groups.sort("group"), "eligibility": elig.sort("group", "resource"),
+            "supply": pl.DataFrame({"resource": list(VACCINES), "supply": supply})}
+
+
 def _group(commodity: str, year: int, **columns: np.ndarray) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
     return pl.DataFrame(
@@ -131,7 +170,8 @@ def write(out_dir: Path) -> list[Path]:
     written = []
     for capability, tables in (("sourcing", sourcing_tables(rng)),
                                ("periods", period_tables(rng)),
-                               ("assignment", assignment_tables(rng))):
+                               ("assignment", assignment_tables(rng)),
+                               ("coverage", coverage_tables(rng))):
         for name, table in tables.items():
             path = out_dir / capability / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)

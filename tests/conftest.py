@@ -9,6 +9,9 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# OR-Tools before anything that may load cvxpy (see tests/reference_coverage.py)
+from ortools.graph.python import max_flow  # noqa: F401
+
 settings.register_profile(
     "fairalloc", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
 )

@@ -179,7 +179,7 @@ class KeyedTable:
 
 def keyed_table(
     obj: Any, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True,
-    amounts: bool = True,
+    amounts: bool = True, required: bool = True,
 ) -> KeyedTable:
     """Coerce, check amounts (finite, ≥ 0, or > 0), collapse exact duplicates, reject conflicts.
 
@@ -189,7 +189,8 @@ def keyed_table(
     """
     keys = list(keys)
     df = to_polars(obj, keys, value, what=what)
-    require_rows(df, what)
+    if required:
+        require_rows(df, what)
     if amounts:  # callers with their own value rules (e.g. -1 = unlimited) check them first
         check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
     # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a

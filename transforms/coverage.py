@@ -201,7 +201,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),
                                   "v": np.zeros(resources.n_unique())}), (RESOURCE,), "v")
     eg, ek, _ = _pairs(eligibility, gt, rt, what="eligibility")
-    at = keyed_table(allocation, [GROUP, RESOURCE], AMOUNT, what="allocation")
+    at = keyed_table(allocation, [GROUP, RESOURCE], AMOUNT, what="allocation", required=False)
     ag, ak = code_rows(at.frame, [(gt, [GROUP], "group"), (rt, [RESOURCE], "resource")],
                        what="allocation")
     n_k = len(rt)

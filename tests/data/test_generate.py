@@ -21,7 +21,7 @@ def test_generation_is_deterministic_and_matches_the_committed_files(tmp_path):
     first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in gen.write(tmp_path / "a")}
     second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in gen.write(tmp_path / "b")}
     assert first == second
-    assert {str(p.parent) for p in first} == {"sourcing", "periods", "assignment"}
+    assert {str(p.parent) for p in first} == {"sourcing", "periods", "assignment", "coverage"}
     for rel in first:
         committed = ROOT / "data" / rel
         assert pl.read_parquet(committed).equals(pl.read_parquet(tmp_path / "a" / rel)), rel
@@ -63,3 +63,23 @@ def test_assignment_sample_has_the_promised_shape():
     assert per_user.min() >= 3 and per_user.max() <= 10
     assert caps["capacity"].sum() < 1_000  # tight
     assert caps["capacity"].null_count() == 1 and (caps["capacity"] == 0).sum() == 2
+
+
+def test_coverage_sample_has_the_promised_shape():
+    base = ROOT / "data" / "coverage"
+    groups = pl.read_parquet(base / "groups.parquet")
+    elig = pl.read_parquet(base / "eligibility.parquet")
+    supply = pl.read_parquet(base / "supply.parquet")
+    assert groups.height == 1_270 and groups["group"].n_unique() == 1_270
+    assert groups["group"].str.slice(0, 4).n_unique() == 254
+    assert groups["prior"].min() >= 0 and groups["prior"].max() < 0.6
+    priority = groups.with_columns(pl.col("group").str.slice(5).alias("p"))
+    weights = priority.group_by("p").agg(pl.col("weight").unique()).sort("p")
+    assert weights["weight"].to_list() == [[5.0], [4.0], [3.0], [2.0], [1.0]]
+    served = elig.with_columns(pl.col("group").str.slice(5).alias("p")).group_by(
+        "resource").agg(pl.col("p").unique().sort())
+    assert dict(served.sort("resource").iter_rows()) == {
+        "live": ["P4", "P5"], "mRNA": ["P1", "P2", "P3", "P4", "P5"],
+        "protein": ["P1", "P2", "P3"], "vector": ["P2", "P3", "P4", "P5"]}
+    uncovered = (groups["population"] * (1 - groups["prior"])).sum()
+    assert 0.35 <= supply["supply"].sum() / uncovered <= 0.45

@@ -1,0 +1,173 @@
+"""Fair-coverage assets (group ``coverage``): scarce resources to weighted populations."""
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+
+from pipelines.assets.inputs import parquet_input
+from pipelines.metadata import report_metadata, table_metadata, violations_check
+from schemas import coverage as schemas
+from transforms import coverage as tf
+from transforms.errors import ParameterError
+
+GROUP = "coverage"
+RTOL = 1e-9
+VIOLATION_COLUMNS = ["rule", "key", "amount", "limit"]
+
+population_groups = parquet_input("population_groups", GROUP, schemas.PopulationGroups,
+                                  "Population, prior coverage and weight per group.",
+                                  total="population", file="groups")
+eligibility = parquet_input("eligibility", GROUP, schemas.Eligibility,
+                            "Pairs (group, resource): who may receive what.")
+resource_supply = parquet_input("resource_supply", GROUP, schemas.ResourceSupply,
+                                "Supply per resource.", total="supply", file="supply")
+
+
+class CoverageConfig(dg.Config):
+    """Run config of the coverage allocation (SPEC §4 defaults).
+
+    ``loss`` is ``"quadratic"``, ``"power"`` (``loss_parameter`` = m > 1), ``"log"``
+    (``loss_parameter`` = eps > 0) or ``"exp"``.
+    """
+
+    loss: str = "quadratic"
+    loss_parameter: float | None = None
+
+
+def loss_spec(config: CoverageConfig) -> str | tuple[str, float | None]:
+    """The ``loss`` argument of :func:`transforms.coverage.allocate_coverage` for ``config``.
+
+    >>> loss_spec(CoverageConfig(loss="power", loss_parameter=3))
+    ('power', 3.0)
+    >>> loss_spec(CoverageConfig())
+    'quadratic'
+    """
+    if config.loss in ("power", "log"):
+        return (config.loss, config.loss_parameter)  # a missing parameter fails in parse_loss
+    if config.loss_parameter is not None:
+        raise ParameterError(f"loss {config.loss!r} takes no loss_parameter",
+                             [config.loss_parameter])
+    return config.loss
+
+
+@dg.multi_asset(
+    group_name=GROUP,
+    outs={
+        "coverage_allocation": dg.AssetOut(kinds={"pandas", "parquet"},
+                                           description="Amount per (group, resource)."),
+        "group_coverage": dg.AssetOut(kinds={"pandas", "parquet"},
+                                      description="Coverage, shortfall and allocated per "
+                                                  "group."),
+        "resource_usage": dg.AssetOut(kinds={"pandas", "parquet"},
+                                      description="Supply, use, scarcity and price per "
+                                                  "resource."),
+    },
+)
+def coverage_tables(
+    context: dg.AssetExecutionContext,
+    config: CoverageConfig,
+    population_groups: pl.DataFrame,
+    eligibility: pl.DataFrame,
+    resource_supply: pl.DataFrame,
+):
+    """Fair coverage: minimise Σ weight × population × loss(coverage) within supply."""
+    res = tf.allocate_coverage(population_groups, eligibility, resource_supply,
+                               loss=loss_spec(config))
+    allocation = res.allocation.to_frame()
+    for schema, table in ((schemas.AllocationOutput, allocation),
+                          (schemas.GroupsOutput, res.groups),
+                          (schemas.ResourcesOutput, res.resources)):
+        schema.validate(table, lazy=True)
+    groups = res.groups
+    utilisation = {f"utilization {k}": float(u / s) for k, u, s in
+                   zip(res.resources.index, res.resources["used"], res.resources["supply"],
+                       strict=True)}
+    yield dg.Output(allocation, "coverage_allocation",
+                    metadata={**table_metadata(allocation), **report_metadata(res.report)})
+    yield dg.Output(groups, "group_coverage",
+                    metadata={**table_metadata(groups),
+                              "total_shortfall": float(groups["shortfall"].sum()),
+                              "total_allocated": float(groups["allocated"].sum()),
+                              "min_coverage": float(groups["coverage"].min())})
+    yield dg.Output(res.resources, "resource_usage",
+                    metadata={**table_metadata(res.resources), **utilisation})
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+def fairness_audit(context: dg.AssetExecutionContext, coverage_allocation: pd.DataFrame,
+                   population_groups: pl.DataFrame, eligibility: pl.DataFrame) -> pd.DataFrame:
+    """Every justified complaint against the allocation (empty when it is fair)."""
+    audit = tf.audit_fairness(population_groups, coverage_allocation, eligibility, tol=RTOL)
+    context.add_output_metadata({**table_metadata(audit), "complaints": len(audit)})
+    return audit
+
+
+def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: pl.DataFrame,
+                        rtol: float = RTOL) -> pd.DataFrame:
+    """Breaches of a coverage allocation against its inputs (empty when none): a resource used
+    beyond its supply (``over_supply``, relative ``rtol``), a group above coverage 1
+    (``over_coverage``, prior + allocated / population), a ``negative`` amount, and amounts
+    for groups or resources the inputs lack (``unknown_group``, ``unknown_resource``).
+
+    >>> alloc = pd.DataFrame({"amount": [6.0, 2.0]}, index=pd.MultiIndex.from_tuples(
+    ...     [("a", "R"), ("b", "R")], names=["group", "resource"]))
+    >>> groups = pl.DataFrame({"group": ["a", "b"], "population": [10.0, 10.0],
+    ...                        "prior": [0.5, 0.0], "weight": [1.0, 1.0]})
+    >>> coverage_violations(alloc, groups, pl.DataFrame({"resource": ["R"], "supply": [7.0]})
+    ...                     ).values.tolist()
+    [['over_supply', 'R', 8.0, 7.0], ['over_coverage', 'a', 1.1, 1.0]]
+    """
+    amount = allocation["amount"]
+    index = groups["group"].to_pandas()
+    population = pd.Series(groups["population"].to_numpy(), index=index)
+    prior = pd.Series(groups["prior"].to_numpy(), index=index)
+    cap = pd.Series(supply["supply"].to_numpy(), index=supply["resource"].to_pandas())
+    rows = []
+    used = amount.groupby(level="resource").sum()
+    known = used.index.isin(cap.index)
+    rows += [("unknown_resource", k, float(v), 0.0) for k, v in used[~known].items()]
+    limit = cap.reindex(used.index[known])
+    over = used[known] > limit * (1 + rtol)
+    rows += [("over_supply", k, float(used[k]), float(limit[k])) for k in limit.index[over]]
+    got = amount.groupby(level="group").sum()
+    known = got.index.isin(population.index)
+    rows += [("unknown_group", k, float(v), 0.0) for k, v in got[~known].items()]
+    got = got[known]
+    coverage = prior.reindex(got.index) + got / population.reindex(got.index)
+    over = coverage > 1.0 + rtol
+    rows += [("over_coverage", k, float(v), 1.0) for k, v in coverage[over].items()]
+    neg = ~(amount >= 0)  # NaN too
+    rows += [("negative", k, float(v), 0.0) for k, v in amount[neg].items()]
+    return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
+
+
+def audit_violations(audit: pd.DataFrame) -> pd.DataFrame:
+    """The fairness audit as violations: rule = the complaint's definition, key =
+    (complainant, other, resource), amount = what the other group received, limit 0."""
+    return pd.DataFrame({
+        "rule": audit["definition"].to_numpy(),
+        "key": list(zip(audit["complainant"], audit["other"], audit["resource"], strict=True)),
+        "amount": audit["amount"].to_numpy(dtype=float),
+        "limit": 0.0,
+    }, columns=VIOLATION_COLUMNS)
+
+
+@dg.asset_check(asset="coverage_allocation", blocking=True,
+                additional_ins={"population_groups": dg.AssetIn("population_groups"),
+                                "resource_supply": dg.AssetIn("resource_supply")})
+def coverage_within_supply(coverage_allocation: pd.DataFrame, population_groups: pl.DataFrame,
+                           resource_supply: pl.DataFrame) -> dg.AssetCheckResult:
+    """Against the inputs: no resource used beyond its supply, no group above coverage 1,
+    nothing negative, only known groups and resources."""
+    return violations_check(
+        coverage_violations(coverage_allocation, population_groups, resource_supply))
+
+
+@dg.asset_check(asset="fairness_audit", blocking=True)
+def allocation_is_fair(fairness_audit: pd.DataFrame) -> dg.AssetCheckResult:
+    """No justified complaint: the audit is empty."""
+    return violations_check(audit_violations(fairness_audit))
+
+
+assets = [population_groups, eligibility, resource_supply, coverage_tables, fairness_audit]
+checks = [coverage_within_supply, allocation_is_fair]
