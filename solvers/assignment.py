@@ -24,15 +24,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
-from ortools.graph.python import min_cost_flow
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from ortools.graph.python import max_flow, min_cost_flow
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import connected_components
 
 from solvers.registry import Registry
 
 STRATEGIES = Registry("assignment strategy")
-
-#: Reduced costs and duals beyond this count as non-zero when fixing an optimal face.
-_TOL = 1e-9
 
 #: OR-Tools' cost scaling multiplies costs by about the number of nodes: keep below this.
 _COST_LIMIT = 2**60
@@ -197,48 +195,181 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
                         side: SideConstraints | None = None) -> Assignment:
     """Fairness tiers, exactly: most users assigned, then most first choices, second, …
 
-    Each tier is an LP (HiGHS dual simplex) over the optimal face of the tiers before it: a
-    variable whose reduced cost is not zero is pinned at its bound, a constraint whose dual is
-    not zero becomes an equality (complementary slackness). The assignment polytope is
-    totally unimodular and so is every such face, so each vertex found is integral: the
-    result is exact without branching. A last tier applies the seeded tie-break.
+    Lexicographic optimisation over optimal faces of the flow polytope (network source → user
+    (1) → item (1 per listed pair) → sink (capacity)). Throughout, an integral optimal flow x
+    and a set of *free* arcs describe the optimal face so far: the flows equal to x off the
+    free arcs, i.e. x plus circulations on free arcs.
+
+    * Cardinality: a max flow. Two max flows differ by a circulation in the residual graph,
+      so an arc joining two of its strongly connected components never changes: it is fixed.
+    * Rank tiers, several per solve: a min-cost flow over the free arcs (supplies keep x
+      feasible, so the solve stays on the face) with cost -w_j on free rank-j arcs,
+      w_last = 1 and w_j = 1 + Σ_{l>j} w_l m_l, m_l the number of free rank-l arcs (a bound on
+      how much n_l can vary on the face). One more rank-j user then outweighs any change in
+      later tiers: the weighted optimum is the lexicographic one, in integers.
+    * The next face: potentials (shortest distances from a virtual root in the residual
+      graph of the optimum — an optimal dual) fix every arc of non-zero reduced cost
+      (complementary slackness) and every arc joining two strongly connected components of
+      the zero-reduced-cost residual graph; the rest stay free.
+
+    Each user has a single residual in-arc, so the distances are computed on the items (paths
+    predecessor → user → item contracted) by vectorised Bellman-Ford passes. Tiers constant
+    on the face are skipped; typically one max flow and two min-cost flows suffice. Ties go
+    to the seeded order of the user nodes and arcs (OR-Tools is deterministic).
     """
     _no_side(side, "rank_maximal")
-    n_u, n_a = arcs.n_users, len(arcs.user)
-    limited = np.flatnonzero(arcs.capacity >= 0)
-    a = sp.vstack([
-        sp.csr_matrix((np.ones(n_a), (arcs.user, np.arange(n_a))), shape=(n_u, n_a)),
-        sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))),
-                      shape=(len(arcs.capacity), n_a))[limited],
-    ]).tocsr()
-    b = np.concatenate([np.ones(n_u), arcs.capacity[limited].astype(float)])
-    tight = np.zeros(len(b), bool)
-    lo, hi = np.zeros(n_a), np.ones(n_a)
-    prio = priorities(n_u, seed).astype(float)
-    tiers = [np.ones(n_a)] + [(arcs.cost == r).astype(float) for r in np.unique(arcs.cost)]
-    tiers.append(-(prio[arcs.user] + 1) * arcs.cost / max(n_u, 1))  # tie-break, last
-    x = np.zeros(n_a)
-    for tier, w in enumerate(tiers):
-        free_rows, eq_rows = ~tight, tight
-        res = linprog(-w, A_ub=a[free_rows] if free_rows.any() else None,
-                      b_ub=b[free_rows] if free_rows.any() else None,
-                      A_eq=a[eq_rows] if eq_rows.any() else None,
-                      b_eq=b[eq_rows] if eq_rows.any() else None,
-                      bounds=np.column_stack([lo, hi]), method="highs-ds")
-        if res.status != 0:
-            raise RuntimeError(f"rank-maximal tier {tier} LP failed: {res.message}")
-        x = res.x
-        if tier == 0 and not arcs.allow_unassigned and round(-res.fun) < n_u:
-            raise Infeasible(n_u - round(-res.fun))
-        lo = np.where(res.upper.marginals < -_TOL, hi, lo)  # reduced cost favours the top
-        hi = np.where(res.lower.marginals > _TOL, lo, hi)  # … or the bottom
-        duals = np.zeros(len(b))
-        if (~tight).any():
-            duals[~tight] = res.ineqlin.marginals
-        tight |= np.abs(duals) > _TOL
-    if np.abs(x - np.round(x)).max(initial=0.0) > 1e-6:  # a TU face has integral vertices
-        raise RuntimeError("rank-maximal LP returned a fractional assignment")
-    return _assignment(arcs, x > 0.5, n_u)
+    n_u, n_i = arcs.n_users, len(arcs.capacity)
+    cap_i = np.where(arcs.capacity < 0, n_u, np.minimum(arcs.capacity, n_u)).astype(np.int64)
+    prio = priorities(n_u, seed)
+    keep = np.flatnonzero(cap_i[arcs.item] > 0)
+    keep = keep[np.lexsort((arcs.item[keep], prio[arcs.user[keep]]))]  # seeded arc order
+    m = len(keep)
+    item_arr = np.full(n_u, -1, np.int64)
+    if m == 0:
+        if not arcs.allow_unassigned and n_u:
+            raise Infeasible(n_u)
+        return Assignment(item_arr, "optimal", 1, np.full(n_u, -1, np.int64))
+    user, item, rank = prio[arcs.user[keep]], arcs.item[keep], arcs.cost[keep]
+    src, snk = n_u + n_i, n_u + n_i + 1
+    n_nodes = n_u + n_i + 2
+    tail = np.concatenate([user, np.full(n_u, src), n_u + np.arange(n_i)])
+    head = np.concatenate([n_u + item, np.arange(n_u), np.full(n_i, snk)])
+    capa = np.concatenate([np.ones(m + n_u, np.int64), cap_i])
+    arank = np.concatenate([rank, np.zeros(n_u + n_i, np.int64)])
+
+    flow = max_flow.SimpleMaxFlow()
+    flow.add_arcs_with_capacity(tail, head, capa)
+    if flow.solve(src, snk) != flow.OPTIMAL:
+        raise RuntimeError("rank-maximal max flow failed")
+    placed = int(flow.optimal_flow())
+    if not arcs.allow_unassigned and placed < n_u:
+        raise Infeasible(n_u - placed)
+    x = flow.flows(np.arange(len(tail))).astype(np.int64)
+    free = _same_scc(n_nodes, tail, head, x < capa, x > 0)
+
+    tiers = np.unique(rank)
+    t = 0
+    while True:
+        count = np.bincount(rank[free[:m]], minlength=int(tiers[-1]) + 1)
+        live = tiers[t:][count[tiers[t:]] > 0]  # tiers still able to change
+        if not len(live):
+            break
+        group = _tier_group(live, count, first=t == 0)
+        t = int(np.searchsorted(tiers, group[-1])) + 1
+        last = len(group) == len(live)
+        fidx = np.flatnonzero(free)
+        weights = _tier_weights(group, count)
+        cost = np.zeros(len(fidx), np.int64)
+        for r, w in zip(group, weights, strict=True):
+            cost[arank[fidx] == r] = -w
+        nodes = np.unique(np.concatenate([tail[fidx], head[fidx]]))
+        relabel = np.full(n_nodes, -1, np.int64)
+        relabel[nodes] = np.arange(len(nodes))
+        lt, lh = relabel[tail[fidx]], relabel[head[fidx]]
+        fx = x[fidx]
+        supply = (np.bincount(lt, weights=fx, minlength=len(nodes))
+                  - np.bincount(lh, weights=fx, minlength=len(nodes))).astype(np.int64)
+        solver = min_cost_flow.SimpleMinCostFlow()
+        solver.add_arcs_with_capacity_and_unit_cost(lt, lh, capa[fidx], cost)
+        solver.set_nodes_supplies(np.arange(len(nodes)), supply)
+        if solver.solve() != solver.OPTIMAL:
+            raise RuntimeError("rank-maximal tier flow failed")
+        fx = solver.flows(np.arange(len(fidx))).astype(np.int64)
+        x[fidx] = fx
+        if last:
+            break
+        d = _potentials(len(nodes), lt, lh, capa[fidx], fx, cost, nodes < n_u)
+        tight = cost + d[lt] - d[lh] == 0
+        free[fidx] = tight & _same_scc(len(nodes), lt, lh, tight & (fx < capa[fidx]),
+                                       tight & (fx > 0))
+    chosen = np.flatnonzero(x[:m] > 0)
+    arc = np.full(n_u, -1, np.int64)
+    users = arcs.user[keep[chosen]]
+    item_arr[users] = arcs.item[keep[chosen]]
+    arc[users] = keep[chosen]
+    return Assignment(item_arr, "optimal", 1, arc)
+
+
+#: Largest tier weight in one min-cost flow: only trades the number of solves against their
+#: cost range (any value ≥ 1 is exact).
+_TIER_WEIGHT_LIMIT = 10**6
+
+
+def _tier_weights(group: np.ndarray, count: np.ndarray) -> list[int]:
+    """w_last = 1, w_j = 1 + Σ_{l after j} w_l · count_l (Python ints: no overflow)."""
+    weights, acc = [], 0
+    for r in group[::-1]:
+        weights.append(1 + acc)
+        acc += weights[-1] * int(count[r])
+    return weights[::-1]
+
+
+def _tier_group(live: np.ndarray, count: np.ndarray, first: bool) -> np.ndarray:
+    """The next tiers to solve together: the first tier alone (the cheapest full-graph solve),
+    then as many as keep the largest weight within :data:`_TIER_WEIGHT_LIMIT`."""
+    end = 1
+    while not first and end < len(live) and \
+            _tier_weights(live[:end + 1], count)[0] <= _TIER_WEIGHT_LIMIT:
+        end += 1
+    return live[:end]
+
+
+def _same_scc(n_nodes: int, tail, head, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Per arc: both ends in one strongly connected component of the residual graph made of
+    the ``forward`` arcs and the reverses of the ``backward`` ones."""
+    src = np.concatenate([tail[forward], head[backward]])
+    dst = np.concatenate([head[forward], tail[backward]])
+    graph = sp.csr_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n_nodes, n_nodes))
+    label = connected_components(graph, directed=True, connection="strong")[1]
+    return label[tail] == label[head]
+
+
+def _potentials(n_nodes, lt, lh, cap, fx, cost, is_user) -> np.ndarray:
+    """Shortest distances from a virtual root (a 0-cost arc to every node) in the residual
+    graph of an optimal flow (no negative cycles), in int64.
+
+    A user carries one unit, so it has at most one residual in-arc (from the source when
+    unassigned, else back from its item): d(u) = min(0, d(pred) + c) and each path
+    pred → u → q contracts to one arc on the other nodes, where Bellman-Ford passes run
+    vectorised (grouped by head) until nothing improves.
+    """
+    fw, bw = fx < cap, fx > 0
+    rs = np.concatenate([lt[fw], lh[bw]])
+    rd = np.concatenate([lh[fw], lt[bw]])
+    rc = np.concatenate([cost[fw], -cost[bw]])
+    into_user, from_user = is_user[rd], is_user[rs]
+    pred = np.full(n_nodes, -1, np.int64)
+    pcost = np.zeros(n_nodes, np.int64)
+    pred[rd[into_user]] = rs[into_user]
+    pcost[rd[into_user]] = rc[into_user]
+    keep = ~from_user & ~into_user
+    p = pred[rs[from_user]]
+    has = p >= 0
+    es = np.concatenate([rs[keep], p[has]])
+    ed = np.concatenate([rd[keep], rd[from_user][has]])
+    ec = np.concatenate([rc[keep], pcost[rs[from_user]][has] + rc[from_user][has]])
+    d = np.zeros(n_nodes, np.int64)
+    np.minimum.at(d, rd[from_user], rc[from_user])  # root → u → q
+    if len(es):
+        key = ed * n_nodes + es  # parallel arcs: keep the cheapest, grouped by head
+        order = np.argsort(key, kind="stable")
+        key, ec = key[order], ec[order]
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        ec, key = np.minimum.reduceat(ec, first), key[first]
+        es, ed = key % n_nodes, key // n_nodes
+        starts = np.flatnonzero(np.r_[True, ed[1:] != ed[:-1]])
+        heads = ed[starts]
+        for _ in range(n_nodes + 1):
+            best = np.minimum.reduceat(d[es] + ec, starts)
+            better = best < d[heads]
+            if not better.any():
+                break
+            d[heads[better]] = best[better]
+        else:
+            raise RuntimeError("negative cycle: the tier flow is not optimal")
+    u = np.flatnonzero(is_user & (pred >= 0))
+    d[u] = np.minimum(0, d[pred[u]] + pcost[u])
+    return d
 
 
 @STRATEGIES.register("milp")

@@ -18,7 +18,9 @@ a polymatroid, and the objective is separable and convex, so the optimum is foun
        x_ik.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
-scaled by a power of two (units of about 2^-52 of the total supply).
+scaled by a power of two (units of about 2^-60 of the total); the split of each group's total
+over its arcs is then topped up to the exact total (a rounding remainder below one unit per
+arc).
 """
 
 from __future__ import annotations
@@ -104,12 +106,17 @@ def _water_fill(comp_g, comp_b, n, f, w, cap, loss: Loss, n_comp: int) -> np.nda
 
 
 def _scale(total: float) -> float:
-    """A power of two putting ``total`` near 2^52 (integer flows then resolve 2^-52 of it)."""
-    return float(2.0 ** (52 - np.frexp(max(total, 1e-300))[1]))
+    """A power of two putting ``total`` near 2^60 (integer flows then resolve 2^-60 of it,
+    while every sum of capacities stays inside int64)."""
+    return float(2.0 ** (60 - np.frexp(max(total, 1e-300))[1]))
 
 
 def _max_flow(arc_g, arc_k, s, b, n_g, n_k, scale):
     """Max flow source → groups (s) → resources (eligible arcs) → sink (b), scaled to integers.
+
+    Totals are rounded down and supplies up, so totals that fit the supplies in real numbers
+    fit in integers too (min-cut condition); a resource may then carry up to one unit (2^-60
+    of the total) beyond its supply.
 
     Returns the solver, the arc ids of the eligible arcs and of the resource arcs.
     """
@@ -120,12 +127,14 @@ def _max_flow(arc_g, arc_k, s, b, n_g, n_k, scale):
     heads = np.concatenate([np.arange(n_g), n_g + arc_k, np.full(n_k, snk)])
     caps = np.concatenate([np.floor(s * scale).astype(np.int64),
                            np.full(len(arc_g), big, np.int64),
-                           np.floor(b * scale).astype(np.int64)])
+                           np.ceil(b * scale).astype(np.int64)])
     ids = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
     status = flow.solve(src, snk)
     if status != flow.OPTIMAL:
         raise RuntimeError(f"max flow failed with status {status}")
-    return flow, ids[n_g:n_g + len(arc_g)], ids[n_g + len(arc_g):], src
+    # per group, the units asked for and not delivered (exact integers)
+    short = caps[:n_g] - flow.flows(ids[:n_g])
+    return flow, ids[n_g:n_g + len(arc_g)], short
 
 
 def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
@@ -142,6 +151,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     done = np.array([False, True])
     lam_c = np.zeros(2)
     x = np.zeros(len(arc_g))
+    total = np.zeros(n_g)  # per group, fixed when its component is finished
     while True:
         rounds += 1
         has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
@@ -155,23 +165,29 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         # finished components keep their flows: only open ones enter this round's max flow
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
         b_open = np.where(open_c[comp_k], b, 0.0)
-        flow, eid, kid, src = _max_flow(arc_g[arcs], arc_k[arcs], s, b_open, n_g, n_k, scale)
-        delivered = np.bincount(comp_k, weights=flow.flows(kid).astype(float),
-                                minlength=n_comp)
-        wanted = np.bincount(comp_g, weights=np.floor(s * scale), minlength=n_comp)
-        # short by more than rounding (a unit per group and resource) → not deliverable
-        slack = (np.bincount(comp_g, minlength=n_comp) + np.bincount(comp_k, minlength=n_comp))
-        short = open_c & (wanted - delivered > slack)
+        flow, eid, missing = _max_flow(arc_g[arcs], arc_k[arcs], s, b_open, n_g, n_k, scale)
+        # short by more than float rounding (a float64 ulp of the total is 2^8 units; allow
+        # 2^10 per group and resource) → not deliverable
+        missing_c = np.bincount(comp_g, weights=missing.astype(float), minlength=n_comp)
+        slack = 1024.0 * (np.bincount(comp_g, minlength=n_comp)
+                          + np.bincount(comp_k, minlength=n_comp))
+        short = open_c & (missing_c > slack)
+        newly = open_c & ~short
+        total = np.where(newly[comp_g], s, total)
         finished = arcs[~short[comp_g[arc_g[arcs]]]]
         x[finished] = flow.flows(eid[~short[comp_g[arc_g[arcs]]]]) / scale
         done = done | ~short
         if not short.any():
-            return Coverage(x, np.bincount(arc_g, weights=x, minlength=n_g), lam_c[comp_k],
-                            rounds)
+            return Coverage(_top_up(x, arc_g, total), total, lam_c[comp_k], rounds)
         side = np.zeros(n_g + n_k + 2, bool)
         side[np.asarray(flow.get_source_side_min_cut(), np.int64)] = True
         in_a_g = side[:n_g] & short[comp_g]
         in_a_k = side[n_g:n_g + n_k] & short[comp_k]
+        # a cut side holding none or all of a component's groups cannot split it
+        part = np.bincount(comp_g[in_a_g], minlength=n_comp)
+        whole = np.bincount(comp_g, minlength=n_comp)
+        if (short & ((part == 0) | (part == whole))).any() or rounds > n_k + 1:
+            raise RuntimeError("coverage decomposition made no progress (numerical trouble)")
         # split every short component c: its cut side becomes a new component
         new_id = np.full(n_comp, -1, np.int64)
         new_id[short] = n_comp + np.arange(int(short.sum()))
@@ -182,3 +198,15 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         lam_c = np.concatenate([lam_c, np.zeros(int(short.sum()))])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
         alive &= comp_g[arc_g] == comp_k[arc_k]
+
+
+def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Spread each group's rounding remainder (total − Σ x, under one unit per arc) over its
+    arcs in proportion to their flows (evenly when none carries any)."""
+    n_g = len(total)
+    got = np.bincount(arc_g, weights=x, minlength=n_g)
+    arcs_of = np.bincount(arc_g, minlength=n_g)
+    rest = np.maximum(total - got, 0.0)
+    share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
+                     1.0 / np.maximum(arcs_of[arc_g], 1))
+    return x + rest[arc_g] * share

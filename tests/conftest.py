@@ -9,7 +9,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-# OR-Tools before anything that may load cvxpy (see tests/reference_coverage.py)
+# OR-Tools before anything that may load cvxpy (see benchmarks/reference_coverage.py)
 from ortools.graph.python import max_flow  # noqa: F401
 
 settings.register_profile(

@@ -294,11 +294,18 @@ def brute_force_signature(p: pd.DataFrame, caps: dict) -> tuple:
     return best
 
 
-@settings(max_examples=40)
-@given(instances().filter(lambda inst: inst[0]["user"].nunique() <= 5))
-def test_rank_maximal_matches_brute_force(inst):
+@pytest.mark.parametrize("tier_limit", [1, 7, 10**6])
+@settings(max_examples=60)
+@given(inst=instances().filter(lambda inst: inst[0]["user"].nunique() <= 5))
+def test_rank_maximal_matches_brute_force(inst, tier_limit):
+    # tier_limit 1 solves every tier alone (a new optimal face after each), larger limits
+    # group several tiers into one weighted flow: all must reach the same optimum
+    from solvers import assignment as kernels
+
     p, caps = inst
-    res = assign_preferences(p, caps, strategy="rank_maximal")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "_TIER_WEIGHT_LIMIT", tier_limit)
+        res = assign_preferences(p, caps, strategy="rank_maximal")
     top = int(p["rank"].max())
     got = (res.report.assigned, *[res.report.rank_counts.get(k, 0) for k in range(1, top + 1)])
     assert got == brute_force_signature(p, caps)

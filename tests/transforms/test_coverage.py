@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
-from tests.reference_coverage import reference_objective
+from benchmarks.reference_coverage import reference_objective
 from transforms import errors
 from transforms.coverage import allocate_coverage, audit_fairness
 

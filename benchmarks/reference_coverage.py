@@ -14,6 +14,11 @@ import cvxpy as cp  # noqa: E402  isort: skip
 
 def reference_objective(n, f, w, b, arc_g, arc_k, loss) -> float:
     """Optimal Σ w n F(y) for integer-coded inputs; ``loss`` as for ``allocate_coverage``."""
+    return reference_solve(n, f, w, b, arc_g, arc_k, loss)[0]
+
+
+def reference_solve(n, f, w, b, arc_g, arc_k, loss) -> tuple[float, np.ndarray]:
+    """(optimal objective, x per arc), modelled and solved from scratch."""
     n, f, w, b = (np.asarray(a, float) for a in (n, f, w, b))
     x = cp.Variable(len(arc_g), nonneg=True)
     to_group = _incidence(arc_g, len(n))
@@ -33,7 +38,7 @@ def reference_objective(n, f, w, b, arc_g, arc_k, loss) -> float:
     prob.solve(solver=cp.CLARABEL)
     # the exponential cone (log and exp losses) sometimes ends "inaccurate" at ~1e-8
     assert prob.status in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE), prob.status
-    return float(prob.value)
+    return float(prob.value), x.value
 
 
 def _incidence(rows, n_rows):
