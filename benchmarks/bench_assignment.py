@@ -17,10 +17,8 @@ from scipy.optimize import linprog
 from benchmarks.harness import fmt_seconds, markdown, measure
 from transforms.assignment import assign_preferences
 
-#: (users, items, compare with networkx). rank_maximal (about 11 tier LPs) is not run at the
-#: largest size: it takes many minutes there.
+#: (users, items, compare with networkx)
 SIZES = ((1_000, 50, True), (10_000, 200, True), (100_000, 1_000, False))
-RANK_MAXIMAL_UP_TO = 10_000
 UNASSIGNED = 10_000
 
 
@@ -85,13 +83,10 @@ def bench_size(n_u: int, n_i: int, with_reference: bool) -> list[tuple]:
         assert abs(lp_reference(prefs, cap) - flow.report.total_cost) < 1e-6, "LP disagrees"
         lp = measure(lambda: lp_reference(prefs, cap), 5)
     ours = measure(lambda: assign_preferences(prefs, cap), repeats)
-    fair = (measure(lambda: assign_preferences(prefs, cap, strategy="rank_maximal"),
-                    min(repeats, 5))
-            if n_u <= RANK_MAXIMAL_UP_TO else None)
+    fair = measure(lambda: assign_preferences(prefs, cap, strategy="rank_maximal"), repeats)
     if with_reference:
         ref_cells[1] = f"{ref.median / ours.median:.0f}×"
-    fair_cells = ([fmt_seconds(fair.median), f"{fair.median / ours.median:.1f}×"] if fair
-                  else ["not run", "—"])
+    fair_cells = [fmt_seconds(fair.median), f"{fair.median / ours.median:.1f}×"]
     rows.append((f"{n_u:,} × {n_i:,}", len(prefs), fmt_seconds(ours.median), *fair_cells,
                  *ref_cells,
                  fmt_seconds(lp.median) if n_u <= 1_000 else "—", repeats))

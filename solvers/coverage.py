@@ -8,7 +8,7 @@ Method: decomposition over tight sets. The totals s_i = Σ_k x_ik that a network
 a polymatroid, and the objective is separable and convex, so the optimum is found by
     1. water-filling each component with its total supply alone: one price λ such that every
        group below coverage 1 and above its prior has w_i F'(y_i) = -λ (closed form y_i(λ) per
-       loss, λ found by bisection);
+       loss, λ found by safeguarded Newton steps);
     2. checking with one max flow (all components at once) whether the network can deliver
        those totals; where it cannot, the source side of a minimum cut is the most
        over-demanded set of groups A: at the optimum A consumes exactly its resources N(A) and
@@ -29,10 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import max_flow
-
-#: Bisection steps for a component's price: the bracket shrinks to 2^-52 of its width, so the
-#: price and every total are exact to float precision (errors ~1e-15 relative on the objective).
-_STEPS = 52
 
 
 @dataclass(frozen=True)
@@ -61,6 +57,18 @@ class Loss:
             return w / (y + self.param)
         return w * np.exp(-y)
 
+    def coverage_slope(self, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """d y / d λ of :meth:`coverage_at` (≤ 0)."""
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if self.name == "quadratic":
+                return -0.5 / w
+            if self.name == "power":
+                e = 1.0 / (self.param - 1.0)
+                return -e * (lam / (self.param * w)) ** (e - 1.0) / (self.param * w)
+            if self.name == "log":
+                return -w / lam**2
+            return -1.0 / lam
+
     def coverage_at(self, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
         """The y with -w F'(y) = λ (unclipped; +inf where λ = 0 has no finite solution)."""
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -88,21 +96,38 @@ def _totals(lam_of_group, n, f, w, cap, loss: Loss) -> np.ndarray:
 
 def _water_fill(comp_g, comp_b, n, f, w, cap, loss: Loss, n_comp: int) -> np.ndarray:
     """Per component c, the price λ_c ≥ 0 at which its groups' totals sum to its supply B_c
-    (λ_c = 0 when covering everyone fully fits)."""
+    (λ_c = 0 when covering everyone fully fits).
+
+    The total S(λ) falls as λ rises; Newton steps on S(λ) = B_c, kept inside a shrinking
+    bracket (a bisection step whenever Newton would leave it), stop when S is within 1e-15
+    of B_c or the bracket is a few ulps wide.
+    """
     full = np.bincount(comp_g, weights=cap, minlength=n_comp)
     supply = comp_b
+    need = full > supply
     hi = np.zeros(n_comp)
     np.maximum.at(hi, comp_g, loss.marginal(f, w))  # at this price nobody takes anything
     lo = np.zeros(n_comp)
-    need = full > supply
-    for _ in range(_STEPS):
-        mid = 0.5 * (lo + hi)
-        got = np.bincount(comp_g, weights=_totals(mid[comp_g], n, f, w, cap, loss),
+    lam = 0.5 * hi
+    for _ in range(200):
+        y = loss.coverage_at(lam[comp_g], w)
+        inside = (y > f) & (y < 1.0)
+        got = np.bincount(comp_g, weights=np.minimum(n * (np.clip(y, f, 1.0) - f), cap),
                           minlength=n_comp)
         over = got > supply
-        lo = np.where(over, mid, lo)
-        hi = np.where(over, hi, mid)
-    return np.where(need, hi, 0.0)
+        lo = np.where(need & over, lam, lo)
+        hi = np.where(need & ~over, lam, hi)
+        hit = np.abs(got - supply) <= 1e-15 * supply
+        if (hit | (hi - lo <= 4e-16 * hi) | ~need).all():
+            # on the value: the max flow's slack absorbs 1e-15; else the bracket's safe end
+            return np.where(need, np.where(hit, lam, hi), 0.0)
+        slope = np.bincount(comp_g, weights=np.where(inside, n * loss.coverage_slope(
+            lam[comp_g], w), 0.0), minlength=n_comp)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = lam - (got - supply) / slope
+        ok = np.isfinite(step) & (step > lo) & (step < hi)
+        lam = np.where(ok, step, 0.5 * (lo + hi))
+    return np.where(need, hi, 0.0)  # not converged (never seen): the safe side
 
 
 def _scale(total: float) -> float:

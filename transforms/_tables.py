@@ -29,7 +29,8 @@ _STRING_TYPES = (pl.String, pl.Categorical, pl.Enum)
 
 
 def to_polars(
-    obj: Any, keys: Sequence[str], value: str | None = None, *, what: str
+    obj: Any, keys: Sequence[str], value: str | None = None, *, what: str,
+    extra: Sequence[str] = (),
 ) -> pl.DataFrame:
     """Coerce ``obj`` to a polars DataFrame with columns ``keys`` (+ ``value``).
 
@@ -46,15 +47,18 @@ def to_polars(
     ['source', 'sink']
     """
     keys = list(keys)
-    cols = keys + ([value] if value else [])
+    cols = keys + ([value] if value else []) + list(extra)
     try:
-        df = _frame(obj, keys, value, what)
+        if extra and not isinstance(obj, pl.DataFrame | pl.LazyFrame | pd.DataFrame):
+            raise InputTypeError(f"{what} must be a table with columns {cols}")
+        df = _frame(obj, keys, value, what, list(extra))
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
         casts = [_key_cast(df, k, what) for k in keys]
         if value:
             casts.append(_value_cast(df, value, what))
+        casts += [_value_cast(df, c, what) for c in extra]
         return df.select(casts)  # one pass: keeps and casts the wanted columns
     except FairallocError:
         raise
@@ -62,13 +66,14 @@ def to_polars(
         raise InputTypeError(f"{what}: cannot read the input as a table ({exc})") from None
 
 
-def _frame(obj: Any, keys: list[str], value: str | None, what: str) -> pl.DataFrame:
+def _frame(obj: Any, keys: list[str], value: str | None, what: str,
+           extra: list[str] | None = None) -> pl.DataFrame:
     if isinstance(obj, pl.LazyFrame):
         return obj.collect()
     if isinstance(obj, pl.DataFrame):
         return obj
     if isinstance(obj, pd.DataFrame):
-        wanted = keys + ([value] if value else [])
+        wanted = keys + ([value] if value else []) + (extra or [])
         twice = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
         if twice:
             raise InputTypeError(f"{what} has repeated columns", twice)
@@ -179,7 +184,7 @@ class KeyedTable:
 
 def keyed_table(
     obj: Any, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True,
-    amounts: bool = True, required: bool = True,
+    amounts: bool = True, required: bool = True, extra: Sequence[str] = (),
 ) -> KeyedTable:
     """Coerce, check amounts (finite, ≥ 0, or > 0), collapse exact duplicates, reject conflicts.
 
@@ -188,7 +193,7 @@ def keyed_table(
     (['a', 'b'], [1.0, 2.0])
     """
     keys = list(keys)
-    df = to_polars(obj, keys, value, what=what)
+    df = to_polars(obj, keys, value, what=what, extra=extra)
     if required:
         require_rows(df, what)
     if amounts:  # callers with their own value rules (e.g. -1 = unlimited) check them first
@@ -196,15 +201,18 @@ def keyed_table(
     # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a
     # repeat with another value is a conflict. No hashing of whole rows needed.
     # threads only pay off on large tables (their start-up dominates small sorts)
-    df = df.sort([*keys, value], multithreaded=df.height > 100_000)
+    values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
+    df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
     same_key = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
-    marks = df.select(same_key.alias("k"), (pl.col(value) != pl.col(value).shift(1)).alias("v"))
+    changed = pl.any_horizontal([pl.col(v).ne_missing(pl.col(v).shift(1)) for v in values])
+    marks = df.select(same_key.alias("k"), changed.alias("v"))
     repeat = marks["k"]
     conflict = repeat & marks["v"].fill_null(False)
     if conflict.any():
         dup = df.filter(conflict).unique(subset=keys).sort(keys)
         raise DuplicateKeyError(
-            f"{what} gives the same key different {value} values", key_tuples(dup, keys)
+            f"{what} gives the same key different {' / '.join(values)} values",
+            key_tuples(dup, keys)
         )
     if repeat.any():
         df = df.filter(~repeat)
@@ -246,8 +254,13 @@ def code_rows(
         names.append(code)
         if len(cols) == 1:
             keys = table.frame[table.keys[0]]
-            exprs.append(pl.col(cols[0]).replace_strict(
-                keys, pl.int_range(0, len(keys), eager=True), default=None).alias(code))
+            if keys.dtype == pl.String and df.height <= 100_000:
+                # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
+                lookup = pl.col(cols[0]).cast(pl.Enum(keys), strict=False).to_physical()
+            else:
+                lookup = pl.col(cols[0]).replace_strict(
+                    keys, pl.int_range(0, len(keys), eager=True), default=None)
+            exprs.append(lookup.cast(pl.Int64).alias(code))
             continue
         right = table.frame.lazy().select(
             [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
@@ -308,7 +321,10 @@ def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.
     Returns the level values (sorted) and the level codes per entry of ``codes``.
     """
     s = table.frame[col]
-    if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
+    if table.keys == (col,):  # one key, sorted and unique: codes are rows already
+        per_row = np.arange(len(s))
+        uniq = s
+    elif col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
         change = s.ne_missing(s.shift(1)).to_numpy()
         per_row = np.cumsum(change) - 1
         uniq = s.filter(pl.Series(change))

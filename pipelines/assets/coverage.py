@@ -11,8 +11,8 @@ from transforms import coverage as tf
 from transforms.errors import ParameterError
 
 GROUP = "coverage"
-RTOL = 1e-9
-VIOLATION_COLUMNS = ["rule", "key", "amount", "limit"]
+RTOL = tf.RTOL
+VIOLATION_COLUMNS = tf.VIOLATION_COLUMNS
 
 population_groups = parquet_input("population_groups", GROUP, schemas.PopulationGroups,
                                   "Population, prior coverage and weight per group.",
@@ -102,45 +102,6 @@ def fairness_audit(context: dg.AssetExecutionContext, coverage_allocation: pd.Da
     return audit
 
 
-def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: pl.DataFrame,
-                        rtol: float = RTOL) -> pd.DataFrame:
-    """Breaches of a coverage allocation against its inputs (empty when none): a resource used
-    beyond its supply (``over_supply``, relative ``rtol``), a group above coverage 1
-    (``over_coverage``, prior + allocated / population), a ``negative`` amount, and amounts
-    for groups or resources the inputs lack (``unknown_group``, ``unknown_resource``).
-
-    >>> alloc = pd.DataFrame({"amount": [6.0, 2.0]}, index=pd.MultiIndex.from_tuples(
-    ...     [("a", "R"), ("b", "R")], names=["group", "resource"]))
-    >>> groups = pl.DataFrame({"group": ["a", "b"], "population": [10.0, 10.0],
-    ...                        "prior": [0.5, 0.0], "weight": [1.0, 1.0]})
-    >>> coverage_violations(alloc, groups, pl.DataFrame({"resource": ["R"], "supply": [7.0]})
-    ...                     ).values.tolist()
-    [['over_supply', 'R', 8.0, 7.0], ['over_coverage', 'a', 1.1, 1.0]]
-    """
-    amount = allocation["amount"]
-    index = groups["group"].to_pandas()
-    population = pd.Series(groups["population"].to_numpy(), index=index)
-    prior = pd.Series(groups["prior"].to_numpy(), index=index)
-    cap = pd.Series(supply["supply"].to_numpy(), index=supply["resource"].to_pandas())
-    rows = []
-    used = amount.groupby(level="resource").sum()
-    known = used.index.isin(cap.index)
-    rows += [("unknown_resource", k, float(v), 0.0) for k, v in used[~known].items()]
-    limit = cap.reindex(used.index[known])
-    over = used[known] > limit * (1 + rtol)
-    rows += [("over_supply", k, float(used[k]), float(limit[k])) for k in limit.index[over]]
-    got = amount.groupby(level="group").sum()
-    known = got.index.isin(population.index)
-    rows += [("unknown_group", k, float(v), 0.0) for k, v in got[~known].items()]
-    got = got[known]
-    coverage = prior.reindex(got.index) + got / population.reindex(got.index)
-    over = coverage > 1.0 + rtol
-    rows += [("over_coverage", k, float(v), 1.0) for k, v in coverage[over].items()]
-    neg = ~(amount >= 0)  # NaN too
-    rows += [("negative", k, float(v), 0.0) for k, v in amount[neg].items()]
-    return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
-
-
 def audit_violations(audit: pd.DataFrame) -> pd.DataFrame:
     """The fairness audit as violations: rule = the complaint's definition, key =
     (complainant, other, resource), amount = what the other group received, limit 0."""
@@ -160,7 +121,7 @@ def coverage_within_supply(coverage_allocation: pd.DataFrame, population_groups:
     """Against the inputs: no resource used beyond its supply, no group above coverage 1,
     nothing negative, only known groups and resources."""
     return violations_check(
-        coverage_violations(coverage_allocation, population_groups, resource_supply))
+        tf.coverage_violations(coverage_allocation, population_groups, resource_supply))
 
 
 @dg.asset_check(asset="fairness_audit", blocking=True)

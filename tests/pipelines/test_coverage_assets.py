@@ -14,6 +14,7 @@ from pipelines.assets import coverage as coverage_assets
 from pipelines.io_manager import ParquetIOManager
 from pipelines.metadata import violations_check
 from pipelines.resources import ROOT, DataDir
+from transforms import coverage as tf_coverage
 from transforms.coverage import allocate_coverage, audit_fairness
 
 DATA = ROOT / "data"
@@ -163,9 +164,9 @@ def test_checks_report_breaches():
         audit_fairness(groups, alloc, elig)))
     assert not unfair.passed and unfair.metadata["higher_weight count"].value == 1
     assert "('a', 'b', 'R')" in unfair.metadata["first violations"].value
-    over = coverage_assets.coverage_violations(
+    over = tf_coverage.coverage_violations(
         alloc, groups, pl.DataFrame({"resource": ["R"], "supply": [5.0]}))
     assert over.values.tolist() == [["over_supply", "R", 6.0, 5.0]]
-    fine = coverage_assets.coverage_violations(
+    fine = tf_coverage.coverage_violations(
         alloc, groups, pl.DataFrame({"resource": ["R"], "supply": [6.0 * (1 + 1e-10)]}))
     assert violations_check(fine).passed
