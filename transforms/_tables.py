@@ -59,7 +59,8 @@ def to_polars(
         if value:
             casts.append(_value_cast(df, value, what))
         casts += [_value_cast(df, c, what) for c in extra]
-        return df.select(casts)  # one pass: keeps and casts the wanted columns
+        # Series operations, not a frame query: no query-engine start-up per call
+        return pl.DataFrame(casts)
     except FairallocError:
         raise
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError) as exc:
@@ -137,25 +138,26 @@ def _rows(rows: list[tuple], columns: list[str]) -> pl.DataFrame:
     return pl.DataFrame(data)
 
 
-def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
-    dtype = df.schema[col]
+def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
+    s = df[col]
     if df.height == 0:
-        return pl.col(col).cast(pl.String if dtype == pl.Null else dtype)
-    if df[col].null_count():
+        return s.cast(pl.String if s.dtype == pl.Null else s.dtype)
+    if s.null_count():
         raise InputTypeError(f"{what}: column {col!r} has missing keys", ["<null>"])
-    if isinstance(dtype, _STRING_TYPES) or dtype == pl.String:
-        return pl.col(col).cast(pl.String)
-    if dtype.is_integer():
-        return pl.col(col).cast(pl.Int64)
-    raise InputTypeError(f"{what}: key column {col!r} must hold str or int, not {dtype}", [col])
+    if isinstance(s.dtype, _STRING_TYPES) or s.dtype == pl.String:
+        return s.cast(pl.String)
+    if s.dtype.is_integer():
+        return s.cast(pl.Int64)
+    raise InputTypeError(f"{what}: key column {col!r} must hold str or int, not {s.dtype}",
+                         [col])
 
 
-def _value_cast(df: pl.DataFrame, col: str, what: str) -> pl.Expr:
-    dtype = df.schema[col]
-    if dtype == pl.Boolean or not (dtype.is_numeric() or dtype == pl.Null):
-        raise InputTypeError(f"{what}: column {col!r} must be numeric, not {dtype}", [col])
+def _value_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
+    s = df[col]
+    if s.dtype == pl.Boolean or not (s.dtype.is_numeric() or s.dtype == pl.Null):
+        raise InputTypeError(f"{what}: column {col!r} must be numeric, not {s.dtype}", [col])
     # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
-    return pl.col(col).cast(pl.Float64).fill_null(float("nan")) + 0.0
+    return pl.Series(col, s.cast(pl.Float64).fill_null(float("nan")).to_numpy() + 0.0)
 
 
 def key_tuples(df: pl.DataFrame, keys: Sequence[str], rows: np.ndarray | None = None) -> list:
@@ -203,19 +205,20 @@ def keyed_table(
     # threads only pay off on large tables (their start-up dominates small sorts)
     values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
     df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
-    same_key = pl.all_horizontal([pl.col(k) == pl.col(k).shift(1) for k in keys]).fill_null(False)
-    changed = pl.any_horizontal([pl.col(v).ne_missing(pl.col(v).shift(1)) for v in values])
-    marks = df.select(same_key.alias("k"), changed.alias("v"))
-    repeat = marks["k"]
-    conflict = repeat & marks["v"].fill_null(False)
+    def same_as_previous(col: str) -> np.ndarray:
+        c = df[col]
+        return np.r_[False, (c.slice(1) == c.slice(0, max(len(c) - 1, 0))).to_numpy()]
+
+    repeat = np.logical_and.reduce([same_as_previous(k) for k in keys])
+    conflict = repeat & ~np.logical_and.reduce([same_as_previous(v) for v in values])
     if conflict.any():
-        dup = df.filter(conflict).unique(subset=keys).sort(keys)
+        dup = df.filter(pl.Series(conflict)).unique(subset=keys).sort(keys)
         raise DuplicateKeyError(
             f"{what} gives the same key different {' / '.join(values)} values",
             key_tuples(dup, keys)
         )
     if repeat.any():
-        df = df.filter(~repeat)
+        df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
 
 
@@ -247,30 +250,34 @@ def code_rows(
     naming them.
     """
     lazy = df.lazy()
-    exprs, names = [], []
+    coded: dict[str, pl.Series] = {}
+    names, joins = [], False
     for i, (table, cols, _) in enumerate(tables):
         _check_join_types(df, table, cols, what)
         code = f"__code{i}"
         names.append(code)
-        if len(cols) == 1:
+        if len(cols) == 1:  # Series operations: no query-engine start-up
             keys = table.frame[table.keys[0]]
+            col = df[cols[0]]
             if keys.dtype == pl.String and df.height <= 100_000:
                 # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
-                lookup = pl.col(cols[0]).cast(pl.Enum(keys), strict=False).to_physical()
+                found = col.cast(pl.Enum(keys), strict=False).to_physical()
             else:
-                lookup = pl.col(cols[0]).replace_strict(
-                    keys, pl.int_range(0, len(keys), eager=True), default=None)
-            exprs.append(lookup.cast(pl.Int64).alias(code))
+                found = col.replace_strict(keys, pl.int_range(0, len(keys), eager=True),
+                                           default=None)
+            coded[code] = found.cast(pl.Int64).alias(code)
             continue
         right = table.frame.lazy().select(
             [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
         ).with_row_index(code)
         lazy = lazy.join(right, on=list(cols), how="left", maintain_order="left")
-    coded = lazy.with_columns(exprs).collect() if exprs else lazy.collect()
+        joins = True
+    frame = lazy.collect() if joins else df
+    coded.update({c: frame[c] for c in names if c not in coded})
     out = []
     for (_, cols, name), code in zip(tables, names, strict=True):
         if coded[code].null_count():
-            unknown = coded.filter(pl.col(code).is_null()).select(cols).unique().sort(cols)
+            unknown = frame.filter(coded[code].is_null()).select(cols).unique().sort(cols)
             raise UnknownKeyError(
                 f"{what} names {name} keys missing from the {name} table",
                 key_tuples(unknown, list(cols)),
