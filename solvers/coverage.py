@@ -89,9 +89,9 @@ class Coverage:
     rounds: int
 
 
-def _totals(lam_of_group, n, f, w, cap, loss: Loss) -> np.ndarray:
-    y = np.clip(loss.coverage_at(lam_of_group, w), f, 1.0)
-    return np.minimum(n * (y - f), cap)
+def _totals(y: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """What each group receives to reach coverage ``y`` (clipped to [prior, 1])."""
+    return n * (np.clip(y, f, 1.0) - f)
 
 
 def _water_fill(comp_g, comp_b, n, f, w, cap, loss: Loss, n_comp: int) -> np.ndarray:
@@ -112,8 +112,7 @@ def _water_fill(comp_g, comp_b, n, f, w, cap, loss: Loss, n_comp: int) -> np.nda
     for _ in range(200):
         y = loss.coverage_at(lam[comp_g], w)
         inside = (y > f) & (y < 1.0)
-        got = np.bincount(comp_g, weights=np.minimum(n * (np.clip(y, f, 1.0) - f), cap),
-                          minlength=n_comp)
+        got = np.bincount(comp_g, weights=_totals(y, n, f), minlength=n_comp)
         over = got > supply
         lo = np.where(need & over, lam, lo)
         hi = np.where(need & ~over, lam, hi)
@@ -143,7 +142,8 @@ def _max_flow(arc_g, arc_k, s, b, n_g, n_k, scale):
     fit in integers too (min-cut condition); a resource may then carry up to one unit (2^-60
     of the total) beyond its supply.
 
-    Returns the solver, the arc ids of the eligible arcs and of the resource arcs.
+    Returns the solver, the arc ids of the eligible arcs and, per group, the units asked for
+    and not delivered.
     """
     flow = max_flow.SimpleMaxFlow()
     src, snk = n_g + n_k, n_g + n_k + 1
@@ -186,7 +186,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         lam_new = _water_fill(comp_g[live_g], supply, n[live_g], f[live_g], w[live_g],
                               cap[live_g], loss, n_comp)
         lam_c = np.where(open_c, lam_new, lam_c)
-        s = np.where(live_g, _totals(lam_c[comp_g], n, f, w, cap, loss), 0.0)
+        s = np.where(live_g, _totals(loss.coverage_at(lam_c[comp_g], w), n, f), 0.0)
         # finished components keep their flows: only open ones enter this round's max flow
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
         b_open = np.where(open_c[comp_k], b, 0.0)
@@ -235,3 +235,54 @@ def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray) -> np.ndarray:
     share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
                      1.0 / np.maximum(arcs_of[arc_g], 1))
     return x + rest[arc_g] * share
+
+
+def complaints(eg, ek, n, w, y, x, tol: float):
+    """Every justified complaint against amounts ``x`` on eligible pairs (eg, ek), given the
+    coverages ``y``: arrays (complainant, other, resource, amount, higher_weight), sorted.
+
+    Group c may complain about group o over resource k when both are eligible for k, o
+    receives more than ``tol`` × its population of k, y_c < 1 − tol, and w_c > w_o with
+    y_c ≤ y_o + tol, or w_c ≥ w_o with y_c < y_o − tol. Receivers are screened first with the
+    least coverage among groups (below 1) of weight > w and of weight ≥ w on each resource:
+    prefix minima over the eligible rows sorted by resource and weight descending. Only
+    screened receivers are paired with their resource's groups.
+    """
+    m = len(eg)
+    order = np.lexsort((-w[eg], ek))  # by resource, then weight descending
+    ks, ws = ek[order], w[eg][order]
+    open_y = np.where(y[eg] < 1.0 - tol, y[eg], np.inf)[order]
+    upto = _prefix_min_by_segment(open_y, ks)
+    new_k = np.r_[True, ks[1:] != ks[:-1]] if m else np.zeros(0, bool)
+    new_block = new_k | (np.r_[True, ws[1:] != ws[:-1]] if m else new_k)
+    block = np.cumsum(new_block) - 1
+    first = np.flatnonzero(new_block)
+    last = np.r_[first[1:] - 1, m - 1] if m else first
+    ge, gt = np.empty(m), np.empty(m)
+    ge[order] = upto[last[block]]  # weights ≥ this block's
+    gt[order] = np.where(new_k[first], np.inf, upto[np.maximum(first - 1, 0)])[block]  # >
+    yr = y[eg]
+    suspect = np.flatnonzero((x > tol * n[eg]) & ((gt <= yr + tol) | (ge < yr - tol)))
+    # pair each suspect receiver with every row of its resource: rows sorted by resource
+    by_k = np.argsort(ek, kind="stable")
+    start = np.searchsorted(ek[by_k], ek[suspect], side="left")
+    count = np.searchsorted(ek[by_k], ek[suspect], side="right") - start
+    recv = np.repeat(suspect, count)
+    offset = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    c, o = eg[by_k[np.repeat(start, count) + offset]], eg[recv]
+    higher = (w[c] > w[o]) & (y[c] <= y[o] + tol)
+    lower = (w[c] >= w[o]) & (y[c] < y[o] - tol)
+    keep = np.flatnonzero((c != o) & (y[c] < 1.0 - tol) & (higher | lower))
+    keep = keep[np.lexsort((ek[recv][keep], o[keep], c[keep]))]
+    return c[keep], o[keep], ek[recv][keep], x[recv][keep], higher[keep]
+
+
+def _prefix_min_by_segment(v: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Running minimum of ``v`` restarting wherever the sorted ``seg`` changes, exactly: values
+    become their ranks, and each later segment is shifted below every earlier one."""
+    if not len(v):
+        return v
+    uniq, rank = np.unique(v, return_inverse=True)
+    s = np.cumsum(np.r_[True, seg[1:] != seg[:-1]]) - 1
+    shift = (s[-1] - s) * (len(uniq) + 1)
+    return uniq[np.minimum.accumulate(rank + shift) - shift]

@@ -221,39 +221,9 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     np.add.at(x, pos, at.values)
     y = f + np.bincount(ag, weights=at.values, minlength=len(n)) / n
 
-    # per eligible row: the least coverage among groups below 1 of weight > w and of weight ≥ w
-    order = np.lexsort((-w[eg], ek))  # by resource, then weight descending
-    ks, ws = ek[order], w[eg][order]
-    open_y = np.where(y[eg] < 1.0 - tol, y[eg], np.inf)[order]
-    upto = pl.DataFrame({"k": ks, "y": open_y}).select(
-        pl.col("y").cum_min().over("k"))["y"].to_numpy()  # prefix minimum per resource
-    m = len(order)
-    new_k = np.r_[True, ks[1:] != ks[:-1]] if m else np.zeros(0, bool)
-    new_block = new_k | np.r_[True, ws[1:] != ws[:-1]] if m else new_k
-    block = np.cumsum(new_block) - 1
-    first = np.flatnonzero(new_block)
-    last = np.r_[first[1:] - 1, m - 1] if m else first
-    ge_sorted = upto[last[block]]  # through the end of this weight block
-    prev = np.where(new_k[first], np.inf, upto[np.maximum(first - 1, 0)])
-    gt_sorted = prev[block]  # strictly heavier groups only
-    ge, gt_ = np.empty(m), np.empty(m)
-    ge[order], gt_[order] = ge_sorted, gt_sorted
-    yr = y[eg]
-    receives = x > tol * n[eg]
-    suspect = np.flatnonzero(receives & ((gt_ <= yr + tol) | (ge < yr - tol)))
-    if not suspect.size:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _AUDIT_DTYPES.items()})
-    # list the complainants of the suspect receivers only
-    recv = pl.DataFrame({"k": ek[suspect], "other": eg[suspect], "amount": x[suspect]})
-    cand = pl.DataFrame({"k": ek, "complainant": eg})
-    pairs = recv.join(cand, on="k").to_numpy()
-    k_, o, amt, c = pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64), pairs[:, 2], \
-        pairs[:, 3].astype(np.int64)
-    higher = (w[c] > w[o]) & (y[c] <= y[o] + tol)
-    lower = (w[c] >= w[o]) & (y[c] < y[o] - tol)
-    keep = (c != o) & (y[c] < 1.0 - tol) & (higher | lower)
-    order = np.lexsort((k_[keep], o[keep], c[keep]))
-    c, o, k_, amt = c[keep][order], o[keep][order], k_[keep][order], amt[keep][order]
+    c, o, k_, amt, higher = kernels.complaints(eg, ek, n, w, y, x, tol)
+    if not len(c):
+        return pd.DataFrame({col: pd.Series(dtype=t) for col, t in _AUDIT_DTYPES.items()})
     names_g = gt.frame[GROUP].to_pandas()
     names_k = rt.frame[RESOURCE].to_pandas()
     return pd.DataFrame({
@@ -261,7 +231,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
         "resource": names_k.take(k_).to_numpy(),
         "complainant_weight": w[c], "other_weight": w[o],
         "complainant_coverage": y[c], "other_coverage": y[o], "amount": amt,
-        "definition": np.where(higher[keep][order], "higher_weight", "lower_coverage"),
+        "definition": np.where(higher, "higher_weight", "lower_coverage"),
     })
 
 

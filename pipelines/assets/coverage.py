@@ -11,8 +11,6 @@ from transforms import coverage as tf
 from transforms.errors import ParameterError
 
 GROUP = "coverage"
-RTOL = tf.RTOL
-VIOLATION_COLUMNS = tf.VIOLATION_COLUMNS
 
 population_groups = parquet_input("population_groups", GROUP, schemas.PopulationGroups,
                                   "Population, prior coverage and weight per group.",
@@ -97,7 +95,7 @@ def coverage_tables(
 def fairness_audit(context: dg.AssetExecutionContext, coverage_allocation: pd.DataFrame,
                    population_groups: pl.DataFrame, eligibility: pl.DataFrame) -> pd.DataFrame:
     """Every justified complaint against the allocation (empty when it is fair)."""
-    audit = tf.audit_fairness(population_groups, coverage_allocation, eligibility, tol=RTOL)
+    audit = tf.audit_fairness(population_groups, coverage_allocation, eligibility)
     context.add_output_metadata({**table_metadata(audit), "complaints": len(audit)})
     return audit
 
@@ -110,7 +108,7 @@ def audit_violations(audit: pd.DataFrame) -> pd.DataFrame:
         "key": list(zip(audit["complainant"], audit["other"], audit["resource"], strict=True)),
         "amount": audit["amount"].to_numpy(dtype=float),
         "limit": 0.0,
-    }, columns=VIOLATION_COLUMNS)
+    }, columns=tf.VIOLATION_COLUMNS)
 
 
 @dg.asset_check(asset="coverage_allocation", blocking=True,
