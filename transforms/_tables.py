@@ -112,7 +112,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
         if not value:
             raise InputTypeError(f"{what} must be a table, index or iterable of tuples")
         rows = [(*_as_tuple(k, len(keys), what), v) for k, v in obj.items()]
-        return _rows(rows, keys + [value])
+        return _rows(rows, keys + [value], loose=value)
     if isinstance(obj, Iterable) and not isinstance(obj, str | bytes):
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
@@ -133,9 +133,10 @@ def _as_tuple(key: Any, n: int, what: str) -> tuple:
     return t
 
 
-def _rows(rows: list[tuple], columns: list[str]) -> pl.DataFrame:
-    data = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
-    return pl.DataFrame(data)
+def _rows(rows: list[tuple], columns: list[str], loose: str | None = None) -> pl.DataFrame:
+    """A frame from row tuples; the ``loose`` column may mix int and float (``{a: 0, b: 1.5}``)."""
+    return pl.DataFrame([pl.Series(c, [r[i] for r in rows], strict=c != loose)
+                         for i, c in enumerate(columns)])
 
 
 def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:

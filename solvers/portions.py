@@ -1,0 +1,317 @@
+"""Apportionment kernels: whole portions per key from ratios (SPEC §5), on arrays in key order.
+
+Every function takes ``ratios`` (finite, ≥ 0 float64, one per key, keys in sorted order so that
+"key order" is array order) and an integer ``total``, and returns int64 portions summing to
+``total`` (all zeros when every ratio is 0). Keys with ratio 0 always get 0.
+
+How the classic methods are computed
+    Every method here is "the ``total`` largest values": key ``i``'s ``j``-th portion
+    (j = 0, 1, …) has a value, decreasing in ``j``, and a method hands out the ``total`` largest
+    values, equal values to the lower key first.
+
+    * divisor methods: value ``r_i / d(j)`` with ``d(j) = j + 1`` (Jefferson, D'Hondt),
+      ``j + 1/2`` (Webster, Sainte-Laguë), ``j`` (Adams) or ``sqrt(j (j + 1))``
+      (Huntington-Hill). ``d(0) = 0`` makes a first portion worth more than any other, so Adams
+      and Huntington-Hill give every positive key one portion when ``total`` allows; when it
+      does not, first portions go by ratio descending, then key (the limit of ``d(0) → 0``).
+    * Hamilton (largest remainders): value ``q_i - j`` with the exact quota
+      ``q_i = total r_i / Σ r``. The values ≥ 1 are the ``floor(q_i)`` whole portions, and
+      the values in [0, 1) are the remainders, so the ``total`` largest values are exactly
+      "floors, then the largest remainders".
+
+    Floats find the threshold value ``t`` (the ``total``-th largest) with vectorised counts and
+    one partial sort; portions whose float value lies within ``2**-40`` (relative) of ``t`` are
+    then ranked exactly, with :class:`fractions.Fraction` on the exact values of the float
+    ratios, one evaluation per distinct (ratio, j) pair. So float rounding never flips a
+    portion, and the exact work stays proportional to the number of near-ties.
+
+The two-pass ``priority`` rule is integer arithmetic throughout; its minimum share
+``ceil(total / Σ r)`` uses the exact sum of the float ratios (:func:`exact_sum`).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from solvers.registry import Registry
+
+METHODS = Registry("apportionment method")
+
+#: Largest total accepted: counts stay exact in float64 with room for the ±1 corrections.
+MAX_TOTAL = 2**50
+
+#: Float values within this relative distance of the threshold are ranked exactly.
+BAND = 2.0**-40
+
+_CHUNK = 2**25  # float64 sums of 27-bit integers stay exact for this many terms
+
+
+def apportion(ratios: np.ndarray, total: int, method: str = "priority") -> np.ndarray:
+    """Whole portions per key summing to ``total`` (zeros if every ratio is 0).
+
+    >>> apportion(np.array([3.0, 1.0]), 8).tolist()
+    [6, 2]
+    >>> apportion(np.array([5.0, 0.0, 3.0]), 7, "jefferson").tolist()
+    [5, 0, 2]
+    """
+    fn = METHODS.get(method)
+    ratios = np.ascontiguousarray(ratios, dtype=np.float64)
+    out = np.zeros(len(ratios), dtype=np.int64)
+    positive = np.flatnonzero(ratios > 0)
+    if total and len(positive):
+        out[positive] = fn(ratios[positive], int(total))
+    return out
+
+
+def exact_sum(r: np.ndarray) -> Fraction:
+    """The exact sum of float64 values ≥ 0 (no rounding), vectorised.
+
+    Each value is ``m 2**e`` with a 53-bit integer ``m``; the high and low halves of ``m`` are
+    summed per exponent (float64 sums of 27-bit integers are exact), and only the distinct
+    exponents — at most about 2 100 — are combined in Python integers.
+
+    >>> exact_sum(np.array([0.1, 0.2])) == Fraction(0.1) + Fraction(0.2)
+    True
+    """
+    mant, exp = np.frexp(r)
+    m = np.ldexp(mant, 53).astype(np.int64)
+    e = exp.astype(np.int64) - 53
+    if not len(r):
+        return Fraction(0)
+    emin = int(e.min())
+    acc = 0
+    for start in range(0, len(r), _CHUNK):
+        ms, es = m[start:start + _CHUNK], e[start:start + _CHUNK]
+        ue, inv = np.unique(es, return_inverse=True)
+        hi = np.bincount(inv, weights=(ms >> 26).astype(np.float64))
+        lo = np.bincount(inv, weights=(ms & (2**26 - 1)).astype(np.float64))
+        for x, h, low in zip(ue.tolist(), hi.tolist(), lo.tolist(), strict=True):
+            acc += (int(h) << (x - emin + 26)) + (int(low) << (x - emin))
+    return Fraction(acc) * Fraction(2) ** emin
+
+
+@METHODS.register("priority")
+def _priority(r: np.ndarray, total: int) -> np.ndarray:
+    """The two-pass rule: minimum shares in priority order, then the rest to the top ratio."""
+    n = len(r)
+    share = min(math.ceil(Fraction(total) / exact_sum(r)), total)
+    order = np.lexsort((np.arange(n), -r))  # ratio descending, then key
+    out = np.zeros(n, dtype=np.int64)
+    full = min(n, total // share)
+    out[order[:full]] = share
+    if full < n:
+        out[order[full]] = total - full * share  # less than a share: portions ran out
+    rest = total - int(out.sum())
+    top = np.flatnonzero(r == r.max())  # in key order
+    out[top] += rest // len(top)
+    out[top[: rest % len(top)]] += 1
+    return out
+
+
+class _Values:
+    """Key ``i``'s ``j``-th portion value: float approximation, count and exact value."""
+
+    total: int
+
+    def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def approx_count(self, x: float) -> np.ndarray:  # pragma: no cover
+        """Roughly how many portions of each key are worth ≥ x (may be off by one)."""
+        raise NotImplementedError
+
+    def exact(self, r: float, j: int) -> Fraction:  # pragma: no cover
+        """A number ordered exactly like the true value of a portion (ratio ``r``, index j)."""
+        raise NotImplementedError
+
+    def band(self, t: float) -> float:
+        return BAND * abs(t)
+
+
+class _Divisor(_Values):
+    def __init__(self, r: np.ndarray, total: int, offset: float, geometric: bool = False):
+        self.r, self.total = r, total
+        self.offset, self.geometric = offset, geometric  # d(j) = j + offset, or sqrt(j (j + 1))
+        # ratios rescaled by a power of two for the float values only (exact ranking uses r)
+        self.rs = np.ldexp(r, -int(np.frexp(r.max())[1]))
+
+    def _d(self, j: np.ndarray) -> np.ndarray:
+        jf = j.astype(np.float64)
+        return np.sqrt(jf * (jf + 1.0)) if self.geometric else jf + self.offset
+
+    def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        d = self._d(j)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.rs[i] / d
+        out[d == 0.0] = np.inf  # a first portion under d(0) = 0, even for an underflowed ratio
+        return out
+
+    def approx_count(self, x: float) -> np.ndarray:
+        y = np.minimum(self.rs / x, float(self.total) + 2.0)
+        if self.geometric:  # j (j + 1) ≤ y², j ≥ 0
+            c = np.floor((np.sqrt(1.0 + 4.0 * y * y) - 1.0) / 2.0) + 1.0
+        else:  # j + offset ≤ y
+            c = np.floor(y - self.offset) + 1.0
+        return np.maximum(c, 0.0).astype(np.int64)
+
+    def exact(self, r: float, j: int) -> Fraction:
+        if self.geometric:
+            return Fraction(r) ** 2 / (j * (j + 1))
+        return Fraction(r) / (j + Fraction(self.offset))
+
+
+class _Quota(_Values):
+    def __init__(self, r: np.ndarray, total: int):
+        self.total = total
+        self.exact_sum = exact_sum(r)
+        rs = np.ldexp(r, -int(np.frexp(r.max())[1]))
+        self.q = rs * (total / math.fsum(rs))
+        self.tol = BAND * (float(self.q.max()) + 1.0)
+
+    def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        return self.q[i] - j
+
+    def approx_count(self, x: float) -> np.ndarray:
+        c = np.floor(np.minimum(self.q - x, float(self.total) + 2.0)) + 1.0
+        return np.maximum(c, 0.0).astype(np.int64)
+
+    def exact(self, r: float, j: int) -> Fraction:
+        return self.total * Fraction(r) / self.exact_sum - j
+
+    def band(self, t: float) -> float:
+        return self.tol
+
+
+def _count(v: _Values, x: float) -> np.ndarray:
+    """How many portions of each key have float value ≥ x (at most total + 1), consistent
+    with ``v.value``."""
+    # no key needs more than total + 1: a larger count changes no decision, and it keeps
+    # counts at tiny x finite
+    cap = v.total + 1
+    c = np.minimum(v.approx_count(x), cap)
+    idx = np.arange(len(c))
+    for _ in range(4):
+        down = (c > 0) & (v.value(idx, np.maximum(c - 1, 0)) < x)
+        up = (c < cap) & (v.value(idx, c) >= x)
+        if not (down.any() or up.any()):
+            return c
+        c = c - down + up
+    raise ArithmeticError(f"portion counts at {x!r} did not settle")
+
+
+def _between(base: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, j) of every portion with base[key] ≤ j < top[key], key-major."""
+    lens = top - base
+    idx = np.repeat(np.arange(len(base)), lens)
+    starts = np.cumsum(lens) - lens
+    return idx, base[idx] + np.arange(len(idx)) - starts[idx]
+
+
+def _largest(v: _Values, r: np.ndarray, total: int, lo: float, hi: float) -> np.ndarray:
+    """Portions per key: the ``total`` largest values, equal values to the lower key first.
+
+    ``lo`` and ``hi`` bracket the threshold: at least ``total`` portions are worth ≥ lo and
+    fewer than ``total`` are worth ≥ hi.
+    """
+    base, top = _count(v, hi), _count(v, lo)
+    idx, j = _between(base, top)
+    k = total - int(base.sum())  # the threshold is the k-th largest value in [lo, hi)
+    if not 1 <= k <= len(idx):
+        raise ArithmeticError("the threshold bracket does not hold the total-th value")
+    vals = v.value(idx, j)
+    t = float(np.partition(vals, len(vals) - k)[len(vals) - k])
+    # every float value is within far less than the band of its true value, and so is t of
+    # the true threshold: above the band is surely in, below it surely out
+    tol = v.band(t)
+    sure, maybe = _count(v, t + tol), _count(v, t - tol)
+    slots = total - int(sure.sum())
+    idx, j = _between(sure, maybe)
+    if not 0 <= slots <= len(idx):
+        raise ArithmeticError("the exact band does not hold the threshold")
+    if slots in (0, len(idx)):
+        return sure if slots == 0 else maybe
+    # exact ranking of the near-ties, once per distinct (ratio, j)
+    pairs, inv = np.unique(np.stack([r[idx].view(np.int64), j]), axis=1, return_inverse=True)
+    exact = [v.exact(float(x), int(jj)) for x, jj in
+             zip(pairs[0].view(np.float64).tolist(), pairs[1].tolist(), strict=True)]
+    order = sorted(range(len(exact)), key=exact.__getitem__)
+    rank = np.empty(len(exact), dtype=np.int64)
+    dense = 0
+    for pos, u in enumerate(order):  # equal exact values share a rank
+        if pos and exact[u] != exact[order[pos - 1]]:
+            dense += 1
+        rank[u] = dense
+    chosen = np.lexsort((idx, -rank[inv.ravel()]))[:slots]
+    return sure + np.bincount(idx[chosen], minlength=len(r))
+
+
+def _divisor_method(r: np.ndarray, total: int, offset: float, geometric: bool = False
+                    ) -> np.ndarray:
+    n = len(r)
+    if offset == 0.0 and total <= n:
+        # d(0) = 0: first portions only, by ratio descending, then key
+        out = np.zeros(n, dtype=np.int64)
+        out[np.lexsort((np.arange(n), -r))[:total]] = 1
+        return out
+    v = _Divisor(r, total, offset, geometric)
+    s = float(v.rs.sum())
+    # about S / x + n (1/2 - offset) portions are worth ≥ x; a few Newton steps on that model
+    x = s / (total + n * (offset - 0.5))
+    for _ in range(2):
+        got = int(_count(v, x).sum())
+        x = s / max(s / x + (total - got), 0.5)
+    lo = hi = None
+    step = 1.0 + max((n + 2.0) / total, 2.0**-30)
+    while lo is None or hi is None:
+        if int(_count(v, x).sum()) >= total:
+            lo = x
+            x = x * step
+        else:
+            hi = x
+            x = x / step
+        step = min(step * step, 2.0)
+    if hi <= lo:  # pragma: no cover - the search above keeps lo < hi
+        raise ArithmeticError("threshold search lost its bracket")
+    while True:  # narrow until the bracket holds few portions
+        nl, nh = int(_count(v, lo).sum()), int(_count(v, hi).sum())
+        if nl - nh <= 2 * n + 64 or hi <= lo * (1.0 + 2.0**-45):
+            break
+        mid = math.sqrt(lo * hi)
+        if int(_count(v, mid).sum()) >= total:
+            lo = mid
+        else:
+            hi = mid
+    return _largest(v, r, total, lo, hi)
+
+
+@METHODS.register("hamilton")
+def _hamilton(r: np.ndarray, total: int) -> np.ndarray:
+    """Largest remainders: floor of the exact quota, then the largest remainders."""
+    return _largest(_Quota(r, total), r, total, -1.0, 2.0)
+
+
+@METHODS.register("jefferson")
+def _jefferson(r: np.ndarray, total: int) -> np.ndarray:
+    """D'Hondt: divisors 1, 2, 3, …"""
+    return _divisor_method(r, total, 1.0)
+
+
+@METHODS.register("webster")
+def _webster(r: np.ndarray, total: int) -> np.ndarray:
+    """Sainte-Laguë: divisors 1/2, 3/2, 5/2, … (the same order as 1, 3, 5, …)."""
+    return _divisor_method(r, total, 0.5)
+
+
+@METHODS.register("adams")
+def _adams(r: np.ndarray, total: int) -> np.ndarray:
+    """Divisors 0, 1, 2, …: every positive key first gets one portion."""
+    return _divisor_method(r, total, 0.0)
+
+
+@METHODS.register("huntington_hill")
+def _huntington_hill(r: np.ndarray, total: int) -> np.ndarray:
+    """Divisors sqrt(j (j + 1)): 0, √2, √6, …"""
+    return _divisor_method(r, total, 0.0, geometric=True)

@@ -1,0 +1,147 @@
+"""Integer portions by ratio — apportionment (SPEC §5).
+
+``apportion(ratios, total, method)`` hands out ``total`` whole portions among keys in
+proportion to their ratios, by the two-pass ``"priority"`` rule of the spec or one of the
+classic methods (``"hamilton"``, ``"jefferson"``, ``"webster"``, ``"adams"``,
+``"huntington_hill"``). The arithmetic is in :mod:`solvers.portions`.
+
+Decisions where the spec is silent (documented here and relied on by the tests)
+    * Ties are broken by key: of two keys with an equal claim to the next portion, the lower
+      key (in sorted order) gets it. For Adams and Huntington-Hill, whose first portions are
+      all worth "infinity", a ``total`` smaller than the number of positive keys gives first
+      portions by ratio descending, then key.
+    * Ratios are read as float64 (integers up to 2**53 exactly) and then treated as exact
+      numbers: no float rounding can flip a portion.
+    * A key given twice is an error, even with the same ratio; an empty input is an error.
+    * ``total`` may be an integral float (``8.0``); it must not exceed
+      :data:`solvers.portions.MAX_TOTAL` (2**50).
+    * When every ratio is 0 (or ``total`` is 0) every key gets 0; the portions not handed out
+      are in ``result.attrs["unallocated"]`` (0 otherwise), and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from solvers import portions as kernels
+from transforms._tables import check_amounts, key_tuples, require_rows, to_polars
+from transforms.errors import DuplicateKeyError, InputTypeError, ParameterError
+
+log = logging.getLogger(__name__)
+
+KEY, RATIO, PORTIONS = "key", "ratio", "portions"
+
+#: The method names ``apportion`` accepts.
+METHODS: tuple[str, ...] = kernels.METHODS.names()
+
+
+def apportion(ratios: Any, total: int, method: str = "priority") -> pd.Series:
+    """Whole portions per key, summing exactly to ``total`` when any ratio is positive.
+
+    Parameters
+    ----------
+    ratios
+        A dict ``key -> ratio``, a pandas Series indexed by key, or a table (pandas or polars
+        DataFrame) with columns ``key`` and ``ratio`` (or exactly two columns: key, then
+        ratio). Ratios must be finite and ≥ 0; keys str or int, each given once.
+    total
+        The whole number of portions to hand out, ≥ 0.
+    method
+        ``"priority"`` (default): every positive-ratio key, by ratio descending then key,
+        receives the minimum share ``ceil(total / Σ ratios)`` while portions remain; the rest
+        is split equally among the keys tied for the highest ratio, single leftovers to them
+        in key order. ``"hamilton"`` (largest remainders), ``"jefferson"`` (D'Hondt),
+        ``"webster"`` (Sainte-Laguë), ``"adams"``, ``"huntington_hill"``: the classic quota
+        and divisor methods, exact, ties to the lower key.
+
+    Returns
+    -------
+    pandas.Series
+        int64 portions named ``"portions"``, indexed by key in sorted order (the index keeps a
+        Series' index name, else it is ``"key"``); ``attrs["unallocated"]`` holds the portions
+        not handed out (``total`` when every ratio is 0, else 0) and ``attrs["method"]`` the
+        method.
+
+    Raises
+    ------
+    InvalidAmountError
+        A ratio is negative, NaN or infinite (the keys are named).
+    DuplicateKeyError
+        A key appears more than once.
+    ParameterError
+        ``total`` is not a whole number ≥ 0, or ``method`` is unknown.
+
+    Examples
+    --------
+    >>> apportion({1: 3, 2: 1}, 8).to_dict()
+    {1: 6, 2: 2}
+    >>> apportion({"a": 53, "b": 24, "c": 23}, 10, method="hamilton").to_dict()
+    {'a': 5, 'b': 3, 'c': 2}
+    >>> apportion({"a": 53, "b": 24, "c": 23}, 10, method="jefferson").to_dict()
+    {'a': 6, 'b': 2, 'c': 2}
+    """
+    if not isinstance(method, str) or method not in kernels.METHODS:
+        raise ParameterError(f"method must be one of {METHODS}", [method])
+    total = _whole_total(total)
+    df, name = _ratios_table(ratios)
+    r = df[RATIO].to_numpy()
+    portions = kernels.apportion(r, total, method)
+    out = pd.Series(portions, index=pd.Index(df[KEY].to_pandas(), name=name), name=PORTIONS)
+    unallocated = total - int(portions.sum())
+    out.attrs.update(unallocated=unallocated, method=method)
+    if unallocated:
+        log.warning("every ratio is 0: %d portions are not allocated", unallocated)
+    return out
+
+
+def _whole_total(total: Any) -> int:
+    if isinstance(total, bool | np.bool_) or not isinstance(total, Real):
+        raise ParameterError("total must be a whole number ≥ 0", [total])
+    if not isinstance(total, Integral) and not (np.isfinite(total) and float(total).is_integer()):
+        raise ParameterError("total must be a whole number ≥ 0", [total])
+    value = int(total)
+    if value < 0:
+        raise ParameterError("total must be a whole number ≥ 0", [total])
+    if value > kernels.MAX_TOTAL:
+        raise ParameterError(f"total must be at most 2**50 ({kernels.MAX_TOTAL})", [total])
+    return value
+
+
+def _ratios_table(obj: Any) -> tuple[pl.DataFrame, str]:
+    """The ratios as a polars table (key, ratio) sorted by key, and the name of the key."""
+    name = KEY
+    if isinstance(obj, pd.Series):
+        if obj.index.nlevels != 1:
+            raise InputTypeError("ratios must be indexed by one key level", obj.index.names)
+        name = obj.index.name if obj.index.name is not None else KEY
+        obj = obj.rename_axis(KEY)
+    elif isinstance(obj, pd.DataFrame | pl.DataFrame | pl.LazyFrame):
+        frame = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
+        cols = [str(c) for c in frame.columns]
+        if not {KEY, RATIO} <= set(cols) and len(cols) == 2:
+            frame = (frame.rename(columns=dict(zip(frame.columns, [KEY, RATIO], strict=True)))
+                     if isinstance(frame, pd.DataFrame) else
+                     frame.rename(dict(zip(frame.columns, [KEY, RATIO], strict=True))))
+        obj = frame
+    elif not isinstance(obj, Mapping):
+        raise InputTypeError(
+            f"ratios must be a dict, a pandas Series or a table, not {type(obj).__name__}"
+        )
+    df = to_polars(obj, [KEY], RATIO, what="ratios")
+    require_rows(df, "ratios")
+    check_amounts(df, [KEY], RATIO, what="ratios")
+    df = df.sort(KEY, multithreaded=df.height > 100_000)
+    keys = df[KEY]
+    repeated = (keys.slice(1) == keys.slice(0, df.height - 1)).to_numpy()
+    if repeated.any():
+        rows = np.flatnonzero(repeated) + 1
+        dup = df[rows].unique(subset=[KEY]).sort(KEY)
+        raise DuplicateKeyError("ratios give a key more than once", key_tuples(dup, [KEY]))
+    return df, name
