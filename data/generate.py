@@ -20,6 +20,9 @@ Coverage (data/coverage/): a vaccine-allocation-shaped instance. 254 regions of 
 vaccine types, each for some priority groups (``mRNA`` all, ``vector`` P2–P5, ``protein``
 P1–P3, ``live`` P4–P5), with a total supply of about 40 % of the uncovered population.
 
+Portions (data/portions/): 30 teams sharing whole on-call shifts by a priority weight of 1–5,
+two of them opted out (weight 0); the run config sets the total and the method.
+
 Run ``make data`` (or ``python data/generate.py [out_dir]``) to regenerate.
 """
 
@@ -132,6 +135,8 @@ VACCINES = {"live": ((4, 5), 0.15), "mRNA": ((1, 2, 3, 4, 5), 0.40),
             "protein": ((1, 2, 3), 0.20), "vector": ((2, 3, 4, 5), 0.25)}
 SUPPLY_SHARE = 0.40  # of the uncovered population
 
+N_TEAMS = 30
+
 
 def coverage_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
     """groups (group, population, prior, weight), eligibility (group, resource) and supply
@@ -157,6 +162,14 @@ def coverage_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
             "supply": pl.DataFrame({"resource": list(VACCINES), "supply": supply})}
 
 
+def portion_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
+    """ratios (key, ratio): whole-number weights 1–5, two teams at 0."""
+    weight = rng.integers(1, 6, N_TEAMS).astype(np.float64)
+    weight[rng.choice(N_TEAMS, 2, replace=False)] = 0.0
+    return {"ratios": pl.DataFrame({"key": [f"team-{i:02d}" for i in range(1, N_TEAMS + 1)],
+                                    "ratio": weight})}
+
+
 def _group(commodity: str, year: int, **columns: np.ndarray) -> pl.DataFrame:
     n = len(next(iter(columns.values())))
     return pl.DataFrame(
@@ -171,7 +184,8 @@ def write(out_dir: Path) -> list[Path]:
     for capability, tables in (("sourcing", sourcing_tables(rng)),
                                ("periods", period_tables(rng)),
                                ("assignment", assignment_tables(rng)),
-                               ("coverage", coverage_tables(rng))):
+                               ("coverage", coverage_tables(rng)),
+                               ("portions", portion_tables(rng))):  # new capabilities last
         for name, table in tables.items():
             path = out_dir / capability / f"{name}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -145,3 +145,35 @@ def _ratios_table(obj: Any) -> tuple[pl.DataFrame, str]:
         dup = df[rows].unique(subset=[KEY]).sort(KEY)
         raise DuplicateKeyError("ratios give a key more than once", key_tuples(dup, [KEY]))
     return df, name
+
+
+#: Columns of :func:`portion_violations`.
+VIOLATION_COLUMNS = ["rule", "key", "amount", "limit"]
+
+
+def portion_violations(portions: pd.DataFrame | pd.Series, ratios: Any, total: int
+                       ) -> pd.DataFrame:
+    """Breaches of an apportionment against its inputs (empty when none).
+
+    Rules: ``sum`` (the portions do not add up to ``total``, or to 0 when every ratio is 0;
+    key ``"<all>"``), ``negative``, ``zero_ratio`` (portions to a key of ratio 0),
+    ``unknown_key`` (a key the ratios lack) and ``missing_key`` (a key of the ratios absent).
+
+    >>> portion_violations(pd.Series({"a": 6, "b": 1}, name="portions"), {"a": 3, "b": 1}, 8
+    ...                    ).values.tolist()
+    [['sum', '<all>', 7, 8]]
+    """
+    got = portions["portions"] if isinstance(portions, pd.DataFrame) else portions
+    df, _ = _ratios_table(ratios)
+    r = pd.Series(df[RATIO].to_numpy(), index=df[KEY].to_pandas())
+    expected = int(total) if (r > 0).any() else 0
+    rows = []
+    if int(got.sum()) != expected:
+        rows.append(("sum", "<all>", int(got.sum()), expected))
+    rows += [("negative", k, int(v), 0) for k, v in got[got < 0].items()]
+    known = got.index.isin(r.index)
+    rows += [("unknown_key", k, int(v), 0) for k, v in got[~known].items()]
+    zero = got[known][r.reindex(got.index[known]).to_numpy() == 0]
+    rows += [("zero_ratio", k, int(v), 0) for k, v in zero[zero != 0].items()]
+    rows += [("missing_key", k, 0, 0) for k in r.index[~r.index.isin(got.index)]]
+    return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)

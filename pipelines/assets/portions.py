@@ -1,0 +1,50 @@
+"""Apportionment assets (group ``portions``): whole portions per key by ratio."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import polars as pl
+
+from pipelines.assets.inputs import parquet_input
+from pipelines.metadata import table_metadata, violations_check
+from schemas import portions as schemas
+from transforms import portions as tf
+
+GROUP = "portions"
+
+portion_ratios = parquet_input("portion_ratios", GROUP, schemas.PortionRatios,
+                               "Ratio ≥ 0 per key (0 = no portions).", total="ratio",
+                               file="ratios")
+
+
+class PortionsConfig(dg.Config):
+    """Run config: how many whole portions to hand out, and by which method (SPEC §5)."""
+
+    total: int = 75
+    method: str = "priority"
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"},
+          check_specs=[dg.AssetCheckSpec("portions_sum_to_total", asset="portions",
+                                         blocking=True,
+                                         description="Portions add up to the configured total "
+                                                     "(0 when every ratio is 0), none negative, "
+                                                     "none to a key of ratio 0, every key once.")])
+def portions(context: dg.AssetExecutionContext, config: PortionsConfig,
+             portion_ratios: pl.DataFrame) -> Iterator:
+    """Whole portions per key, summing to the configured total."""
+    result = tf.apportion(portion_ratios, config.total, method=config.method)
+    table = result.to_frame()
+    schemas.PortionsOutput.validate(table, lazy=True)
+    yield dg.Output(table, metadata={
+        **table_metadata(table), "total": config.total, "method": config.method,
+        "unallocated": result.attrs["unallocated"],
+        "keys_with_portions": int((result > 0).sum()),
+    })
+    check = violations_check(tf.portion_violations(table, portion_ratios, config.total))
+    yield dg.AssetCheckResult(check_name="portions_sum_to_total", passed=check.passed,
+                              metadata=check.metadata)
+
+
+assets = [portion_ratios, portions]
+checks: list = []
