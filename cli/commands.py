@@ -1,0 +1,206 @@
+"""What each ``fairalloc`` subcommand does: read the tables, call the transform, emit.
+
+Every handler checks its output paths before reading anything, imports its transform only
+when it runs (so ``--help`` stays fast), and leaves error reporting to :func:`cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from cli.io import (
+    FORMATS,
+    CLIError,
+    Progress,
+    check_output,
+    emit,
+    read_table,
+    require_columns,
+)
+
+
+def sourcing(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc sourcing``: direct (within capacity) or proportional sourcing."""
+    output = check_output(args.output)
+    matches = read_table(args.matches, "matches", progress)
+    capacity = read_table(args.source_capacity, "source capacity", progress)
+    demand = read_table(args.sink_demand, "sink demand", progress)
+    from transforms import sourcing as tf
+
+    progress.say(f"{args.method} sourcing…")
+    if args.method == "direct":
+        tol = 0.0 if args.relative_tolerance is None else args.relative_tolerance
+        source_volume, sink_volume = tf.direct_sourcing(
+            matches, capacity, demand, relative_tolerance=tol,
+            redistribute=args.redistribute, by=args.by)
+        table = pd.concat([source_volume, sink_volume], axis=1)
+        report = source_volume.attrs["report"]
+    else:
+        policy = args.on_zero_capacity or "even"
+        volume = tf.proportional_sourcing(matches, demand, capacity, on_zero_capacity=policy,
+                                          by=args.by)
+        table, report = volume.to_frame(), volume.attrs["report"]
+    progress.say(f"allocated {report.allocated:.6g} of demand {report.total_demand:.6g} "
+                 f"(unallocated {report.unallocated_demand:.6g}, "
+                 f"{report.unmatched_sinks:,} unmatched sink(s))")
+    emit(table, output, progress)
+
+
+def periods(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc periods``: entitlement allocation over periods, optionally a lottery."""
+    output = check_output(args.output)
+    requests = read_table(args.requests, "requests", progress)
+    accounts = read_table(args.accounts, "accounts", progress)
+    capacities = read_table(args.capacities, "capacities", progress)
+    from transforms import periods as tf
+
+    options: dict[str, Any] = {
+        "auto_weights": args.auto_weights, "two_step": args.two_step,
+        "convergence_threshold": args.convergence_threshold,
+        "demand_gap_threshold": args.demand_gap_threshold,
+        "max_iterations": args.max_iterations, "step2_strategy": args.step2_strategy,
+    }
+    progress.say("allocating periods…")
+    if args.by:
+        res = tf.allocate_period_groups(requests, accounts, capacities, by=args.by, **options)
+    else:
+        res = tf.allocate_periods(requests, accounts, capacities, **options)
+    report = res.report
+    progress.say(f"allocated {report.allocated:.6g} of capacity {report.total_capacity:.6g} "
+                 f"(request {report.total_request:.6g}), "
+                 f"{report.iterations} step-2 iteration(s)")
+    if args.lottery:
+        seed = 0 if args.seed is None else args.seed
+        progress.say(f"drawing the lottery (seed {seed})…")
+        if args.by:
+            table = tf.lottery_groups(res.allocation, capacities, by=args.by, seed=seed)
+        else:
+            table = tf.lottery(res, capacities, seed=seed)
+        progress.say(f"{int(table['won'].sum()):,} unit(s) won, "
+                     f"{table['probability'].sum():.6g} expected")
+    else:
+        table = getattr(res, args.table or "allocation")
+    emit(table, output, progress)
+
+
+def assign(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc assign``: ranked-preference assignment."""
+    output = check_output(args.output)
+    constraints = _read_json(args.constraints) if args.constraints is not None else None
+    preferences = read_table(args.preferences, "preferences", progress)
+    capacities = read_table(args.capacities, "capacities", progress)
+    from transforms.assignment import assign_preferences
+
+    progress.say(f"assigning ({args.strategy})…")
+    res = assign_preferences(
+        preferences, capacities, strategy=args.strategy, fill_unlisted=args.fill_unlisted,
+        allow_unassigned=args.allow_unassigned, unassigned_cost=args.unassigned_cost,
+        seed=args.seed, constraints=constraints)
+    report = res.report
+    progress.say(f"{report.assigned:,} of {report.users:,} user(s) assigned, "
+                 f"total cost {report.total_cost:,}")
+    emit(res.allocation, output, progress)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CLIError(f"constraints {path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"constraints {path}: not valid JSON ({exc})") from None
+
+
+def coverage(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc coverage``: fair coverage, optionally with the fairness audit."""
+    output = check_output(args.output)
+    audit_path = check_output(args.audit, "audit")
+    groups = read_table(args.groups, "groups", progress)
+    eligibility = read_table(args.eligibility, "eligibility", progress)
+    supply = read_table(args.supply, "supply", progress)
+    from transforms.coverage import allocate_coverage, audit_fairness
+
+    progress.say("allocating coverage…")
+    res = allocate_coverage(groups, eligibility, supply, loss=args.loss)
+    progress.say(f"objective {res.objective:.6g}, "
+                 f"{res.report.scarce_resources} scarce resource(s), "
+                 f"lowest coverage {res.groups['coverage'].min():.6g}")
+    if audit_path is not None:
+        audit = audit_fairness(groups, res.allocation, eligibility)
+        progress.say(f"audit: {len(audit):,} justified complaint(s)")
+        emit(audit, audit_path, progress)
+    emit(getattr(res, args.table), output, progress)
+
+
+def parse_ratios(text: str) -> dict[int | str, float]:
+    """Inline ``--ratios``: ``KEY=RATIO`` items separated by commas.
+
+    Keys become ints when every key is a whole number, else they stay strings; ratios are
+    floats (their sign and finiteness are checked by the transform).
+
+    >>> parse_ratios("1=3,2=1")
+    {1: 3.0, 2: 1.0}
+    >>> parse_ratios("north=2.5, south=1")
+    {'north': 2.5, 'south': 1.0}
+    >>> parse_ratios("1=3,2")
+    Traceback (most recent call last):
+    ...
+    cli.io.CLIError: --ratios: malformed item '2' (expected KEY=RATIO, e.g. 1=3,2=1)
+    """
+    keys: list[str] = []
+    ratios: list[float] = []
+    for item in text.split(","):  # the items of one argument, not data rows
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not (sep and key and value):
+            raise CLIError(f"--ratios: malformed item {item.strip()!r} "
+                           "(expected KEY=RATIO, e.g. 1=3,2=1)")
+        try:
+            ratios.append(float(value))
+        except ValueError:
+            raise CLIError(f"--ratios: ratio {value!r} of key {key!r} is not a number") from None
+        keys.append(key)
+    typed: list[int | str] = list(keys)
+    if all(re.fullmatch(r"[+-]?\d+", k) for k in keys):
+        typed = [int(k) for k in keys]
+    if len(set(typed)) != len(typed):
+        twice = sorted({str(k) for k in typed if typed.count(k) > 1})
+        raise CLIError(f"--ratios: key(s) given more than once: {', '.join(twice)}")
+    return dict(zip(typed, ratios, strict=True))
+
+
+def _is_inline(text: str) -> bool:
+    """Inline ratios contain ``=`` and do not end in a table extension."""
+    return "=" in text and Path(text).suffix.lower() not in FORMATS
+
+
+def portions(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc portions``: whole portions in proportion to ratios."""
+    output = check_output(args.output)
+    if _is_inline(args.ratios):
+        ratios: Any = parse_ratios(args.ratios)
+    else:
+        table = read_table(args.ratios, "ratios", progress)
+        ratios = require_columns(table, ["key", "ratio"], f"ratios {args.ratios}")
+    from transforms.portions import apportion
+
+    result = apportion(ratios, args.total, method=args.method)
+    unallocated = int(result.attrs.get("unallocated", 0))
+    progress.say(f"{args.method}: {int(result.sum()):,} of {args.total:,} portion(s) handed "
+                 f"out to {len(result):,} key(s), {unallocated:,} unallocated")
+    emit(result, output, progress)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], None]] = {
+    "sourcing": sourcing,
+    "periods": periods,
+    "assign": assign,
+    "coverage": coverage,
+    "portions": portions,
+}

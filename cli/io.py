@@ -1,0 +1,160 @@
+"""Tables in and out of the command line: Parquet or CSV by extension, progress on stderr.
+
+Inputs are read with polars (the transforms accept polars frames); results, pandas tables with
+a (Multi)Index, are written with the index turned back into columns, atomically (a temporary
+file in the same directory, then :func:`os.replace`), or printed to stdout in full.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+
+#: File extension → table format.
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+
+
+class CLIError(Exception):
+    """Bad command-line input found by the CLI itself; shown as one ``fairalloc: error:`` line."""
+
+
+class Progress:
+    """Brief ``fairalloc: …`` lines on stderr (silenced by ``quiet``) and the run's wall time."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def say(self, message: str) -> None:
+        """Print ``fairalloc: message`` on stderr unless quiet."""
+        if not self.quiet:
+            print(f"fairalloc: {message}", file=sys.stderr, flush=True)
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the run started."""
+        return time.perf_counter() - self.start
+
+
+def table_format(path: str | Path, what: str) -> str:
+    """``"parquet"`` or ``"csv"`` from the extension of ``path``; :class:`CLIError` otherwise.
+
+    >>> table_format("out/alloc.PQ", "output")
+    'parquet'
+    >>> table_format("alloc.xlsx", "output")
+    Traceback (most recent call last):
+    ...
+    cli.io.CLIError: output alloc.xlsx: unknown extension '.xlsx' (use .parquet, .pq or .csv)
+    """
+    suffix = Path(path).suffix
+    fmt = FORMATS.get(suffix.lower())
+    if fmt is None:
+        shown = repr(suffix) if suffix else "(none)"
+        raise CLIError(f"{what} {path}: unknown extension {shown} (use .parquet, .pq or .csv)")
+    return fmt
+
+
+def check_output(path: str | Path | None, what: str = "output") -> Path | None:
+    """Validate an output path before any work: known extension, existing directory."""
+    if path is None:
+        return None
+    table_format(path, what)
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{what} {path}: is a directory")
+    if not path.parent.is_dir():
+        raise CLIError(f"{what} {path}: directory {path.parent} does not exist")
+    return path
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-blank line of an exception's message (its type name if none)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def read_table(path: str | Path, what: str, progress: Progress) -> pl.DataFrame:
+    """Read a Parquet or CSV table (CSV types inferred from the whole file) as polars.
+
+    Missing files and unreadable or malformed contents raise :class:`CLIError` naming ``what``
+    and the path, in one line.
+    """
+    fmt = table_format(path, what)
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"{what} {path}: no such file")
+    try:
+        if fmt == "parquet":
+            df = pl.read_parquet(path)
+        else:
+            df = pl.read_csv(path, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise CLIError(f"cannot read {what} {path}: {first_line(exc)}") from None
+    progress.say(f"read {path} ({df.height:,} rows)")
+    return df
+
+
+def require_columns(df: pl.DataFrame, columns: list[str], what: str) -> pl.DataFrame:
+    """``df`` restricted to ``columns``; :class:`CLIError` naming the missing ones."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise CLIError(f"{what} lacks column(s) {', '.join(missing)} (has {', '.join(df.columns)})")
+    return df.select(columns)
+
+
+def flat_table(table: pd.DataFrame | pd.Series) -> pd.DataFrame:
+    """The result with its named index levels as leading columns (an unnamed index is dropped).
+
+    >>> s = pd.Series([6, 2], index=pd.Index([1, 2], name="key"), name="portions")
+    >>> flat_table(s).columns.tolist()
+    ['key', 'portions']
+    """
+    frame = table.to_frame() if isinstance(table, pd.Series) else table
+    unnamed = all(name is None for name in frame.index.names)
+    return frame.reset_index(drop=unnamed)
+
+
+def write_table(table: pd.DataFrame | pd.Series, path: Path) -> int:
+    """Write ``table`` (index as columns) to ``path`` atomically; returns the row count."""
+    flat = pl.from_pandas(flat_table(table))
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if table_format(path, "output") == "parquet":
+            flat.write_parquet(tmp)
+        else:
+            flat.write_csv(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return flat.height
+
+
+def render(table: pd.DataFrame | pd.Series) -> str:
+    """Every row of ``table`` as aligned text (index levels as columns), for stdout.
+
+    >>> print(render(pd.Series([6, 2], index=pd.Index([1, 2], name="key"), name="portions")))
+     key  portions
+       1         6
+       2         2
+    """
+    flat = flat_table(table)
+    if flat.empty:
+        return "  ".join(str(c) for c in flat.columns)
+    return flat.to_string(index=False)
+
+
+def emit(table: pd.DataFrame | pd.Series, path: Path | None, progress: Progress,
+         what: str = "table") -> None:
+    """Write ``table`` to ``path``, or print it to stdout when ``path`` is None."""
+    if path is None:
+        sys.stdout.write(render(table) + "\n")
+        sys.stdout.flush()
+        progress.say(f"printed {what} ({len(table):,} rows) in {progress.seconds:.2f} s")
+    else:
+        rows = write_table(table, path)
+        progress.say(f"wrote {path} ({rows:,} rows) in {progress.seconds:.2f} s")
