@@ -83,14 +83,24 @@ def exact_sum(r: np.ndarray) -> Fraction:
         return Fraction(0)
     emin = int(e.min())
     acc = 0
-    for start in range(0, len(r), _CHUNK):
-        ms, es = m[start:start + _CHUNK], e[start:start + _CHUNK]
-        ue, inv = np.unique(es, return_inverse=True)
-        hi = np.bincount(inv, weights=(ms >> 26).astype(np.float64))
-        lo = np.bincount(inv, weights=(ms & (2**26 - 1)).astype(np.float64))
-        for x, h, low in zip(ue.tolist(), hi.tolist(), lo.tolist(), strict=True):
-            acc += (int(h) << (x - emin + 26)) + (int(low) << (x - emin))
+    for start in range(0, len(r), _CHUNK):  # exponents span at most ~2 100 values
+        ms, es = m[start:start + _CHUNK], e[start:start + _CHUNK] - emin
+        hi = np.bincount(es, weights=(ms >> 26).astype(np.float64))
+        lo = np.bincount(es, weights=(ms & (2**26 - 1)).astype(np.float64))
+        for x in np.flatnonzero((hi != 0) | (lo != 0)).tolist():
+            acc += (int(hi[x]) << (x + 26)) + (int(lo[x]) << x)
     return Fraction(acc) * Fraction(2) ** emin
+
+
+def _first(r: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` keys by ratio descending, then key (no full sort: a partition first).
+
+    >>> _first(np.array([1.0, 3.0, 1.0, 3.0]), 3).tolist()
+    [1, 3, 0]
+    """
+    kth = np.partition(-r, k - 1)[k - 1]
+    near = np.flatnonzero(-r <= kth)  # every key at least as high as the k-th, in key order
+    return near[np.argsort(-r[near], kind="stable")[:k]]
 
 
 @METHODS.register("priority")
@@ -98,11 +108,13 @@ def _priority(r: np.ndarray, total: int) -> np.ndarray:
     """The two-pass rule: minimum shares in priority order, then the rest to the top ratio."""
     n = len(r)
     share = min(math.ceil(Fraction(total) / exact_sum(r)), total)
-    order = np.lexsort((np.arange(n), -r))  # ratio descending, then key
-    out = np.zeros(n, dtype=np.int64)
-    full = min(n, total // share)
-    out[order[:full]] = share
-    if full < n:
+    full = total // share  # keys that get a whole minimum share
+    if full >= n:
+        out = np.full(n, share, dtype=np.int64)
+    else:
+        out = np.zeros(n, dtype=np.int64)
+        order = _first(r, full + 1)
+        out[order[:full]] = share
         out[order[full]] = total - full * share  # less than a share: portions ran out
     rest = total - int(out.sum())
     top = np.flatnonzero(r == r.max())  # in key order
@@ -167,8 +179,9 @@ class _Quota(_Values):
     def __init__(self, r: np.ndarray, total: int):
         self.total = total
         self.exact_sum = exact_sum(r)
-        rs = np.ldexp(r, -int(np.frexp(r.max())[1]))
-        self.q = rs * (total / math.fsum(rs))
+        shift = int(np.frexp(r.max())[1])
+        rs = np.ldexp(r, -shift)  # no overflow in the float sum, whatever the magnitudes
+        self.q = rs * (total / float(self.exact_sum / Fraction(2) ** shift))
         self.tol = BAND * (float(self.q.max()) + 1.0)
 
     def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -210,13 +223,16 @@ def _between(base: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return idx, base[idx] + np.arange(len(idx)) - starts[idx]
 
 
-def _largest(v: _Values, r: np.ndarray, total: int, lo: float, hi: float) -> np.ndarray:
+def _largest(v: _Values, r: np.ndarray, total: int, lo: float, hi: float,
+             counts: dict[float, np.ndarray] | None = None) -> np.ndarray:
     """Portions per key: the ``total`` largest values, equal values to the lower key first.
 
     ``lo`` and ``hi`` bracket the threshold: at least ``total`` portions are worth ≥ lo and
-    fewer than ``total`` are worth ≥ hi.
+    fewer than ``total`` are worth ≥ hi. ``counts`` holds per-key counts already computed.
     """
-    base, top = _count(v, hi), _count(v, lo)
+    counts = counts or {}
+    base = counts[hi] if hi in counts else _count(v, hi)
+    top = counts[lo] if lo in counts else _count(v, lo)
     idx, j = _between(base, top)
     k = total - int(base.sum())  # the threshold is the k-th largest value in [lo, hi)
     if not 1 <= k <= len(idx):
@@ -254,43 +270,48 @@ def _divisor_method(r: np.ndarray, total: int, offset: float, geometric: bool = 
     if offset == 0.0 and total <= n:
         # d(0) = 0: first portions only, by ratio descending, then key
         out = np.zeros(n, dtype=np.int64)
-        out[np.lexsort((np.arange(n), -r))[:total]] = 1
+        out[_first(r, total)] = 1
         return out
     v = _Divisor(r, total, offset, geometric)
+    counts: dict[float, np.ndarray] = {}
+
+    def above(x: float) -> int:  # portions worth ≥ x, per-key counts kept for _largest
+        if x not in counts:
+            counts[x] = _count(v, x)
+        return int(counts[x].sum())
+
     s = float(v.rs.sum())
     # about S / x + n (1/2 - offset) portions are worth ≥ x; a few Newton steps on that model
     x = s / (total + n * (offset - 0.5))
     for _ in range(2):
-        got = int(_count(v, x).sum())
-        x = s / max(s / x + (total - got), 0.5)
+        x = s / max(s / x + (total - above(x)), 0.5)
     lo = hi = None
     step = 1.0 + max((n + 2.0) / total, 2.0**-30)
     while lo is None or hi is None:
-        if int(_count(v, x).sum()) >= total:
+        if above(x) >= total:
             lo = x
             x = x * step
         else:
             hi = x
             x = x / step
         step = min(step * step, 2.0)
-    if hi <= lo:  # pragma: no cover - the search above keeps lo < hi
-        raise ArithmeticError("threshold search lost its bracket")
-    while True:  # narrow until the bracket holds few portions
-        nl, nh = int(_count(v, lo).sum()), int(_count(v, hi).sum())
-        if nl - nh <= 2 * n + 64 or hi <= lo * (1.0 + 2.0**-45):
-            break
+    # narrow until the bracket holds few portions
+    while above(lo) - above(hi) > 2 * n + 64 and hi > lo * (1.0 + 2.0**-45):
         mid = math.sqrt(lo * hi)
-        if int(_count(v, mid).sum()) >= total:
+        if above(mid) >= total:
             lo = mid
         else:
             hi = mid
-    return _largest(v, r, total, lo, hi)
+    return _largest(v, r, total, lo, hi, counts)
 
 
 @METHODS.register("hamilton")
 def _hamilton(r: np.ndarray, total: int) -> np.ndarray:
     """Largest remainders: floor of the exact quota, then the largest remainders."""
-    return _largest(_Quota(r, total), r, total, -1.0, 2.0)
+    # values ≥ 1 are whole quotas, the threshold is a remainder in [0, 1]: a bracket just
+    # wider than the float error holds about one portion per key
+    v = _Quota(r, total)
+    return _largest(v, r, total, -4.0 * v.tol, 1.0 + 4.0 * v.tol)
 
 
 @METHODS.register("jefferson")
