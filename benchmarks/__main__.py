@@ -10,10 +10,17 @@ import os
 import platform
 from pathlib import Path
 
-from benchmarks import bench_assignment, bench_coverage, bench_periods, bench_sourcing
+from benchmarks import (
+    bench_assignment,
+    bench_coverage,
+    bench_periods,
+    bench_portions,
+    bench_sourcing,
+)
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
-           "assignment": bench_assignment, "coverage": bench_coverage}
+           "assignment": bench_assignment, "coverage": bench_coverage,
+           "portions": bench_portions}
 
 
 def main() -> None:
