@@ -20,9 +20,10 @@ How the classic methods are computed
       "floors, then the largest remainders".
 
     Floats find the threshold value ``t`` (the ``total``-th largest) with vectorised counts and
-    one partial sort; portions whose float value lies within ``2**-40`` (relative) of ``t`` are
-    then ranked exactly, with :class:`fractions.Fraction` on the exact values of the float
-    ratios, one evaluation per distinct (ratio, j) pair. So float rounding never flips a
+    one partial sort; portions whose float value lies within ``2**-46`` of ``t`` (relative to
+    ``t`` for divisor methods, to the largest quota for Hamilton) are then ranked exactly, with
+    :class:`fractions.Fraction` on the exact values of the float ratios, one evaluation per
+    distinct (ratio, j) pair. So float rounding never flips a
     portion, and the exact work stays proportional to the number of near-ties.
 
 The two-pass ``priority`` rule is integer arithmetic throughout; its minimum share
@@ -43,8 +44,10 @@ METHODS = Registry("apportionment method")
 #: Largest total accepted: counts stay exact in float64 with room for the ±1 corrections.
 MAX_TOTAL = 2**50
 
-#: Float values within this relative distance of the threshold are ranked exactly.
-BAND = 2.0**-40
+#: Float values within this relative distance of the threshold are ranked exactly. Every float
+#: value is within 2**-50 (relative) of its true value, so the band is 16 times the error; near
+#: total = 2**50 Hamilton's band holds most remainders and the exact work grows with the keys.
+BAND = 2.0**-46
 
 _CHUNK = 2**25  # float64 sums of 27-bit integers stay exact for this many terms
 
