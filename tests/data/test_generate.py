@@ -21,7 +21,8 @@ def test_generation_is_deterministic_and_matches_the_committed_files(tmp_path):
     first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in gen.write(tmp_path / "a")}
     second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in gen.write(tmp_path / "b")}
     assert first == second
-    assert {str(p.parent) for p in first} == {"sourcing", "periods", "assignment", "coverage"}
+    assert {str(p.parent) for p in first} == {"sourcing", "periods", "assignment", "coverage",
+                                              "portions"}
     for rel in first:
         committed = ROOT / "data" / rel
         assert pl.read_parquet(committed).equals(pl.read_parquet(tmp_path / "a" / rel)), rel
@@ -83,3 +84,11 @@ def test_coverage_sample_has_the_promised_shape():
         "protein": ["P1", "P2", "P3"], "vector": ["P2", "P3", "P4", "P5"]}
     uncovered = (groups["population"] * (1 - groups["prior"])).sum()
     assert 0.35 <= supply["supply"].sum() / uncovered <= 0.45
+
+
+def test_portion_sample_has_the_promised_shape():
+    ratios = pl.read_parquet(ROOT / "data" / "portions" / "ratios.parquet")
+    assert ratios.columns == ["key", "ratio"] and ratios.height == 30
+    assert ratios["key"].n_unique() == 30
+    assert (ratios["ratio"] == 0).sum() == 2
+    assert set(ratios.filter(pl.col("ratio") > 0)["ratio"].to_list()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
