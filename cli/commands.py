@@ -114,7 +114,7 @@ def _read_json(path: str) -> Any:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise CLIError(f"constraints {path}: no such file") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CLIError(f"constraints {path}: not valid JSON ({exc})") from None
 
 
@@ -122,6 +122,8 @@ def coverage(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc coverage``: fair coverage, optionally with the fairness audit."""
     output = check_output(args.output)
     audit_path = check_output(args.audit, "audit")
+    if output is not None and audit_path is not None and output.resolve() == audit_path.resolve():
+        raise CLIError(f"--output and --audit name the same file {output}")
     groups = read_table(args.groups, "groups", progress)
     eligibility = read_table(args.eligibility, "eligibility", progress)
     supply = read_table(args.supply, "supply", progress)
@@ -180,9 +182,26 @@ def _is_inline(text: str) -> bool:
     return "=" in text and Path(text).suffix.lower() not in FORMATS
 
 
+def _whole_number(text: str) -> int:
+    """``--total``: a whole number (bad text is bad input, reported in one line).
+
+    >>> _whole_number("8")
+    8
+    >>> _whole_number("8.5")
+    Traceback (most recent call last):
+    ...
+    cli.io.CLIError: --total: '8.5' is not a whole number
+    """
+    try:
+        return int(text)
+    except ValueError:
+        raise CLIError(f"--total: {text!r} is not a whole number") from None
+
+
 def portions(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc portions``: whole portions in proportion to ratios."""
     output = check_output(args.output)
+    total = _whole_number(args.total)
     if _is_inline(args.ratios):
         ratios: Any = parse_ratios(args.ratios)
     else:
@@ -190,9 +209,9 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
         ratios = require_columns(table, ["key", "ratio"], f"ratios {args.ratios}")
     from transforms.portions import apportion
 
-    result = apportion(ratios, args.total, method=args.method)
+    result = apportion(ratios, total, method=args.method)
     unallocated = int(result.attrs.get("unallocated", 0))
-    progress.say(f"{args.method}: {int(result.sum()):,} of {args.total:,} portion(s) handed "
+    progress.say(f"{args.method}: {int(result.sum()):,} of {total:,} portion(s) handed "
                  f"out to {len(result):,} key(s), {unallocated:,} unallocated")
     emit(result, output, progress)
 

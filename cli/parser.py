@@ -220,8 +220,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
         common)
     p.add_argument("--ratios", required=True, metavar="KEY=RATIO,...|PATH",
                    help="inline ratios or a table with columns key, ratio")
-    p.add_argument("--total", type=int, required=True, metavar="INT",
-                   help="number of portions to hand out")
+    p.add_argument("--total", required=True, metavar="INT",
+                   help="number of portions to hand out (a whole number ≥ 0)")
     p.add_argument("--method", choices=PORTION_METHODS, default="priority",
                    help="apportionment method (default: %(default)s)")
     return parser, parsers

@@ -1,8 +1,8 @@
 """pandera contracts for apportionment tables (SPEC §5).
 
 >>> import polars as pl
->>> PortionRatios.validate(pl.DataFrame({"key": ["a", "b"], "ratio": [3.0, 1.0]})).height
-2
+>>> PortionRatios.validate(pl.DataFrame({"key": ["a", "b"], "ratio": [3, 1]}))["ratio"].dtype
+Float64
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from schemas._checks import finite
 
 
 class PortionRatios(pa.DataFrameModel):
-    """One row per key: a finite ratio ≥ 0 (0 = no portions)."""
+    """One row per key: a finite ratio ≥ 0 (0 = no portions); whole-number ratios (votes,
+    headcounts) are read as floats."""
 
     key: str = pa.Field(unique=True)
-    ratio: float = pa.Field(ge=0, nullable=False)
+    ratio: float = pa.Field(ge=0, nullable=False, coerce=True)
 
     class Config:
         strict = False

@@ -104,7 +104,7 @@ def apportion(ratios: Any, total: int, method: str = "priority") -> pd.Series:
 def _whole_total(total: Any) -> int:
     if isinstance(total, bool | np.bool_) or not isinstance(total, Real):
         raise ParameterError("total must be a whole number ≥ 0", [total])
-    if not isinstance(total, Integral) and not (np.isfinite(total) and float(total).is_integer()):
+    if not isinstance(total, Integral) and not float(total).is_integer():  # nan, inf too
         raise ParameterError("total must be a whole number ≥ 0", [total])
     value = int(total)
     if value < 0:

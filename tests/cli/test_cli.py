@@ -272,7 +272,34 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[object]]:
     (tmp_path / "broken.parquet").write_text("not a parquet file")
     pl.DataFrame({"sink": ["X", "Y"], "amount": [300, 300]}).write_csv(tmp_path / "nod.csv")
     pl.DataFrame({"key": [1, 2], "weight": [3, 1]}).write_csv(tmp_path / "r.csv")
+    (tmp_path / "periods").mkdir()
+    periods = sample(tmp_path / "periods", "periods")
+    pl.read_parquet(periods["requests"]).with_columns(request=-pl.col("request")).write_csv(
+        tmp_path / "neg_requests.csv")
+    (tmp_path / "assignment").mkdir()
+    assignment = sample(tmp_path / "assignment", "assignment")
+    pl.DataFrame({"user": ["u1", "u1"], "item": ["I01", "I02"], "rank": [1, 1]}).write_csv(
+        tmp_path / "same_rank.csv")
+    (tmp_path / "coverage").mkdir()
+    coverage = sample(tmp_path / "coverage", "coverage")
+    pl.DataFrame({"group": ["nowhere"], "resource": ["mRNA"]}).write_csv(
+        tmp_path / "stranger.csv")
+    (tmp_path / "latin1.json").write_bytes(b"\xff\xfe{}")
     return {
+        "negative request": ["periods", "--requests", tmp_path / "neg_requests.csv",
+                             "--accounts", periods["accounts"], "--capacities",
+                             periods["capacities"], "--by", "scenario"],
+        "one rank twice": ["assign", "--preferences", tmp_path / "same_rank.csv",
+                           "--capacities", assignment["capacities"]],
+        "constraints not UTF-8": ["assign", "--preferences", assignment["preferences"],
+                                  "--capacities", assignment["capacities"], "--strategy", "milp",
+                                  "--constraints", tmp_path / "latin1.json"],
+        "unknown group": ["coverage", "--groups", coverage["groups"], "--eligibility",
+                          tmp_path / "stranger.csv", "--supply", coverage["supply"]],
+        "output is the audit": ["coverage", "--groups", coverage["groups"], "--eligibility",
+                                coverage["eligibility"], "--supply", coverage["supply"],
+                                "-o", tmp_path / "x.csv", "--audit", tmp_path / "x.csv"],
+        "total not whole": ["portions", "--ratios", "1=3,2=1", "--total", "8.5"],
         "negative ratio": ["portions", "--ratios", "1=-3,2=1", "--total", 8],
         "malformed ratio": ["portions", "--ratios", "1=3,2", "--total", 8],
         "ratio not a number": ["portions", "--ratios", "1=three", "--total", 8],
@@ -287,7 +314,30 @@ def _bad_inputs(tmp_path: Path) -> dict[str, list[object]]:
     }
 
 
-@pytest.mark.parametrize("case", ["negative ratio", "malformed ratio", "ratio not a number",
+#: what each bad input's message must say (so the run fails for the reason intended)
+SAYS = {
+    "negative request": "negative request: ('team01', 1)",
+    "one rank twice": "same rank to two items: ('u1', 1)",
+    "constraints not UTF-8": "latin1.json: not valid JSON",
+    "unknown group": "missing from the group table: 'nowhere'",
+    "output is the audit": "name the same file",
+    "total not whole": "'8.5' is not a whole number",
+    "negative ratio": "negative ratio: 1 ",
+    "malformed ratio": "malformed item '2'",
+    "ratio not a number": "ratio 'three' of key '1'",
+    "ratios table missing a column": "lacks column(s) ratio",
+    "missing file": "missing.parquet: no such file",
+    "unknown input extension": "unknown extension '.txt'",
+    "unknown output extension": "unknown extension '.json'",
+    "table missing a column": "'demand'",
+    "unreadable parquet": "cannot read source capacity",
+    "tolerance out of range": "relative_tolerance must be in [0, 1)",
+}
+
+
+@pytest.mark.parametrize("case", ["negative request", "one rank twice", "constraints not UTF-8",
+                                  "unknown group", "output is the audit", "total not whole",
+                                  "negative ratio", "malformed ratio", "ratio not a number",
                                   "ratios table missing a column", "missing file",
                                   "unknown input extension", "unknown output extension",
                                   "table missing a column", "unreadable parquet",
@@ -298,6 +348,7 @@ def test_bad_input_is_one_error_line(tmp_path, case):
     assert proc.stdout == ""
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("fairalloc: error: "), proc.stderr
+    assert SAYS[case] in lines[0]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "out.json").exists()
 
