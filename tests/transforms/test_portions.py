@@ -299,8 +299,7 @@ def test_divisor_certificate_at_large_totals(ratios, total, method):
     held_next = [(_claim(method, r[i], out[i]), i) for i in range(n) if out[i] > 0 or
                  not zero_first]
     assert given_last and held_next
-    if True:
-        worst_given = min(given_last, key=lambda p: (p[0], -p[1]))
-        best_held = max(held_next, key=lambda p: (p[0], -p[1]))
-        assert worst_given[0] > best_held[0] or (
-            worst_given[0] == best_held[0] and worst_given[1] < best_held[1])
+    worst_given = min(given_last, key=lambda p: (p[0], -p[1]))
+    best_held = max(held_next, key=lambda p: (p[0], -p[1]))
+    assert worst_given[0] > best_held[0] or (
+        worst_given[0] == best_held[0] and worst_given[1] < best_held[1])
