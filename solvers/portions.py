@@ -142,6 +142,11 @@ class _Values:
         """A number ordered exactly like the true value of a portion (ratio ``r``, index j)."""
         raise NotImplementedError
 
+    def fractions(self, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """For whole-number ratios (< 2**52): int64 numerators and positive denominators of
+        numbers ordered like the true values, reduced; None when they would overflow."""
+        return None
+
     def band(self, t: float) -> float:
         return BAND * abs(t)
 
@@ -172,6 +177,19 @@ class _Divisor(_Values):
             c = np.floor(y - self.offset) + 1.0
         return np.maximum(c, 0.0).astype(np.int64)
 
+    def fractions(self, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        m = r.astype(np.int64)
+        if self.geometric:  # compared through squares: r² / (j (j + 1))
+            if r.max() >= 2.0**31 or j.max() >= 2**31:
+                return None
+            num, den = m * m, j * (j + 1)
+        elif self.offset == 0.5:  # r / (j + 1/2) = 2r / (2j + 1)
+            num, den = 2 * m, 2 * j + 1
+        else:
+            num, den = m, j + int(self.offset)
+        g = np.gcd(num, den)
+        return num // g, den // g
+
     def exact(self, r: float, j: int) -> Fraction:
         if self.geometric:
             return Fraction(r) ** 2 / (j * (j + 1))
@@ -193,6 +211,13 @@ class _Quota(_Values):
     def approx_count(self, x: float) -> np.ndarray:
         c = np.floor(np.minimum(self.q - x, float(self.total) + 2.0)) + 1.0
         return np.maximum(c, 0.0).astype(np.int64)
+
+    def fractions(self, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        s = self.exact_sum  # value = (total r - j s) / s, whole when every ratio is whole
+        if s.denominator != 1 or self.total * int(r.max()) >= 2**62 or int(j.max()) * s >= 2**62:
+            return None
+        num = self.total * r.astype(np.int64) - j * int(s)
+        return num, np.full(len(num), int(s), dtype=np.int64)
 
     def exact(self, r: float, j: int) -> Fraction:
         return self.total * Fraction(r) / self.exact_sum - j
@@ -226,6 +251,41 @@ def _between(base: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return idx, base[idx] + np.arange(len(idx)) - starts[idx]
 
 
+def _exact_ranks(v: _Values, r: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Dense ranks (ascending) of the exact values of portions (ratio ``r``, index ``j``).
+
+    Whole-number ratios give each value as a reduced integer fraction (``v.fractions``), so
+    equal values are found with numpy, and a common denominator orders them outright; other
+    ratios are evaluated once per distinct (ratio, j) with :class:`fractions.Fraction`.
+    """
+    fractions = v.fractions(r, j) if (r == np.floor(r)).all() and r.max() < 2.0**52 else None
+    if fractions is not None and (fractions[1] == fractions[1][0]).all():
+        return np.unique(fractions[0], return_inverse=True)[1].ravel()
+    if fractions is not None:
+        nums, dens, inv = _distinct_pairs(*fractions)
+        exact = [Fraction(a, b) for a, b in zip(nums.tolist(), dens.tolist(), strict=True)]
+    else:
+        ratios, js, inv = _distinct_pairs(r, j)
+        exact = [v.exact(x, jj) for x, jj in zip(ratios.tolist(), js.tolist(), strict=True)]
+    order = sorted(range(len(exact)), key=exact.__getitem__)
+    new = [pos == 0 or exact[u] != exact[order[pos - 1]] for pos, u in enumerate(order)]
+    rank = np.empty(len(exact), dtype=np.int64)
+    rank[order] = np.cumsum(new) - 1  # equal exact values share a rank
+    return rank[inv]
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs and each element's pair: two 1-d uniques and one on codes.
+
+    >>> _distinct_pairs(np.array([2.0, 1.0, 2.0]), np.array([5, 5, 5]))
+    (array([1., 2.]), array([5, 5]), array([1, 0, 1]))
+    """
+    ua, ia = np.unique(a, return_inverse=True)
+    ub, ib = np.unique(b, return_inverse=True)
+    codes, inv = np.unique(ia.astype(np.int64) * len(ub) + ib, return_inverse=True)
+    return ua[codes // len(ub)], ub[codes % len(ub)], inv
+
+
 def _largest(v: _Values, r: np.ndarray, total: int, lo: float, hi: float,
              counts: dict[float, np.ndarray] | None = None) -> np.ndarray:
     """Portions per key: the ``total`` largest values, equal values to the lower key first.
@@ -252,18 +312,8 @@ def _largest(v: _Values, r: np.ndarray, total: int, lo: float, hi: float,
         raise ArithmeticError("the exact band does not hold the threshold")
     if slots in (0, len(idx)):
         return sure if slots == 0 else maybe
-    # exact ranking of the near-ties, once per distinct (ratio, j)
-    pairs, inv = np.unique(np.stack([r[idx].view(np.int64), j]), axis=1, return_inverse=True)
-    exact = [v.exact(float(x), int(jj)) for x, jj in
-             zip(pairs[0].view(np.float64).tolist(), pairs[1].tolist(), strict=True)]
-    order = sorted(range(len(exact)), key=exact.__getitem__)
-    rank = np.empty(len(exact), dtype=np.int64)
-    dense = 0
-    for pos, u in enumerate(order):  # equal exact values share a rank
-        if pos and exact[u] != exact[order[pos - 1]]:
-            dense += 1
-        rank[u] = dense
-    chosen = np.lexsort((idx, -rank[inv.ravel()]))[:slots]
+    rank = _exact_ranks(v, r[idx], j)
+    chosen = np.lexsort((idx, -rank))[:slots]
     return sure + np.bincount(idx[chosen], minlength=len(r))
 
 

@@ -74,6 +74,10 @@ def test_priority_by_hand(ratios, total, expected):
     ("webster", {"a": 7, "b": 2}, 3, {"a": 2, "b": 1}),
     # the last value: a's 53 / 5.5 = 9.64 beats b's 24 / 2.5 = 9.6
     ("webster", {"a": 53, "b": 24, "c": 23}, 10, {"a": 6, "b": 2, "c": 2}),
+    # a's first value 1 / (1/2) = 2 equals b's second 3 / (3/2) = 2 (after b's 6): a wins the
+    # tie as the lower key, and keeps it when the ratios swap
+    ("webster", {"a": 1, "b": 3}, 2, {"a": 1, "b": 1}),
+    ("webster", {"a": 3, "b": 1}, 2, {"a": 2, "b": 0}),
     # first portions to every positive key, then 7 / 1 beats 2 / 1
     ("adams", {"a": 7, "b": 2}, 3, {"a": 2, "b": 1}),
     # fewer portions than keys: first portions by ratio descending, then key
@@ -303,3 +307,14 @@ def test_divisor_certificate_at_large_totals(ratios, total, method):
     best_held = max(held_next, key=lambda p: (p[0], -p[1]))
     assert worst_given[0] > best_held[0] or (
         worst_given[0] == best_held[0] and worst_given[1] < best_held[1])
+
+
+@settings(max_examples=80)
+@given(st.lists(st.integers(0, 1000).map(float), min_size=1, max_size=25),
+       st.integers(0, 2**50))
+def test_hamilton_at_large_totals_matches_the_reference(ratios, total):
+    """Large totals put many remainders inside the exact band (whole and fractional sums)."""
+    d = dict(enumerate(ratios))
+    assert apportion(d, total, method="hamilton").to_dict() == ref.hamilton(d, total)
+    halves = {k: v + 0.5 for k, v in d.items()}
+    assert apportion(halves, total, method="hamilton").to_dict() == ref.hamilton(halves, total)
