@@ -33,6 +33,7 @@ The two-pass ``priority`` rule is integer arithmetic throughout; its minimum sha
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from fractions import Fraction
 
 import numpy as np
@@ -126,21 +127,22 @@ def _priority(r: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
-class _Values:
+class _Values(ABC):
     """Key ``i``'s ``j``-th portion value: float approximation, count and exact value."""
 
     total: int
 
-    def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def value(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Float values of portions ``j`` of keys ``i`` (within 2**-50 of the true ones)."""
 
-    def approx_count(self, x: float) -> np.ndarray:  # pragma: no cover
+    @abstractmethod
+    def approx_count(self, x: float) -> np.ndarray:
         """Roughly how many portions of each key are worth ≥ x (may be off by one)."""
-        raise NotImplementedError
 
-    def exact(self, r: float, j: int) -> Fraction:  # pragma: no cover
+    @abstractmethod
+    def exact(self, r: float, j: int) -> Fraction:
         """A number ordered exactly like the true value of a portion (ratio ``r``, index j)."""
-        raise NotImplementedError
 
     def fractions(self, r: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """For whole-number ratios (< 2**52): int64 numerators and positive denominators of
