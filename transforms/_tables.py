@@ -188,8 +188,11 @@ class KeyedTable:
 def keyed_table(
     obj: Any, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True,
     amounts: bool = True, required: bool = True, extra: Sequence[str] = (),
+    collapse: bool = True,
 ) -> KeyedTable:
     """Coerce, check amounts (finite, ≥ 0, or > 0), collapse exact duplicates, reject conflicts.
+
+    With ``collapse=False`` any repeated key is an error, even with the same values.
 
     >>> t = keyed_table({"b": 2, "a": 1, ("a"): 1}, ["source"], "capacity", what="capacity")
     >>> t.frame["source"].to_list(), t.values.tolist()
@@ -212,10 +215,12 @@ def keyed_table(
 
     repeat = np.logical_and.reduce([same_as_previous(k) for k in keys])
     conflict = repeat & ~np.logical_and.reduce([same_as_previous(v) for v in values])
-    if conflict.any():
-        dup = df.filter(pl.Series(conflict)).unique(subset=keys).sort(keys)
+    bad = conflict if collapse else repeat
+    if bad.any():
+        dup = df.filter(pl.Series(bad)).unique(subset=keys).sort(keys)
         raise DuplicateKeyError(
-            f"{what} gives the same key different {' / '.join(values)} values",
+            f"{what} gives the same key different {' / '.join(values)} values" if collapse
+            else f"{what} gives a key more than once",
             key_tuples(dup, keys)
         )
     if repeat.any():

@@ -31,8 +31,8 @@ import pandas as pd
 import polars as pl
 
 from solvers import portions as kernels
-from transforms._tables import check_amounts, key_tuples, require_rows, to_polars
-from transforms.errors import DuplicateKeyError, InputTypeError, ParameterError
+from transforms._tables import keyed_table
+from transforms.errors import InputTypeError, ParameterError
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +134,7 @@ def _ratios_table(obj: Any) -> tuple[pl.DataFrame, str]:
         raise InputTypeError(
             f"ratios must be a dict, a pandas Series or a table, not {type(obj).__name__}"
         )
-    df = to_polars(obj, [KEY], RATIO, what="ratios")
-    require_rows(df, "ratios")
-    check_amounts(df, [KEY], RATIO, what="ratios")
-    df = df.sort(KEY, multithreaded=df.height > 100_000)
-    keys = df[KEY]
-    repeated = (keys.slice(1) == keys.slice(0, df.height - 1)).to_numpy()
-    if repeated.any():
-        rows = np.flatnonzero(repeated) + 1
-        dup = df[rows].unique(subset=[KEY]).sort(KEY)
-        raise DuplicateKeyError("ratios give a key more than once", key_tuples(dup, [KEY]))
+    df = keyed_table(obj, [KEY], RATIO, what="ratios", collapse=False).frame
     return df, name
 
 
