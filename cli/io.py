@@ -7,13 +7,14 @@ file in the same directory, then :func:`os.replace`), or printed to stdout in fu
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
+
+from transforms._files import write_atomic
 
 #: File extension → table format.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -122,15 +123,8 @@ def flat_table(table: pd.DataFrame | pd.Series) -> pd.DataFrame:
 def write_table(table: pd.DataFrame | pd.Series, path: Path) -> int:
     """Write ``table`` (index as columns) to ``path`` atomically; returns the row count."""
     flat = pl.from_pandas(flat_table(table))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if table_format(path, "output") == "parquet":
-            flat.write_parquet(tmp)
-        else:
-            flat.write_csv(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    parquet = table_format(path, "output") == "parquet"
+    write_atomic(path, flat.write_parquet if parquet else flat.write_csv)
     return flat.height
 
 

@@ -9,7 +9,6 @@ same directory, then ``os.replace`` it over the target, so readers never see hal
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from pipelines.resources import default_storage_dir
+from transforms._files import write_atomic as atomic
 
 
 def asset_path(base_dir: str | os.PathLike, key: dg.AssetKey | str) -> Path:
@@ -32,28 +32,18 @@ def asset_path(base_dir: str | os.PathLike, key: dg.AssetKey | str) -> Path:
 def write_atomic(
     obj: pd.DataFrame | pd.Series | pl.DataFrame | pl.LazyFrame, path: Path
 ) -> None:
-    """Write ``obj`` to ``path`` as Parquet through a temporary file, fsync, and a rename.
-
-    The temporary file sits beside the target (same file system, so the rename is atomic) and
-    is created with the process's normal permissions (umask), like any other output.
-    """
+    """Write ``obj`` to ``path`` as Parquet through a temporary file, fsync, and a rename
+    (:func:`transforms._files.write_atomic`)."""
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     if not isinstance(obj, pl.DataFrame | pd.Series | pd.DataFrame):
         raise TypeError(f"cannot store {type(obj).__name__} as Parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        if isinstance(obj, pl.DataFrame):
-            obj.write_parquet(tmp)
-        else:
-            pq.write_table(_arrow(obj), tmp)
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    if isinstance(obj, pl.DataFrame):
+        atomic(path, obj.write_parquet)
+    else:
+        table = _arrow(obj)
+        atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def _arrow(obj: pd.DataFrame | pd.Series) -> pa.Table:
