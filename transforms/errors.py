@@ -15,9 +15,11 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 MAX_KEYS_SHOWN = 10
 
@@ -88,7 +90,112 @@ class ConservationError(FairallocError):
 
 
 class SolverError(FairallocError):
-    """A solver failed or found the problem infeasible; the message carries its status."""
+    """A solver failed, found the problem infeasible, or gave an answer that broke an
+    invariant and could not be repaired; the message carries the capability and the status
+    (also on ``.status``)."""
+
+    status: str = "error"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exceptions of the libraries underneath (numpy, pandas, polars, arrow, scipy, OR-Tools) that
+#: bad input can provoke; they leave a public function as :class:`InputTypeError`.
+_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    TypeError, ValueError, AttributeError, LookupError, ArithmeticError,
+)
+
+
+def _foreign_input_errors() -> tuple[type[BaseException], ...]:
+    """polars' and arrow's exception bases, when those libraries are loaded."""
+    import sys
+
+    found: list[type[BaseException]] = []
+    pl = sys.modules.get("polars")
+    if pl is not None:
+        found.append(pl.exceptions.PolarsError)
+    pa = sys.modules.get("pyarrow")
+    if pa is not None:
+        found.append(pa.ArrowException)
+    return tuple(found)
+
+
+def translate(exc: BaseException, capability: str,
+              labels: Mapping[str, Sequence[Any]] | None = None) -> FairallocError | None:
+    """The :class:`FairallocError` an exception from below leaves a public function as.
+
+    A solver failure (``solvers.verify.SolverFailure``, or any exception carrying ``status``)
+    becomes a :class:`SolverError` naming the capability, the status and — through ``labels``,
+    a mapping from the failure's key kind to the keys in code order — the offending keys.
+    Errors of the libraries underneath become :class:`InputTypeError`. ``None`` means: let it
+    through unchanged (a :class:`FairallocError` already, or not an ``Exception``, such as
+    ``KeyboardInterrupt``, or ``MemoryError``).
+
+    >>> from solvers.verify import SolverFailure
+    >>> err = translate(SolverFailure("periods", "optimal", "over capacity", "period", [1]),
+    ...                 "periods", {"period": ["p1", "p2"]})
+    >>> type(err).__name__, str(err)
+    ('SolverError', "periods: over capacity (status optimal): 'p2' (1 in all)")
+    >>> str(translate(TypeError("'NoneType' object is not iterable"), "lottery"))
+    "lottery: cannot use the input (TypeError: 'NoneType' object is not iterable)"
+    """
+    if isinstance(exc, FairallocError) or not isinstance(exc, Exception):
+        return None
+    if isinstance(exc, MemoryError | RecursionError):
+        return None
+    status = getattr(exc, "status", None)
+    if status is not None and isinstance(exc, RuntimeError):
+        what = getattr(exc, "what", "")
+        codes = getattr(exc, "codes", ())
+        detail = getattr(exc, "detail", str(exc))
+        message = f"{capability}: {detail} (status {status})"
+        keys = None
+        if labels and what in labels and len(codes):
+            names = labels[what]
+            keys = [names[c] for c in codes]
+        err = SolverError(message, keys)
+        err.status = str(status)
+        return err
+    if isinstance(exc, _INPUT_ERRORS + _foreign_input_errors()):
+        return InputTypeError(f"{capability}: cannot use the input "
+                              f"({type(exc).__name__}: {exc})")
+    err = SolverError(f"{capability}: the solver failed ({type(exc).__name__}: {exc})")
+    err.status = "error"
+    return err
+
+
+@contextmanager
+def translated(capability: str, labels: Mapping[str, Sequence[Any]] | None = None
+               ) -> Iterator[None]:
+    """Run a block whose exceptions leave as :class:`FairallocError` (see :func:`translate`).
+
+    >>> with translated("sourcing"):
+    ...     {}["k"]
+    Traceback (most recent call last):
+    ...
+    transforms.errors.InputTypeError: sourcing: cannot use the input (KeyError: 'k')
+    """
+    try:
+        yield
+    except Exception as exc:
+        err = translate(exc, capability, labels)
+        if err is None:
+            raise
+        raise err from exc
+
+
+def public(capability: str) -> Callable[[F], F]:
+    """Decorator for a public entry: every exception leaves it as a :class:`FairallocError`."""
+
+    def deco(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with translated(capability):
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
 
 
 __all__ = [
@@ -104,4 +211,7 @@ __all__ = [
     "UnknownKeyError",
     "ZeroCapacityError",
     "format_keys",
+    "public",
+    "translate",
+    "translated",
 ]

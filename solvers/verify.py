@@ -1,0 +1,130 @@
+"""Checking every solver answer before it is returned, and the one status vocabulary.
+
+A solver answer is never trusted: each capability's kernel calls :func:`check` on what it is
+about to return (amounts per resource against capacity, per claimant against its request,
+non-negativity). A breach beyond float noise either is repaired exactly by the kernel (for
+example :func:`shrink_to`, which scales the offending flows down so that their sum is at most
+the limit) and the answer is reported with status ``"repaired"``, or it raises
+:class:`SolverFailure`, which the transforms turn into a :class:`~transforms.errors.SolverError`
+naming the capability, the status and the offending keys.
+
+The tolerance is relative to the limit itself (``amount <= limit * (1 + RTOL)``), never to a
+global maximum, so a period of capacity 0.5 is held to 0.5 however large the other periods are.
+
+Examples
+--------
+>>> check("periods", "optimal", "period", "capacity", np.array([1.0, 0.6]), np.array([1.0, 0.5]))
+Traceback (most recent call last):
+...
+solvers.verify.SolverFailure: periods: status optimal, but the answer exceeds period capacity \
+at 1 of them (codes [1])
+>>> used = shrink_to(np.array([[0.4, 0.2]]), np.array([0.3, 1.0]))
+>>> used.tolist()
+[[0.3, 0.2]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+import numpy as np
+
+#: Relative tolerance of every check: an amount may exceed its limit by this fraction of the
+#: limit (float noise of sums of non-negative terms is far below it).
+RTOL = 1e-9
+
+
+class Status(StrEnum):
+    """How a solve ended; reports carry it as a plain string.
+
+    >>> Status.REPAIRED == "repaired"
+    True
+    """
+
+    OPTIMAL = "optimal"
+    REPAIRED = "repaired"  # the solver's answer broke a limit by more than float noise; it was
+    # scaled back exactly onto the limit (feasible, possibly slightly below the optimum)
+    ITERATION_LIMIT = "iteration_limit"
+    INFEASIBLE = "infeasible"
+    ERROR = "error"
+
+
+class SolverFailure(RuntimeError):
+    """A solver failed, or its answer broke an invariant that could not be repaired.
+
+    ``capability`` names the problem, ``status`` the solver's word for how it ended, ``what``
+    the kind of key the ``codes`` index (``"period"``, ``"resource"``, …; empty when the
+    failure names no key) and ``limit`` the invariant broken.
+    """
+
+    def __init__(self, capability: str, status: str, message: str, what: str = "",
+                 codes: Sequence[int] = (), limit: str = ""):
+        self.capability, self.status, self.what, self.limit = capability, str(status), what, limit
+        self.codes = [int(c) for c in codes]
+        self.detail = message
+        super().__init__(f"{capability}: {message}")
+
+
+def over(amount: np.ndarray, limit: np.ndarray, rtol: float = RTOL) -> np.ndarray:
+    """Where ``amount`` exceeds ``limit`` by more than ``rtol`` of the limit (NaN counts).
+
+    >>> over(np.array([1.0 + 1e-12, 2.0, np.nan]), np.array([1.0, 1.0, 1.0])).tolist()
+    [False, True, True]
+    """
+    amount = np.asarray(amount, dtype=np.float64)
+    limit = np.asarray(limit, dtype=np.float64)
+    return ~(amount <= limit + rtol * np.abs(limit))
+
+
+def negative(amount: np.ndarray) -> np.ndarray:
+    """Where an amount is negative or NaN.
+
+    >>> negative(np.array([0.0, -1e-300, np.nan])).tolist()
+    [False, True, True]
+    """
+    return ~(np.asarray(amount, dtype=np.float64) >= 0)
+
+
+def check(capability: str, status: str, what: str, limit_name: str, amount: np.ndarray,
+          limit: np.ndarray | None = None, rtol: float = RTOL) -> None:
+    """Raise :class:`SolverFailure` where ``amount`` is negative or NaN, or over ``limit``.
+
+    ``amount`` and ``limit`` are aligned arrays over the keys of kind ``what`` (a 2-D amount
+    is checked cell by cell and reported by row).
+    """
+    amount = np.asarray(amount, dtype=np.float64)
+    bad = negative(amount)
+    word = "is negative or NaN"
+    if not bad.any() and limit is not None:
+        bad = over(amount, limit, rtol)
+        word = f"exceeds {what} {limit_name}"
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=tuple(range(1, bad.ndim))) if bad.ndim > 1 else bad)
+        raise SolverFailure(
+            capability, status,
+            f"status {status}, but the answer {word} at {len(rows)} of them "
+            f"(codes {rows[:10].tolist()})",
+            what, rows[:10], limit_name,
+        )
+
+
+def shrink_to(parts: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Scale the columns of ``parts`` (rows: contributors, columns: limits) whose sum exceeds
+    ``limit`` so that the sum is at most the limit; other columns are returned unchanged.
+
+    The factor is limit / sum, then stepped down one float at a time until the recomputed sum
+    fits, so the result holds in float64, not only in exact arithmetic.
+    """
+    parts = np.array(parts, dtype=np.float64, ndmin=2, copy=True)
+    limit = np.asarray(limit, dtype=np.float64)
+    for step in range(64):  # after the first exact ratio, one ulp down per round
+        total = parts.sum(axis=0)
+        bad = total > limit
+        if not bad.any():
+            return parts
+        factor = np.divide(limit, total, out=np.zeros_like(total), where=bad & (total > 0))
+        if step:
+            factor = np.nextafter(factor, 0.0)
+        parts *= np.where(bad, np.minimum(factor, 1.0), 1.0)[None, :]
+    raise SolverFailure("repair", Status.ERROR, "could not scale flows below their limit")
