@@ -25,10 +25,23 @@ from cli.io import (
     require_columns,
 )
 
+#: The options of each command that name input files.
+INPUT_OPTIONS = ("matches", "source_capacity", "sink_demand", "requests", "accounts",
+                 "capacities", "preferences", "constraints", "groups", "eligibility", "supply",
+                 "ratios")
+
+
+def _inputs(args: argparse.Namespace) -> list[str]:
+    """The input paths a command was given (inline ``--ratios`` are not paths)."""
+    paths = {name: getattr(args, name, None) for name in INPUT_OPTIONS}
+    if paths["ratios"] is not None and _is_inline(paths["ratios"]):
+        paths["ratios"] = None
+    return [p for p in paths.values() if p is not None]
+
 
 def sourcing(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc sourcing``: direct (within capacity) or proportional sourcing."""
-    output = check_output(args.output)
+    output = check_output(args.output, inputs=_inputs(args))
     matches = read_table(args.matches, "matches", progress)
     capacity = read_table(args.source_capacity, "source capacity", progress)
     demand = read_table(args.sink_demand, "sink demand", progress)
@@ -55,7 +68,7 @@ def sourcing(args: argparse.Namespace, progress: Progress) -> None:
 
 def periods(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc periods``: entitlement allocation over periods, optionally a lottery."""
-    output = check_output(args.output)
+    output = check_output(args.output, inputs=_inputs(args))
     requests = read_table(args.requests, "requests", progress)
     accounts = read_table(args.accounts, "accounts", progress)
     capacities = read_table(args.capacities, "capacities", progress)
@@ -92,7 +105,7 @@ def periods(args: argparse.Namespace, progress: Progress) -> None:
 
 def assign(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc assign``: ranked-preference assignment."""
-    output = check_output(args.output)
+    output = check_output(args.output, inputs=_inputs(args))
     constraints = _read_json(args.constraints) if args.constraints is not None else None
     preferences = read_table(args.preferences, "preferences", progress)
     capacities = read_table(args.capacities, "capacities", progress)
@@ -120,8 +133,8 @@ def _read_json(path: str) -> Any:
 
 def coverage(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc coverage``: fair coverage, optionally with the fairness audit."""
-    output = check_output(args.output)
-    audit_path = check_output(args.audit, "audit")
+    output = check_output(args.output, inputs=_inputs(args))
+    audit_path = check_output(args.audit, "audit", inputs=_inputs(args))
     if output is not None and audit_path is not None and output.resolve() == audit_path.resolve():
         raise CLIError(f"--output and --audit name the same file {output}")
     groups = read_table(args.groups, "groups", progress)
@@ -200,7 +213,7 @@ def _whole_number(text: str) -> int:
 
 def portions(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc portions``: whole portions in proportion to ratios."""
-    output = check_output(args.output)
+    output = check_output(args.output, inputs=_inputs(args))
     total = _whole_number(args.total)
     if _is_inline(args.ratios):
         ratios: Any = parse_ratios(args.ratios)

@@ -7,20 +7,23 @@ file in the same directory, then :func:`os.replace`), or printed to stdout in fu
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 
 from transforms._files import write_atomic
+from transforms.errors import FairallocError
 
 #: File extension → table format.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 
 
-class CLIError(Exception):
+class CLIError(FairallocError):
     """Bad command-line input found by the CLI itself; shown as one ``fairalloc: error:`` line."""
 
 
@@ -60,17 +63,39 @@ def table_format(path: str | Path, what: str) -> str:
     return fmt
 
 
-def check_output(path: str | Path | None, what: str = "output") -> Path | None:
-    """Validate an output path before any work: known extension, existing directory."""
+def check_output(path: str | Path | None, what: str = "output",
+                 inputs: Iterable[str | Path | None] = ()) -> Path | None:
+    """Validate an output path before any work: known extension, existing directory, and not
+    one of the ``inputs`` (the same path, or another name of the same file).
+
+    >>> check_output("in.csv", inputs=["./in.csv"])
+    Traceback (most recent call last):
+    ...
+    cli.io.CLIError: output in.csv: is also an input (./in.csv); choose another output path
+    """
     if path is None:
         return None
     table_format(path, what)
     path = Path(path)
+    for other in inputs:
+        if other is not None and _same_file(path, Path(other)):
+            raise CLIError(f"{what} {path}: is also an input ({other}); "
+                           "choose another output path")
     if path.is_dir():
         raise CLIError(f"{what} {path}: is a directory")
     if not path.parent.is_dir():
         raise CLIError(f"{what} {path}: directory {path.parent} does not exist")
     return path
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: resolved paths, or the same inode (links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist (yet): different files
+        return False
 
 
 def first_line(exc: BaseException) -> str:

@@ -128,8 +128,9 @@ def translate(exc: BaseException, capability: str,
     becomes a :class:`SolverError` naming the capability, the status and — through ``labels``,
     a mapping from the failure's key kind to the keys in code order — the offending keys.
     Errors of the libraries underneath become :class:`InputTypeError`. ``None`` means: let it
-    through unchanged (a :class:`FairallocError` already, or not an ``Exception``, such as
-    ``KeyboardInterrupt``, or ``MemoryError``).
+    through unchanged (a :class:`FairallocError` already; not an ``Exception``, such as
+    ``KeyboardInterrupt``; or a failure of the machine rather than the input: ``OSError``,
+    ``MemoryError``).
 
     >>> from solvers.verify import SolverFailure
     >>> err = translate(SolverFailure("periods", "optimal", "over capacity", "period", [1]),
@@ -141,7 +142,7 @@ def translate(exc: BaseException, capability: str,
     """
     if isinstance(exc, FairallocError) or not isinstance(exc, Exception):
         return None
-    if isinstance(exc, MemoryError | RecursionError):
+    if isinstance(exc, MemoryError | RecursionError | OSError):  # the machine, not the input
         return None
     status = getattr(exc, "status", None)
     if status is not None and isinstance(exc, RuntimeError):
