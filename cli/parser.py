@@ -71,31 +71,9 @@ def _subcommand(subparsers, name: str, summary: str, description: str, example: 
         epilog=f"Example:\n{example}", formatter_class=_Formatter, parents=[common])
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
-    """The main parser and its subcommand parsers by name."""
-    parser = argparse.ArgumentParser(
-        prog="fairalloc",
-        description="Divide scarce, capacity-limited resources among competing claimants.\n"
-                    "Inputs and outputs are Parquet (.parquet, .pq) or CSV (.csv) tables; "
-                    "without\n--output the result is printed to stdout, progress goes to stderr.",
-        epilog="Example:\n  fairalloc portions --ratios 1=3,2=1 --total 8\n\n"
-               "Run `fairalloc COMMAND --help` for a command's options.",
-        formatter_class=_Formatter,
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
-
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-o", "--output", metavar="PATH",
-                        help="write the result here (.parquet, .pq or .csv); default: stdout")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress on stderr")
-
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
-                                title="commands")
-    parsers = {}
-
-    p = parsers["sourcing"] = _subcommand(
+def _sourcing(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc sourcing``: matches, capacities, demands and the sourcing options."""
+    p = _subcommand(
         sub, "sourcing", "Split sink demand over matched sources",
         "Tables: matches (source, sink), source capacity (source, capacity), sink demand\n"
         "(sink, demand), each plus the --by columns. Output, indexed by (*by, source, sink):\n"
@@ -122,8 +100,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                         "(default: even)")
     p.add_argument("--by", action="append", metavar="COL",
                    help="group column present in all three tables (repeatable)")
+    return p
 
-    p = parsers["periods"] = _subcommand(
+
+def _periods(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc periods``: requests, accounts, capacities and the period options."""
+    p = _subcommand(
         sub, "periods", "Allocate period capacity to accounts by entitlement",
         "Tables: requests (account, period, request), accounts (account, currency),\n"
         "capacities (period, capacity), each plus the --by columns. Output, indexed by\n"
@@ -162,8 +144,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="draw whole units (desks, seats) from the allocation and output the draw")
     p.add_argument("--seed", type=int, metavar="INT",
                    help="lottery seed, an integer >= 0 (default: 0)")
+    return p
 
-    p = parsers["assign"] = _subcommand(
+
+def _assign(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc assign``: preferences, capacities and the assignment options."""
+    p = _subcommand(
         sub, "assign", "Assign users to items by ranked preferences",
         "Tables: preferences (user, item, rank; 1 = best), capacities (item, capacity;\n"
         "empty = unlimited). Each user gets at most one item. Output, indexed by user: item,\n"
@@ -188,8 +174,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--constraints", metavar="JSON",
                    help="milp only: JSON file {\"quotas\": [...], \"together\": [...], "
                         "\"conflicts\": [...]} (see assign_preferences)")
+    return p
 
-    p = parsers["coverage"] = _subcommand(
+
+def _coverage(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc coverage``: groups, eligibility, supply, loss and audit."""
+    p = _subcommand(
         sub, "coverage", "Cover weighted populations fairly from scarce resources",
         "Tables: groups (group, population, prior, weight), eligibility (group, resource),\n"
         "supply (resource, supply). Minimises sum(weight * population * loss(coverage)).\n"
@@ -210,8 +200,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="which result table to output (default: %(default)s)")
     p.add_argument("--audit", metavar="PATH",
                    help="also write the fairness audit (one row per justified complaint)")
+    return p
 
-    p = parsers["portions"] = _subcommand(
+
+def _portions(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc portions``: ratios, total and method."""
+    p = _subcommand(
         sub, "portions", "Apportion a whole number of portions by ratios",
         "Ratios inline as KEY=RATIO,KEY=RATIO (keys are ints when all of them are), or a\n"
         "table (.parquet, .pq, .csv) with columns key, ratio. Output, indexed by key: portions.",
@@ -224,6 +218,42 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="number of portions to hand out (a whole number ≥ 0)")
     p.add_argument("--method", choices=PORTION_METHODS, default="priority",
                    help="apportionment method (default: %(default)s)")
+    return p
+
+
+#: Each subcommand's parser builder, in the order ``--help`` lists them.
+SUBCOMMANDS = {
+    "sourcing": _sourcing,
+    "periods": _periods,
+    "assign": _assign,
+    "coverage": _coverage,
+    "portions": _portions,
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The main parser and its subcommand parsers by name."""
+    parser = argparse.ArgumentParser(
+        prog="fairalloc",
+        description="Divide scarce, capacity-limited resources among competing claimants.\n"
+                    "Inputs and outputs are Parquet (.parquet, .pq) or CSV (.csv) tables; "
+                    "without\n--output the result is printed to stdout, progress goes to stderr.",
+        epilog="Example:\n  fairalloc portions --ratios 1=3,2=1 --total 8\n\n"
+               "Run `fairalloc COMMAND --help` for a command's options.",
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-o", "--output", metavar="PATH",
+                        help="write the result here (.parquet, .pq or .csv); default: stdout")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress on stderr")
+
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands")
+    parsers = {name: add(sub, common) for name, add in SUBCOMMANDS.items()}
     return parser, parsers
 
 
