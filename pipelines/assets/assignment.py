@@ -56,6 +56,3 @@ def assignments_respect_capacity(assignments: pd.DataFrame,
     """No item over capacity, each user at most once, only known items."""
     return violations_check(tf.assignment_violations(assignments, item_capacities))
 
-
-assets = [preferences, item_capacities, assignments, assignment_summary]
-checks = [assignments_respect_capacity]

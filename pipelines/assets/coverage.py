@@ -127,6 +127,3 @@ def allocation_is_fair(fairness_audit: pd.DataFrame) -> dg.AssetCheckResult:
     """No justified complaint: the audit is empty."""
     return violations_check(audit_violations(fairness_audit))
 
-
-assets = [population_groups, eligibility, resource_supply, coverage_tables, fairness_audit]
-checks = [coverage_within_supply, allocation_is_fair]

@@ -109,6 +109,3 @@ def lottery_within_capacity(seat_lottery: pd.DataFrame,
     """Winners per period never exceed the integer capacity."""
     return violations_check(tf.lottery_violations(seat_lottery, period_capacities, by=BY))
 
-
-assets = [accounts, period_requests, period_capacities, period_tables, seat_lottery]
-checks = [period_allocation_conserves, lottery_within_capacity]

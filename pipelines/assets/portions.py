@@ -45,6 +45,3 @@ def portions(context: dg.AssetExecutionContext, config: PortionsConfig,
     yield dg.AssetCheckResult(check_name="portions_sum_to_total", passed=check.passed,
                               metadata=check.metadata)
 
-
-assets = [portion_ratios, portions]
-checks: list = []

@@ -93,7 +93,3 @@ def proportional_sourcing_conserves(
     return violations_check(tf.conservation_violations(
         proportional_sourcing, source_capacity, sink_demand, BY, check_capacity=False))
 
-
-assets = [matches, source_capacity, sink_demand, proportional_sourcing_table,
-          direct_sourcing_table]
-checks = [direct_sourcing_conserves, proportional_sourcing_conserves]

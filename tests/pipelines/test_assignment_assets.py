@@ -7,6 +7,7 @@ import pandas as pd
 import polars as pl
 
 from pipelines.assets import assignment as assignment_assets
+from pipelines.assets import of
 from pipelines.io_manager import ParquetIOManager
 from pipelines.resources import ROOT, DataDir
 from transforms.assignment import assign_preferences
@@ -16,7 +17,7 @@ DATA = ROOT / "data"
 
 def test_assignment_group_materialises_and_matches_the_transform(tmp_path):
     result = dg.materialize(
-        [*assignment_assets.assets, *assignment_assets.checks],
+        of(assignment_assets),
         resources={"io_manager": ParquetIOManager(base_dir=str(tmp_path)),
                    "data_dir": DataDir(path=str(DATA))},
         run_config={"ops": {"assignments": {"config": {"seed": 3}}}},

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.assets import coverage as coverage_assets
+from pipelines.assets import of
 from pipelines.io_manager import ParquetIOManager
 from pipelines.metadata import violations_check
 from pipelines.resources import ROOT, DataDir
@@ -23,7 +24,7 @@ OUTPUTS = ("coverage_allocation", "group_coverage", "resource_usage", "fairness_
 
 def _materialize(data_dir: Path, storage: Path, run_config: dict | None = None, **kwargs):
     return dg.materialize(
-        [*coverage_assets.assets, *coverage_assets.checks],
+        of(coverage_assets),
         resources={"io_manager": ParquetIOManager(base_dir=str(storage)),
                    "data_dir": DataDir(path=str(data_dir))},
         run_config=run_config,

@@ -8,6 +8,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from pipelines.assets import of
 from pipelines.assets import periods as period_assets
 from pipelines.io_manager import ParquetIOManager
 from pipelines.resources import ROOT, DataDir
@@ -20,7 +21,7 @@ DATA = ROOT / "data"
 def run(tmp_path_factory):
     storage = tmp_path_factory.mktemp("storage")
     result = dg.materialize(
-        [*period_assets.assets, *period_assets.checks],
+        of(period_assets),
         resources={"io_manager": ParquetIOManager(base_dir=str(storage)),
                    "data_dir": DataDir(path=str(DATA))},
         run_config={"ops": {"seat_lottery": {"config": {"seed": 11}}}},

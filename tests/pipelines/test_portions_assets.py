@@ -7,6 +7,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
+from pipelines.assets import of
 from pipelines.assets import portions as portion_assets
 from pipelines.io_manager import ParquetIOManager
 from pipelines.resources import ROOT, DataDir
@@ -17,7 +18,7 @@ DATA = ROOT / "data"
 
 def _run(tmp_path, data_dir=DATA, **config):
     return dg.materialize(
-        [*portion_assets.assets, *portion_assets.checks],
+        of(portion_assets),
         resources={"io_manager": ParquetIOManager(base_dir=str(tmp_path)),
                    "data_dir": DataDir(path=str(data_dir))},
         run_config={"ops": {"portions": {"config": config}}},

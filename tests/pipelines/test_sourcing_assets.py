@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines import defs, load_output
+from pipelines.assets import of
 from pipelines.assets import sourcing as sourcing_assets
 from pipelines.io_manager import ParquetIOManager
 from pipelines.resources import ROOT, DataDir
@@ -22,7 +23,7 @@ BY = ["commodity", "year"]
 
 def _materialize(data_dir: Path, storage: Path, run_config: dict | None = None, **kwargs):
     return dg.materialize(
-        [*sourcing_assets.assets, *sourcing_assets.checks],
+        of(sourcing_assets),
         resources={"io_manager": ParquetIOManager(base_dir=str(storage)),
                    "data_dir": DataDir(path=str(data_dir))},
         run_config=run_config,
