@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/dagster asset materialize -m pipelines --select '*'
-	$(BIN)/python -m pipelines
+	$(BIN)/fairalloc outputs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -229,10 +230,28 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
     emit(result, output, progress)
 
 
+def outputs(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc outputs``: the tables the pipeline stored, with row counts and paths."""
+    from pipelines.outputs import list_outputs, load_output, output_path
+    from pipelines.resources import default_storage_dir
+
+    base = Path(args.storage or default_storage_dir())
+    names = list_outputs(base)
+    if not names:
+        raise CLIError(f"no outputs under {base}: materialise the assets first (make run)")
+    lines = [f"Outputs under {base}:"]
+    lines += [f"  {name:<24} {len(load_output(name, base)):>8} rows  {output_path(name, base)}"
+              for name in names]
+    lines.append('Read one back in a notebook: from pipelines import load_output; '
+                 'load_output("direct_sourcing")')
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], None]] = {
     "sourcing": sourcing,
     "periods": periods,
     "assign": assign,
     "coverage": coverage,
     "portions": portions,
+    "outputs": outputs,
 }

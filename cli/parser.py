@@ -221,6 +221,21 @@ def _portions(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _outputs(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc outputs``: where the pipeline's tables are stored."""
+    p = sub.add_parser(
+        "outputs", help="List the tables the pipeline stored",
+        description="List the tables the pipeline stored.\n\nOne line per asset: name, rows, "
+                    "path (default storage: $DAGSTER_HOME/storage).",
+        epilog="Example:\n  fairalloc outputs --storage dagster_home/storage",
+        formatter_class=_Formatter)
+    p.add_argument("--storage", metavar="DIR",
+                   help="storage folder of the IO manager (default: $DAGSTER_HOME/storage)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress on stderr")
+    return p
+
+
 #: Each subcommand's parser builder, in the order ``--help`` lists them.
 SUBCOMMANDS = {
     "sourcing": _sourcing,
@@ -228,6 +243,7 @@ SUBCOMMANDS = {
     "assign": _assign,
     "coverage": _coverage,
     "portions": _portions,
+    "outputs": _outputs,
 }
 
 

@@ -1,11 +1,10 @@
 """Find materialised tables by asset name: ``load_output("direct_sourcing")`` in a notebook.
 
-``python -m pipelines`` lists every stored table with its path and row count.
+``fairalloc outputs`` (the command line) lists every stored table with its path and row count.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -35,18 +34,3 @@ def list_outputs(storage_dir: str | Path | None = None) -> list[str]:
     """Names of the stored assets, sorted."""
     base = Path(storage_dir or default_storage_dir())
     return sorted(p.stem for p in base.glob("*.parquet")) if base.is_dir() else []
-
-
-def main() -> int:
-    base = Path(default_storage_dir())
-    names = list_outputs(base)
-    if not names:
-        print(f"no outputs under {base}", file=sys.stderr)
-        return 1
-    print(f"Outputs under {base}:")
-    for name in names:
-        table = load_output(name, base)
-        print(f"  {name:<24} {len(table):>8} rows  {output_path(name, base)}")
-    print('Read one back in a notebook: from pipelines import load_output; '
-          'load_output("direct_sourcing")')
-    return 0
