@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import maximum_flow
 
 from transforms import errors
 from transforms.assignment import assign_preferences, assignment_summary, assignment_violations
@@ -422,3 +425,87 @@ def test_audits_raise_only_fairalloc_errors():
                  lambda: assignment_summary(alloc, {"I1": True})):
         with pytest.raises(errors.FairallocError):
             call()
+
+
+CAPACITY = st.one_of(st.integers(0, 3), st.integers(10**6, 10**15), st.none(),
+                     st.just(float(2**60)))
+
+
+@st.composite
+def magnitude_instances(draw):
+    """Like instances(), with capacities from 0 to far beyond the number of users (None:
+    unlimited)."""
+    p, caps = draw(instances())
+    return p, {k: draw(CAPACITY) for k in caps}
+
+
+def most_placed(p: pd.DataFrame, caps: dict) -> int:
+    """Maximum number of users placeable: a max flow with scipy, independent of fairalloc."""
+    users, items = sorted(set(p["user"])), sorted(caps)
+    n_u, n_i = len(users), len(items)
+    src, snk = n_u + n_i, n_u + n_i + 1
+    u = p["user"].map({x: i for i, x in enumerate(users)}).to_numpy()
+    i = p["item"].map({x: n_u + j for j, x in enumerate(items)}).to_numpy()
+    cap_i = [n_u if c is None else int(min(c, n_u)) for c in (caps[x] for x in items)]
+    rows = np.r_[np.full(n_u, src), u, np.arange(n_u, n_u + n_i)]
+    cols = np.r_[np.arange(n_u), i, np.full(n_i, snk)]
+    vals = np.r_[np.ones(n_u), np.ones(len(u)), cap_i].astype(np.int32)
+    graph = sp.csr_matrix((vals, (rows, cols)), shape=(n_u + n_i + 2,) * 2)
+    return int(maximum_flow(graph, src, snk).flow_value)
+
+
+def assert_feasible(p: pd.DataFrame, caps: dict, alloc: pd.DataFrame, fill: bool) -> None:
+    """Recomputed with pandas: one row per user, loads within capacity, listed items only."""
+    assert alloc.index.is_unique and set(alloc.index) == set(p["user"])
+    placed = alloc["item"].dropna()
+    for item, load in placed.value_counts().items():
+        assert caps[item] is None or load <= caps[item], item
+    if not fill:
+        listed = set(zip(p["user"], p["item"], strict=True))
+        assert all((u, it) in listed for u, it in placed.items())
+
+
+@settings(max_examples=40)
+@given(magnitude_instances(), st.sampled_from(["min_cost_flow", "rank_maximal", "milp"]),
+       st.booleans(), st.sampled_from([0, 1, 10_000, 10**15]))
+def test_capacities_of_any_size_conserve_and_counts_are_true(inst, strategy, fill, cost):
+    p, caps = inst
+    res = assign_preferences(p, caps, strategy=strategy, fill_unlisted=fill,
+                             unassigned_cost=cost)
+    assert_feasible(p, caps, res.allocation, fill)
+    assert res.report.status == "optimal"
+    best = most_placed(p, caps)
+    if fill:
+        return
+    if strategy == "rank_maximal" or cost >= 10_000:
+        assert res.report.assigned == best  # places as many as possible
+    try:
+        strict = assign_preferences(p, caps, strategy=strategy, allow_unassigned=False,
+                                    unassigned_cost=cost)
+    except errors.SolverError as err:
+        assert best < len(set(p["user"]))
+        assert f" {len(set(p['user'])) - best} user(s) cannot be placed" in str(err)
+    else:
+        assert best == len(set(p["user"]))
+        assert_feasible(p, caps, strict.allocation, False)
+        assert strict.allocation["item"].notna().all()
+
+
+@settings(max_examples=40)
+@given(instances(), st.data())
+def test_only_fairalloc_errors_escape(inst, data):
+    p, caps = inst
+    odd = st.sampled_from([True, np.False_, -1, 1.5, math.nan, "2", np.int64(2), 10**20])
+    caps = {k: data.draw(st.one_of(st.integers(0, 3), odd)) for k in caps}
+    kwargs = data.draw(st.fixed_dictionaries({}, optional={
+        "strategy": st.sampled_from(["min_cost_flow", "rank_maximal", "milp", "greedy", None]),
+        "fill_unlisted": st.sampled_from([True, False, "no", 1]),
+        "allow_unassigned": st.sampled_from([True, False, np.True_, None]),
+        "unassigned_cost": st.sampled_from([0, 5, -1, True, 2.5, np.int64(7)]),
+        "seed": st.sampled_from([0, 3, -1, "0", np.uint8(1)]),
+    }))
+    try:
+        res = assign_preferences(p, caps, **kwargs)
+    except errors.FairallocError:
+        return
+    assert res.allocation.index.is_unique

@@ -14,6 +14,7 @@ from hypothesis import assume, given, settings
 
 from solvers.portions import exact_sum
 from tests import reference_portions as ref
+from tests.strategies import MAGNITUDE
 from transforms import errors
 from transforms.errors import (
     DuplicateKeyError,
@@ -381,3 +382,54 @@ def test_ratios_far_apart_keep_every_portion(method):
     got = apportion({"a": 1e-300, "b": 1e300, "c": 5e-324, "z": 0.0}, 2**50, method)
     assert got.sum() == 2**50 and got["z"] == 0 and (got >= 0).all()
     assert got["b"] >= 2**50 - 3
+
+
+@st.composite
+def magnitude_instances(draw, max_keys: int = 12):
+    """Ratios spread over 1e-6 .. 1e12 (and 0) in one instance; totals small or near 2**50."""
+    n = draw(st.integers(1, max_keys))
+    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
+    ratios = {k: draw(MAGNITUDE) for k in keys}
+    total = draw(st.one_of(st.integers(0, 60), st.integers(2**40, 2**50)))
+    return ratios, total
+
+
+@settings(max_examples=60)
+@given(magnitude_instances(), st.sampled_from(sorted(ref.METHODS)))
+def test_magnitudes_sum_exactly_and_keep_the_rules(case, method):
+    ratios, total = case
+    out = apportion(ratios, total, method=method)
+    positive = [k for k, v in ratios.items() if v > 0]
+    assert int(out.sum()) == (total if positive else 0)
+    assert (out >= 0).all() and out.dtype == np.int64
+    assert all(out[k] == 0 for k, v in ratios.items() if v == 0)
+    s = sum(Fraction(v) for v in ratios.values())
+    if method == "hamilton" and s > 0:
+        for k, v in ratios.items():
+            quota = total * Fraction(v) / s
+            assert math.floor(quota) <= out[k] <= math.ceil(quota), k
+
+
+@settings(max_examples=40)
+@given(magnitude_instances(max_keys=6), st.sampled_from(sorted(ref.METHODS)))
+def test_magnitudes_match_the_exact_reference_for_small_totals(case, method):
+    ratios, total = case
+    assume(total <= 60)
+    assert apportion(ratios, total, method=method).to_dict() == ref.METHODS[method](ratios, total)
+
+
+ODD_RATIO = st.one_of(MAGNITUDE, st.sampled_from(
+    [True, np.False_, -1.0, math.nan, math.inf, "2", None, np.float32(0.5), np.int64(4)]))
+
+
+@settings(max_examples=60)
+@given(st.dictionaries(st.integers(0, 20), ODD_RATIO, max_size=6),
+       st.one_of(st.integers(-2, 40), st.sampled_from([True, 2.5, 8.0, "8", None, np.int64(5),
+                                                      math.nan, 2**51])),
+       st.sampled_from([*sorted(ref.METHODS), "dhondt", None]))
+def test_only_fairalloc_errors_escape(ratios, total, method):
+    try:
+        out = apportion(ratios, total, method=method)
+    except errors.FairallocError:
+        return
+    assert (out >= 0).all()
