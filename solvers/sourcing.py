@@ -123,22 +123,52 @@ def proportional_split(
     policy = ZERO_CAPACITY_POLICIES.get(on_zero_capacity)
     src, sink = _as_codes(src), _as_codes(sink)
     n_sink = len(demand)
-    # shares depend only on capacity ratios among a sink's sources: compute them on capacity
-    # × 2**-e, e from the largest capacity matched to that sink (exact, per sink), so that
-    # demand × weight can neither overflow nor underflow where the flow itself does not
-    cap = np.asarray(capacity, dtype=np.float64)[src]
-    weight = np.ldexp(cap, -_exponents(sink, cap, n_sink)[sink])
+    weight = np.asarray(capacity, dtype=np.float64)[src]
+    dem = np.asarray(demand, dtype=np.float64)[sink]
     total = np.bincount(sink, weights=weight, minlength=n_sink)
     degree = np.bincount(sink, minlength=n_sink)
     zero_sinks = (total <= 0) & (degree > 0)
-    dem = demand[sink]
     served = total[sink] > 0
     safe_total = np.where(total > 0, total, 1.0)
-    flows = dem * weight / safe_total[sink]
+    with np.errstate(over="ignore", under="ignore"):
+        product = dem * weight
+        flows = product / safe_total[sink]
+    # demand × capacity or the sink's total capacity out of the normal float range: redo those
+    # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
+    odd = ~np.isfinite(total) | ((total > 0) & (total < _TINY))
+    odd[sink[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
+    if odd.any():
+        sel = np.flatnonzero(odd[sink])
+        flows[sel] = _shares_exactly(sink[sel], weight[sel], dem[sel], n_sink)
     if zero_sinks.any():
         fallback = policy(dem, np.maximum(degree[sink], 1).astype(np.float64))
         flows = np.where(served, flows, fallback)
     return flows, zero_sinks
+
+
+_TINY = np.finfo(np.float64).tiny  # smallest normal float, 2**-1022
+_HUGE = np.finfo(np.float64).max
+
+
+def _shares_exactly(sink: np.ndarray, weight: np.ndarray, dem: np.ndarray, n: int
+                    ) -> np.ndarray:
+    """``dem × weight / Σ weight`` per sink without overflow or underflow on the way: weights
+    scaled by a power of two of their sink's largest, mantissas multiplied, exponents added.
+
+    >>> _shares_exactly(np.array([0, 0]), np.array([1e-300, 1e300]), np.array([1e300, 1e300]),
+    ...                 1).tolist()
+    [1e-300, 1e+300]
+    """
+    e = _exponents(sink, weight, n)[sink]
+    # the sum on weights × 2**-e (each ≤ 1: a sink's sum is in [0.5, degree]); the numerator
+    # on the mantissas of the unscaled weights, so a weight far below its sink's largest
+    # keeps its digits
+    total = np.bincount(sink, weights=np.ldexp(weight, -e), minlength=n)[sink]
+    dm, de = np.frexp(dem)
+    wm, we = np.frexp(weight)
+    mant = np.divide(dm * wm, total, out=np.zeros_like(dm), where=total > 0)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(mant, de + we - e)
 
 
 def scale_to_capacity(

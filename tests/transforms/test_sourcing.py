@@ -334,11 +334,11 @@ def test_a_huge_unrelated_capacity_in_another_group_does_not_underflow():
 def test_sources_far_apart_at_one_sink_share_by_capacity():
     # shares 1e-300 / (1e-300 + 1e300) of a demand of 1e300: 1e-300, not 0
     got = proportional_sourcing([("A", "X"), ("B", "X")], {"X": 1e300}, {"A": 1e-300, "B": 1e300})
-    assert got[("A", "X")] == pytest.approx(1e-300, rel=1e-12)
+    assert got[("A", "X")] == pytest.approx(1e-300, rel=1e-12, abs=0)
     assert got[("B", "X")] == pytest.approx(1e300, rel=1e-12)
     src, _ = direct_sourcing([("A", "X"), ("B", "X")], {"A": 1e-300, "B": 1e300},
                              {"X": 2e300}, redistribute=True)
-    assert src[("A", "X")] == pytest.approx(1e-300, rel=1e-12)
+    assert src[("A", "X")] == pytest.approx(1e-300, rel=1e-12, abs=0)
     assert src[("B", "X")] == 1e300
 
 
@@ -352,7 +352,7 @@ def test_demands_beyond_float_range_in_sum_still_scale_exactly():
 
 def test_a_tiny_capacity_asked_for_a_huge_volume_keeps_its_precision():
     src, _ = direct_sourcing([("A", "X"), ("A", "Y")], {"A": 3e-300}, {"X": 1e300, "Y": 2e300})
-    assert src.tolist() == pytest.approx([1e-300, 2e-300], rel=1e-14)
+    assert src.tolist() == pytest.approx([1e-300, 2e-300], rel=1e-14, abs=0)
     assert src.sum() <= 3e-300
 
 
