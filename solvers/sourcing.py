@@ -205,12 +205,12 @@ def _scale_exactly(codes: np.ndarray, flows: np.ndarray, limit: np.ndarray, n: i
     """``flows × limit / Σ flows`` per code, through exponents (no overflow or underflow
     beyond that of the result itself); also returns Σ flows per code (possibly inf)."""
     e = _exponents(codes, flows, n)
-    part = np.ldexp(flows, -e[codes])  # ≤ 1 each
-    total = np.bincount(codes, weights=part, minlength=n)  # ≤ number of flows
+    total = np.bincount(codes, weights=np.ldexp(flows, -e[codes]), minlength=n)  # ≤ count
     mant, exp = np.frexp(limit)
     ratio = np.divide(mant, total, out=np.zeros(n), where=total > 0)
-    with np.errstate(over="ignore"):
-        return np.ldexp(part * ratio[codes], exp[codes]), np.ldexp(total, e)
+    fm, fe = np.frexp(flows)  # unscaled mantissas: a flow far below the largest keeps its digits
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(fm * ratio[codes], fe - e[codes] + exp[codes]), np.ldexp(total, e)
 
 
 @dataclass(frozen=True)

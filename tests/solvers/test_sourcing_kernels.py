@@ -111,3 +111,12 @@ def test_shrink_scales_a_sum_beyond_float_range_onto_the_limit():
     flows = np.array([1.5e308, 1.5e308])
     sf, _, n = k.verify_flows(src, sink, flows, None, np.array([1e308]), np.full(2, 1.7e308))
     assert n == 1 and sf.tolist() == [5e307, 5e307]
+
+
+def test_scale_to_capacity_keeps_tiny_flows_beside_huge_ones():
+    # requested 1e308 + 1e308 overflows: the exponent path must keep the 1e-300 flow's digits
+    scaled, requested = k.scale_to_capacity(np.array([0, 0, 0]),
+                                            np.array([1e308, 1e308, 1e-300]), np.array([1e308]))
+    assert requested[0] == np.inf
+    assert scaled.tolist() == pytest.approx([5e307, 5e307, 5e-301], rel=1e-12, abs=0)
+    assert scaled.sum() <= 1e308
