@@ -97,7 +97,6 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
         frame = obj.to_frame(index=False)
-        _refuse_bools({c: frame[c] for c in frame.columns}, list(frame.columns), what)
         names = list(obj.names)
         if all(n is None for n in names) and len(names) == len(keys):
             frame.columns = keys  # unnamed levels are read by position
@@ -108,7 +107,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
                 f"{what}: an index needs levels named {keys} (or unnamed, in that order); "
                 f"it has {names}"
             )
-        return pl.from_pandas(frame[keys])
+        return _columns({k: frame[k] for k in keys}, keys, what)
     if isinstance(obj, Mapping):
         if not value:
             raise InputTypeError(f"{what} must be a table, index or iterable of tuples")
@@ -123,9 +122,24 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
 
 
 def _columns(cols: dict[str, Any], keys: Sequence[str], what: str) -> pl.DataFrame:
-    """A polars frame from pandas columns, converted one by one (no pandas frame copy)."""
-    _refuse_bools(cols, keys, what)
-    return pl.DataFrame([pl.from_pandas(v).alias(k) for k, v in cols.items()])
+    """A polars frame from pandas columns, converted one by one (no pandas frame copy).
+
+    An object column read as anything but strings may have had a bool read as 1: those (and
+    columns that do not convert at all) are checked for bools, which are named.
+    """
+    out = []
+    for k, v in cols.items():
+        try:
+            s = pl.from_pandas(v).alias(k)
+        except Exception:
+            _refuse_bools({c: cols[c] for c in dict.fromkeys([k, *keys]) if c in cols}, keys,
+                          what)
+            raise
+        if pd.api.types.is_object_dtype(v.dtype) and s.dtype != pl.String:
+            _refuse_bools({c: cols[c] for c in dict.fromkeys([k, *keys]) if c in cols}, keys,
+                          what)
+        out.append(s)
+    return pl.DataFrame(out)
 
 
 _BOOL_TYPES = (bool, np.bool_)
