@@ -10,6 +10,15 @@ min-cost flow needs no "unassigned" node and is solved as a max flow of least co
 a smaller cost range: faster). A smaller unassigned cost is weighed against ranks through the
 "unassigned" node, as in the spec.
 
+Verification. :func:`solve` runs a strategy and checks its answer with
+:func:`verify_assignment` before returning it: each user on at most one item, and only along
+one of its arcs (listed items, or any item with ``fill_unlisted``), item loads within capacity,
+nobody unplaced unless that is allowed, side constraints held. A breach is a
+:class:`~solvers.verify.SolverFailure` naming the users or items (``what``); an integral answer
+cannot be scaled back, so nothing is repaired. When not every user fits and
+``allow_unassigned`` is False, :class:`Infeasible` carries the true minimum number of users left
+out, from a cost-free maximum-cardinality solve (a max flow, or a MILP under side constraints).
+
 Tie-breaking. Among equally good assignments a seeded lottery decides: every user gets a
 priority level from ``seed`` and the secondary objective Σ priority × rank prefers giving
 better ranks to higher-priority users. The secondary costs are scaled below one unit of the
@@ -29,6 +38,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
 from solvers.registry import Registry
+from solvers.verify import SolverFailure, Status
 
 STRATEGIES = Registry("assignment strategy")
 
@@ -87,8 +97,11 @@ class SideConstraints:
     conflicts: tuple = ()
 
 
-class InfeasibleConstraints(RuntimeError):
+class InfeasibleConstraints(SolverFailure):
     """The side constraints admit no assignment (with ``allow_unassigned=False``, or at all)."""
+
+    def __init__(self, message: str):
+        super().__init__("assignment", Status.INFEASIBLE, message)
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,8 @@ class Assignment:
     status: str
     levels: int  # priority levels used by the tie-break
     arc: np.ndarray  # per user, the index of the arc used (-1 when unassigned)
+    #: every arc the solver put a user on (a user on two arcs would be a broken answer)
+    used: np.ndarray | None = None
 
 
 def _assignment(arcs: Arcs, used: np.ndarray, levels: int) -> Assignment:
@@ -106,15 +121,93 @@ def _assignment(arcs: Arcs, used: np.ndarray, levels: int) -> Assignment:
     arc = np.full(arcs.n_users, -1, np.int64)
     item[arcs.user[chosen]] = arcs.item[chosen]
     arc[arcs.user[chosen]] = chosen
-    return Assignment(item, "optimal", levels, arc)
+    return Assignment(item, Status.OPTIMAL, levels, arc, chosen)
 
 
-class Infeasible(RuntimeError):
-    """Not every user can be placed (``allow_unassigned=False``)."""
+class Infeasible(SolverFailure):
+    """Not every user can be placed (``allow_unassigned=False``); ``unplaced`` is the true
+    minimum number of users left out."""
 
     def __init__(self, unplaced: int):
         self.unplaced = unplaced
-        super().__init__(f"{unplaced} user(s) cannot be placed")
+        super().__init__("assignment", Status.INFEASIBLE,
+                         f"{unplaced} user(s) cannot be placed", limit="capacity")
+
+
+def solve(strategy: str, arcs: Arcs, seed: int,
+          side: SideConstraints | None = None) -> Assignment:
+    """Run the strategy and verify its answer (:func:`verify_assignment`) before returning it.
+
+    >>> arcs = Arcs(np.array([0, 1]), np.array([0, 0]), np.array([1, 1]), np.array([1]), 2,
+    ...             10, True)
+    >>> res = solve("min_cost_flow", arcs, 0)
+    >>> sorted(res.item.tolist()), str(res.status)
+    ([-1, 0], 'optimal')
+    """
+    result = STRATEGIES.get(strategy)(arcs, seed, side)
+    verify_assignment(arcs, result, side)
+    return result
+
+
+def verify_assignment(arcs: Arcs, result: Assignment,
+                      side: SideConstraints | None = None) -> None:
+    """Raise :class:`SolverFailure` unless ``result`` is a feasible assignment of ``arcs``.
+
+    Rules: each user on at most one arc (``result.used``), its item that arc's item (so only
+    listed items, or unlisted ones when they have arcs: ``fill_unlisted``); nobody unplaced
+    unless ``arcs.allow_unassigned``; per item at most its capacity (-1 unlimited); every
+    quota, together-group and conflict of ``side``. ``what`` is ``"user"`` or ``"item"`` and
+    ``codes`` name them. O(users + arcs + constraint sizes).
+
+    >>> arcs = Arcs(np.array([0, 1]), np.array([0, 0]), np.array([1, 1]), np.array([1]), 2,
+    ...             10, True)
+    >>> verify_assignment(arcs, Assignment(np.array([0, 0]), "optimal", 1, np.array([0, 1])))
+    Traceback (most recent call last):
+    ...
+    solvers.verify.SolverFailure: assignment: status optimal, but 1 item(s) hold more users \
+than their capacity (codes [0])
+    """
+    n_u, n_i, n_a = arcs.n_users, len(arcs.capacity), len(arcs.user)
+    item, arc, status = np.asarray(result.item), np.asarray(result.arc), result.status
+
+    def fail(what: str, bad: np.ndarray, text: str, limit: str) -> None:
+        codes = np.flatnonzero(bad) if bad.dtype == bool else np.unique(bad)
+        raise SolverFailure("assignment", status,
+                            f"status {status}, but {len(codes)} {what}(s) {text} "
+                            f"(codes {codes[:10].tolist()})", what, codes[:10], limit)
+
+    if result.used is not None:
+        twice = np.bincount(arcs.user[result.used], minlength=n_u) > 1
+        if twice.any():
+            fail("user", twice, "are placed on more than one item", "one item")
+    placed = item >= 0
+    valid = (arc >= 0) & (arc < n_a)
+    at = np.where(valid, arc, 0)
+    along = valid & (arcs.user[at] == np.arange(n_u)) & (arcs.item[at] == item)
+    wrong = np.where(placed, ~along, arc >= 0) | (item >= n_i)
+    if wrong.any():
+        fail("user", wrong, "are placed on an item they may not take", "listed items")
+    if not arcs.allow_unassigned and not placed.all():
+        fail("user", ~placed, "are left unplaced although allow_unassigned=False",
+             "allow_unassigned")
+    load = np.bincount(item[placed], minlength=n_i)
+    over = (arcs.capacity >= 0) & (load > arcs.capacity)
+    if over.any():
+        fail("item", over, "hold more users than their capacity", "capacity")
+    if side is None:
+        return
+    for users, items, q in side.quotas:
+        on = placed & np.isin(np.arange(n_u), users) & np.isin(item, items)
+        if on.sum() > q:
+            fail("item", np.asarray(items), f"hold more than a quota's {q} of its users",
+                 "quota")
+    for group in side.together:
+        if len(np.unique(item[group])) > 1:
+            fail("user", np.asarray(group), "of one together-group are split", "together")
+    for users, a, b in side.conflicts:
+        held = set(item[users][placed[users]].tolist())
+        if a in held and b in held:
+            fail("item", np.array([a, b]), "are both occupied by a conflict group", "conflict")
 
 
 def priorities(n_users: int, seed: int) -> np.ndarray:
@@ -181,7 +274,8 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     flow.set_nodes_supplies(np.array([source, sink]), np.array([n_u, -n_u]))
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL:
-        raise RuntimeError(f"min-cost flow failed with status {status}")
+        raise SolverFailure("assignment", Status.ERROR,
+                            f"the min-cost flow failed with OR-Tools status {status}")
     pref = arc_ids[n_u:n_u + len(users)]
     result = _assignment(arcs, flow.flows(pref) > 0, m)
     placed = int((result.item >= 0).sum())
@@ -228,7 +322,8 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
     if m == 0:
         if not arcs.allow_unassigned and n_u:
             raise Infeasible(n_u)
-        return Assignment(item_arr, "optimal", 1, np.full(n_u, -1, np.int64))
+        return Assignment(item_arr, Status.OPTIMAL, 1, np.full(n_u, -1, np.int64),
+                          np.empty(0, np.int64))
     user, item, rank = prio[arcs.user[keep]], arcs.item[keep], arcs.cost[keep]
     src, snk = n_u + n_i, n_u + n_i + 1
     n_nodes = n_u + n_i + 2
@@ -240,7 +335,7 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
     flow = max_flow.SimpleMaxFlow()
     flow.add_arcs_with_capacity(tail, head, capa)
     if flow.solve(src, snk) != flow.OPTIMAL:
-        raise RuntimeError("rank-maximal max flow failed")
+        raise SolverFailure("assignment", Status.ERROR, "the rank-maximal max flow failed")
     placed = int(flow.optimal_flow())
     if not arcs.allow_unassigned and placed < n_u:
         raise Infeasible(n_u - placed)
@@ -273,7 +368,7 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
         solver.add_arcs_with_capacity_and_unit_cost(lt, lh, capa[fidx], cost)
         solver.set_nodes_supplies(np.arange(len(nodes)), supply)
         if solver.solve() != solver.OPTIMAL:
-            raise RuntimeError("rank-maximal tier flow failed")
+            raise SolverFailure("assignment", Status.ERROR, "a rank-maximal tier flow failed")
         fx = solver.flows(np.arange(len(fidx))).astype(np.int64)
         x[fidx] = fx
         if last:
@@ -287,7 +382,7 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
     users = arcs.user[keep[chosen]]
     item_arr[users] = arcs.item[keep[chosen]]
     arc[users] = keep[chosen]
-    return Assignment(item_arr, "optimal", 1, arc)
+    return Assignment(item_arr, Status.OPTIMAL, 1, arc, keep[chosen])
 
 
 #: Largest tier weight in one min-cost flow: only trades the number of solves against their
@@ -366,7 +461,8 @@ def _potentials(n_nodes, lt, lh, cap, fx, cost, is_user) -> np.ndarray:
                 break
             d[heads[better]] = best[better]
         else:
-            raise RuntimeError("negative cycle: the tier flow is not optimal")
+            raise SolverFailure("assignment", Status.ERROR,
+                                "negative cycle: the tier flow is not optimal")
     u = np.flatnonzero(is_user & (pred >= 0))
     d[u] = np.minimum(0, d[pred[u]] + pcost[u])
     return d
@@ -445,11 +541,9 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     if res.status == 2:
         if arcs.allow_unassigned:
             raise InfeasibleConstraints("the constraints admit no assignment")
-        relaxed = replace(arcs, allow_unassigned=True)
-        placed = int((milp_assign(relaxed, seed, side).item >= 0).sum())
-        raise Infeasible(n_u - placed)
+        raise Infeasible(n_u - _most_placed(arcs, seed, side))
     if res.status != 0:
-        raise RuntimeError(f"assignment MILP failed: {res.message}")
+        raise SolverFailure("assignment", Status.ERROR, f"the MILP failed: {res.message}")
     best = float(np.round(res.fun))
     prio = priorities(n_u, seed).astype(float)
     tie = np.r_[(prio[arcs.user] + 1) * arcs.cost, (prio[:extra_u] + 1) *
@@ -457,6 +551,15 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     cons.append(LinearConstraint(cost[None, :], -np.inf, best + 0.5))
     res2 = milp(tie, constraints=cons, **kw)
     if res2.status != 0:
-        raise RuntimeError(f"assignment tie-break MILP failed: {res2.message}")
+        raise SolverFailure("assignment", Status.ERROR,
+                            f"the tie-break MILP failed: {res2.message}")
     x = res2.x
     return _assignment(arcs, x[:n_a] > 0.5, n_u)
+
+
+def _most_placed(arcs: Arcs, seed: int, side: SideConstraints) -> int:
+    """The largest number of users any assignment places under ``side``, whatever the costs:
+    the MILP with rank costs 0 and unassigned cost 1 minimises the users left out."""
+    cardinality = replace(arcs, cost=np.zeros_like(arcs.cost), unassigned_cost=1,
+                          allow_unassigned=True)
+    return int((milp_assign(cardinality, seed, side).item >= 0).sum())

@@ -39,6 +39,7 @@ from fractions import Fraction
 import numpy as np
 
 from solvers.registry import Registry
+from solvers.verify import SolverFailure, Status
 
 METHODS = Registry("apportionment method")
 
@@ -67,7 +68,40 @@ def apportion(ratios: np.ndarray, total: int, method: str = "priority") -> np.nd
     positive = np.flatnonzero(ratios > 0)
     if total and len(positive):
         out[positive] = fn(ratios[positive], int(total))
+    verify_portions(ratios, int(total), out, method)
     return out
+
+
+def verify_portions(ratios: np.ndarray, total: int, portions: np.ndarray,
+                    method: str = "") -> None:
+    """Raise :class:`~solvers.verify.SolverFailure` unless ``portions`` are an apportionment
+    of ``total``: whole numbers ≥ 0, 0 for every key of ratio 0, summing exactly to ``total``
+    (to 0 when no ratio is positive). Integer arithmetic, O(keys); ``codes`` index the keys.
+
+    >>> verify_portions(np.array([1.0, 0.0]), 3, np.array([2, 1]))
+    Traceback (most recent call last):
+    ...
+    solvers.verify.SolverFailure: portions: status optimal, but 1 key(s) of ratio 0 get \
+portions (codes [1])
+    """
+    portions = np.asarray(portions)
+    word = f" ({method})" if method else ""
+    checks = (
+        (portions < 0, "get negative portions"),
+        ((ratios <= 0) & (portions != 0), "of ratio 0 get portions"),
+    )
+    for bad, text in checks:
+        if bad.any():
+            codes = np.flatnonzero(bad)
+            raise SolverFailure("portions", Status.OPTIMAL,
+                                f"status optimal, but {len(codes)} key(s){word} {text} "
+                                f"(codes {codes[:10].tolist()})", "key", codes[:10], "portions")
+    expected = total if (ratios > 0).any() else 0
+    got = int(portions.sum(dtype=np.int64))
+    if got != expected:
+        raise SolverFailure("portions", Status.OPTIMAL,
+                            f"status optimal, but the portions{word} sum to {got}, not "
+                            f"{expected}", "", (), "total")
 
 
 def exact_sum(r: np.ndarray) -> Fraction:

@@ -12,6 +12,22 @@ over the matches, whatever the number of groups.
 Summation order decides the last bits of a float sum, so callers that promise bit-identical
 results under row permutations must pass matches in a canonical order (the transforms sort them
 by source code, then sink code).
+
+Magnitudes. Every quantity is scaled per component, never by a global maximum: the weights of a
+sink's sources by a power of two of their largest capacity (so shares neither underflow nor
+overflow however far apart the capacities of unrelated sources are), and a source's scale-down
+factor from its own requested volume (through exponents where the plain ratio would leave the
+normal float range). Scaling by a power of two is exact, so results are the bits of unscaled
+arithmetic wherever that stays in range, and multiplying every amount by 2**k multiplies every
+flow by 2**k exactly. Any finite amounts ≥ 0 are accepted (up to float64's largest, about
+1.8e308); totals in reports may then be infinite, flows never are.
+
+Verification. :func:`verify_flows` checks every answer before it is returned — per source the
+flows within capacity, per sink within demand (sink units), every flow finite and ≥ 0, each to
+a relative tolerance of its own limit (:data:`solvers.verify.RTOL`). A source or sink over its
+limit by more than that has its flows scaled back until their float sum fits (status
+``"repaired"``); anything else raises :class:`~solvers.verify.SolverFailure` naming the sources
+or sinks.
 """
 
 from __future__ import annotations
@@ -21,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from solvers.registry import Registry
+from solvers.verify import RTOL, SolverFailure, Status, check, over
 
 #: Residual capacity or demand at or below this fraction of the original counts as used up
 #: when redistributing, so float rounding cannot start endless rounds over crumbs.
@@ -54,15 +71,16 @@ def _as_codes(a: np.ndarray) -> np.ndarray:
     return np.asarray(a, dtype=np.intp)
 
 
-def _exponent(*arrays: np.ndarray) -> int:
-    """``e`` with the largest finite amount × 2**-e in [0.5, 1) (0 when all are 0).
+def _exponents(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per code (length ``n``), ``e`` with the largest of its ``values`` × 2**-e in [0.5, 1)
+    (0 for codes without values or with only zeros).
 
-    Scaling by a power of two is exact, so kernels that work on amounts × 2**-e and scale
-    the result back give the same bits as unscaled arithmetic wherever that does not
-    overflow or underflow, and stay finite where it would (sums of M amounts ≤ M).
+    >>> _exponents(np.array([0, 0, 2]), np.array([3.0, 1e300, 0.25]), 3).tolist()
+    [997, 0, -1]
     """
-    top = max((float(np.max(a, initial=0.0)) for a in arrays), default=0.0)
-    return int(np.frexp(top)[1]) if 0 < top < np.inf else 0
+    top = np.zeros(n)
+    np.maximum.at(top, codes, values)
+    return np.frexp(top)[1]
 
 
 def proportional_split(
@@ -105,19 +123,52 @@ def proportional_split(
     policy = ZERO_CAPACITY_POLICIES.get(on_zero_capacity)
     src, sink = _as_codes(src), _as_codes(sink)
     n_sink = len(demand)
-    # shares depend only on capacity ratios: compute them on capacity × 2**-e (exact)
-    weight = np.ldexp(np.asarray(capacity, dtype=np.float64), -_exponent(capacity))[src]
+    weight = np.asarray(capacity, dtype=np.float64)[src]
+    dem = np.asarray(demand, dtype=np.float64)[sink]
     total = np.bincount(sink, weights=weight, minlength=n_sink)
     degree = np.bincount(sink, minlength=n_sink)
     zero_sinks = (total <= 0) & (degree > 0)
-    dem = demand[sink]
     served = total[sink] > 0
     safe_total = np.where(total > 0, total, 1.0)
-    flows = dem * weight / safe_total[sink]
+    with np.errstate(over="ignore", under="ignore"):
+        product = dem * weight
+        flows = product / safe_total[sink]
+    # demand × capacity or the sink's total capacity out of the normal float range: redo those
+    # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
+    odd = ~np.isfinite(total) | ((total > 0) & (total < _TINY))
+    odd[sink[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
+    if odd.any():
+        sel = np.flatnonzero(odd[sink])
+        flows[sel] = _shares_exactly(sink[sel], weight[sel], dem[sel], n_sink)
     if zero_sinks.any():
         fallback = policy(dem, np.maximum(degree[sink], 1).astype(np.float64))
         flows = np.where(served, flows, fallback)
     return flows, zero_sinks
+
+
+_TINY = np.finfo(np.float64).tiny  # smallest normal float, 2**-1022
+_HUGE = np.finfo(np.float64).max
+
+
+def _shares_exactly(sink: np.ndarray, weight: np.ndarray, dem: np.ndarray, n: int
+                    ) -> np.ndarray:
+    """``dem × weight / Σ weight`` per sink without overflow or underflow on the way: weights
+    scaled by a power of two of their sink's largest, mantissas multiplied, exponents added.
+
+    >>> _shares_exactly(np.array([0, 0]), np.array([1e-300, 1e300]), np.array([1e300, 1e300]),
+    ...                 1).tolist()
+    [1e-300, 1e+300]
+    """
+    e = _exponents(sink, weight, n)[sink]
+    # the sum on weights × 2**-e (each ≤ 1: a sink's sum is in [0.5, degree]); the numerator
+    # on the mantissas of the unscaled weights, so a weight far below its sink's largest
+    # keeps its digits
+    total = np.bincount(sink, weights=np.ldexp(weight, -e), minlength=n)[sink]
+    dm, de = np.frexp(dem)
+    wm, we = np.frexp(weight)
+    mant = np.divide(dm * wm, total, out=np.zeros_like(dm), where=total > 0)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(mant, de + we - e)
 
 
 def scale_to_capacity(
@@ -133,10 +184,33 @@ def scale_to_capacity(
     ([150.0, 150.0, 50.0], [400.0, 50.0])
     """
     src = _as_codes(src)
+    capacity = np.asarray(capacity, dtype=np.float64)
     requested = np.bincount(src, weights=flows, minlength=len(capacity))
-    over = requested > capacity
-    factor = np.divide(capacity, requested, out=np.ones_like(requested), where=over)
-    return flows * factor[src], requested
+    asked = requested > capacity
+    factor = np.divide(capacity, requested, out=np.ones_like(requested), where=asked)
+    # capacity / requested out of the normal range (an overflowing sum, or a ratio below
+    # 2**-1022): scale those sources through exponents instead
+    odd = asked & ((factor < np.finfo(np.float64).tiny) | ~np.isfinite(requested))
+    if not odd.any():
+        return flows * factor[src], requested
+    scaled = flows * np.where(odd, 1.0, factor)[src]
+    sel = np.flatnonzero(odd[src])
+    scaled[sel], req = _scale_exactly(src[sel], flows[sel], capacity, len(capacity))
+    requested = np.where(odd, req, requested)
+    return scaled, requested
+
+
+def _scale_exactly(codes: np.ndarray, flows: np.ndarray, limit: np.ndarray, n: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``flows × limit / Σ flows`` per code, through exponents (no overflow or underflow
+    beyond that of the result itself); also returns Σ flows per code (possibly inf)."""
+    e = _exponents(codes, flows, n)
+    total = np.bincount(codes, weights=np.ldexp(flows, -e[codes]), minlength=n)  # ≤ count
+    mant, exp = np.frexp(limit)
+    ratio = np.divide(mant, total, out=np.zeros(n), where=total > 0)
+    fm, fe = np.frexp(flows)  # unscaled mantissas: a flow far below the largest keeps its digits
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(fm * ratio[codes], fe - e[codes] + exp[codes]), np.ldexp(total, e)
 
 
 @dataclass(frozen=True)
@@ -151,6 +225,11 @@ class DirectAllocation:
     requested: np.ndarray
     #: Sinks whose matched sources all have capacity 0 (they get nothing).
     zero_sinks: np.ndarray
+    #: optimal, repaired (flows scaled back onto a limit) or iteration_limit (redistribution
+    #: cut off by ``max_rounds``: feasible, not maximal).
+    status: str = Status.OPTIMAL
+    #: Sources and sinks whose flows verification scaled back onto their limit.
+    repaired: int = 0
 
 
 def _direct_round(
@@ -206,7 +285,14 @@ def direct_allocation(
     -------
     DirectAllocation
         ``source_flow`` (source units) and ``sink_flow`` (sink units) per match, the number of
-        rounds, and whether redistribution ended by itself (always True without it).
+        rounds, whether redistribution ended by itself (always True without it) and the
+        status. The answer is verified (:func:`verify_flows`) before it is returned.
+
+    Raises
+    ------
+    SolverFailure
+        The answer broke a limit in a way scaling cannot repair (a negative or non-finite
+        flow); ``what`` is ``"source"`` or ``"sink"`` and ``codes`` name them.
 
     Examples
     --------
@@ -218,11 +304,8 @@ def direct_allocation(
     [111.1111, 460.0, 500.0]
     """
     src, sink = _as_codes(src), _as_codes(sink)
-    # Amounts in source and sink units meet in one comparison (requested > capacity): scale
-    # both by one power of two so that per-source sums cannot overflow; scale back at the end.
-    e = _exponent(capacity, demand)
-    capacity = np.ldexp(np.asarray(capacity, dtype=np.float64), -e)
-    demand = np.ldexp(np.asarray(demand, dtype=np.float64), -e)
+    capacity = np.asarray(capacity, dtype=np.float64)
+    demand = np.asarray(demand, dtype=np.float64)
     source_flow, sink_flow, requested, zero_sinks = _direct_round(
         src, sink, capacity, demand, tolerance
     )
@@ -230,8 +313,137 @@ def direct_allocation(
     if redistribute:
         rounds, converged = _redistribute(src, sink, capacity, demand, tolerance, max_rounds,
                                           source_flow, sink_flow)
-    return DirectAllocation(np.ldexp(source_flow, e), np.ldexp(sink_flow, e), rounds, converged,
-                            np.ldexp(requested, e), zero_sinks)
+    status = Status.OPTIMAL if converged else Status.ITERATION_LIMIT
+    source_flow, sink_flow, repaired = verify_flows(src, sink, source_flow, sink_flow,
+                                                    capacity, demand, status)
+    if repaired and converged:
+        status = Status.REPAIRED
+    return DirectAllocation(source_flow, sink_flow, rounds, converged, requested, zero_sinks,
+                            status, repaired)
+
+
+def proportional_allocation(
+    src: np.ndarray,
+    sink: np.ndarray,
+    capacity: np.ndarray,
+    demand: np.ndarray,
+    on_zero_capacity: str = "even",
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """:func:`proportional_split`, verified: flows, zero sinks and the status.
+
+    Capacities may be exceeded by design (SPEC §1), so only demand (per sink) and
+    non-negativity are checked; a sink over its demand beyond float noise is scaled back
+    (status ``"repaired"``).
+
+    >>> flows, zero, status = proportional_allocation(np.array([0, 1]), np.array([0, 0]),
+    ...                                               np.array([50.0, 1e300]), np.array([8.0]))
+    >>> flows.tolist(), str(status)
+    ([4e-298, 8.0], 'optimal')
+    """
+    flows, zero_sinks = proportional_split(src, sink, capacity, demand, on_zero_capacity)
+    flows, _, repaired = verify_flows(_as_codes(src), _as_codes(sink), flows, None, None,
+                                      np.asarray(demand, dtype=np.float64))
+    return flows, zero_sinks, Status.REPAIRED if repaired else Status.OPTIMAL
+
+
+def verify_flows(
+    src: np.ndarray,
+    sink: np.ndarray,
+    source_flow: np.ndarray,
+    sink_flow: np.ndarray | None,
+    capacity: np.ndarray | None,
+    demand: np.ndarray,
+    status: str = Status.OPTIMAL,
+    repair: bool = True,
+    rtol: float = RTOL,
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Check a sourcing answer; repair it exactly where scaling can; else raise.
+
+    Rules: every flow finite and ≥ 0; per source (unless ``capacity`` is None) Σ source flow
+    ≤ capacity; per sink Σ sink flow (``source_flow`` when ``sink_flow`` is None) ≤ demand;
+    each within ``rtol`` of its own limit. With ``repair``, the flows of a source over its
+    capacity, then of a sink over its demand, are scaled down (source and sink flows of a match
+    by one factor, so their ratio stays) until the float sum is at most the limit. O(matches).
+
+    Returns the (possibly repaired, else the same) flows and how many sources and sinks were
+    repaired.
+
+    Raises
+    ------
+    SolverFailure
+        A flow is negative, NaN or infinite (``what="source"``, codes of its sources), or a
+        limit is broken and ``repair`` is False (``what="source"`` / ``"sink"``).
+
+    >>> src, sink = np.array([0, 0]), np.array([0, 1])
+    >>> flows, _, n = verify_flows(src, sink, np.array([3.0, 1.0]), None, np.array([2.0]),
+    ...                            np.array([5.0, 5.0]))
+    >>> flows.tolist(), n
+    ([1.5, 0.5], 1)
+    >>> verify_flows(src, sink, np.array([3.0, 1.0]), None, np.array([2.0]),
+    ...              np.array([5.0, 5.0]), repair=False)
+    Traceback (most recent call last):
+    ...
+    solvers.verify.SolverFailure: sourcing: status optimal, but the answer exceeds source \
+capacity at 1 of them (codes [0])
+    """
+    flows = [np.asarray(source_flow, dtype=np.float64)]
+    if sink_flow is not None:
+        flows.append(np.asarray(sink_flow, dtype=np.float64))
+    bad = np.zeros(len(src), dtype=bool)
+    for f in flows:
+        bad |= ~(np.isfinite(f) & (f >= 0))
+    if bad.any():
+        codes = np.unique(src[bad])
+        raise SolverFailure(
+            "sourcing", status,
+            f"status {status}, but {int(bad.sum())} flow(s) are negative or not finite, "
+            f"from {len(codes)} source(s) (codes {codes[:10].tolist()})",
+            "source", codes[:10], "non-negativity",
+        )
+    repaired = 0
+    limits = [] if capacity is None else [("source", "capacity", src, 0, capacity)]
+    limits.append(("sink", "demand", sink, len(flows) - 1, demand))
+    for what, name, codes, which, limit in limits:
+        if repair:
+            hit = over(totals(codes, flows[which], len(limit)), limit, rtol)
+            if hit.any():
+                flows = _shrink(codes, hit, limit, flows, which, what)
+                repaired += int(hit.sum())
+            else:
+                continue
+        check("sourcing", status, what, name, totals(codes, flows[which], len(limit)), limit,
+              rtol)
+    if sink_flow is None:
+        return flows[0], None, repaired
+    return flows[0], flows[1], repaired
+
+
+def _shrink(codes: np.ndarray, hit: np.ndarray, limit: np.ndarray, flows: list[np.ndarray],
+            which: int, what: str) -> list[np.ndarray]:
+    """Scale the flows of the codes in ``hit`` (all arrays of ``flows`` alike) so that each
+    code's float sum of ``flows[which]`` is at most its limit: limit / sum first (through
+    exponents, so a sum beyond float range still scales right), then one float step down at
+    a time for those still over."""
+    flows = [f.copy() for f in flows]
+    sel = np.flatnonzero(hit[codes])
+    c, n = codes[sel], len(limit)
+    part = flows[which][sel]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        new, _ = _scale_exactly(c, part, limit, n)
+        factor = np.where(part > 0, new / part, 0.0)
+    for step in range(64):
+        if step:
+            factor = np.nextafter(factor, 0.0)
+        got = [f[sel] * factor for f in flows]
+        still = np.bincount(c, weights=got[which], minlength=n) > limit
+        done = ~still[c]
+        for f, g in zip(flows, got, strict=True):
+            f[sel[done]] = g[done]
+        if not still.any():
+            return flows
+        sel, c, factor = sel[~done], c[~done], factor[~done]
+    raise SolverFailure("sourcing", Status.ERROR, "could not scale flows below their limit",
+                        what, np.unique(c)[:10])
 
 
 def _redistribute(

@@ -32,8 +32,10 @@ class SourcingCase:
 
 
 @st.composite
-def sourcing_cases(draw, max_sources: int = 6, max_sinks: int = 6, int_keys: bool | None = None):
-    """Random instances: some sources unmatched, zero amounts, sinks without matches."""
+def sourcing_cases(draw, max_sources: int = 6, max_sinks: int = 6, int_keys: bool | None = None,
+                   amounts: st.SearchStrategy = AMOUNT):
+    """Random instances: some sources unmatched, zero amounts, sinks without matches
+    (``amounts=MAGNITUDE``: capacities and demands spread over 1e-6 .. 1e12)."""
     n_src = draw(st.integers(1, max_sources))
     n_sink = draw(st.integers(1, max_sinks))
     use_int = draw(st.booleans()) if int_keys is None else int_keys
@@ -41,16 +43,16 @@ def sourcing_cases(draw, max_sources: int = 6, max_sinks: int = 6, int_keys: boo
     sinks = list(range(100, 100 + n_sink)) if use_int else [f"k{i}" for i in range(n_sink)]
     pairs = [(s, k) for s in sources for k in sinks]
     matches = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=len(pairs) + 3))
-    capacity = {s: draw(AMOUNT) for s in sources}
-    demand = {k: draw(AMOUNT) for k in sinks}
+    capacity = {s: draw(amounts) for s in sources}
+    demand = {k: draw(amounts) for k in sinks}
     return SourcingCase(matches, capacity, demand)
 
 
 @st.composite
-def grouped_sourcing_cases(draw, max_groups: int = 3):
+def grouped_sourcing_cases(draw, max_groups: int = 3, amounts: st.SearchStrategy = AMOUNT):
     """A dict {(commodity, year): SourcingCase} with string keys."""
     n = draw(st.integers(1, max_groups))
     groups = draw(st.lists(st.tuples(st.sampled_from(["cocoa", "coffee", "tea"]),
                                      st.integers(2020, 2022)),
                            min_size=n, max_size=n, unique=True))
-    return {g: draw(sourcing_cases(int_keys=False)) for g in groups}
+    return {g: draw(sourcing_cases(int_keys=False, amounts=amounts)) for g in groups}

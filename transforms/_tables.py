@@ -57,8 +57,8 @@ def to_polars(
             raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
         casts = [_key_cast(df, k, what) for k in keys]
         if value:
-            casts.append(_value_cast(df, value, what))
-        casts += [_value_cast(df, c, what) for c in extra]
+            casts.append(_value_cast(df, value, what, keys))
+        casts += [_value_cast(df, c, what, keys) for c in extra]
         # Series operations, not a frame query: no query-engine start-up per call
         return pl.DataFrame(casts)
     except FairallocError:
@@ -80,7 +80,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
             raise InputTypeError(f"{what} has repeated columns", twice)
         in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
         return _columns({c: obj.index.get_level_values(c) if c in in_index else obj[c]
-                         for c in wanted if c in in_index or c in obj.columns})
+                         for c in wanted if c in in_index or c in obj.columns}, keys, what)
     if isinstance(obj, pd.Series):
         if not value:
             raise InputTypeError(f"{what} must be a table or index, not a Series")
@@ -92,7 +92,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
                 f"{what}: a Series must be indexed by {keys} (its index is {list(obj.index.names)})"
             )
         cols = {str(n): obj.index.get_level_values(i) for i, n in enumerate(names)}
-        return _columns({**cols, value: obj})
+        return _columns({**cols, value: obj}, keys, what)
     if isinstance(obj, pd.Index):
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
@@ -107,23 +107,79 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
                 f"{what}: an index needs levels named {keys} (or unnamed, in that order); "
                 f"it has {names}"
             )
-        return pl.from_pandas(frame[keys])
+        return _columns({k: frame[k] for k in keys}, keys, what)
     if isinstance(obj, Mapping):
         if not value:
             raise InputTypeError(f"{what} must be a table, index or iterable of tuples")
         rows = [(*_as_tuple(k, len(keys), what), v) for k, v in obj.items()]
-        return _rows(rows, keys + [value], loose=value)
+        return _rows(rows, keys + [value], loose=value, what=what, n_keys=len(keys))
     if isinstance(obj, Iterable) and not isinstance(obj, str | bytes):
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
         rows = [_as_tuple(r, len(keys), what) for r in obj]
-        return _rows(rows, keys)
+        return _rows(rows, keys, what=what, n_keys=len(keys))
     raise InputTypeError(f"{what}: unsupported input type {type(obj).__name__}")
 
 
-def _columns(cols: dict[str, Any]) -> pl.DataFrame:
-    """A polars frame from pandas columns, converted one by one (no pandas frame copy)."""
-    return pl.DataFrame([pl.from_pandas(v).alias(k) for k, v in cols.items()])
+def _columns(cols: dict[str, Any], keys: Sequence[str], what: str) -> pl.DataFrame:
+    """A polars frame from pandas columns, converted one by one (no pandas frame copy).
+
+    An object column read as anything but strings may have had a bool read as 1: those (and
+    columns that do not convert at all) are checked for bools, which are named.
+    """
+    out = []
+    for k, v in cols.items():
+        try:
+            s = pl.from_pandas(v).alias(k)
+        except Exception:
+            _refuse_bools({c: cols[c] for c in dict.fromkeys([k, *keys]) if c in cols}, keys,
+                          what)
+            raise
+        if pd.api.types.is_object_dtype(v.dtype) and s.dtype != pl.String:
+            _refuse_bools({c: cols[c] for c in dict.fromkeys([k, *keys]) if c in cols}, keys,
+                          what)
+        out.append(s)
+    return pl.DataFrame(out)
+
+
+_BOOL_TYPES = (bool, np.bool_)
+
+#: What pandas' ``infer_dtype`` says of an object column that may hold a bool.
+_MAYBE_BOOL = ("boolean", "mixed", "mixed-integer")
+
+
+def _has_bool(values: Any) -> bool:
+    """Whether any value is a bool (Python or numpy), in C-speed passes (object columns only:
+    a typed pandas column of numbers or strings holds no bool)."""
+    if isinstance(values, list):
+        return not set(map(type, values)).isdisjoint(_BOOL_TYPES)
+    if not pd.api.types.is_object_dtype(getattr(values, "dtype", None)):
+        return False
+    return pd.api.types.infer_dtype(values, skipna=True) in _MAYBE_BOOL and _has_bool(
+        list(values))
+
+
+def _refuse_bools(cols: Mapping[str, Any], keys: Sequence[str], what: str) -> None:
+    """Raise :class:`InputTypeError` naming the keys of rows holding a bool in any of ``cols``
+    (Python lists or pandas columns): booleans are neither numbers nor keys.
+
+    polars and pandas read ``True`` as 1 among numbers, so this is checked before they see
+    the values.
+    """
+    flagged = [c for c, v in cols.items() if _has_bool(v)]
+    if not flagged:
+        return
+    plain = {c: v if isinstance(v, list) else list(v) for c, v in cols.items()
+             if c in flagged or c in keys}
+    bad = np.zeros(len(plain[flagged[0]]), dtype=bool)
+    for c in flagged:
+        bad |= np.fromiter((isinstance(v, _BOOL_TYPES) for v in plain[c]), bool, len(bad))
+    rows = np.flatnonzero(bad)[:10].tolist()
+    parts = [[plain[k][i] for i in rows] for k in keys if k in plain]
+    found = [p[0] if len(p) == 1 else tuple(p) for p in zip(*parts, strict=True)] \
+        if parts else rows
+    raise InputTypeError(f"{what}: booleans are not numbers or keys (column "
+                         f"{', '.join(map(repr, flagged))})", found, int(bad.sum()))
 
 
 def _as_tuple(key: Any, n: int, what: str) -> tuple:
@@ -133,10 +189,16 @@ def _as_tuple(key: Any, n: int, what: str) -> tuple:
     return t
 
 
-def _rows(rows: list[tuple], columns: list[str], loose: str | None = None) -> pl.DataFrame:
-    """A frame from row tuples; the ``loose`` column may mix int and float (``{a: 0, b: 1.5}``)."""
-    return pl.DataFrame([pl.Series(c, [r[i] for r in rows], strict=c != loose)
-                         for i, c in enumerate(columns)])
+def _rows(rows: list[tuple], columns: list[str], loose: str | None = None, *, what: str = "rows",
+          n_keys: int | None = None) -> pl.DataFrame:
+    """A frame from row tuples; the ``loose`` column may mix int and float (``{a: 0, b: 1.5}``).
+
+    A bool anywhere (key part or value) is an :class:`InputTypeError` naming its key: polars
+    would read it as 1.
+    """
+    cols = {c: [r[i] for r in rows] for i, c in enumerate(columns)}
+    _refuse_bools(cols, columns[:len(columns) if n_keys is None else n_keys], what)
+    return pl.DataFrame([pl.Series(c, v, strict=c != loose) for c, v in cols.items()])
 
 
 def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
@@ -153,8 +215,12 @@ def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
                          [col])
 
 
-def _value_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
+def _value_cast(df: pl.DataFrame, col: str, what: str, keys: Sequence[str] = ()) -> pl.Series:
     s = df[col]
+    if s.dtype == pl.Boolean and df.height and all(k in df.columns for k in keys) and keys:
+        raise InputTypeError(f"{what}: column {col!r} holds booleans, not numbers",
+                             key_tuples(df, list(keys), np.arange(min(df.height, 10))),
+                             df.height)
     if s.dtype == pl.Boolean or not (s.dtype.is_numeric() or s.dtype == pl.Null):
         raise InputTypeError(f"{what}: column {col!r} must be numeric, not {s.dtype}", [col])
     # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
@@ -180,6 +246,28 @@ class KeyedTable:
     @property
     def values(self) -> np.ndarray:
         return self.frame[self.value].to_numpy()
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def labels(self) -> KeyLabels:
+        """The keys by code, for :func:`transforms.errors.translated` (looked up lazily)."""
+        return KeyLabels(self.frame, self.keys)
+
+
+class KeyLabels(Sequence):
+    """Keys of a table by row (code), each read only when indexed: error labels that cost
+    nothing when no error names them. Plain values for one key column, tuples otherwise.
+
+    >>> KeyLabels(pl.DataFrame({"k": ["a", "b"]}), ("k",))[1]
+    'b'
+    """
+
+    def __init__(self, frame: pl.DataFrame, keys: Sequence[str]):
+        self.frame, self.keys = frame, tuple(keys)
+
+    def __getitem__(self, code):  # type: ignore[override]
+        return key_tuples(self.frame, self.keys, np.array([int(code)]))[0]
 
     def __len__(self) -> int:
         return self.frame.height

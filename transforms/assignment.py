@@ -10,6 +10,16 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       one and ``unassigned_cost`` for every unassigned user. ``rank_maximal`` places as many
       users as possible first, whatever ``unassigned_cost``.
     * Capacities above the number of users act as unlimited.
+    * Every answer is verified before it is returned (each user on at most one item and only
+      on a listed one unless ``fill_unlisted``, item loads within capacity, nobody unplaced
+      unless allowed, side constraints held); a breach is a
+      :class:`~transforms.errors.SolverError` naming the users or items.
+    * With ``allow_unassigned=False`` and not every user placeable, the error gives the true
+      minimum number of users left out (a maximum-cardinality solve, independent of costs).
+    * Flags take only True / False, ``unassigned_cost``, ``seed`` and quota maxima only whole
+      numbers (numpy integers too, never bools); a bool amount or key is an
+      :class:`~transforms.errors.InputTypeError`. Every exception leaving these functions is a
+      :class:`~transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ import pandas as pd
 import polars as pl
 
 from solvers import assignment as kernels
+from transforms._params import choice, flag, whole
 from transforms._report import Report, stopwatch
 from transforms._tables import KeyedTable, code_rows, key_tuples, keyed_table, to_polars
 from transforms.errors import (
@@ -31,6 +42,8 @@ from transforms.errors import (
     ParameterError,
     SolverError,
     UnknownKeyError,
+    public,
+    translated,
 )
 
 log = logging.getLogger(__name__)
@@ -99,6 +112,7 @@ def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:
     return prefs, user, users
 
 
+@public("assignment")
 def assign_preferences(
     preferences: Any,
     capacities: Any,
@@ -144,13 +158,13 @@ def assign_preferences(
     >>> res.report.rank_counts
     {1: 1, 2: 1}
     """
-    if not isinstance(strategy, str) or strategy not in kernels.STRATEGIES:
-        raise ParameterError(f"strategy must be one of {kernels.STRATEGIES.names()}", [strategy])
+    choice("strategy", strategy, kernels.STRATEGIES)
     if constraints is not None and strategy != "milp":
         raise ParameterError("constraints need strategy='milp'", [strategy])
-    for name, v in (("unassigned_cost", unassigned_cost), ("seed", seed)):
-        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-            raise ParameterError(f"{name} must be a whole number ≥ 0", [v])
+    fill_unlisted = flag("fill_unlisted", fill_unlisted)
+    allow_unassigned = flag("allow_unassigned", allow_unassigned)
+    unassigned_cost = whole("unassigned_cost", unassigned_cost, low=0)
+    seed = whole("seed", seed, low=0)
     with stopwatch() as sw:
         prefs, user, users = _preferences(preferences)
         caps = _capacities(capacities)
@@ -168,16 +182,23 @@ def assign_preferences(
             cost = np.concatenate([rank, np.full(len(extra_u), int(rank.max()) + 2)])
         raw = caps[CAPACITY].to_numpy()  # -1 = unlimited; beyond n_u is as good as unlimited
         capacity = np.where(raw < 0, -1, np.minimum(raw, n_u)).astype(np.int64)
-        arcs = kernels.Arcs(user, item, cost, capacity, n_u, int(unassigned_cost),
-                            bool(allow_unassigned))
+        arcs = kernels.Arcs(user, item, cost, capacity, n_u, unassigned_cost, allow_unassigned)
         side = _side(constraints, users, caps[ITEM]) if constraints is not None else None
         try:
-            result = kernels.STRATEGIES.get(strategy)(arcs, int(seed), side)
-        except kernels.InfeasibleConstraints as exc:
-            raise SolverError(f"infeasible: {exc}", ["constraints"]) from None
-        except kernels.Infeasible as exc:
-            raise SolverError(f"no assignment places every user: {exc.unplaced} user(s) "
-                              "cannot be placed (allow_unassigned=False)") from None
+            with translated("assignment", labels={"user": users, "item": caps[ITEM]}):
+                result = kernels.solve(strategy, arcs, seed, side)  # verified
+        except SolverError as err:
+            cause = err.__cause__
+            if isinstance(cause, kernels.InfeasibleConstraints):
+                err = SolverError(f"assignment: infeasible: {cause.detail}", ["constraints"])
+            elif isinstance(cause, kernels.Infeasible):
+                err = SolverError(f"assignment: no assignment places every user: "
+                                  f"{cause.unplaced} user(s) cannot be placed "
+                                  "(allow_unassigned=False)")
+            else:
+                raise
+            err.status = cause.status
+            raise err from cause
     got = result.item
     # the rank each user obtained: listed arcs come first, unlisted (fill) arcs after them
     listed = (result.arc >= 0) & (result.arc < len(rank))
@@ -190,8 +211,7 @@ def assign_preferences(
         {ITEM: names, RANK: pd.array(obtained, dtype="Int64")},
         index=pd.Index(users.to_pandas(), name=USER),
     )
-    report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds,
-                     int(unassigned_cost))
+    report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds, unassigned_cost)
     log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
              report.assigned, report.users, report.wall_time_s)
     return PreferenceAssignment(allocation, report)
@@ -223,7 +243,8 @@ def _side(constraints: Any, users: pl.Series, items: pl.Series) -> kernels.SideC
 
     try:
         quotas = tuple((codes(q["users"], u_code, "users"), codes(q["items"], i_code, "items"),
-                        _whole(q["max"])) for q in constraints.get("quotas", ()))
+                        whole("a quota's max", q["max"], low=0))
+                       for q in constraints.get("quotas", ()))
         # a user named twice in a group is one user; a group of one constrains nothing
         together = tuple(g for g in (np.unique(codes(g, u_code, "users"))
                                      for g in constraints.get("together", ())) if len(g) > 1)
@@ -239,12 +260,6 @@ def _side(constraints: Any, users: pl.Series, items: pl.Series) -> kernels.SideC
     return kernels.SideConstraints(quotas, together, tuple(conflicts))
 
 
-def _whole(v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
-        raise ParameterError("a quota's max must be a whole number ≥ 0", [v])
-    return int(v)
-
-
 def _report(strategy, got, obtained, rank, arcs, result, seconds,
             unassigned_cost: int) -> AssignmentReport:
     """The caller's ``unassigned_cost`` prices unplaced users (the solvers may use a smaller
@@ -257,7 +272,7 @@ def _report(strategy, got, obtained, rank, arcs, result, seconds,
     total = (int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
              + unassigned * unassigned_cost)
     return AssignmentReport(
-        status=result.status, wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
+        status=str(result.status), wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
         items=len(arcs.capacity), assigned=int(placed.sum()), unassigned=unassigned,
         unlisted=unlisted, total_cost=total,
         rank_counts={k: int(c) for k, c in enumerate(counts) if k >= 1 and c},
@@ -268,6 +283,7 @@ def _report(strategy, got, obtained, rank, arcs, result, seconds,
 __all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
 
 
+@public("assignment")
 def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
     """Per item: capacity (missing = unlimited), assigned, and how many got it as rank k.
 
@@ -289,6 +305,7 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFram
     return pd.concat([out, counts.astype(np.int64)], axis=1)
 
 
+@public("assignment")
 def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
     """Breaches of an assignment (empty when none): ``over_capacity`` items, ``duplicate_user``
     rows (a user placed twice) and ``unknown_item`` placements."""

@@ -17,13 +17,20 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       :data:`solvers.portions.MAX_TOTAL` (2**50).
     * When every ratio is 0 (or ``total`` is 0) every key gets 0; the portions not handed out
       are in ``result.attrs["unallocated"]`` (0 otherwise), and a warning is logged.
+    * Ratios may be any finite floats ≥ 0, at any magnitude within one input (1e-300 next to
+      1e300): the arithmetic is exact, so no ratio underflows. Booleans are not ratios
+      (:class:`~transforms.errors.InputTypeError` naming the keys); numpy scalars are numbers.
+    * Every result is verified before it is returned (sum exactly ``total``, nothing
+      negative, 0 for ratio-0 keys; ``attrs["status"]`` is ``"optimal"``); a breach would be a
+      :class:`~transforms.errors.SolverError` naming the keys. Every exception leaving these
+      functions is a :class:`~transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -31,8 +38,9 @@ import pandas as pd
 import polars as pl
 
 from solvers import portions as kernels
-from transforms._tables import keyed_table
-from transforms.errors import InputTypeError, ParameterError
+from transforms._params import choice, number, whole
+from transforms._tables import KeyLabels, keyed_table
+from transforms.errors import InputTypeError, ParameterError, public, translated
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,7 @@ KEY, RATIO, PORTIONS = "key", "ratio", "portions"
 METHODS: tuple[str, ...] = kernels.METHODS.names()
 
 
+@public("portions")
 def apportion(ratios: Any, total: int, method: str = "priority") -> pd.Series:
     """Whole portions per key, summing exactly to ``total`` when any ratio is positive.
 
@@ -87,28 +96,29 @@ def apportion(ratios: Any, total: int, method: str = "priority") -> pd.Series:
     >>> apportion({"a": 53, "b": 24, "c": 23}, 10, method="jefferson").to_dict()
     {'a': 6, 'b': 2, 'c': 2}
     """
-    if not isinstance(method, str) or method not in kernels.METHODS:
-        raise ParameterError(f"method must be one of {METHODS}", [method])
+    choice("method", method, kernels.METHODS)
     total = _whole_total(total)
     df, name = _ratios_table(ratios)
     r = df[RATIO].to_numpy()
-    portions = kernels.apportion(r, total, method)
+    with translated("portions", labels={"key": KeyLabels(df, (KEY,))}):
+        portions = kernels.apportion(r, total, method)  # verified before it returns
     out = pd.Series(portions, index=pd.Index(df[KEY].to_pandas(), name=name), name=PORTIONS)
     unallocated = total - int(portions.sum())
-    out.attrs.update(unallocated=unallocated, method=method)
+    out.attrs.update(unallocated=unallocated, method=method, status="optimal")
     if unallocated:
         log.warning("every ratio is 0: %d portions are not allocated", unallocated)
     return out
 
 
 def _whole_total(total: Any) -> int:
-    if isinstance(total, bool | np.bool_) or not isinstance(total, Real):
-        raise ParameterError("total must be a whole number ≥ 0", [total])
-    if not isinstance(total, Integral) and not float(total).is_integer():  # nan, inf too
-        raise ParameterError("total must be a whole number ≥ 0", [total])
-    value = int(total)
-    if value < 0:
-        raise ParameterError("total must be a whole number ≥ 0", [total])
+    """``total`` as an int: a whole number (an integral float such as ``8.0`` too), not a bool."""
+    if isinstance(total, Integral) and not isinstance(total, bool | np.bool_):
+        value = whole("total", total, low=0)
+    else:
+        x = number("total", total, low=0)
+        if not x.is_integer():
+            raise ParameterError("total must be a whole number ≥ 0", [total])
+        value = int(x)
     if value > kernels.MAX_TOTAL:
         raise ParameterError(f"total must be at most 2**50 ({kernels.MAX_TOTAL})", [total])
     return value
@@ -142,6 +152,7 @@ def _ratios_table(obj: Any) -> tuple[pl.DataFrame, str]:
 VIOLATION_COLUMNS = ["rule", "key", "amount", "limit"]
 
 
+@public("portions")
 def portion_violations(portions: pd.DataFrame | pd.Series, ratios: Any, total: int
                        ) -> pd.DataFrame:
     """Breaches of an apportionment against its inputs (empty when none).
@@ -155,6 +166,7 @@ def portion_violations(portions: pd.DataFrame | pd.Series, ratios: Any, total: i
     [['sum', '<all>', 7, 8]]
     """
     got = portions["portions"] if isinstance(portions, pd.DataFrame) else portions
+    total = _whole_total(total)
     df, _ = _ratios_table(ratios)
     r = pd.Series(df[RATIO].to_numpy(), index=df[KEY].to_pandas())
     expected = int(total) if (r > 0).any() else 0

@@ -25,17 +25,21 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       report names it (it cannot appear in a table indexed by matches).
     * Empty ``matches`` (or an empty capacity or demand table) raise
       :class:`~transforms.errors.EmptyInputError`.
-    * Conservation checks (``run_qa``) allow a relative float slack of 1e-9.
+    * Conservation checks allow a relative float slack of 1e-9 of each source's capacity and
+      each sink's demand (never of a global total).
     * A pandas MultiIndex of matches is read by level name when its levels are named, by
       position (``*by, source, sink``) when they are not.
-    * Amounts are computed after an exact power-of-two rescaling, so very large or very small
-      magnitudes neither overflow nor underflow; ``-0.0`` is read as ``0.0``.
+    * Amounts are computed after exact power-of-two rescalings per sink and per source, so very
+      large or very small magnitudes neither overflow nor underflow, even far apart in one
+      instance; ``-0.0`` is read as ``0.0``. Any finite amount ≥ 0 is accepted.
+    * Booleans are not amounts or keys (an :class:`~transforms.errors.InputTypeError` naming
+      them); flags (``run_qa``, ``redistribute``) take only True / False.
+    * Every exception leaving these functions is a :class:`~transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
 
 import logging
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +48,8 @@ import numpy as np
 import pandas as pd
 
 from solvers import sourcing as kernels
+from solvers.verify import Status
+from transforms._params import choice, flag, number
 from transforms._report import Report, stopwatch
 from transforms._tables import (
     KeyedTable,
@@ -56,7 +62,7 @@ from transforms._tables import (
     to_polars,
     unique_pairs,
 )
-from transforms.errors import ConservationError, ParameterError, ZeroCapacityError
+from transforms.errors import ParameterError, ZeroCapacityError, public, translated
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +95,9 @@ class SourcingReport(Report):
     relative_tolerance: float
     rounds: int
     converged: bool
+    #: Sources and sinks whose flows verification scaled back onto their limit (then status
+    #: is "repaired", unless redistribution was cut off: "iteration_limit").
+    repaired: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,10 @@ class _Problem:
         parts.append(level(self.sources, SOURCE, self.src))
         parts.append(level(self.sinks, SINK, self.sink))
         return multi_index(parts)
+
+    def labels(self) -> dict:
+        """Keys by code, for naming the sources / sinks of a solver failure."""
+        return {"source": self.sources.labels(), "sink": self.sinks.labels()}
 
     def groups(self) -> int:
         if not self.by:
@@ -162,7 +175,7 @@ def _report(problem: _Problem, method: str, source_flow: np.ndarray, sink_flow: 
         total_demand, total_capacity = float(problem.demand.sum()), float(problem.capacity.sum())
         received, allocated = float(sink_flow.sum()), float(source_flow.sum())
     fields = dict(
-        status="ok",
+        status=str(Status.OPTIMAL),
         wall_time_s=seconds,
         method=method,
         groups=problem.groups(),
@@ -191,6 +204,7 @@ def _series(values: np.ndarray, index: pd.MultiIndex, name: str, report: Sourcin
     return s
 
 
+@public("sourcing")
 def proportional_sourcing(
     matches: Any,
     sink_demand: Any,
@@ -231,16 +245,13 @@ def proportional_sourcing(
             Y       100.0
     Name: volume, dtype: float64
     """
-    if not isinstance(on_zero_capacity, str) or (
-        on_zero_capacity not in kernels.ZERO_CAPACITY_POLICIES
-    ):
-        known = kernels.ZERO_CAPACITY_POLICIES.names()
-        raise ParameterError(f"on_zero_capacity must be one of {known}", [on_zero_capacity])
+    choice("on_zero_capacity", on_zero_capacity, kernels.ZERO_CAPACITY_POLICIES)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
-        flows, zero_sinks = kernels.proportional_split(
-            problem.src, problem.sink, problem.capacity, problem.demand, on_zero_capacity
-        )
+        with translated("sourcing", labels=problem.labels()):
+            flows, zero_sinks, status = kernels.proportional_allocation(
+                problem.src, problem.sink, problem.capacity, problem.demand, on_zero_capacity
+            )
         if on_zero_capacity == "raise" and zero_sinks.any():
             rows = np.flatnonzero(zero_sinks)
             raise ZeroCapacityError(
@@ -254,12 +265,14 @@ def proportional_sourcing(
         problem, "proportional", flows, flows, sw.seconds,
         zero_capacity_sinks=int(zero_sinks.sum()),
         over_capacity_sources=int((requested > problem.capacity).sum()),
+        status=str(status),
     )
     log.info("proportional_sourcing: %d matches, %.6g allocated in %.3fs",
              report.matches, report.allocated, report.wall_time_s)
     return _series(flows, index, "volume", report)
 
 
+@public("sourcing")
 def direct_sourcing(
     matches: Any,
     source_capacity: Any,
@@ -276,22 +289,31 @@ def direct_sourcing(
     3. With ``relative_tolerance`` = tol, sink demands may be overstated by up to tol: on a
        match whose source stays exhausted even when every sink demand is reduced by tol, the
        sink receives source volume / (1 − tol); elsewhere sink volume = source volume.
-    4. ``run_qa`` checks that no source exceeds its capacity, no sink receives more than its
-       demand (sink units) and nothing is negative (relative slack 1e-9), raising
-       :class:`~transforms.errors.ConservationError` naming the keys otherwise.
+    4. Every answer is verified before it is returned, whatever ``run_qa``: no source above
+       its capacity, no sink above its demand (sink units), every volume finite and ≥ 0, each
+       to a relative slack of 1e-9 of its own limit. A source or sink beyond that has its
+       flows scaled back exactly onto its limit (report status ``"repaired"``); a negative or
+       non-finite volume raises :class:`~transforms.errors.SolverError` naming the sources.
+       ``run_qa=True`` (SPEC §1 step 4) also re-checks the final answer strictly, with no
+       repair, by the same solver-layer check (O(matches)), raising
+       :class:`~transforms.errors.SolverError` naming the sources or sinks.
 
     Parameters
     ----------
     matches, source_capacity, sink_demand
         See the module docstring for the accepted forms.
     relative_tolerance : float in [0, 1)
+        A number (numpy scalars too; not a bool).
     run_qa : bool
+        True or False only (``"no"`` or ``1`` are refused).
     redistribute : bool
         Repeat steps 1–3 on residual demand and residual capacity until no sink with unmet
         demand is matched to a source with spare capacity (or nothing moves); proportions in
         each round follow residual capacity. Residual demand is counted in sink units, so the
-        tolerance rule can never push a sink over its demand. Amounts within 1e-9 (relative)
-        of used up count as used up; at most 1 000 rounds (the report says if that cut it off).
+        tolerance rule can never push a sink over its demand. Amounts within 1e-9 (relative,
+        per source and per sink) of used up count as used up; at most 1 000 rounds: a run cut
+        off there is still verified feasible but not maximal, and its report says status
+        ``"iteration_limit"`` and ``converged=False``.
     by : str or list of str, optional
         Extra key columns present in all three inputs; groups are allocated independently in
         one vectorised pass and lead the index.
@@ -301,7 +323,13 @@ def direct_sourcing(
     (source_allocation, sink_allocation) : two pandas.Series
         Named ``"source_volume"`` and ``"sink_volume"``, indexed by ``(source, sink)`` (or
         ``(*by, source, sink)``), sorted. Both carry the :class:`SourcingReport` in
-        ``attrs["report"]``.
+        ``attrs["report"]``; its ``status`` is ``"optimal"``, ``"repaired"`` or
+        ``"iteration_limit"``.
+
+    Notes
+    -----
+    Amounts are scaled per sink and per source (never by a global maximum), so any finite
+    amounts ≥ 0 in one instance work: a huge capacity elsewhere does not underflow small flows.
 
     Examples
     --------
@@ -313,14 +341,19 @@ def direct_sourcing(
     >>> snk.round(2).tolist()
     [111.11, 460.0, 500.0]
     """
-    tol = _tolerance(relative_tolerance)
+    tol = number("relative_tolerance", relative_tolerance, low=0, high=1, high_open=True)
+    run_qa = flag("run_qa", run_qa)
+    redistribute = flag("redistribute", redistribute)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
-        result = kernels.direct_allocation(
-            problem.src, problem.sink, problem.capacity, problem.demand, tol, redistribute
-        )
-        if run_qa:
-            _qa(problem, result.source_flow, result.sink_flow)
+        with translated("sourcing", labels=problem.labels()):
+            result = kernels.direct_allocation(
+                problem.src, problem.sink, problem.capacity, problem.demand, tol, redistribute
+            )
+            if run_qa:
+                kernels.verify_flows(problem.src, problem.sink, result.source_flow,
+                                     result.sink_flow, problem.capacity, problem.demand,
+                                     result.status, repair=False)
         index = problem.index()
     report = _report(
         problem, "direct", result.source_flow, result.sink_flow, sw.seconds,
@@ -329,10 +362,14 @@ def direct_sourcing(
         relative_tolerance=tol,
         rounds=result.rounds,
         converged=result.converged,
-        status="ok" if result.converged else "max_rounds",
+        status=str(result.status),
+        repaired=result.repaired,
     )
     if not result.converged:
         log.warning("direct_sourcing: redistribution stopped after %d rounds", result.rounds)
+    if result.repaired:
+        log.warning("direct_sourcing: %d source(s)/sink(s) over their limit were scaled back",
+                    result.repaired)
     log.info("direct_sourcing: %d matches, %.6g allocated in %d round(s), %.3fs",
              report.matches, report.allocated, report.rounds, report.wall_time_s)
     return (
@@ -341,37 +378,7 @@ def direct_sourcing(
     )
 
 
-def _tolerance(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ParameterError("relative_tolerance must be a number in [0, 1)", [value])
-    tol = float(value)
-    if not (0.0 <= tol < 1.0):
-        raise ParameterError("relative_tolerance must be in [0, 1)", [value])
-    return tol
-
-
-def _qa(problem: _Problem, source_flow: np.ndarray, sink_flow: np.ndarray) -> None:
-    bad = kernels.conservation_violations(
-        problem.src, problem.sink, source_flow, sink_flow, problem.capacity, problem.demand
-    )
-    checks = (
-        ("over_capacity", "sources allocated beyond their capacity", problem.sources),
-        ("over_demand", "sinks receiving more than their demand", problem.sinks),
-    )
-    for name, message, table in checks:
-        rows = bad[name]
-        if rows.size:
-            keys = key_tuples(table.frame, table.keys, rows[:10])
-            raise ConservationError(f"QA failed: {message}", keys, rows.size)
-    if bad["negative"].size:
-        rows = bad["negative"][:10]
-        keys = list(zip(key_tuples(problem.sources.frame, problem.sources.keys, problem.src[rows]),
-                        key_tuples(problem.sinks.frame, problem.sinks.keys, problem.sink[rows]),
-                        strict=True))
-        raise ConservationError("QA failed: negative or non-finite volumes on matches", keys,
-                                bad["negative"].size)
-
-
+@public("sourcing")
 def conservation_violations(
     allocation: pd.Series | pd.DataFrame,
     source_capacity: Any,
@@ -402,6 +409,8 @@ def conservation_violations(
     >>> conservation_violations(alloc, {"A": 3}, {"X": 10, "Y": 10}).values.tolist()
     [['over_capacity', 'A', 4.0, 3.0], ['negative', ('A', 'Y'), -1.0, 0.0]]
     """
+    check_capacity = flag("check_capacity", check_capacity)
+    rtol = number("rtol", rtol, low=0)
     cols = _by_columns(by)
     frame = allocation.to_frame() if isinstance(allocation, pd.Series) else allocation
     if "volume" in frame.columns:

@@ -331,7 +331,7 @@ SAYS = {
     "unknown output extension": "unknown extension '.json'",
     "table missing a column": "'demand'",
     "unreadable parquet": "cannot read source capacity",
-    "tolerance out of range": "relative_tolerance must be in [0, 1)",
+    "tolerance out of range": "relative_tolerance must be a finite number ≥ 0 and < 1",
 }
 
 

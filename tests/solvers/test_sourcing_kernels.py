@@ -7,6 +7,7 @@ import pytest
 
 from solvers import sourcing as k
 from solvers.registry import Registry
+from solvers.verify import SolverFailure
 
 
 def test_proportional_split_flags_zero_capacity_sinks():
@@ -56,3 +57,66 @@ def test_registry_rejects_double_registration():
     with pytest.raises(KeyError, match="already"):
         r.register("a")(len)
     assert "a" in r and "b" not in r
+
+
+def test_round_limit_is_the_iteration_limit_status():
+    src, sink = np.array([0, 0, 1]), np.array([0, 1, 1])
+    res = k.direct_allocation(src, sink, np.array([10.0, 100.0]), np.array([10.0, 10.0]),
+                              redistribute=True, max_rounds=1)
+    assert res.status == "iteration_limit"
+    full = k.direct_allocation(src, sink, np.array([10.0, 100.0]), np.array([10.0, 10.0]),
+                               redistribute=True)
+    assert full.status == "optimal"
+
+
+def test_verify_flows_repairs_sources_then_sinks_exactly():
+    src, sink = np.array([0, 0, 1]), np.array([0, 1, 1])
+    capacity, demand = np.array([0.3, 10.0]), np.array([5.0, 0.7])
+    source_flow = np.array([0.2, 0.2, 0.6])
+    sink_flow = source_flow * 1.25
+    sf, kf, n = k.verify_flows(src, sink, source_flow, sink_flow, capacity, demand)
+    assert n == 2  # source 0 (0.4 > 0.3), then sink 1
+    assert np.bincount(src, sf)[0] <= 0.3 and np.bincount(sink, kf)[1] <= 0.7
+    assert np.bincount(sink, kf)[1] == pytest.approx(0.7, rel=1e-15)
+    np.testing.assert_allclose(kf / sf, 1.25)  # one factor per match for both units
+    assert source_flow.tolist() == [0.2, 0.2, 0.6]  # inputs untouched
+
+
+def test_verify_flows_within_float_noise_changes_nothing():
+    src, sink = np.array([0]), np.array([0])
+    flows = np.array([1.0 + 1e-12])
+    sf, _, n = k.verify_flows(src, sink, flows, flows, np.array([1.0]), np.array([2.0]))
+    assert n == 0 and sf is flows
+
+
+@pytest.mark.parametrize("bad", [-1e-300, np.nan, np.inf])
+def test_verify_flows_refuses_negative_and_non_finite_flows(bad):
+    src, sink = np.array([0, 1]), np.array([0, 0])
+    flows = np.array([1.0, bad])
+    with pytest.raises(SolverFailure) as info:
+        k.verify_flows(src, sink, flows, flows, np.array([5.0, 5.0]), np.array([5.0]))
+    assert info.value.what == "source" and info.value.codes == [1]
+
+
+def test_verify_flows_without_repair_names_the_sink():
+    src, sink = np.array([0, 1]), np.array([0, 1])
+    with pytest.raises(SolverFailure) as info:
+        k.verify_flows(src, sink, np.array([1.0, 3.0]), None, None, np.array([5.0, 2.0]),
+                       repair=False)
+    assert info.value.what == "sink" and info.value.codes == [1]
+
+
+def test_shrink_scales_a_sum_beyond_float_range_onto_the_limit():
+    src, sink = np.array([0, 0]), np.array([0, 1])
+    flows = np.array([1.5e308, 1.5e308])
+    sf, _, n = k.verify_flows(src, sink, flows, None, np.array([1e308]), np.full(2, 1.7e308))
+    assert n == 1 and sf.tolist() == [5e307, 5e307]
+
+
+def test_scale_to_capacity_keeps_tiny_flows_beside_huge_ones():
+    # requested 1e308 + 1e308 overflows: the exponent path must keep the 1e-300 flow's digits
+    scaled, requested = k.scale_to_capacity(np.array([0, 0, 0]),
+                                            np.array([1e308, 1e308, 1e-300]), np.array([1e308]))
+    assert requested[0] == np.inf
+    assert scaled.tolist() == pytest.approx([5e307, 5e307, 5e-301], rel=1e-12, abs=0)
+    assert scaled.sum() <= 1e308

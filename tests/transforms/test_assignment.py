@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
@@ -10,9 +12,10 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import maximum_flow
 
 from transforms import errors
-from transforms.assignment import assign_preferences
+from transforms.assignment import assign_preferences, assignment_summary, assignment_violations
 
 STRATEGIES = ["min_cost_flow", "rank_maximal"]
 
@@ -319,3 +322,190 @@ def test_milp_same_seed_same_result_under_row_permutations(inst, seed, rnd):
     b = assign_preferences(p.sample(frac=1, random_state=rnd.randrange(2**32)), caps,
                            strategy="milp", seed=seed)
     pd.testing.assert_frame_equal(a.allocation, b.allocation)
+
+
+# --- issue 11: true infeasibility counts, verified answers, one error contract -------------------
+
+@pytest.mark.parametrize("strategy", ["min_cost_flow", "rank_maximal", "milp"])
+@pytest.mark.parametrize("cost", [0, 1, 10_000])
+def test_the_unplaced_count_is_the_true_minimum_whatever_the_unassigned_cost(strategy, cost):
+    # regression: milp re-solved at the caller's cost 0, left both out and said "2 user(s)"
+    p = prefs([("A", "X", 1), ("B", "X", 1)])
+    with pytest.raises(errors.SolverError, match=r"\b1 user\(s\) cannot be placed") as info:
+        assign_preferences(p, {"X": 1}, strategy=strategy, allow_unassigned=False,
+                           unassigned_cost=cost)
+    assert info.value.status == "infeasible"
+
+
+def test_the_unplaced_count_under_side_constraints_is_exact():
+    # a and b must share an item; X holds 1, Y holds 2: a+b on Y, c on X -> all placed;
+    # with Y holding 1 as well, the pair cannot be placed together: 2 left out (not 3)
+    with pytest.raises(errors.SolverError, match=r"\b2 user\(s\)"):
+        assign_preferences(THREE, {"X": 1, "Y": 1}, strategy="milp", allow_unassigned=False,
+                           unassigned_cost=0, constraints={"together": [["a", "b"]]})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        (dict(fill_unlisted="no"), "fill_unlisted"),
+        (dict(allow_unassigned=1), "allow_unassigned"),
+        (dict(allow_unassigned=None), "allow_unassigned"),
+        (dict(seed=True), "seed"),
+        (dict(seed=1.0), "seed"),
+        (dict(unassigned_cost=np.True_), "unassigned_cost"),
+        (dict(unassigned_cost=-1), "unassigned_cost"),
+        (dict(strategy=None), "strategy"),
+    ],
+)
+def test_parameters_follow_the_flag_and_number_rules(kwargs, needle):
+    with pytest.raises(errors.ParameterError, match=needle):
+        assign_preferences(SPEC, {"I1": 1, "I2": 1}, **kwargs)
+
+
+def test_numpy_scalars_are_numbers_and_flags():
+    res = assign_preferences(SPEC, {"I1": np.int64(1), "I2": np.float32(1)},
+                             seed=np.int64(3), unassigned_cost=np.uint16(9),
+                             fill_unlisted=np.False_, allow_unassigned=np.True_)
+    assert res.allocation["item"].to_dict() == {"U1": "I1", "U2": "I2"}
+
+
+@pytest.mark.parametrize("caps", [{"I1": True, "I2": 1}, {"I1": 1, "I2": np.False_}])
+def test_a_boolean_capacity_is_refused_naming_its_item(caps):
+    with pytest.raises(errors.InputTypeError) as info:
+        assign_preferences(SPEC, caps)
+    assert info.value.keys == [k for k, v in caps.items() if isinstance(v, bool | np.bool_)]
+
+
+def test_a_boolean_rank_is_refused():
+    with pytest.raises(errors.InputTypeError, match="U1"):
+        assign_preferences({("U1", "I1"): True}, {"I1": 1})
+
+
+@pytest.mark.parametrize(
+    ("item", "arc", "used", "what", "named"),
+    [
+        # arcs in (user, item) order: 0 = A-X, 1 = A-Y, 2 = B-X
+        ([0, 0], [0, 2], [0, 2], "more users than their capacity", ["X"]),
+        ([1, -1], [0, -1], [0], "may not take", ["A"]),  # user A on Y along its X arc
+        ([0, -1], [0, -1], [0, 1], "more than one item", ["A"]),
+    ],
+)
+def test_a_broken_strategy_answer_is_a_solver_error_naming_keys(monkeypatch, item, arc, used,
+                                                                  what, named):
+    from solvers import assignment as kernels
+
+    def broken(arcs, seed, side):
+        return kernels.Assignment(np.array(item), "optimal", 1, np.array(arc), np.array(used))
+
+    monkeypatch.setattr(kernels.STRATEGIES, "get", lambda name: broken)
+    p = prefs([("A", "X", 1), ("B", "X", 1), ("A", "Y", 2)])
+    with pytest.raises(errors.SolverError, match=what) as info:
+        assign_preferences(p, {"X": 1, "Y": 1})
+    assert info.value.keys == named and info.value.status == "optimal"
+
+
+def test_unplaced_users_are_a_solver_error_when_not_allowed(monkeypatch):
+    from solvers import assignment as kernels
+
+    def lazy(arcs, seed, side):
+        return kernels.Assignment(np.array([-1, 0]), "optimal", 1, np.array([-1, 1]),
+                                  np.array([1]))
+
+    monkeypatch.setattr(kernels.STRATEGIES, "get", lambda name: lazy)
+    with pytest.raises(errors.SolverError, match="unplaced") as info:
+        assign_preferences(SPEC, {"I1": 1, "I2": 1}, allow_unassigned=False)
+    assert info.value.keys == ["U1"]
+
+
+def test_audits_raise_only_fairalloc_errors():
+    alloc = assign_preferences(SPEC, {"I1": 1, "I2": 1}).allocation
+    for call in (lambda: assignment_summary(alloc, object()),
+                 lambda: assignment_violations(object(), {"I1": 1}),
+                 lambda: assignment_summary(alloc, {"I1": True})):
+        with pytest.raises(errors.FairallocError):
+            call()
+
+
+CAPACITY = st.one_of(st.integers(0, 3), st.integers(10**6, 10**15), st.none(),
+                     st.just(float(2**60)))
+
+
+@st.composite
+def magnitude_instances(draw):
+    """Like instances(), with capacities from 0 to far beyond the number of users (None:
+    unlimited)."""
+    p, caps = draw(instances())
+    return p, {k: draw(CAPACITY) for k in caps}
+
+
+def most_placed(p: pd.DataFrame, caps: dict) -> int:
+    """Maximum number of users placeable: a max flow with scipy, independent of fairalloc."""
+    users, items = sorted(set(p["user"])), sorted(caps)
+    n_u, n_i = len(users), len(items)
+    src, snk = n_u + n_i, n_u + n_i + 1
+    u = p["user"].map({x: i for i, x in enumerate(users)}).to_numpy()
+    i = p["item"].map({x: n_u + j for j, x in enumerate(items)}).to_numpy()
+    cap_i = [n_u if c is None else int(min(c, n_u)) for c in (caps[x] for x in items)]
+    rows = np.r_[np.full(n_u, src), u, np.arange(n_u, n_u + n_i)]
+    cols = np.r_[np.arange(n_u), i, np.full(n_i, snk)]
+    vals = np.r_[np.ones(n_u), np.ones(len(u)), cap_i].astype(np.int32)
+    graph = sp.csr_matrix((vals, (rows, cols)), shape=(n_u + n_i + 2,) * 2)
+    return int(maximum_flow(graph, src, snk).flow_value)
+
+
+def assert_feasible(p: pd.DataFrame, caps: dict, alloc: pd.DataFrame, fill: bool) -> None:
+    """Recomputed with pandas: one row per user, loads within capacity, listed items only."""
+    assert alloc.index.is_unique and set(alloc.index) == set(p["user"])
+    placed = alloc["item"].dropna()
+    for item, load in placed.value_counts().items():
+        assert caps[item] is None or load <= caps[item], item
+    if not fill:
+        listed = set(zip(p["user"], p["item"], strict=True))
+        assert all((u, it) in listed for u, it in placed.items())
+
+
+@settings(max_examples=40)
+@given(magnitude_instances(), st.sampled_from(["min_cost_flow", "rank_maximal", "milp"]),
+       st.booleans(), st.sampled_from([0, 1, 10_000, 10**15]))
+def test_capacities_of_any_size_conserve_and_counts_are_true(inst, strategy, fill, cost):
+    p, caps = inst
+    res = assign_preferences(p, caps, strategy=strategy, fill_unlisted=fill,
+                             unassigned_cost=cost)
+    assert_feasible(p, caps, res.allocation, fill)
+    assert res.report.status == "optimal"
+    best = most_placed(p, caps)
+    if fill:
+        return
+    if strategy == "rank_maximal" or cost >= 10_000:
+        assert res.report.assigned == best  # places as many as possible
+    try:
+        strict = assign_preferences(p, caps, strategy=strategy, allow_unassigned=False,
+                                    unassigned_cost=cost)
+    except errors.SolverError as err:
+        assert best < len(set(p["user"]))
+        assert f" {len(set(p['user'])) - best} user(s) cannot be placed" in str(err)
+    else:
+        assert best == len(set(p["user"]))
+        assert_feasible(p, caps, strict.allocation, False)
+        assert strict.allocation["item"].notna().all()
+
+
+@settings(max_examples=40)
+@given(instances(), st.data())
+def test_only_fairalloc_errors_escape(inst, data):
+    p, caps = inst
+    odd = st.sampled_from([True, np.False_, -1, 1.5, math.nan, "2", np.int64(2), 10**20])
+    caps = {k: data.draw(st.one_of(st.integers(0, 3), odd)) for k in caps}
+    kwargs = data.draw(st.fixed_dictionaries({}, optional={
+        "strategy": st.sampled_from(["min_cost_flow", "rank_maximal", "milp", "greedy", None]),
+        "fill_unlisted": st.sampled_from([True, False, "no", 1]),
+        "allow_unassigned": st.sampled_from([True, False, np.True_, None]),
+        "unassigned_cost": st.sampled_from([0, 5, -1, True, 2.5, np.int64(7)]),
+        "seed": st.sampled_from([0, 3, -1, "0", np.uint8(1)]),
+    }))
+    try:
+        res = assign_preferences(p, caps, **kwargs)
+    except errors.FairallocError:
+        return
+    assert res.allocation.index.is_unique

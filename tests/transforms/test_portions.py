@@ -14,6 +14,8 @@ from hypothesis import assume, given, settings
 
 from solvers.portions import exact_sum
 from tests import reference_portions as ref
+from tests.strategies import MAGNITUDE
+from transforms import errors
 from transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
@@ -21,7 +23,7 @@ from transforms.errors import (
     InvalidAmountError,
     ParameterError,
 )
-from transforms.portions import METHODS, apportion
+from transforms.portions import METHODS, apportion, portion_violations
 
 DIVISOR = ["jefferson", "webster", "adams", "huntington_hill"]
 
@@ -318,3 +320,116 @@ def test_hamilton_at_large_totals_matches_the_reference(ratios, total):
     assert apportion(d, total, method="hamilton").to_dict() == ref.hamilton(d, total)
     halves = {k: v + 0.5 for k, v in d.items()}
     assert apportion(halves, total, method="hamilton").to_dict() == ref.hamilton(halves, total)
+
+
+# --- issue 11: one error contract, verified answers -----------------------------------------
+
+@pytest.mark.parametrize("ratios", [
+    {"a": True, "b": 1},
+    {"a": np.True_, "b": 1.5},
+    pd.Series({"a": True, "b": 1}, dtype=object),
+    pd.DataFrame({"key": ["a", "b"], "ratio": [True, False]}),
+])
+def test_a_boolean_ratio_is_refused_naming_its_key(ratios):
+    # regression: {"a": True, "b": 1} apportioned 8 as 4 + 4
+    with pytest.raises(InputTypeError, match="'a'") as info:
+        apportion(ratios, 8)
+    assert "a" in info.value.keys
+
+
+@pytest.mark.parametrize(("total", "needle"), [
+    (np.True_, "True"), (np.float64(2.5), "2.5"), (np.int64(-3), "-3"), (None, "None"),
+])
+def test_total_follows_the_number_rules(total, needle):
+    with pytest.raises(ParameterError, match=needle):
+        apportion({"a": 1}, total)
+
+
+def test_numpy_scalars_are_numbers():
+    assert apportion({"a": np.float32(3), "b": np.int64(1)}, np.int64(8)).to_dict() == \
+        {"a": 6, "b": 2}
+    assert apportion({"a": 3, "b": 1}, np.float64(8.0)).to_dict() == {"a": 6, "b": 2}
+    with pytest.raises(ParameterError, match="method"):
+        apportion({"a": 1}, 3, method=None)
+
+
+def test_a_wrong_kernel_answer_is_a_solver_error_naming_the_keys(monkeypatch):
+    from solvers import portions as kernels
+
+    def bad(r, total):  # gives one portion too many to the second key
+        out = np.zeros(len(r), dtype=np.int64)
+        out[0] = total
+        out[1] = 1
+        return out
+
+    monkeypatch.setattr(kernels.METHODS, "get", lambda name: bad)
+    with pytest.raises(errors.SolverError, match="sum to 4, not 3") as info:
+        apportion({"a": 1, "b": 1}, 3)
+    assert info.value.status == "optimal"
+    # methods never see ratio-0 keys, so that rule is checked on the kernel's check itself
+    with pytest.raises(kernels.SolverFailure) as failure:
+        kernels.verify_portions(np.array([1.0, 0.0]), 4, np.array([2, 2]))
+    assert failure.value.what == "key" and failure.value.codes == [1]
+
+
+def test_portion_violations_checks_its_total():
+    with pytest.raises(ParameterError, match="total"):
+        portion_violations(pd.Series({"a": 1}, name="portions"), {"a": 1}, True)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_ratios_far_apart_keep_every_portion(method):
+    got = apportion({"a": 1e-300, "b": 1e300, "c": 5e-324, "z": 0.0}, 2**50, method)
+    assert got.sum() == 2**50 and got["z"] == 0 and (got >= 0).all()
+    assert got["b"] >= 2**50 - 3
+
+
+@st.composite
+def magnitude_instances(draw, max_keys: int = 12):
+    """Ratios spread over 1e-6 .. 1e12 (and 0) in one instance; totals small or near 2**50."""
+    n = draw(st.integers(1, max_keys))
+    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
+    ratios = {k: draw(MAGNITUDE) for k in keys}
+    total = draw(st.one_of(st.integers(0, 60), st.integers(2**40, 2**50)))
+    return ratios, total
+
+
+@settings(max_examples=60)
+@given(magnitude_instances(), st.sampled_from(sorted(ref.METHODS)))
+def test_magnitudes_sum_exactly_and_keep_the_rules(case, method):
+    ratios, total = case
+    out = apportion(ratios, total, method=method)
+    positive = [k for k, v in ratios.items() if v > 0]
+    assert int(out.sum()) == (total if positive else 0)
+    assert (out >= 0).all() and out.dtype == np.int64
+    assert all(out[k] == 0 for k, v in ratios.items() if v == 0)
+    s = sum(Fraction(v) for v in ratios.values())
+    if method == "hamilton" and s > 0:
+        for k, v in ratios.items():
+            quota = total * Fraction(v) / s
+            assert math.floor(quota) <= out[k] <= math.ceil(quota), k
+
+
+@settings(max_examples=40)
+@given(magnitude_instances(max_keys=6), st.sampled_from(sorted(ref.METHODS)))
+def test_magnitudes_match_the_exact_reference_for_small_totals(case, method):
+    ratios, total = case
+    assume(total <= 60)
+    assert apportion(ratios, total, method=method).to_dict() == ref.METHODS[method](ratios, total)
+
+
+ODD_RATIO = st.one_of(MAGNITUDE, st.sampled_from(
+    [True, np.False_, -1.0, math.nan, math.inf, "2", None, np.float32(0.5), np.int64(4)]))
+
+
+@settings(max_examples=60)
+@given(st.dictionaries(st.integers(0, 20), ODD_RATIO, max_size=6),
+       st.one_of(st.integers(-2, 40), st.sampled_from([True, 2.5, 8.0, "8", None, np.int64(5),
+                                                      math.nan, 2**51])),
+       st.sampled_from([*sorted(ref.METHODS), "dhondt", None]))
+def test_only_fairalloc_errors_escape(ratios, total, method):
+    try:
+        out = apportion(ratios, total, method=method)
+    except errors.FairallocError:
+        return
+    assert (out >= 0).all()

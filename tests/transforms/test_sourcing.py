@@ -111,7 +111,7 @@ def test_unmatched_sink_and_source_get_nothing_and_are_reported():
     assert report.unmatched_sinks == 1 and report.unmatched_sink_keys == ("W",)
     assert report.unallocated_demand == pytest.approx(8)
     assert report.total_capacity == 12 and report.total_demand == 11
-    assert report.status == "ok" and report.wall_time_s >= 0
+    assert report.status == "optimal" and report.wall_time_s >= 0
 
 
 def test_int_keys():
@@ -185,9 +185,9 @@ def test_by_with_dict_tuple_keys():
         (dict(matches=pd.DataFrame({"source": ["A"]})), errors.InputTypeError, "'sink'"),
         (dict(matches=[(1.5, "X")]), errors.InputTypeError, "str or int"),
         (dict(matches=[(1, "X")]), errors.InputTypeError, "source"),
-        (dict(relative_tolerance=1.0), errors.ParameterError, "[0, 1)"),
-        (dict(relative_tolerance=-0.1), errors.ParameterError, "[0, 1)"),
-        (dict(relative_tolerance=math.nan), errors.ParameterError, "[0, 1)"),
+        (dict(relative_tolerance=1.0), errors.ParameterError, "< 1"),
+        (dict(relative_tolerance=-0.1), errors.ParameterError, "≥ 0"),
+        (dict(relative_tolerance=math.nan), errors.ParameterError, "finite"),
         (dict(relative_tolerance="x"), errors.ParameterError, "'x'"),
         (dict(relative_tolerance="0.5"), errors.ParameterError, "'0.5'"),
         (dict(relative_tolerance=True), errors.ParameterError, "True"),
@@ -283,8 +283,10 @@ def test_qa_raises_on_broken_kernel(monkeypatch):
                                         res.requested, res.zero_sinks)
 
     monkeypatch.setattr(kernels, "direct_allocation", broken)
-    with pytest.raises(errors.ConservationError, match="'A'"):
+    with pytest.raises(errors.SolverError, match="'A'") as info:
         direct_sourcing(FOUR, CAP, DEM)
+    assert "sourcing" in str(info.value) and info.value.status == "optimal"
+    assert info.value.keys == ["A", "B"]
     src, _ = direct_sourcing(FOUR, CAP, DEM, run_qa=False)
     assert src.sum() == 900
 
@@ -307,3 +309,135 @@ def test_conservation_violations_skips_capacity_for_proportional():
     prop = proportional_sourcing(FOUR, DEM, CAP)
     assert not conservation_violations(prop, CAP, DEM).empty  # A is asked 400 of 300
     assert conservation_violations(prop, CAP, DEM, check_capacity=False).empty
+
+
+# --- issue 11: conservation at any magnitude, one error contract --------------------------------
+
+@pytest.mark.parametrize("redistribute", [False, True])
+@pytest.mark.parametrize("tol", [0.0, 0.1])
+def test_a_huge_unrelated_capacity_does_not_underflow_other_flows(redistribute, tol):
+    # regression: one global exponent (from A) scaled C's flows to 0
+    src, sink = direct_sourcing([("C", "Z")], {"C": 50, "A": 1e300}, {"Z": 100},
+                                relative_tolerance=tol, redistribute=redistribute)
+    assert src[("C", "Z")] == 50
+    assert sink[("C", "Z")] == pytest.approx(50 / (1 - tol), rel=1e-15)
+    assert src.attrs["report"].status == "optimal"
+
+
+def test_a_huge_unrelated_capacity_in_another_group_does_not_underflow():
+    m = [("g", "C", "Z"), ("h", "A", "Y")]
+    src, _ = direct_sourcing(m, {("g", "C"): 50, ("h", "A"): 1e300},
+                             {("g", "Z"): 100, ("h", "Y"): 1e-300}, by="grp")
+    assert src.tolist() == [50.0, 1e-300]
+
+
+def test_sources_far_apart_at_one_sink_share_by_capacity():
+    # shares 1e-300 / (1e-300 + 1e300) of a demand of 1e300: 1e-300, not 0
+    got = proportional_sourcing([("A", "X"), ("B", "X")], {"X": 1e300}, {"A": 1e-300, "B": 1e300})
+    assert got[("A", "X")] == pytest.approx(1e-300, rel=1e-12, abs=0)
+    assert got[("B", "X")] == pytest.approx(1e300, rel=1e-12)
+    src, _ = direct_sourcing([("A", "X"), ("B", "X")], {"A": 1e-300, "B": 1e300},
+                             {"X": 2e300}, redistribute=True)
+    assert src[("A", "X")] == pytest.approx(1e-300, rel=1e-12, abs=0)
+    assert src[("B", "X")] == 1e300
+
+
+def test_demands_beyond_float_range_in_sum_still_scale_exactly():
+    # A is asked 1.5e308 + 1.5e308 (inf as a float sum); it must give exactly its capacity
+    src, _ = direct_sourcing([("A", "X"), ("A", "Y")], {"A": 1e308},
+                             {"X": 1.5e308, "Y": 1.5e308})
+    assert src.tolist() == [5e307, 5e307]
+    assert src.attrs["report"].status == "optimal"
+
+
+def test_a_tiny_capacity_asked_for_a_huge_volume_keeps_its_precision():
+    src, _ = direct_sourcing([("A", "X"), ("A", "Y")], {"A": 3e-300}, {"X": 1e300, "Y": 2e300})
+    assert src.tolist() == pytest.approx([1e-300, 2e-300], rel=1e-14, abs=0)
+    assert src.sum() <= 3e-300
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        (dict(redistribute="no"), "redistribute"),
+        (dict(redistribute=1), "redistribute"),
+        (dict(run_qa="yes"), "run_qa"),
+        (dict(run_qa=None), "run_qa"),
+        (dict(relative_tolerance=np.True_), "relative_tolerance"),
+    ],
+)
+def test_flags_take_only_booleans_and_numbers_no_booleans(kwargs, needle):
+    with pytest.raises(errors.ParameterError, match=needle):
+        direct_sourcing(FOUR, CAP, DEM, **kwargs)
+
+
+def test_numpy_scalars_are_numbers_and_flags():
+    src, sink = direct_sourcing(FOUR, CAP, DEM, relative_tolerance=np.float32(0.25),
+                                run_qa=np.True_, redistribute=np.False_)
+    assert src.attrs["report"].relative_tolerance == 0.25
+    plain = direct_sourcing(FOUR, CAP, DEM, relative_tolerance=0.25)
+    pd.testing.assert_series_equal(sink, plain[1])
+    got = direct_sourcing(FOUR, {"A": np.int64(300), "B": np.float32(150)}, DEM)[0]
+    pd.testing.assert_series_equal(got, direct_sourcing(FOUR, CAP, DEM)[0])
+
+
+@pytest.mark.parametrize("fn", ["direct", "proportional"])
+def test_a_boolean_amount_is_refused_naming_its_key(fn):
+    cap = {"A": True, "B": 150}
+    with pytest.raises(errors.InputTypeError, match="'A'") as info:
+        if fn == "direct":
+            direct_sourcing(FOUR, cap, DEM)
+        else:
+            proportional_sourcing(FOUR, DEM, cap)
+    assert info.value.keys == ["A"]
+
+
+def test_conservation_violations_checks_its_parameters():
+    src, _ = direct_sourcing(FOUR, CAP, DEM)
+    with pytest.raises(errors.ParameterError, match="check_capacity"):
+        conservation_violations(src, CAP, DEM, check_capacity="no")
+    with pytest.raises(errors.ParameterError, match="rtol"):
+        conservation_violations(src, CAP, DEM, rtol=True)
+
+
+def test_foreign_exceptions_leave_as_fairalloc_errors():
+    for call in (lambda: direct_sourcing(5, CAP, DEM),
+                 lambda: proportional_sourcing(FOUR, DEM, object()),
+                 lambda: conservation_violations(object(), CAP, DEM)):
+        with pytest.raises(errors.FairallocError):
+            call()
+
+
+def test_an_answer_over_a_limit_is_repaired_and_reported(monkeypatch):
+    from solvers import sourcing as kernels
+
+    real = kernels._direct_round
+
+    def sloppy(*args):  # the round over-asks every source by 1e-6 (relative)
+        flow, sflow, requested, zero = real(*args)
+        return flow * (1 + 1e-6), sflow * (1 + 1e-6), requested, zero
+
+    monkeypatch.setattr(kernels, "_direct_round", sloppy)
+    src, sink = direct_sourcing(FOUR, CAP, DEM)
+    report = src.attrs["report"]
+    assert report.status == "repaired" and report.repaired == 2
+    used = src.groupby(level="source").sum()
+    assert used["A"] <= 300 and used["B"] <= 150
+    assert used["A"] == pytest.approx(300, rel=1e-15)
+
+
+def test_a_negative_flow_is_a_solver_error_naming_the_source(monkeypatch):
+    from solvers import sourcing as kernels
+
+    real = kernels._direct_round
+
+    def broken(*args):
+        flow, sflow, requested, zero = real(*args)
+        flow = flow.copy()
+        flow[-1] = -1.0
+        return flow, sflow, requested, zero
+
+    monkeypatch.setattr(kernels, "_direct_round", broken)
+    with pytest.raises(errors.SolverError, match="negative") as info:
+        direct_sourcing(FOUR, CAP, DEM)
+    assert info.value.keys == ["B"] and info.value.status == "optimal"
