@@ -75,6 +75,9 @@ MIN_GAIN = 1e-6
 MAX_AMOUNT = 1e100
 #: Scaled upper bounds above this go to HiGHS as infinite (it treats 1e20 and more so anyway).
 BIG_BOUND = 1e15
+#: HiGHS tolerances on the scaled LPs (its defaults are 1e-7): tighter, so that answers
+#: rarely need the repair that verification would make.
+OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
 #: Cap on the scaled coefficient of the step-1 tie-break (u / reach of a class).
 TIE_COEF_CAP = 1e9
 
@@ -155,7 +158,7 @@ def _class_min(values: np.ndarray, ids: np.ndarray, n_classes: int) -> np.ndarra
 
 
 def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm", **kw):
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method=method, **kw)
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method=method, options=OPTIONS, **kw)
     if res.status != 0:
         raise LPError(step, res.status, res.message)
     return res
@@ -236,10 +239,10 @@ def _max_min_tie_break(z, cost, a_ub, dual, hi) -> np.ndarray:
 
     Works on the scaled step-1 LP (z = λ / v, rows divided by capacity, costs ≤ 1). The
     optimal face is described by complementary slackness with the step-1 duals: a class with
-    positive reduced cost sits at its upper bound, one with negative reduced cost at 0, and
-    every period with a positive dual uses its whole capacity. Only the classes with zero
-    reduced cost (the free ones) move; λ_c / u_c = z_c / hi_c. If the face LP fails
-    numerically, the step-1 optimum is kept.
+    nonzero reduced cost keeps its step-1 value (at a bound), and every period with a positive
+    dual uses its whole capacity. Only the classes with zero reduced cost (the free ones)
+    move; λ_c / u_c = z_c / hi_c. If the face LP fails numerically, the step-1 optimum is
+    kept.
     """
     reduced = cost - a_ub.T @ dual
     free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
@@ -247,8 +250,10 @@ def _max_min_tie_break(z, cost, a_ub, dual, hi) -> np.ndarray:
     if k < 2:
         return z
     n = len(cost)
-    # positive reduced cost: at the bound (or, with no finite bound, where step 1 put it)
-    fixed = np.where(reduced > 0, np.where(hi > BIG_BOUND, z, hi), 0.0)
+    # the other classes stay where step 1 put them (snapped onto a bound within 1e-9 of it):
+    # with costs spread over many orders of magnitude the duals are only as good as HiGHS'
+    # tolerances, so a class is not pushed to a bound on the sign of its reduced cost alone
+    fixed = np.where(np.abs(z - hi) <= 1e-9 * hi, hi, np.where(z <= 1e-9, 0.0, z))
     lo = np.where(free, 0.0, fixed)
     up = np.where(free, hi, fixed)
     idx = np.flatnonzero(free)
@@ -269,8 +274,8 @@ def _max_min_tie_break(z, cost, a_ub, dual, hi) -> np.ndarray:
         b_ub=np.concatenate([ones[~priced], np.zeros(k)]),
         A_eq=cap_rows[priced] if priced.any() else None,
         b_eq=ones[priced] if priced.any() else None,
-        bounds=np.vstack([_bounds(up), [[0.0, 1.0]]]),
-        method="highs-ipm",
+        bounds=np.vstack([np.column_stack([lo, _bounds(up)[:, 1]]), [[0.0, 1.0]]]),
+        method="highs-ipm", options=OPTIONS,
     )
     if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
