@@ -60,7 +60,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from solvers.registry import Registry
-from solvers.verify import RTOL, SolverFailure, Status, check, over, shrink_to
+from solvers.verify import SolverFailure, Status, check, over, shrink_to
 
 log = logging.getLogger(__name__)
 
