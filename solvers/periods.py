@@ -287,18 +287,19 @@ def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity:
                  ) -> tuple[np.ndarray, str]:
     """Check λ (0 ≤ λ ≤ u ≤ 1, so a = λ r ≤ r) and Σ_i λ_i r_it ≤ X_t; shrink λ if needed.
 
-    An account's λ is scaled by the smallest factor X_t / used_t over the over-full periods it
-    asks for (then stepped down one float at a time until every period fits); the status is
-    then ``"repaired"``. NaN or negative λ raises :class:`SolverFailure` naming the accounts.
+    λ above its cap u is set to u. An account's λ is then scaled by the smallest factor
+    X_t / used_t over the over-full periods it asks for (then stepped down one float at a
+    time until every period fits); either repair makes the status ``"repaired"``. NaN or
+    negative λ raises :class:`SolverFailure` naming the accounts.
 
     >>> lam, status = verify_step1(np.array([1.0, 1.0]), np.ones(2), np.array([[3.0], [1.0]]),
     ...                            np.array([2.0]))
     >>> lam.tolist(), status
     ([0.5, 0.5], 'repaired')
     """
-    check(CAPABILITY, Status.ERROR, "account", "entitlement cap", lam, u)
-    lam = np.minimum(lam, u)  # within RTOL of u: fold onto it
-    status = Status.OPTIMAL
+    check(CAPABILITY, Status.ERROR, "account", "fulfilment", lam)
+    status = Status.REPAIRED if over(lam, u).any() else Status.OPTIMAL
+    lam = np.minimum(lam, u)  # above its cap (or within RTOL of it): onto the cap
     for step in range(64):
         used = (lam[:, None] * requests).sum(axis=0)
         bad = over(used, capacity) if step == 0 else used > capacity

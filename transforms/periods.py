@@ -407,7 +407,11 @@ def allocate_resource(
     if not isinstance(caps, list):
         raise ParameterError("capacities must be a sequence of numbers", [capacities])
     n_t = len(caps)
-    if ids.duplicated().any():
+    try:
+        distinct = len(set(id_list))
+    except TypeError:
+        raise InputTypeError("account_ids must be hashable keys (str, int, tuples …)") from None
+    if distinct != n:
         raise ParameterError("account_ids must be unique", ids[ids.duplicated()].unique())
     per_no = np.arange(1, n_t + 1)
     matrix = _amounts("requests", requests, (n, n_t),
