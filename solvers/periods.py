@@ -78,6 +78,11 @@ BIG_BOUND = 1e15
 #: HiGHS tolerances on the scaled LPs (its defaults are 1e-7): tighter, so that answers
 #: rarely need the repair that verification would make.
 OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+#: Scaled matrix values at or below this are left out of the LPs (HiGHS drops them anyway, as
+#: its ``small_matrix_value``); the most they could add to a row (each variable is at most 1 in
+#: scaled units) is reserved from that row's right-hand side instead, so leaving them out
+#: never lets a row overflow.
+SMALL = 1e-9
 #: Cap on the scaled coefficient of the step-1 tie-break (u / reach of a class).
 TIE_COEF_CAP = 1e9
 
@@ -172,6 +177,21 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
 
 
+def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled coefficients with those ≤ :data:`SMALL` set to 0, and per row (summing along
+    ``axis``) the right-hand side 1 minus what the removed ones could add (never below 0).
+
+    >>> a, rhs = _without_tiny(np.array([[1.0, 1e-12], [0.5, 1e-10]]), axis=0)
+    >>> a.tolist(), rhs.tolist()
+    ([[1.0, 0.0], [0.5, 0.0]], [1.0, 0.999999999899])
+    """
+    tiny = (values > 0) & (values <= SMALL)
+    if not tiny.any():
+        return values, np.ones(values.shape[1 - axis])
+    reserve = np.where(tiny, values, 0.0).sum(axis=axis)
+    return np.where(tiny, 0.0, values), np.maximum(1.0 - reserve, 0.0)
+
+
 def _bounds(hi: np.ndarray) -> np.ndarray:
     """Bounds [0, hi] for HiGHS, with scaled bounds beyond BIG_BOUND as infinite."""
     return np.column_stack([np.zeros(len(hi)), np.where(hi > BIG_BOUND, np.inf, hi)])
@@ -213,15 +233,17 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
         with np.errstate(under="ignore"):
             a = r_cls[live] * v[:, None] / np.where(capacity > 0, capacity, 1.0)[None, :]
             cost = w_cls[live] * v
+        a, reserve = _without_tiny(a, axis=0)
         rows = np.flatnonzero((capacity > 0) & (a > 0).any(axis=0))
+        rhs = reserve[rows]
         k = float(cost.max())
     if live.any() and k > 0 and rows.size:
         hi = _ratio(u_cls[live], v)
         a_ub = sp.csr_matrix(a[:, rows].T)
-        res = _solve("step-1", -cost / k, a_ub, np.ones(len(rows)), _bounds(hi))
+        res = _solve("step-1", -cost / k, a_ub, rhs, _bounds(hi))
         z = np.clip(res.x, 0.0, hi)
         dual = np.maximum(-res.ineqlin.marginals, 0.0)  # per scaled row
-        z = _max_min_tie_break(z, cost / k, a_ub, dual, hi)
+        z = _max_min_tie_break(z, cost / k, a_ub, rhs, dual, hi)
         lam[live] = np.minimum(z * v, u_cls[live])
         price[rows] = dual * k / capacity[rows]
     # periods outside the LP: capacity 0 priced at the least that makes λ = 0 optimal for
@@ -234,7 +256,7 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     return lam, price
 
 
-def _max_min_tie_break(z, cost, a_ub, dual, hi) -> np.ndarray:
+def _max_min_tie_break(z, cost, a_ub, rhs, dual, hi) -> np.ndarray:
     """Among optimal z, maximise min λ_c / u_c over the classes with zero reduced cost.
 
     Works on the scaled step-1 LP (z = λ / v, rows divided by capacity, costs ≤ 1). The
@@ -264,16 +286,15 @@ def _max_min_tie_break(z, cost, a_ub, dual, hi) -> np.ndarray:
         shape=(k, n + 1),
     )
     cap_rows = sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]).tocsr()
-    ones = np.ones(a_ub.shape[0])
     priced = dual > 1e-12
     c = np.zeros(n + 1)
     c[-1] = -1.0
     res = linprog(
         c,
         A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
-        b_ub=np.concatenate([ones[~priced], np.zeros(k)]),
+        b_ub=np.concatenate([rhs[~priced], np.zeros(k)]),
         A_eq=cap_rows[priced] if priced.any() else None,
-        b_eq=ones[priced] if priced.any() else None,
+        b_eq=rhs[priced] if priced.any() else None,
         bounds=np.vstack([np.column_stack([lo, _bounds(up)[:, 1]]), [[0.0, 1.0]]]),
         method="highs-ipm", options=OPTIONS,
     )
@@ -393,6 +414,17 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
 
 
+def _sparse_rows(coef, row, col, shape) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Scaled rows from (value, row, column) triplets without the values ≤ :data:`SMALL`,
+    and their right-hand sides 1 minus what the removed values could add (see
+    :func:`_without_tiny`)."""
+    tiny = coef <= SMALL
+    reserve = np.bincount(row[tiny], weights=coef[tiny], minlength=shape[0])
+    keep = ~tiny
+    matrix = sp.csr_matrix((coef[keep], (row[keep], col[keep])), shape=shape)
+    return matrix, np.maximum(1.0 - reserve, 0.0)
+
+
 @STEP2_SOLVERS.register("lp")
 def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     """Step 2 as an LP over b[class, period] (HiGHS interior point); exact but slow at scale.
@@ -415,17 +447,18 @@ def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     n_v = len(live)
     with np.errstate(under="ignore"):
         cap_coef = sizes[c_of] * sv / remaining[p_of]
-        rows = [sp.csr_matrix((cap_coef, (p_of, np.arange(n_v))), shape=(n_p, n_v))]
-        rhs = [np.ones(n_p)]
+        rows, rhs = _sparse_rows(cap_coef, p_of, np.arange(n_v), (n_p, n_v))
+        rows, rhs = [rows], [rhs]
         ent = capped[c_of]
         if ent.any():
             d_cls = np.flatnonzero(capped)
             row_of = np.full(n_cls, -1)
             row_of[d_cls] = np.arange(len(d_cls))
             coef = wp[p_of[ent]] * sv[ent] / ent_cap[c_of[ent]]
-            rows.append(sp.csr_matrix((coef, (row_of[c_of[ent]], np.flatnonzero(ent))),
-                                      shape=(len(d_cls), n_v)))
-            rhs.append(np.ones(len(d_cls)))
+            more, more_rhs = _sparse_rows(coef, row_of[c_of[ent]], np.flatnonzero(ent),
+                                          (len(d_cls), n_v))
+            rows.append(more)
+            rhs.append(more_rhs)
         obj = sizes[c_of] * wp[p_of] * sv
     if not obj.max() > 0:  # every coefficient underflowed: nothing representable to add
         return b.reshape(n_cls, n_p)
