@@ -188,8 +188,10 @@ def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray
     tiny = (values > 0) & (values <= SMALL)
     if not tiny.any():
         return values, np.ones(values.shape[1 - axis])
-    reserve = np.where(tiny, values, 0.0).sum(axis=axis)
-    return np.where(tiny, 0.0, values), np.maximum(1.0 - reserve, 0.0)
+    values = values.copy()
+    reserve = (values * tiny).sum(axis=axis)
+    values[tiny] = 0.0
+    return values, np.maximum(1.0 - reserve, 0.0)
 
 
 def _bounds(hi: np.ndarray) -> np.ndarray:
@@ -230,8 +232,10 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     k, rows = 0.0, np.zeros(0, dtype=np.int64)
     if live.any():
         v = reach[live]
-        with np.errstate(under="ignore"):
-            a = r_cls[live] * v[:, None] / np.where(capacity > 0, capacity, 1.0)[None, :]
+        with np.errstate(under="ignore"):  # in place: (C, T) arrays are the large ones
+            a = r_cls[live]
+            a *= v[:, None]
+            a /= np.where(capacity > 0, capacity, 1.0)[None, :]
             cost = w_cls[live] * v
         a, reserve = _without_tiny(a, axis=0)
         rows = np.flatnonzero((capacity > 0) & (a > 0).any(axis=0))
@@ -357,51 +361,50 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     one unless an account with an entitlement row asks for both.
     """
     n_cls, n_p = upper.shape
-    g = upper * wp[None, :] * sizes[:, None]
+    g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
+    g *= sizes[:, None]
     capped = np.isfinite(ent_cap)
     src_cap = np.where(capped, ent_cap * sizes, g.sum(axis=1))
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
     # leaves the max flow unchanged and keeps every capacity within its component's total
-    g = np.minimum(g, np.minimum(src_cap[:, None], sink_cap[None, :]))
-    g = np.where(g > 0, g, 0.0)
+    np.minimum(g, src_cap[:, None], out=g)
+    np.minimum(g, sink_cap[None, :], out=g)
     if not g.any():
         return np.zeros_like(upper)
-    # components over classes (with entitlement rows) and periods
+    # components: periods linked through classes with entitlement rows (a P × P graph)
     link = (g > 0) & capped[:, None]
-    ci, pi = np.nonzero(link)
-    graph = sp.csr_matrix((np.ones(len(ci)), (ci, n_cls + pi)), shape=(n_cls + n_p,) * 2)
-    _, comp = connected_components(graph, directed=False)
-    comp_p = comp[n_cls:]
-    n_comp = int(comp.max()) + 1
-    # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
-    into = np.zeros(n_comp)
+    linked = link.astype(np.float32)
+    n_comp, comp_p = connected_components(sp.csr_matrix(linked.T @ linked), directed=False)
     has_arc = (g > 0).any(axis=1)
-    np.add.at(into, comp[:n_cls][capped & has_arc], src_cap[capped & has_arc])
-    np.add.at(into, np.broadcast_to(comp_p, g.shape)[~capped], g[~capped])
+    src_cls = np.flatnonzero(capped & has_arc)
+    comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
+    # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
+    into = np.bincount(comp_src, weights=src_cap[src_cls], minlength=n_comp).astype(float)
+    into += np.bincount(comp_p, weights=(~capped).astype(np.float64) @ g, minlength=n_comp)
     out = np.bincount(comp_p, weights=sink_cap, minlength=n_comp)
     total = np.maximum(into, out)
     # 2**52 per component; sum over components below 2**62 for OR-Tools' int64 totals
     spare = max(int(np.ceil(np.log2(n_comp))) - 10, 0)
-    with np.errstate(divide="ignore"):
-        k = 52 - spare - np.frexp(np.where(total > 0, total, 1.0))[1]
+    k = 52 - spare - np.frexp(np.where(total > 0, total, 1.0))[1]
 
     def ints(x: np.ndarray, kk: np.ndarray) -> np.ndarray:
         return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
-    k_arc = np.broadcast_to(k[comp_p], g.shape)
-    g_int = ints(g, k_arc).ravel()
+    k_per = k[comp_p]  # the scale of every arc into period p
+    np.ldexp(g, k_per[None, :], out=g)  # in place: g is not needed in float units again
+    g_int = np.floor(g, out=g).astype(np.int64).ravel()
+    del g
     mid = np.flatnonzero(g_int > 0)
     mid_c = mid // n_p
     direct = ~capped[mid_c]
     cls_nodes = 2 + np.arange(n_cls)
     per_nodes = 2 + n_cls + np.arange(n_p)
-    src_cls = np.flatnonzero(capped & has_arc)
     tails = np.concatenate([np.zeros(len(src_cls), np.int64),
                             np.where(direct, 0, cls_nodes[mid_c]), per_nodes])
     heads = np.concatenate([cls_nodes[src_cls], per_nodes[mid % n_p],
                             np.ones(n_p, np.int64)])
-    caps = np.concatenate([ints(src_cap[src_cls], k[comp[src_cls]]), g_int[mid],
+    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
                            ints(sink_cap, k[comp_p])])
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
@@ -410,7 +413,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
     y = np.zeros(n_cls * n_p)
     got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
-    y[mid] = np.ldexp(got, -k_arc.ravel()[mid])
+    y[mid] = np.ldexp(got, -k_per[mid % n_p])
     return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
 
 
@@ -484,11 +487,14 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
     """
     check(CAPABILITY, Status.ERROR, "account", "request", extra)
     repaired = False
-    gap = np.maximum(gap, 0.0)  # an allocation within float noise above its request: gap 0
-    if over(extra, gap).any():
-        extra, repaired = np.minimum(extra, gap), True
+    # b ≤ max(gap, 0) (a request met within float noise has gap 0); cheap test first, as
+    # these (N × P) arrays are the large ones
+    if not ((extra <= gap) | (extra <= 0)).all():
+        gap = np.maximum(gap, 0.0)
+        if over(extra, gap).any():
+            extra, repaired = np.minimum(extra, gap), True
     ent_rows = np.isfinite(ent)
-    if ent_rows.any() and over(extra[ent_rows] @ weights, ent[ent_rows]).any():
+    if ent_rows.any() and over((extra @ weights)[ent_rows], ent[ent_rows]).any():
         weighted = shrink_to((extra[ent_rows] * weights[None, :]).T, ent[ent_rows])
         extra = extra.copy()
         extra[ent_rows] = np.minimum(weighted.T / weights[None, :], extra[ent_rows])
@@ -551,7 +557,8 @@ def verify_allocation(alloc: np.ndarray, requests: np.ndarray, capacity: np.ndar
     Raises :class:`SolverFailure` naming the accounts or periods (the rounds are repaired one
     by one, so this only fails on a defect of the method itself).
     """
-    check(CAPABILITY, Status.ERROR, "account", "request", alloc, requests)
+    if not ((alloc >= 0) & (alloc <= requests)).all():  # cheap test first (large arrays)
+        check(CAPABILITY, Status.ERROR, "account", "request", alloc, requests)
     check(CAPABILITY, Status.ERROR, "period", "capacity", alloc.sum(axis=0), capacity)
 
 

@@ -196,7 +196,7 @@ def _check_magnitudes(problem: _Problem, weights: np.ndarray) -> None:
 def _solve(problem: _Problem, weights: Any, opt: _Options) -> kernels.PeriodSolution:
     w = _weights(problem, weights, opt.auto_weights)
     _check_magnitudes(problem, w)
-    labels = {ACCOUNT: list(problem.accounts), PERIOD: _period_keys(problem)}
+    labels = {ACCOUNT: problem.accounts, PERIOD: _period_keys(problem)}  # read on failure only
     with translated("periods", labels=labels):
         return kernels.solve_periods(
             problem.requests, problem.currency, problem.periods.values, w,
