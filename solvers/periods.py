@@ -7,13 +7,33 @@ identical allocations by construction and the LPs shrink when many accounts look
 Both steps are linear programs solved with the HiGHS that ships inside scipy
 (``scipy.optimize.linprog``); constraint matrices are sparse and built with numpy.
 
+Scaling. HiGHS works to absolute tolerances (about 1e-7) and refuses matrix values of 1e15
+and more, so every LP is scaled per component before it is solved: each column by the largest
+value its variable can take on its own (the allocation a class could receive if it were alone),
+each capacity row by its own capacity and each entitlement row by its own budget. Matrix
+values, right-hand sides and costs then lie in [0, 1] whatever the magnitudes of the input, and
+a period of capacity 0.5 is held to 0.5 next to a period of 10^12. Upper bounds whose ratio to
+that scale exceeds :data:`BIG_BOUND` are passed as infinite (the capacity rows bound those
+variables already).
+
+Verification. Every answer is checked before it is used (:func:`verify_step1`,
+:func:`verify_round`, :func:`verify_allocation`): per period Σ_i a_it ≤ X_t, 0 ≤ λ_i ≤ u_i and
+a_it ≤ r_it after step 1; per round Σ_i b_it ≤ R_t, a + b ≤ r and the entitlement rows; and the
+final allocation against capacities and requests, each to :data:`solvers.verify.RTOL` of its
+own limit. A breach beyond that is repaired by shrinking (λ of the accounts in the offending
+periods for step 1, the round's extra allocation for step 2) and the solution's status becomes
+``"repaired"``; what cannot be repaired raises :class:`~solvers.verify.SolverFailure` naming
+the periods or accounts.
+
 Choice among several optima (step 1). The step-1 LP is often degenerate: when every account's
 weighted request is priced exactly by the period prices (e.g. one period, or every period's
 capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
 solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
 accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
 are resolved by HiGHS on the canonically ordered problem (classes sorted by currency, then
-requests), so the result is deterministic and independent of input order.
+requests), so the result is deterministic and independent of input order. (A class that could
+not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
+times its reach, to keep the LP representable.)
 
 Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
 OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
@@ -21,6 +41,11 @@ with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's determini
 the canonically ordered problem. When every account
 with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
 (as step 1 does when all currency is zero).
+
+Limits. Amounts (requests, capacities, currency, weights) up to :data:`MAX_AMOUNT` are solved
+at any spread; the transforms refuse larger ones up front. Quantities that underflow float64
+(below about 1e-300, e.g. the share of a 1e-200 capacity that a 1e100 request could take) are
+treated as 0: such an account gets nothing there, never more than a limit.
 """
 
 from __future__ import annotations
@@ -32,24 +57,43 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.graph.python import max_flow
 from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
 
 from solvers.registry import Registry
+from solvers.verify import SolverFailure, Status, check, over, shrink_to
 
 log = logging.getLogger(__name__)
 
+CAPABILITY = "periods"
 #: Accounts whose currency and requests agree after rounding to this many decimals' grid
 #: (10 ** -6) are identical.
 IDENTICAL_TOL = 1e-6
 #: Step 2 stops when an iteration's weighted gain is below this.
 MIN_GAIN = 1e-6
+#: Largest amount (request, capacity, currency, weight) the solver takes: products of two
+#: amounts stay far inside float64's range. The transforms refuse larger ones.
+MAX_AMOUNT = 1e100
+#: Scaled upper bounds above this go to HiGHS as infinite (it treats 1e20 and more so anyway).
+BIG_BOUND = 1e15
+#: HiGHS tolerances on the scaled LPs (its defaults are 1e-7): tighter, so that answers
+#: rarely need the repair that verification would make.
+OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10}
+#: Scaled matrix values at or below this are left out of the LPs (HiGHS drops them anyway, as
+#: its ``small_matrix_value``); the most they could add to a row (each variable is at most 1 in
+#: scaled units) is reserved from that row's right-hand side instead, so leaving them out
+#: never lets a row overflow.
+SMALL = 1e-9
+#: Cap on the scaled coefficient of the step-1 tie-break (u / reach of a class).
+TIE_COEF_CAP = 1e9
 
 
-class LPError(RuntimeError):
+class LPError(SolverFailure):
     """An LP did not solve to optimality; ``status`` and ``message`` come from HiGHS."""
 
     def __init__(self, step: str, status: int, message: str):
-        self.step, self.status, self.solver_message = step, status, message
-        super().__init__(f"{step} LP failed (HiGHS status {status}): {message}")
+        self.step, self.solver_message = step, message
+        super().__init__(CAPABILITY, str(status),
+                         f"{step} LP failed (HiGHS status {status}): {message}")
 
 
 @dataclass(frozen=True)
@@ -65,7 +109,7 @@ class PeriodSolution:
     price: np.ndarray  # (T,) step-1 shadow price of capacity
     iterations: int  # step-2 rounds run (the last may add less than MIN_GAIN)
     classes: int  # distinct account classes in step 1
-    status: str
+    status: str  # "optimal", or "repaired" when a solver answer had to be shrunk onto a limit
 
 
 def default_weights(requests: np.ndarray) -> np.ndarray:
@@ -87,7 +131,8 @@ def entitlements(
     share = currency / total if total > 0 else np.full(n, 1.0 / n)
     weighted = requests @ weights
     budget = share * float(weights @ capacity)
-    u = np.divide(budget, weighted, out=np.zeros(n), where=weighted > 0)
+    with np.errstate(over="ignore"):  # an overflow means u = 1
+        u = np.divide(budget, weighted, out=np.zeros(n), where=weighted > 0)
     return share, weighted, np.minimum(u, 1.0)
 
 
@@ -117,17 +162,50 @@ def _class_min(values: np.ndarray, ids: np.ndarray, n_classes: int) -> np.ndarra
     return out
 
 
-def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm"):
-    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method=method)
+def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm", **kw):
+    res = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method=method, options=OPTIONS, **kw)
     if res.status != 0:
         raise LPError(step, res.status, res.message)
     return res
 
 
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, +inf elsewhere (no warnings; overflow is +inf)."""
+    num, den = np.broadcast_arrays(np.asarray(num, dtype=np.float64),
+                                   np.asarray(den, dtype=np.float64))
+    with np.errstate(over="ignore", under="ignore"):
+        return np.divide(num, den, out=np.full(num.shape, np.inf), where=den > 0)
+
+
+def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled coefficients with those ≤ :data:`SMALL` set to 0, and per row (summing along
+    ``axis``) the right-hand side 1 minus what the removed ones could add (never below 0).
+
+    >>> a, rhs = _without_tiny(np.array([[1.0, 1e-12], [0.5, 1e-10]]), axis=0)
+    >>> a.tolist(), rhs.tolist()
+    ([[1.0, 0.0], [0.5, 0.0]], [1.0, 0.999999999899])
+    """
+    tiny = (values > 0) & (values <= SMALL)
+    if not tiny.any():
+        return values, np.ones(values.shape[1 - axis])
+    values = values.copy()
+    reserve = (values * tiny).sum(axis=axis)
+    values[tiny] = 0.0
+    return values, np.maximum(1.0 - reserve, 0.0)
+
+
+def _bounds(hi: np.ndarray) -> np.ndarray:
+    """Bounds [0, hi] for HiGHS, with scaled bounds beyond BIG_BOUND as infinite."""
+    return np.column_stack([np.zeros(len(hi)), np.where(hi > BIG_BOUND, np.inf, hi)])
+
+
+# --- step 1 ------------------------------------------------------------------------------------
+
 def step1(
     requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Proportional LP: λ per account, shadow prices per period, u, s and the class count."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, str]:
+    """Proportional LP: λ per account, shadow prices per period, u, s, the class count and
+    the status (``"repaired"`` when λ had to be shrunk to fit the capacities)."""
     share, weighted, u = entitlements(requests, currency, capacity, weights)
     ids, sizes = classes(currency, requests)
     n_cls = len(sizes)
@@ -135,59 +213,134 @@ def step1(
     w_cls = members @ weighted  # Σ W over the class: objective coefficient of λ_c
     r_cls = members @ requests  # (C, T) summed requests
     u_cls = _class_min(u, ids, n_cls)
-    a_ub = sp.csr_matrix(r_cls.T)
-    bounds = np.column_stack([np.zeros(n_cls), u_cls])
-    res = _solve("step-1", -w_cls, a_ub, capacity, bounds)
-    lam = np.clip(res.x, 0.0, u_cls)  # interior-point noise only: bounds hold to ~1e-12
-    price = np.maximum(-res.ineqlin.marginals, 0.0)
-    lam = _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity)
-    return lam[ids], price, u, share, n_cls
+    lam_cls, price = _step1_classes(w_cls, r_cls, u_cls, capacity)
+    lam, status = verify_step1(lam_cls[ids], u, requests, capacity)
+    return lam, price, u, share, n_cls, status
 
 
-def _max_min_tie_break(lam, w_cls, r_cls, u_cls, price, a_ub, capacity) -> np.ndarray:
-    """Among optimal λ, maximise min λ_c / u_c over the classes with zero reduced cost.
+def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarray]:
+    """λ per class and the period prices, from the LP scaled per class and per period.
 
-    The optimal face is described by complementary slackness with the step-1 prices μ: a
-    class with positive reduced cost W_c − μ·R_c sits at u_c, one with negative reduced cost
-    at 0, and every period with μ_t > 0 uses its whole capacity. Only the classes with zero
-    reduced cost (the free ones) move; if the face LP fails numerically, the step-1 optimum is
+    Variable z_c = λ_c / v_c with v_c = min(u_c, min_t X_t / R_ct), the largest λ the class
+    could take alone; row t is divided by X_t, the objective by its largest coefficient.
+    """
+    n_cls, n_t = r_cls.shape
+    reach = np.minimum(u_cls, _ratio(capacity[None, :], r_cls).min(axis=1, initial=np.inf))
+    live = (reach > 0) & np.isfinite(reach) & (w_cls > 0)
+    lam = np.zeros(n_cls)
+    price = np.zeros(n_t)
+    k, rows = 0.0, np.zeros(0, dtype=np.int64)
+    if live.any():
+        v = reach[live]
+        with np.errstate(under="ignore"):  # in place: (C, T) arrays are the large ones
+            a = r_cls[live]
+            a *= v[:, None]
+            a /= np.where(capacity > 0, capacity, 1.0)[None, :]
+            cost = w_cls[live] * v
+        a, reserve = _without_tiny(a, axis=0)
+        rows = np.flatnonzero((capacity > 0) & (a > 0).any(axis=0))
+        rhs = reserve[rows]
+        k = float(cost.max())
+    if live.any() and k > 0 and rows.size:
+        hi = _ratio(u_cls[live], v)
+        a_ub = sp.csr_matrix(a[:, rows].T)
+        res = _solve("step-1", -cost / k, a_ub, rhs, _bounds(hi))
+        z = np.clip(res.x, 0.0, hi)
+        dual = np.maximum(-res.ineqlin.marginals, 0.0)  # per scaled row
+        z = _max_min_tie_break(z, cost / k, a_ub, rhs, dual, hi)
+        lam[live] = np.minimum(z * v, u_cls[live])
+        price[rows] = dual * k / capacity[rows]
+    # periods outside the LP: capacity 0 priced at the least that makes λ = 0 optimal for
+    # every class asking for them (any larger price is optimal too); others are free (0)
+    zero = np.flatnonzero(capacity <= 0)
+    if zero.size:
+        reduced = np.maximum(w_cls - r_cls @ price, 0.0) * (u_cls > 0)
+        need = np.where(r_cls[:, zero] > 0, _ratio(reduced[:, None], r_cls[:, zero]), 0.0)
+        price[zero] = np.where(np.isfinite(need), need, 0.0).max(axis=0, initial=0.0)
+    return lam, price
+
+
+def _max_min_tie_break(z, cost, a_ub, rhs, dual, hi) -> np.ndarray:
+    """Among optimal z, maximise min λ_c / u_c over the classes with zero reduced cost.
+
+    Works on the scaled step-1 LP (z = λ / v, rows divided by capacity, costs ≤ 1). The
+    optimal face is described by complementary slackness with the step-1 duals: a class with
+    nonzero reduced cost keeps its step-1 value (at a bound), and every period with a positive
+    dual uses its whole capacity. Only the classes with zero reduced cost (the free ones)
+    move; λ_c / u_c = z_c / hi_c. If the face LP fails numerically, the step-1 optimum is
     kept.
     """
-    reduced = w_cls - r_cls @ price
-    scale = np.maximum(np.abs(w_cls), 1.0)
-    free = (np.abs(reduced) <= 1e-9 * scale) & (u_cls > 0)
+    reduced = cost - a_ub.T @ dual
+    free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
     k = int(free.sum())
     if k < 2:
-        return lam
-    n = len(w_cls)
-    fixed = np.where(reduced > 0, u_cls, 0.0)
+        return z
+    n = len(cost)
+    # the other classes stay where step 1 put them (snapped onto a bound within 1e-9 of it):
+    # with costs spread over many orders of magnitude the duals are only as good as HiGHS'
+    # tolerances, so a class is not pushed to a bound on the sign of its reduced cost alone
+    fixed = np.where(np.abs(z - hi) <= 1e-9 * hi, hi, np.where(z <= 1e-9, 0.0, z))
     lo = np.where(free, 0.0, fixed)
-    hi = np.where(free, u_cls, fixed)
+    up = np.where(free, hi, fixed)
     idx = np.flatnonzero(free)
-    # variables [λ (n), τ]; τ u_c − λ_c ≤ 0 for free c; priced periods are equalities
+    # variables [z (n), τ]; τ hi_c − z_c ≤ 0 for free c; priced periods are equalities
     tie = sp.csr_matrix(
-        (np.concatenate([-np.ones(k), u_cls[idx]]),
+        (np.concatenate([-np.ones(k), np.minimum(hi[idx], TIE_COEF_CAP)]),
          (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([idx, np.full(k, n)]))),
         shape=(k, n + 1),
     )
     cap_rows = sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]).tocsr()
-    priced = price > 1e-9
+    priced = dual > 1e-12
     c = np.zeros(n + 1)
     c[-1] = -1.0
     res = linprog(
         c,
         A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
-        b_ub=np.concatenate([capacity[~priced], np.zeros(k)]),
+        b_ub=np.concatenate([rhs[~priced], np.zeros(k)]),
         A_eq=cap_rows[priced] if priced.any() else None,
-        b_eq=capacity[priced] if priced.any() else None,
-        bounds=np.vstack([np.column_stack([lo, hi]), [[0.0, 1.0]]]),
-        method="highs-ipm",
+        b_eq=rhs[priced] if priced.any() else None,
+        bounds=np.vstack([np.column_stack([lo, _bounds(up)[:, 1]]), [[0.0, 1.0]]]),
+        method="highs-ipm", options=OPTIONS,
     )
     if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
-        return lam
-    return np.clip(res.x[:n], 0.0, u_cls)
+        return z
+    return np.clip(res.x[:n], lo, up)
 
+
+def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity: np.ndarray
+                 ) -> tuple[np.ndarray, str]:
+    """Check λ (0 ≤ λ ≤ u ≤ 1, so a = λ r ≤ r) and Σ_i λ_i r_it ≤ X_t; shrink λ if needed.
+
+    λ above its cap u is set to u. An account's λ is then scaled by the smallest factor
+    X_t / used_t over the over-full periods it asks for (then stepped down one float at a
+    time until every period fits); either repair makes the status ``"repaired"``. NaN or
+    negative λ raises :class:`SolverFailure` naming the accounts.
+
+    >>> lam, status = verify_step1(np.array([1.0, 1.0]), np.ones(2), np.array([[3.0], [1.0]]),
+    ...                            np.array([2.0]))
+    >>> lam.tolist(), status
+    ([0.5, 0.5], 'repaired')
+    """
+    check(CAPABILITY, Status.ERROR, "account", "fulfilment", lam)
+    status = Status.REPAIRED if over(lam, u).any() else Status.OPTIMAL
+    lam = np.minimum(lam, u)  # above its cap (or within RTOL of it): onto the cap
+    for step in range(64):
+        used = (lam[:, None] * requests).sum(axis=0)
+        bad = over(used, capacity) if step == 0 else used > capacity
+        if not bad.any():
+            return lam, str(status)
+        status = Status.REPAIRED
+        factor = np.where(bad, np.minimum(_ratio(capacity, used), 1.0), 1.0)
+        if step:
+            factor = np.where(bad, np.nextafter(factor, 0.0), 1.0)
+        per_account = np.where(requests > 0, factor[None, :], 1.0).min(axis=1)
+        lam = lam * per_account
+    raise SolverFailure(CAPABILITY, Status.ERROR, "step 1 could not be shrunk within capacity",
+                        "period", np.flatnonzero(bad)[:10], "capacity")
+
+
+# --- step 2 ------------------------------------------------------------------------------------
 
 STEP2_SOLVERS = Registry("step-2 solver")
 
@@ -196,66 +349,159 @@ STEP2_SOLVERS = Registry("step-2 solver")
 def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     """Step 2 as a max-flow in weighted units y = w·b (OR-Tools, integral, exactly scaled).
 
-    source → class (cap: entitlement × size, or the class's whole gap), class → period
-    (w_t · gap · size), period → sink (w_t · remaining). Capacities are scaled by one power of
-    two so that their total is at most 2**52 and floored to integers: every flow converts back
-    to a float exactly and stays within its capacity; the total is optimal to about 1e-9
-    relative (each arc loses less than 2**-52 of the total).
+    source → class (cap: entitlement × size) → period (w_t · gap · size) → sink
+    (w_t · remaining). A class without an entitlement row has no node: its arcs run from the
+    source straight to the periods. The network then falls apart into components (periods
+    linked by the classes with entitlement rows), and each component is scaled by its own
+    power of two so that its total is at most 2**52 before the capacities are floored to
+    integers: every flow converts back to a float exactly and stays within its capacity.
+    Precision: within a component, an arc below 2**-52 of the component's total is floored
+    (to 0 if smaller than that), so the total is optimal to about 1e-15 relative per arc of
+    the component; flows are never above a limit. A small period is scaled apart from a huge
+    one unless an account with an entitlement row asks for both.
     """
     n_cls, n_p = upper.shape
-    g = upper * wp[None, :] * sizes[:, None]
-    src_cap = np.where(np.isfinite(ent_cap), ent_cap * sizes, g.sum(axis=1))
+    g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
+    g *= sizes[:, None]
+    capped = np.isfinite(ent_cap)
+    src_cap = np.where(capped, ent_cap * sizes, g.sum(axis=1))
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
-    # leaves the max flow unchanged and keeps every capacity within the scaled total
-    g = np.minimum(g, np.minimum(src_cap[:, None], sink_cap[None, :]))
-    total = max(float(src_cap.sum()), float(sink_cap.sum()))
-    if total <= 0:
+    # leaves the max flow unchanged and keeps every capacity within its component's total
+    np.minimum(g, src_cap[:, None], out=g)
+    np.minimum(g, sink_cap[None, :], out=g)
+    if not g.any():
         return np.zeros_like(upper)
-    k = 52 - int(np.frexp(total)[1])
+    # components: periods linked through classes with entitlement rows (a P × P graph)
+    link = (g > 0) & capped[:, None]
+    linked = link.astype(np.float32)
+    n_comp, comp_p = connected_components(sp.csr_matrix(linked.T @ linked), directed=False)
+    has_arc = (g > 0).any(axis=1)
+    src_cls = np.flatnonzero(capped & has_arc)
+    comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
+    # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
+    into = np.bincount(comp_src, weights=src_cap[src_cls], minlength=n_comp).astype(float)
+    into += np.bincount(comp_p, weights=(~capped).astype(np.float64) @ g, minlength=n_comp)
+    out = np.bincount(comp_p, weights=sink_cap, minlength=n_comp)
+    total = np.maximum(into, out)
+    # 2**52 per component; sum over components below 2**62 for OR-Tools' int64 totals
+    spare = max(int(np.ceil(np.log2(n_comp))) - 10, 0)
+    k = 52 - spare - np.frexp(np.where(total > 0, total, 1.0))[1]
 
-    def ints(x: np.ndarray) -> np.ndarray:
-        return np.floor(np.ldexp(x, k)).astype(np.int64)
+    def ints(x: np.ndarray, kk: np.ndarray) -> np.ndarray:
+        return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
-    cls_nodes = np.arange(2, 2 + n_cls)
-    per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p)
-    g_int = ints(g).ravel()
+    k_per = k[comp_p]  # the scale of every arc into period p
+    np.ldexp(g, k_per[None, :], out=g)  # in place: g is not needed in float units again
+    g_int = np.floor(g, out=g).astype(np.int64).ravel()
+    del g
     mid = np.flatnonzero(g_int > 0)
-    tails = np.concatenate([np.zeros(n_cls, np.int64), np.repeat(cls_nodes, n_p)[mid],
-                            per_nodes])
-    heads = np.concatenate([cls_nodes, np.tile(per_nodes, n_cls)[mid], np.ones(n_p, np.int64)])
-    caps = np.concatenate([ints(src_cap), g_int[mid], ints(sink_cap)])
+    mid_c = mid // n_p
+    direct = ~capped[mid_c]
+    cls_nodes = 2 + np.arange(n_cls)
+    per_nodes = 2 + n_cls + np.arange(n_p)
+    tails = np.concatenate([np.zeros(len(src_cls), np.int64),
+                            np.where(direct, 0, cls_nodes[mid_c]), per_nodes])
+    heads = np.concatenate([cls_nodes[src_cls], per_nodes[mid % n_p],
+                            np.ones(n_p, np.int64)])
+    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
+                           ints(sink_cap, k[comp_p])])
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     status = flow.solve(0, 1)
     if status != flow.OPTIMAL:
-        raise LPError("step-2 max-flow", int(status), "OR-Tools max-flow did not finish")
+        raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
     y = np.zeros(n_cls * n_p)
-    y[mid] = np.ldexp(flow.flows(arcs[n_cls:n_cls + len(mid)]).astype(np.float64), -k)
+    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
+    y[mid] = np.ldexp(got, -k_per[mid % n_p])
     return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
+
+
+def _sparse_rows(coef, row, col, shape) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Scaled rows from (value, row, column) triplets without the values ≤ :data:`SMALL`,
+    and their right-hand sides 1 minus what the removed values could add (see
+    :func:`_without_tiny`)."""
+    tiny = coef <= SMALL
+    reserve = np.bincount(row[tiny], weights=coef[tiny], minlength=shape[0])
+    keep = ~tiny
+    matrix = sp.csr_matrix((coef[keep], (row[keep], col[keep])), shape=shape)
+    return matrix, np.maximum(1.0 - reserve, 0.0)
 
 
 @STEP2_SOLVERS.register("lp")
 def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
-    """Step 2 as an LP over b[class, period] (HiGHS interior point); exact but slow at scale."""
+    """Step 2 as an LP over b[class, period] (HiGHS interior point); exact but slow at scale.
+
+    Scaled per variable by the most it can take alone, s = min(gap, R_t / size, ent / w_t),
+    capacity rows by R_t and entitlement rows by the entitlement.
+    """
     n_cls, n_p = upper.shape
-    cols = np.arange(n_cls * n_p)
-    cap_rows = sp.csr_matrix((np.repeat(sizes, n_p).astype(float),
-                              (np.tile(np.arange(n_p), n_cls), cols)),
-                             shape=(n_p, n_cls * n_p))
-    rows, rhs = [cap_rows], [remaining]
-    d_cls = np.flatnonzero(np.isfinite(ent_cap))
-    if d_cls.size:
-        rows.append(sp.csr_matrix(
-            (np.tile(wp, len(d_cls)),
-             (np.repeat(np.arange(len(d_cls)), n_p),
-              (d_cls[:, None] * n_p + np.arange(n_p)).ravel())),
-            shape=(len(d_cls), n_cls * n_p)))
-        rhs.append(ent_cap[d_cls])
-    obj = -(np.repeat(sizes, n_p) * np.tile(wp, n_cls)).astype(float)
-    res = _solve("step-2", obj, sp.vstack(rows).tocsr(), np.concatenate(rhs),
-                 np.column_stack([np.zeros(n_cls * n_p), upper.ravel()]))
-    return res.x.reshape(n_cls, n_p)
+    capped = np.isfinite(ent_cap)
+    alone = np.minimum(upper, _ratio(remaining[None, :], sizes[:, None]))
+    s = np.where(capped[:, None],
+                 np.minimum(alone, _ratio(np.where(capped, ent_cap, 0.0)[:, None], wp[None, :])),
+                 alone)
+    live = np.flatnonzero((s > 0).ravel() & np.isfinite(s).ravel())
+    b = np.zeros(n_cls * n_p)
+    if not live.size:
+        return b.reshape(n_cls, n_p)
+    c_of, p_of = live // n_p, live % n_p
+    sv = s.ravel()[live]
+    n_v = len(live)
+    with np.errstate(under="ignore"):
+        cap_coef = sizes[c_of] * sv / remaining[p_of]
+        rows, rhs = _sparse_rows(cap_coef, p_of, np.arange(n_v), (n_p, n_v))
+        rows, rhs = [rows], [rhs]
+        ent = capped[c_of]
+        if ent.any():
+            d_cls = np.flatnonzero(capped)
+            row_of = np.full(n_cls, -1)
+            row_of[d_cls] = np.arange(len(d_cls))
+            coef = wp[p_of[ent]] * sv[ent] / ent_cap[c_of[ent]]
+            more, more_rhs = _sparse_rows(coef, row_of[c_of[ent]], np.flatnonzero(ent),
+                                          (len(d_cls), n_v))
+            rows.append(more)
+            rhs.append(more_rhs)
+        obj = sizes[c_of] * wp[p_of] * sv
+    if not obj.max() > 0:  # every coefficient underflowed: nothing representable to add
+        return b.reshape(n_cls, n_p)
+    hi = _ratio(upper.ravel()[live], sv)
+    res = _solve("step-2", -obj / obj.max(), sp.vstack(rows).tocsr(), np.concatenate(rhs),
+                 _bounds(hi))
+    b[live] = np.clip(res.x, 0.0, hi) * sv
+    return b.reshape(n_cls, n_p)
+
+
+def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
+                 weights: np.ndarray, ent: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Check one step-2 round b (N × P) and shrink it onto its limits where it breaks them.
+
+    Limits: Σ_i b_it ≤ R_t per period, b ≤ gap (so a + b ≤ r), Σ_t w_t b_it ≤ ent_i per
+    account with an entitlement row (+inf: none). Returns b and whether it was repaired.
+    NaN or negative amounts raise :class:`SolverFailure` naming the accounts.
+
+    >>> b, fixed = verify_round(np.array([[2.0], [2.0]]), np.array([3.0]),
+    ...                         np.array([[5.0], [5.0]]), np.ones(1), np.full(2, np.inf))
+    >>> b.sum() <= 3.0, fixed
+    (np.True_, True)
+    """
+    check(CAPABILITY, Status.ERROR, "account", "request", extra)
+    repaired = False
+    # b ≤ max(gap, 0) (a request met within float noise has gap 0); cheap test first, as
+    # these (N × P) arrays are the large ones
+    if not ((extra <= gap) | (extra <= 0)).all():
+        gap = np.maximum(gap, 0.0)
+        if over(extra, gap).any():
+            extra, repaired = np.minimum(extra, gap), True
+    ent_rows = np.isfinite(ent)
+    if ent_rows.any() and over((extra @ weights)[ent_rows], ent[ent_rows]).any():
+        weighted = shrink_to((extra[ent_rows] * weights[None, :]).T, ent[ent_rows])
+        extra = extra.copy()
+        extra[ent_rows] = np.minimum(weighted.T / weights[None, :], extra[ent_rows])
+        repaired = True
+    if over(extra.sum(axis=0), remaining).any():
+        extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
+    return extra, repaired
 
 
 def step2_iteration(
@@ -268,8 +514,9 @@ def step2_iteration(
     convergence_threshold: float,
     demand_gap_threshold: float,
     strategy: str = "max_flow",
-) -> np.ndarray | None:
-    """One leftover round: the extra allocation b (N × T), or None when a stopping rule holds.
+) -> tuple[np.ndarray, bool] | None:
+    """One leftover round: the extra allocation b (N × T) and whether it had to be repaired,
+    or None when a stopping rule holds.
 
     Identical accounts (currency, requests, current allocation) form one class and get equal
     b. The entitlement cap of an unmet account (only when at least two are unmet) is its
@@ -298,9 +545,21 @@ def step2_iteration(
         ent_cap = np.where(unmet_cls, _class_min(own, ids, n_cls) * pool, np.inf)
     b_cls = np.clip(solver(upper, sizes.astype(np.float64), wp, remaining[periods], ent_cap),
                     0.0, upper)
+    b, repaired = verify_round(b_cls[ids], remaining[periods], gap, wp, ent_cap[ids])
     extra = np.zeros_like(alloc)
-    extra[:, periods] = b_cls[ids]
-    return extra
+    extra[:, periods] = b
+    return extra, repaired
+
+
+def verify_allocation(alloc: np.ndarray, requests: np.ndarray, capacity: np.ndarray) -> None:
+    """The final check: 0 ≤ a ≤ r per (account, period) and Σ_i a_it ≤ X_t per period.
+
+    Raises :class:`SolverFailure` naming the accounts or periods (the rounds are repaired one
+    by one, so this only fails on a defect of the method itself).
+    """
+    if not ((alloc >= 0) & (alloc <= requests)).all():  # cheap test first (large arrays)
+        check(CAPABILITY, Status.ERROR, "account", "request", alloc, requests)
+    check(CAPABILITY, Status.ERROR, "period", "capacity", alloc.sum(axis=0), capacity)
 
 
 def solve_periods(
@@ -315,37 +574,42 @@ def solve_periods(
     max_iterations: int = 10,
     step2_strategy: str = "max_flow",
 ) -> PeriodSolution:
-    """Both steps of the entitlement allocation.
+    """Both steps of the entitlement allocation, each answer verified (see the module doc).
 
     Examples
     --------
     >>> sol = solve_periods(np.full((4, 4), 50.0), np.array([400.0, 300, 200, 100]),
     ...                     np.full(4, 120.0), np.ones(4))
-    >>> (sol.step1 + sol.step2)[:, 0].round(9).tolist()
-    [48.0, 36.0, 24.0, 12.0]
+    >>> (sol.step1 + sol.step2)[:, 0].round(9).tolist(), sol.status
+    ([48.0, 36.0, 24.0, 12.0], 'optimal')
     """
     requests = np.asarray(requests, dtype=np.float64)
     currency = np.asarray(currency, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    lam, price, u, share, n_cls = step1(requests, currency, capacity, weights)
+    lam, price, u, share, n_cls, status = step1(requests, currency, capacity, weights)
     first = lam[:, None] * requests
     alloc = first.copy()
     iterations = 0
     if two_step:
         for _ in range(max_iterations):
-            extra = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                    convergence_threshold, demand_gap_threshold,
-                                    step2_strategy)
-            if extra is None:
+            got = step2_iteration(requests, alloc, share, currency, capacity, weights,
+                                  convergence_threshold, demand_gap_threshold, step2_strategy)
+            if got is None:
                 break
+            extra, repaired = got
+            if repaired:
+                status = str(Status.REPAIRED)
             gain = float(extra.sum(axis=0) @ weights)
             alloc += extra
             iterations += 1
             if gain < MIN_GAIN:
                 break
+    verify_allocation(alloc, requests, capacity)
+    if status != Status.OPTIMAL:
+        log.warning("periods: a solver answer broke a limit and was shrunk onto it")
     return PeriodSolution(first, alloc - first, lam, u, share, weights, price, iterations,
-                          n_cls, "optimal")
+                          n_cls, status)
 
 
 def systematic_lottery(

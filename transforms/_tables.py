@@ -454,19 +454,42 @@ def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
 def split_groups(frames: dict[str, Any], by: Sequence[str], *, what: str) -> list[tuple]:
     """Partition several tables by the ``by`` columns: ``[(key tuple, {name: frame}), …]``.
 
-    Keys are sorted; every table must have the ``by`` columns and every key must appear in
-    every table (else :class:`UnknownKeyError` naming the groups missing somewhere).
+    Each table is a pandas (columns or index levels) or polars DataFrame / LazyFrame with the
+    ``by`` columns, which must hold str or int keys without nulls, of the same kind in every
+    table. Keys are sorted; every key must appear in every table (else
+    :class:`UnknownKeyError` naming the groups missing somewhere). Other inputs raise
+    :class:`InputTypeError`, an empty table :class:`EmptyInputError`.
+
+    >>> import polars as pl
+    >>> a = pl.DataFrame({"g": ["y", "x"], "v": [1, 2]})
+    >>> [(k, t["a"]["v"].to_list()) for k, t in split_groups({"a": a}, ["g"], what="demo")]
+    [(('x',), [2]), (('y',), [1])]
     """
+    by = list(by)
     parts: dict[str, dict] = {}
+    kinds: dict[str, list] = {}
     for name, obj in frames.items():
         df = obj.collect() if isinstance(obj, pl.LazyFrame) else obj
         if isinstance(df, pd.DataFrame):
             df = pl.from_pandas(df.reset_index() if df.index.names != [None] else df)
+        if not isinstance(df, pl.DataFrame):
+            raise InputTypeError(f"{what}: {name} must be a pandas or polars table with the "
+                                 f"group columns {by}, not {type(obj).__name__}", [name])
         missing = [c for c in by if c not in df.columns]
         if missing:
             raise InputTypeError(f"{what}: {name} lacks the group columns", missing)
-        parts[name] = {k: v.drop(list(by)) for k, v in
-                       df.partition_by(list(by), as_dict=True, maintain_order=True).items()}
+        require_rows(df, f"{what}: {name}")
+        # str or int keys, no nulls (named errors), one dtype per column for comparisons
+        df = df.with_columns([_key_cast(df, c, f"{what}: {name}") for c in by])
+        kinds[name] = [df.schema[c] for c in by]
+        parts[name] = {k: v.drop(by) for k, v in
+                       df.partition_by(by, as_dict=True, maintain_order=True).items()}
+    first = next(iter(kinds.values()), [])
+    for name, dtypes in kinds.items():
+        clash = [c for c, a, b in zip(by, first, dtypes, strict=True) if a != b]
+        if clash:
+            raise InputTypeError(f"{what}: group columns hold str keys in one table and int "
+                                 f"keys in another ({name} differs)", clash)
     keys = [set(p) for p in parts.values()]
     every, some = set.intersection(*keys), set.union(*keys)
     if some - every:

@@ -17,14 +17,16 @@ Decisions where the spec is silent (documented here and relied on by the tests)
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from solvers import periods as kernels
+from transforms._params import choice, flag, number, whole
 from transforms._report import Report, stopwatch
 from transforms._tables import (
     KeyedTable,
@@ -34,7 +36,14 @@ from transforms._tables import (
     require_rows,
     split_groups,
 )
-from transforms.errors import InvalidAmountError, ParameterError, SolverError
+from transforms.errors import (
+    EmptyInputError,
+    InputTypeError,
+    InvalidAmountError,
+    ParameterError,
+    public,
+    translated,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +87,32 @@ class PeriodAllocation:
 
 @dataclass(frozen=True)
 class _Problem:
-    accounts: KeyedTable
+    accounts: pd.Index  # account keys in code order (the rows of ``requests``)
+    currency: np.ndarray  # (N,)
     periods: KeyedTable
     requests: np.ndarray  # (N, T)
+
+
+@dataclass(frozen=True)
+class _Options:
+    auto_weights: bool
+    two_step: bool
+    convergence_threshold: float
+    demand_gap_threshold: float
+    max_iterations: int
+    step2_strategy: str
+
+
+def _options(auto_weights: Any, two_step: Any, convergence_threshold: Any,
+             demand_gap_threshold: Any, max_iterations: Any, step2_strategy: Any) -> _Options:
+    """The scalar parameters, checked once (booleans are not numbers, strings not flags)."""
+    return _Options(
+        flag("auto_weights", auto_weights), flag("two_step", two_step),
+        number("convergence_threshold", convergence_threshold, low=0),
+        number("demand_gap_threshold", demand_gap_threshold, low=0),
+        whole("max_iterations", max_iterations, low=0),
+        choice("step2_strategy", step2_strategy, kernels.STEP2_SOLVERS),
+    )
 
 
 def _prepare(requests: Any, currency: Any, capacities: Any) -> _Problem:
@@ -91,7 +123,12 @@ def _prepare(requests: Any, currency: Any, capacities: Any) -> _Problem:
                      what="requests")
     dense = np.zeros((len(acc), len(per)))
     dense[a, p] = req.values
-    return _Problem(acc, per, dense)
+    return _Problem(pd.Index(acc.frame[ACCOUNT].to_pandas(), name=ACCOUNT), acc.values, per,
+                    dense)
+
+
+def _period_keys(problem: _Problem, rows: np.ndarray | None = None) -> list:
+    return key_tuples(problem.periods.frame, [PERIOD], rows)
 
 
 def _weights(problem: _Problem, weights: Any, auto_weights: bool) -> np.ndarray:
@@ -103,13 +140,19 @@ def _weights(problem: _Problem, weights: Any, auto_weights: bool) -> np.ndarray:
                 raise ParameterError("weights must name exactly the periods of capacities",
                                      table.frame[PERIOD].to_list())
             return table.values
-        w = np.asarray(weights, dtype=np.float64).ravel()
+        if isinstance(weights, str | bytes):
+            raise ParameterError("weights must be numbers, one per period (or a Series/dict "
+                                 "by period)", [weights])
+        raw = np.asarray(weights)
+        if raw.dtype.kind not in "iuf":  # booleans, strings, objects are not weights
+            raise ParameterError("weights must be numbers, one per period (or a Series/dict "
+                                 "by period)", [weights])
+        w = raw.astype(np.float64).ravel()
         if len(w) != n_t:
             raise ParameterError(f"weights must have one entry per period ({n_t})", [len(w)])
         bad = np.flatnonzero(~np.isfinite(w) | (w <= 0))
         if bad.size:
-            raise InvalidAmountError("weights must be finite and > 0",
-                                     key_tuples(problem.periods.frame, [PERIOD], bad))
+            raise InvalidAmountError("weights must be finite and > 0", _period_keys(problem, bad))
         return w
     if not auto_weights:
         return np.ones(n_t)
@@ -119,17 +162,51 @@ def _weights(problem: _Problem, weights: Any, auto_weights: bool) -> np.ndarray:
         raise InvalidAmountError(
             "default weights are undefined: these periods have zero total demand "
             "(pass weights= or auto_weights=False)",
-            key_tuples(problem.periods.frame, [PERIOD], empty),
+            _period_keys(problem, empty),
         )
     return kernels.default_weights(problem.requests)
 
 
-def _check_thresholds(**values: Any) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0:
-            raise ParameterError(f"{name} must be a finite number ≥ 0", [v])
+def _check_magnitudes(problem: _Problem, weights: np.ndarray) -> None:
+    """Refuse amounts beyond :data:`solvers.periods.MAX_AMOUNT` (and weights below its
+    inverse), naming the keys: products of two such amounts would leave float64's range."""
+    big = kernels.MAX_AMOUNT
+    rows, cols = np.nonzero(problem.requests > big)
+    if rows.size:
+        per = _period_keys(problem)
+        raise InvalidAmountError(
+            f"requests above {big:g} cannot be solved (amounts must stay within 1e100)",
+            [(problem.accounts[i], per[t]) for i, t in zip(rows[:10], cols[:10], strict=True)],
+            len(rows))
+    for what, values, keys in (
+            ("currency", problem.currency, lambda r: list(problem.accounts[r])),
+            ("capacities", problem.periods.values, lambda r: _period_keys(problem, r))):
+        bad = np.flatnonzero(values > big)
+        if bad.size:
+            raise InvalidAmountError(f"{what} above {big:g} cannot be solved", keys(bad[:10]),
+                                     len(bad))
+    bad = np.flatnonzero((weights > big) | (weights < 1 / big))
+    if bad.size:
+        raise InvalidAmountError(
+            f"period weights must lie within {1 / big:g} .. {big:g} (default weights are the "
+            "ratio of period demands: pass weights= or auto_weights=False)",
+            _period_keys(problem, bad[:10]), len(bad))
 
 
+def _solve(problem: _Problem, weights: Any, opt: _Options) -> kernels.PeriodSolution:
+    w = _weights(problem, weights, opt.auto_weights)
+    _check_magnitudes(problem, w)
+    labels = {ACCOUNT: problem.accounts, PERIOD: _period_keys(problem)}  # read on failure only
+    with translated("periods", labels=labels):
+        return kernels.solve_periods(
+            problem.requests, problem.currency, problem.periods.values, w,
+            two_step=opt.two_step, convergence_threshold=opt.convergence_threshold,
+            demand_gap_threshold=opt.demand_gap_threshold, max_iterations=opt.max_iterations,
+            step2_strategy=opt.step2_strategy,
+        )
+
+
+@public("periods")
 def allocate_periods(
     requests: Any,
     currency: Any,
@@ -145,6 +222,12 @@ def allocate_periods(
 ) -> PeriodAllocation:
     """Allocate period capacity to accounts in proportion to entitlement, then leftovers.
 
+    Every solver answer is verified (per period Σ allocation ≤ capacity, allocation ≤
+    request, nothing negative, the entitlement caps) to 1e-9 of each limit; an answer that
+    broke a limit by more is shrunk onto it and the report's ``status`` is ``"repaired"``
+    instead of ``"optimal"``; one that cannot be repaired raises :class:`SolverError` naming
+    the periods or accounts.
+
     Parameters
     ----------
     requests : table with columns ``account``, ``period``, ``request`` (pandas or polars)
@@ -156,12 +239,23 @@ def allocate_periods(
     two_step, convergence_threshold, demand_gap_threshold, max_iterations
         Step 2 (leftovers): see SPEC §2.
     step2_strategy : {"max_flow", "lp"}
-        How each step-2 round is solved: a max-flow (fast, optimal to ~1e-9 relative) or an LP
-        with HiGHS (exact, slow beyond ~10^4 accounts × leftover periods).
+        How each step-2 round is solved: a max-flow (fast, optimal to ~1e-15 relative per
+        arc) or an LP with HiGHS (exact, slow beyond ~10^4 accounts × leftover periods).
 
     Returns
     -------
     PeriodAllocation
+
+    Raises
+    ------
+    InvalidAmountError
+        Amounts NaN, infinite or negative; or above 1e100 (requests, currency, capacities,
+        weights; weights also below 1e-100): the LPs are scaled per period and per account,
+        so any spread within that range is solved, but products of larger amounts would
+        leave float64's range. Nonzero amounts so small that their ratios underflow (about
+        1e-300) count as 0: such accounts may get nothing, never more than a limit.
+    SolverError
+        A solver failed, or its answer broke a limit beyond repair (names the keys).
 
     Examples
     --------
@@ -172,40 +266,32 @@ def allocate_periods(
     ...                        {t: 120 for t in (1, 2, 3, 4)})
     >>> res.allocation.xs(1, level="period")["allocation"].round(9).tolist()
     [48.0, 36.0, 24.0, 12.0]
-    >>> round(res.step1_allocated, 9), round(res.step2_allocated, 9)
-    (480.0, 0.0)
+    >>> round(res.step1_allocated, 9), round(res.step2_allocated, 9), res.report.status
+    (480.0, 0.0, 'optimal')
     """
-    _check_thresholds(convergence_threshold=convergence_threshold,
-                      demand_gap_threshold=demand_gap_threshold)
-    if isinstance(max_iterations, bool) or not isinstance(max_iterations, int) or (
-            max_iterations < 0):
-        raise ParameterError("max_iterations must be an integer ≥ 0", [max_iterations])
-    if not isinstance(step2_strategy, str) or step2_strategy not in kernels.STEP2_SOLVERS:
-        raise ParameterError(f"step2_strategy must be one of {kernels.STEP2_SOLVERS.names()}",
-                             [step2_strategy])
+    opt = _options(auto_weights, two_step, convergence_threshold, demand_gap_threshold,
+                   max_iterations, step2_strategy)
     with stopwatch() as sw:
         problem = _prepare(requests, currency, capacities)
-        w = _weights(problem, weights, auto_weights)
-        try:
-            sol = kernels.solve_periods(
-                problem.requests, problem.accounts.values, problem.periods.values, w,
-                two_step=two_step, convergence_threshold=convergence_threshold,
-                demand_gap_threshold=demand_gap_threshold, max_iterations=max_iterations,
-                step2_strategy=step2_strategy,
-            )
-        except kernels.LPError as exc:
-            raise SolverError(str(exc), [exc.status]) from None
+        sol = _solve(problem, weights, opt)
         result = _result(problem, sol)
     report = _report(problem, sol, sw.seconds)
-    log.info("allocate_periods: %d accounts × %d periods, %d step-2 iteration(s), %.3fs",
-             report.accounts, report.periods, report.iterations, report.wall_time_s)
+    log.info("allocate_periods: %d accounts × %d periods, %d step-2 iteration(s), %.3fs, %s",
+             report.accounts, report.periods, report.iterations, report.wall_time_s,
+             report.status)
     return PeriodAllocation(*result, report=report)
 
 
+def _binding(problem: _Problem, sol: kernels.PeriodSolution, alloc: np.ndarray) -> np.ndarray:
+    full = (alloc >= problem.requests * (1 - 1e-9)).all(axis=1)
+    at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
+    return np.where(full, "full", np.where(at_cap, "entitlement", "capacity"))
+
+
 def _result(problem: _Problem, sol: kernels.PeriodSolution):
-    n, t = problem.requests.shape
+    t = problem.requests.shape[1]
     alloc = sol.step1 + sol.step2
-    acc_keys = problem.accounts.frame[ACCOUNT].to_pandas()
+    acc_keys = problem.accounts
     per_keys = problem.periods.frame[PERIOD].to_pandas()
     index = pd.MultiIndex.from_product([acc_keys, per_keys], names=[ACCOUNT, PERIOD])
     allocation = pd.DataFrame(
@@ -213,15 +299,13 @@ def _result(problem: _Problem, sol: kernels.PeriodSolution):
          "step2": sol.step2.ravel(), "allocation": alloc.ravel()},
         index=index,
     )
-    full = (alloc >= problem.requests * (1 - 1e-9)).all(axis=1)
-    at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
-    binding = np.where(full, "full", np.where(at_cap, "entitlement", "capacity"))
     accounts = pd.DataFrame(
-        {"currency": problem.accounts.values, "entitlement_share": sol.share,
+        {"currency": problem.currency, "entitlement_share": sol.share,
          "lambda": sol.lam, "u_cap": sol.u_cap,
          "weighted_request": problem.requests @ sol.weights,
-         "weighted_allocated": alloc @ sol.weights, "binding": binding},
-        index=pd.Index(acc_keys, name=ACCOUNT),
+         "weighted_allocated": alloc @ sol.weights,
+         "binding": _binding(problem, sol, alloc)},
+        index=acc_keys,
     )
     used = alloc.sum(axis=0)
     cap = problem.periods.values
@@ -268,6 +352,24 @@ class ResourceAllocation:
     step2_allocated: float
 
 
+def _amounts(name: str, values: Any, shape: tuple[int, ...], keys) -> np.ndarray:
+    """A float array of ``shape`` from a list (of lists) of numbers, refusing booleans, text
+    and NaN / infinite / negative values (named through ``keys(index tuple)``)."""
+    raw = np.asarray(values)
+    if raw.dtype.kind not in "iuf" or raw.shape != shape:
+        raise ParameterError(
+            f"{name} must be numbers, shaped {' × '.join(map(str, shape))} (one row per "
+            "account, one column per capacity)", [raw.shape if raw.dtype.kind in "iuf"
+                                                  else str(raw.dtype)])
+    arr = raw.astype(np.float64)
+    bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
+    if len(bad):
+        raise InvalidAmountError(f"{name} has NaN, infinite or negative values",
+                                 [keys(tuple(b)) for b in bad[:10]], len(bad))
+    return arr + 0.0
+
+
+@public("periods")
 def allocate_resource(
     account_ids: Sequence,
     cur: Sequence[float],
@@ -282,7 +384,8 @@ def allocate_resource(
 ) -> ResourceAllocation:
     """Drop-in interface: lists in, the classic result fields out (periods numbered from 1).
 
-    ``requests[i][k]`` is account ``account_ids[i]``'s request in period k + 1.
+    ``requests[i][k]`` is account ``account_ids[i]``'s request in period k + 1. Account ids
+    may be any hashable values (tuples too); the results follow the caller's order.
 
     Examples
     --------
@@ -293,71 +396,83 @@ def allocate_resource(
     >>> res.step1_allocated, res.step2_allocated
     (480.0, 0.0)
     """
-    ids = list(account_ids)
+    opt = _options(auto_weights, two_step, convergence_threshold, demand_gap_threshold,
+                   max_iterations, "max_flow")
+    if isinstance(account_ids, str | bytes) or not isinstance(account_ids, Iterable):
+        raise ParameterError("account_ids must be a sequence of account keys", [account_ids])
+    id_list = list(account_ids)
+    ids = pd.Series(id_list, dtype=object)
+    n = len(ids)
+    caps = list(capacities) if isinstance(capacities, Iterable) else capacities
+    if not isinstance(caps, list):
+        raise ParameterError("capacities must be a sequence of numbers", [capacities])
+    n_t = len(caps)
     try:
-        matrix = np.asarray(requests, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ParameterError("requests must be a rectangular table of numbers "
-                             "(one row per account, one column per period)") from None
-    n_t = len(capacities)
-    if matrix.ndim != 2 or matrix.shape != (len(ids), n_t) or len(cur) != len(ids):
-        raise ParameterError(
-            "requests must be one row per account and one column per capacity "
-            f"({len(ids)} × {n_t}); cur one value per account", [matrix.shape])
-    if len(set(ids)) != len(ids):
-        dup = pd.Index(ids)[pd.Index(ids).duplicated()].unique().tolist()
-        raise ParameterError("account_ids must be unique", dup)
-    position = {a: i for i, a in enumerate(ids)}
-    periods = np.arange(1, n_t + 1)
-    req = pd.DataFrame({"account": np.repeat(np.array(ids, dtype=object), n_t),
-                        "period": np.tile(periods, len(ids)), "request": matrix.ravel()})
-    res = allocate_periods(
-        req, dict(zip(ids, cur, strict=True)), dict(zip(periods.tolist(), capacities,
-                                                        strict=True)),
-        weights, auto_weights=auto_weights, two_step=two_step,
-        convergence_threshold=convergence_threshold,
-        demand_gap_threshold=demand_gap_threshold, max_iterations=max_iterations,
-    )
-    table = res.allocation
-    order = np.argsort([position[a] for a in res.accounts.index])  # caller's account order
-    acc = res.accounts.iloc[order]
+        distinct = len(set(id_list))
+    except TypeError:
+        raise InputTypeError("account_ids must be hashable keys (str, int, tuples …)") from None
+    if distinct != n:
+        raise ParameterError("account_ids must be unique", ids[ids.duplicated()].unique())
+    per_no = np.arange(1, n_t + 1)
+    matrix = _amounts("requests", requests, (n, n_t),
+                      lambda k: (ids.iloc[k[0]], int(per_no[k[1]])))
+    currency = _amounts("cur", cur, (n,), lambda k: ids.iloc[k[0]])
+    # accounts in sorted key order where the keys sort (as the tidy interface does), so both
+    # interfaces give the solver the same problem and the same bits back
+    try:
+        order = np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64)
+    except TypeError:
+        order = np.arange(n)
+    per = keyed_table(dict(zip(per_no.tolist(), caps, strict=True)), [PERIOD], "capacity",
+                      what="capacities")
+    problem = _Problem(pd.Index(ids.iloc[order].to_numpy(), name=ACCOUNT, tupleize_cols=False),
+                       currency[order], per, matrix[order])
+    sol = _solve(problem, weights, opt)
+    back = np.empty(n, dtype=np.int64)
+    back[order] = np.arange(n)  # row of each caller account in the solved problem
+    alloc = sol.step1 + sol.step2
+    w = sol.weights
     summary = pd.DataFrame({
-        "account_id": acc.index.to_list(), "cur": acc["currency"].to_numpy(),
-        "entitlement_share": acc["entitlement_share"].to_numpy(),
-        "lambda": acc["lambda"].to_numpy(), "u_cap": acc["u_cap"].to_numpy(),
-        "weighted_request": acc["weighted_request"].to_numpy(),
-        "weighted_allocated": acc["weighted_allocated"].to_numpy(),
+        "account_id": ids.to_numpy(), "cur": currency,
+        "entitlement_share": sol.share[back], "lambda": sol.lam[back],
+        "u_cap": sol.u_cap[back], "weighted_request": (problem.requests @ w)[back],
+        "weighted_allocated": (alloc @ w)[back],
     })
-    kinds = (("req", "request"), ("alloc", "allocation"), ("step1_alloc", "step1"),
-             ("step2_alloc", "step2"))
-    wide = {col: table[col].unstack(PERIOD).iloc[order] for _, col in kinds}
-    for k in periods:  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
-        for name, col in kinds:
-            summary[f"{name}_period_{k}"] = wide[col][k].to_numpy()
-    long = table.reset_index()
-    long["_pos"] = long[ACCOUNT].map(position)
-    long = long.sort_values(["_pos", PERIOD], kind="stable")
-    step1 = long.assign(step=1, allocation=long["step1"])
-    step2 = long[long["step2"] > 1e-6].assign(step=2, allocation=lambda d: d["step2"])
-    detailed = (pd.concat([step1, step2])
-                .sort_values(["_pos", PERIOD, "step"], kind="stable")
-                .rename(columns={ACCOUNT: "account_id"})
-                [["account_id", PERIOD, "step", "allocation", "request"]]
-                .reset_index(drop=True))
-    used = res.periods["used"].to_numpy()
+    kinds = (("req", problem.requests), ("alloc", alloc), ("step1_alloc", sol.step1),
+             ("step2_alloc", sol.step2))
+    for k in range(n_t):  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
+        for name, values in kinds:
+            summary[f"{name}_period_{k + 1}"] = values[back, k]
+    # one row per (account, period, step) in the caller's order; step-2 rows above 1e-6
+    pos = np.repeat(np.arange(n), n_t)
+    period = np.tile(per_no, n)
+    s1, s2 = sol.step1[back].ravel(), sol.step2[back].ravel()
+    req = problem.requests[back].ravel()
+    keep = np.flatnonzero(s2 > 1e-6)
+    rows = np.concatenate([np.arange(n * n_t), keep])
+    step = np.concatenate([np.ones(n * n_t, np.int64), np.full(len(keep), 2, np.int64)])
+    sort = np.lexsort((step, period[rows], pos[rows]))
+    rows, step = rows[sort], step[sort]
+    detailed = pd.DataFrame({
+        "account_id": ids.to_numpy()[pos[rows]], PERIOD: period[rows], "step": step,
+        "allocation": np.where(step == 1, s1[rows], s2[rows]), "request": req[rows],
+    })
+    used = alloc.sum(axis=0)
+    cap = per.values
     return ResourceAllocation(
         allocations_detailed=detailed,
         allocations_summary=summary,
-        weights=res.periods["weight"].tolist(),
-        total_weighted_allocated=float(res.accounts["weighted_allocated"].sum()),
+        weights=w.tolist(),
+        total_weighted_allocated=float((alloc @ w).sum()),
         capacity_used=used.tolist(),
-        capacities=[float(c) for c in capacities],
-        utilization=res.periods["utilization"].tolist(),
-        step1_allocated=res.step1_allocated,
-        step2_allocated=res.step2_allocated,
+        capacities=cap.tolist(),
+        utilization=np.divide(used, cap, out=np.zeros(n_t), where=cap > 0).tolist(),
+        step1_allocated=float(sol.step1.sum(axis=0) @ w),
+        step2_allocated=float(sol.step2.sum(axis=0) @ w),
     )
 
 
+@public("lottery")
 def lottery(allocation: Any, capacities: Any, seed: int = 0) -> pd.DataFrame:
     """Turn a fractional allocation into whole units (desks, seats) by dependent rounding.
 
@@ -370,8 +485,8 @@ def lottery(allocation: Any, capacities: Any, seed: int = 0) -> pd.DataFrame:
 
     Parameters
     ----------
-    allocation : PeriodAllocation, or a Series / DataFrame (column ``allocation``) indexed by
-        (account, period)
+    allocation : PeriodAllocation; a Series indexed by (account, period); or a pandas or polars
+        table with columns (or pandas index levels) ``account``, ``period``, ``allocation``
     capacities : Series indexed by period, dict, or table ``period``, ``capacity``
     seed : int
 
@@ -389,28 +504,41 @@ def lottery(allocation: Any, capacities: Any, seed: int = 0) -> pd.DataFrame:
     >>> int(draw["won"].sum()), draw["probability"].round(6).tolist()
     (2, [0.666667, 0.666667, 0.666667])
     """
-    if isinstance(allocation, PeriodAllocation):
-        allocation = allocation.allocation
-    if isinstance(allocation, pd.DataFrame):
-        if "allocation" not in allocation.columns:
-            raise ParameterError("allocation table needs an 'allocation' column",
-                                 list(allocation.columns))
-        allocation = allocation["allocation"]
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ParameterError("seed must be an integer ≥ 0", [seed])
-    amounts = keyed_table(allocation.rename("allocation"), [ACCOUNT, PERIOD], "allocation",
+    seed = whole("seed", seed, low=0)
+    amounts = keyed_table(_lottery_input(allocation), [ACCOUNT, PERIOD], "allocation",
                           what="allocation")
     per = keyed_table(capacities, [PERIOD], "capacity", what="capacities")
     acc_codes, per_codes = _grid_codes(amounts, per)
     n_acc = int(acc_codes.max()) + 1 if len(acc_codes) else 0
     prob = np.zeros((n_acc, len(per)))
     prob[acc_codes, per_codes] = np.minimum(amounts.values, 1.0)
-    won, scale = kernels.systematic_lottery(prob, np.floor(per.values), int(seed))
+    won, scale = kernels.systematic_lottery(prob, np.floor(per.values), seed)
     return pd.DataFrame(
         {"probability": (prob * scale)[acc_codes, per_codes],
          "won": won[acc_codes, per_codes].astype(np.int64)},
         index=pd.MultiIndex.from_frame(amounts.frame.select(ACCOUNT, PERIOD).to_pandas()),
     )
+
+
+def _lottery_input(allocation: Any) -> Any:
+    """What :func:`lottery` reads: a Series named ``allocation`` or a table with that column."""
+    if isinstance(allocation, PeriodAllocation):
+        allocation = allocation.allocation
+    if isinstance(allocation, pd.Series):
+        if allocation.dtype.kind == "c":
+            raise InputTypeError("allocation must be real numbers, not complex", ["allocation"])
+        return allocation.rename("allocation")
+    if isinstance(allocation, pd.DataFrame | pl.DataFrame | pl.LazyFrame):
+        columns = (allocation.collect_schema().names() if isinstance(allocation, pl.LazyFrame)
+                   else list(allocation.columns))
+        if "allocation" not in columns:
+            raise ParameterError("allocation table needs an 'allocation' column", columns)
+        if isinstance(allocation, pd.DataFrame) and allocation["allocation"].dtype.kind == "c":
+            raise InputTypeError("allocation must be real numbers, not complex", ["allocation"])
+        return allocation
+    raise InputTypeError("allocation must be a PeriodAllocation, a Series indexed by "
+                         "(account, period) or a table with columns account, period, "
+                         f"allocation; got {type(allocation).__name__}")
 
 
 def _grid_codes(amounts: KeyedTable, per: KeyedTable) -> tuple[np.ndarray, np.ndarray]:
@@ -424,6 +552,7 @@ def _grid_codes(amounts: KeyedTable, per: KeyedTable) -> tuple[np.ndarray, np.nd
 
 # --- several independent problems (e.g. scenarios) -----------------------------------------------
 
+@public("periods")
 def allocate_period_groups(
     requests: Any, currency: Any, capacities: Any, by: str | Sequence[str], **options: Any
 ) -> PeriodAllocation:
@@ -431,7 +560,8 @@ def allocate_period_groups(
 
     All three inputs are tables carrying the ``by`` columns; the result's tables gain them as
     leading index levels, step totals and counts add up over the groups (iterations: the
-    largest). Each group is its own LP, solved one after the other.
+    largest; status: the worst of the groups, e.g. ``"repaired"`` if any group needed a
+    repair). Each group is its own LP, solved one after the other.
 
     >>> req = pd.DataFrame({"scenario": ["x", "y"], "account": ["A", "A"], "period": [1, 1],
     ...                     "request": [5.0, 5.0]})
@@ -440,9 +570,11 @@ def allocate_period_groups(
     >>> allocate_period_groups(req, cur, cap, by="scenario").allocation["allocation"].tolist()
     [2.0, 5.0]
     """
-    by = [by] if isinstance(by, str) else list(by)
+    by = _by(by)
     groups = split_groups({"requests": requests, "currency": currency,
                            "capacities": capacities}, by, what="allocate_period_groups")
+    if not groups:
+        raise EmptyInputError("allocate_period_groups: the tables hold no group")
     results = {key: allocate_periods(t["requests"], t["currency"], t["capacities"], **options)
                for key, t in groups}
 
@@ -455,28 +587,63 @@ def allocate_period_groups(
     total = {f: sum(getattr(r, f) for r in reports) for f in (
         "wall_time_s", "accounts", "periods", "classes", "total_capacity", "total_request",
         "allocated", "step1_allocated", "step2_allocated", "unallocated_capacity")}
-    report = PeriodReport(status="optimal", iterations=max(r.iterations for r in reports),
-                          **total)
+    report = PeriodReport(status=_worst(r.status for r in reports),
+                          iterations=max(r.iterations for r in reports), **total)
     return PeriodAllocation(stack("allocation"), stack("accounts"), stack("periods"),
                             report.step1_allocated, report.step2_allocated, report.iterations,
                             report=report)
 
 
+_STATUS_ORDER = ("optimal", "repaired", "iteration_limit", "infeasible", "error")
+
+
+def _worst(statuses: Iterable[str]) -> str:
+    """The worst of several statuses (optimal < repaired < iteration_limit < …).
+
+    >>> _worst(["optimal", "repaired", "optimal"])
+    'repaired'
+    """
+    rank = {s: i for i, s in enumerate(_STATUS_ORDER)}
+    return max(statuses, key=lambda s: rank.get(s, len(_STATUS_ORDER)))
+
+
+def _by(by: Any) -> list[str]:
+    """The group columns: one name or a non-empty sequence of names."""
+    cols = [by] if isinstance(by, str) else list(by) if isinstance(by, Iterable) else [by]
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise ParameterError("by must name one or more group columns", [by])
+    return cols
+
+
+@public("lottery")
 def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
                    by: str | Sequence[str], seed: int = 0) -> pd.DataFrame:
     """:func:`lottery` for each value of the leading ``by`` index level(s) / columns."""
-    by = [by] if isinstance(by, str) else list(by)
+    by = _by(by)
+    if isinstance(allocation, PeriodAllocation):
+        allocation = allocation.allocation
     frame = allocation.to_frame("allocation") if isinstance(allocation, pd.Series) else allocation
-    groups = split_groups({"allocation": frame[["allocation"]], "capacities": capacities}, by,
+    if not isinstance(frame, pd.DataFrame | pl.DataFrame | pl.LazyFrame):
+        raise InputTypeError("lottery_groups: allocation must be a Series or a table with an "
+                             f"'allocation' column; got {type(allocation).__name__}")
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect()
+    if "allocation" not in frame.columns:
+        raise ParameterError("allocation table needs an 'allocation' column", list(frame.columns))
+    seed = whole("seed", seed, low=0)
+    keep = (*by, ACCOUNT, PERIOD, "allocation")  # a pandas table keeps its index levels too
+    table = (frame[[c for c in frame.columns if c in keep]] if isinstance(frame, pd.DataFrame)
+             else frame)
+    groups = split_groups({"allocation": table, "capacities": capacities}, by,
                           what="lottery_groups")
     draws = []
     for _, t in groups:
-        alloc = t["allocation"].to_pandas().set_index([ACCOUNT, PERIOD])["allocation"]
-        draws.append(lottery(alloc, t["capacities"], seed=seed))
+        draws.append(lottery(t["allocation"], t["capacities"], seed=seed))
     keys = [k if len(k) > 1 else k[0] for k, _ in groups]
     return pd.concat(draws, keys=keys, names=by)
 
 
+@public("periods")
 def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
                       by: str | Sequence[str] = (), rtol: float = 1e-9) -> pd.DataFrame:
     """Conservation breaches of a period allocation against its inputs (empty when none).
@@ -514,6 +681,7 @@ def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
     return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])
 
 
+@public("lottery")
 def lottery_violations(draw: pd.DataFrame, capacities: Any,
                        by: str | Sequence[str] = ()) -> pd.DataFrame:
     """Periods whose lottery winners exceed the integer capacity floor(X_t) (empty when none)."""
