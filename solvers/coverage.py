@@ -14,10 +14,12 @@ optimum is found by
        divided by m − 1 for the power loss): every group's coverage is a closed form in
        t − a_i with a_i its normalised log weight, so weights of any size never overflow.
        Newton steps are kept inside a bracket, with a bisection whenever they leave it or
-       stop halving it; the search ends when the total is within 1e-14 of the supply, or the
-       bracket is 1e-15 wide, and then mixes the totals at its two ends to meet the supply
-       exactly (both ends are the same price to float precision). It cannot stall at an
-       iteration cap: bisection alone closes any bracket within about 70 steps;
+       stop halving the residual. The search ends when the total is within 1e-12 of the
+       supply (the totals are then scaled onto it), or when the bracket is 1e-15 wide (its
+       two ends are then one price to float precision, and their totals are mixed to meet
+       the supply). It does not stop at an iteration cap: every other step halves the
+       bracket or the residual, so it always converges; should it not, it says so
+       (status ``iteration_limit``);
     2. checking with one max flow (all open components at once) whether the network can
        deliver those totals; where it cannot, the source side of a minimum cut is the most
        over-demanded set of groups A: at the optimum A consumes exactly its resources N(A)
@@ -53,11 +55,14 @@ from solvers.verify import SolverFailure, Status, check, over, shrink_to
 
 CAPABILITY = "coverage"
 #: A water-fill ends when its total is this close (relative) to the supply …
-HIT = 1e-14
+HIT = 1e-12
 #: … or its bracket in t is this narrow (relative to max(1, |t|)).
 WIDTH = 1e-15
-#: Water-fill steps allowed (bisection alone needs about 70; never reached in tests).
-MAX_STEPS = 300
+#: Excess of a resource, relative to its component's total, trimmed as float rounding.
+NOISE = 1e-12
+#: Water-fill steps allowed (every other step halves the bracket or the residual, so
+#: about 250 suffice for any float64 input; never reached in tests).
+MAX_STEPS = 500
 
 
 @dataclass(frozen=True)
@@ -112,25 +117,20 @@ class Loss:
             return a - y
 
     def totals(self, t: np.ndarray, a: np.ndarray, n: np.ndarray, f: np.ndarray,
-               cap: np.ndarray) -> np.ndarray:
-        """s_i(t) = n_i (y_i(t) − f_i) clipped to [0, cap_i], written to avoid cancellation."""
+               cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """s_i(t) = n_i (y_i(t) − f_i) clipped to [0, cap_i] (written to avoid cancellation)
+        and d s_i / d t where 0 < s_i < cap_i (0 elsewhere)."""
         with np.errstate(over="ignore", invalid="ignore"):
             if self.polynomial:
-                s = cap - n * np.exp(t - a)
+                e = n * np.exp(t - a)
+                s, ds = cap - e, -e
             elif self.name == "log":
-                s = n * (np.exp(a - t) - (f + self.param))
+                e = n * np.exp(a - t)
+                s, ds = e - n * (f + self.param), -e
             else:
-                s = n * ((a - f) - t)
-        return np.clip(s, 0.0, cap)
-
-    def slope(self, t: np.ndarray, a: np.ndarray, n: np.ndarray) -> np.ndarray:
-        """d s_i / d t where 0 < s_i < cap_i (the caller masks the others)."""
-        with np.errstate(over="ignore"):
-            if self.polynomial:
-                return -n * np.exp(t - a)
-            if self.name == "log":
-                return -n * np.exp(a - t)
-            return -n
+                s, ds = n * ((a - f) - t), -n
+        inside = (s > 0) & (s < cap)
+        return np.clip(s, 0.0, cap), np.where(inside, ds, 0.0)
 
     def log_price(self, t: np.ndarray, top: np.ndarray) -> np.ndarray:
         """log λ from t and the component's largest log weight ``top``."""
@@ -169,7 +169,7 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     # a first probe where every group has at least coverage 1 − gap: the total is then
     # ≥ full − N gap = (full + B) / 2 > B
     pop = np.bincount(comp, weights=n, minlength=n_comp)
-    gap = np.where(need, (full - supply) / (2.0 * np.maximum(pop, 1e-300)), 1.0)
+    gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
     probe = np.full(n_comp, np.inf)
     gap_g = gap[comp]
     np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
@@ -180,12 +180,12 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     s = np.where(need[comp], 0.0, cap)
     final_t = np.where(need, hi, -np.inf)
     active = need.copy()
-    width_before = np.full(n_comp, np.inf)
+    resid_before = np.full(n_comp, np.inf)
     for _ in range(MAX_STEPS):
         if not active.any():
             break
         act_g = active[comp]
-        s_t = loss.totals(t[comp], a, n, f, cap)
+        s_t, ds = loss.totals(t[comp], a, n, f, cap)
         got = np.bincount(comp, weights=np.where(act_g, s_t, 0.0), minlength=n_comp)
         above = active & (got > supply)
         below = active & ~above
@@ -193,15 +193,16 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
         hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
         s_lo = np.where(above[comp], s_t, s_lo)
         s_hi = np.where(below[comp], s_t, s_hi)
-        hit = active & (np.abs(got - supply) <= HIT * supply)
+        resid = np.abs(got - supply)
+        hit = active & (resid <= HIT * supply)
         with np.errstate(invalid="ignore"):
             width = hi - lo  # NaN for components without groups (never active)
         narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
             np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe was short (noise)
-        # within HIT of the supply: scaled onto it, never beyond
-        ratio = np.where(got > supply, supply / np.where(got > 0, got, 1.0), 1.0)
-        s = np.where(hit[comp], s_t * ratio[comp], s)
-        final_t = np.where(hit, t, final_t)
+        if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
+            s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
+            final_t = np.where(hit, t, final_t)
         if narrow.any():  # both ends are one price: mix their totals to meet the supply
             with np.errstate(invalid="ignore", divide="ignore"):
                 theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
@@ -210,15 +211,13 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
             s = np.where(narrow[comp], mixed, s)
             final_t = np.where(narrow, hi, final_t)
         active &= ~(hit | narrow)
-        # Newton from t, unless it leaves the bracket or the last step did not halve it
-        slope = np.bincount(comp, weights=np.where(act_g & (s_t > 0) & (s_t < cap),
-                                                   loss.slope(t[comp], a, n), 0.0),
-                            minlength=n_comp)
+        # Newton from t while it stays inside the bracket and halves the residual; else a
+        # bisection. So every other step at least halves the residual or the bracket.
+        slope = np.bincount(comp, weights=np.where(act_g, ds, 0.0), minlength=n_comp)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = t - (got - supply) / slope
-        # a bisection halves the bracket, so it shrinks at least by half every two steps
-        ok = np.isfinite(step) & (step > lo) & (step < hi) & (width <= 0.5 * width_before)
-        width_before = width
+        ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
+        resid_before = np.where(ok, resid, np.inf)
         t = np.where(ok, step, 0.5 * (lo + hi))
     else:
         if active.any():
@@ -352,7 +351,17 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         short_c = np.concatenate([short_c, np.zeros(grow, bool)])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
         alive &= comp_g[arc_g] == comp_k[arc_k]
-    x = _top_up(x, arc_g, total)
+    x = _refine(x, arc_g[alive], arc_k[alive], np.flatnonzero(alive), total, b, comp_g,
+                comp_k, n_comp)
+    x = _top_up(x, arc_g, total, alive)
+    # what the residual could not place is the water-fill's float noise (its total meets the
+    # supply to rounding): an excess within 1e-12 of the component's total is trimmed as
+    # rounding; anything larger is left for verify to repair and report
+    excess = np.bincount(arc_k, weights=x, minlength=n_k) - b
+    rounding = (excess > 0) & (excess <= NOISE * np.bincount(
+        comp_g, weights=total, minlength=n_comp)[comp_k])
+    if rounding.any():
+        x = _shrink(x, arc_k, rounding, b)
     x, status = verify(x, arc_g, arc_k, cap, b)
     scarce = short_c[comp_k]
     with np.errstate(over="ignore", under="ignore"):
@@ -407,15 +416,59 @@ def _shrink(x, key, breach, limit) -> np.ndarray:
     return x
 
 
-def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray) -> np.ndarray:
+def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
+    """Correct the integer flows' rounding (each group short of its total, each resource over
+    its supply, by at most a unit per arc) with a second max flow on the residual network at
+    the residual's own, far finer, scale: sources are the groups' shortfalls and the
+    resources' excesses, sinks the resources' spare supply; flows may grow along any arc
+    (``ag``, ``ak``: the arcs in use, at positions ``ids`` of ``x``) or shrink back along
+    one that carries something. Conservation then holds to float precision however far the
+    amounts of one component are apart; what still does not fit is a remainder about 2^-60
+    of the first one, topped up by :func:`_top_up`."""
+    n_g, n_k = len(total), len(b)
+    xa = x[ids]
+    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
+    used = np.bincount(ak, weights=xa, minlength=n_k)
+    e, spare = np.maximum(used - b, 0.0), np.maximum(b - used, 0.0)
+    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
+        comp_k, weights=e, minlength=n_comp)
+    if not (e > 0).any():  # nothing over supply: the top-up's remainders are all there is
+        return x
+    scale = _scales(need, int((need > 0).sum()))
+    sg, sk = scale[comp_g], scale[comp_k]
+    big = float(2**62)
+    flow = max_flow.SimpleMaxFlow()
+    src, snk = n_g + n_k, n_g + n_k + 1
+    m = len(ag)
+    tails = np.concatenate([np.full(n_g, src), np.full(n_k, src), ag, n_g + ak,
+                            n_g + np.arange(n_k)])
+    heads = np.concatenate([np.arange(n_g), n_g + np.arange(n_k), n_g + ak, ag,
+                            np.full(n_k, snk)])
+    caps = np.concatenate([
+        np.floor(r * sg), np.minimum(np.ceil(e * sk), big), np.full(m, big),
+        np.minimum(np.floor(xa * sg[ag]), big), np.minimum(np.floor(spare * sk), big),
+    ]).astype(np.int64)
+    arc = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
+    if flow.solve(src, snk) != flow.OPTIMAL:
+        raise SolverFailure(CAPABILITY, Status.ERROR, "the max flow failed refining the answer")
+    start = n_g + n_k
+    more = flow.flows(arc[start:start + m]).astype(float)
+    less = flow.flows(arc[start + m:start + 2 * m]).astype(float)
+    x = x.copy()
+    x[ids] = np.maximum(xa + (more - less) / sg[ag], 0.0)
+    return x
+
+
+def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray,
+            alive: np.ndarray) -> np.ndarray:
     """Spread each group's rounding remainder (total − Σ x, under one unit per arc) over its
-    arcs in proportion to their flows (evenly when none carries any)."""
+    arcs in use in proportion to their flows (evenly when none carries any)."""
     n_g = len(total)
     got = np.bincount(arc_g, weights=x, minlength=n_g)
-    arcs_of = np.bincount(arc_g, minlength=n_g)
+    arcs_of = np.bincount(arc_g, weights=alive, minlength=n_g)
     rest = np.maximum(total - got, 0.0)
     share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
-                     1.0 / np.maximum(arcs_of[arc_g], 1))
+                     alive / np.maximum(arcs_of[arc_g], 1))
     return x + rest[arc_g] * share
 
 

@@ -15,9 +15,9 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       eligibility graph is solved on its own scale, weights enter the solver as logarithms).
       Refused up front, with :class:`InvalidAmountError` naming the groups or resources, is
       only what float64 cannot hold in the results: a group whose weighted loss
-      w × population × max |F| or weighted marginal value at its prior w |F′(prior)| is not
-      below 1e300, or populations or supplies whose totals are not (so the objective, the
-      marginal values and every sum stay finite).
+      w × population × max |F| over [prior, 1] is not below 1e300 or whose weighted marginal
+      value at its prior w |F′(prior)| is not finite, or populations or supplies whose totals
+      are not below 1e300 (so the objective, the marginal values and every sum stay finite).
     * The report's ``status`` is ``"optimal"``, or ``"repaired"`` when the solver's answer
       broke a supply or coverage 1 by more than ``solvers.verify.RTOL`` of the limit and was
       scaled back exactly onto it (possible only inside a component whose amounts differ by
@@ -125,7 +125,7 @@ def _representable(gt: KeyedTable, n, f, w, rt: KeyedTable, b, loss: kernels.Los
         worst = np.maximum(np.abs(loss.value(f)), np.abs(loss.value(np.ones_like(f))))
         term = w * (n * worst)
         slope = loss.marginal(f, w)
-        bad = ~(term < LIMIT) | ~(slope < LIMIT)
+        bad = ~(term < LIMIT) | ~np.isfinite(slope)
         if not bad.any() and not (term.sum() < LIMIT):
             bad = term >= np.sort(term)[-min(len(term), 10)]  # the largest contributors
         if not bad.any() and not (n.sum() < LIMIT):
@@ -134,9 +134,11 @@ def _representable(gt: KeyedTable, n, f, w, rt: KeyedTable, b, loss: kernels.Los
         rows = np.flatnonzero(bad)
         raise InvalidAmountError(
             f"groups whose weighted loss or marginal value float64 cannot hold (weight × "
-            f"population × max |F| and weight × |F′(prior)| must stay below {LIMIT:g})",
+            f"population × max |F| must stay below {LIMIT:g}, weight × |F′(prior)| finite)",
             key_tuples(gt.frame, [GROUP], rows[:10]), rows.size)
-    if not (b.sum() < LIMIT):
+    with np.errstate(over="ignore"):
+        total_b = b.sum()
+    if not (total_b < LIMIT):
         rows = np.argsort(b)[::-1][:10]
         raise InvalidAmountError(f"supplies whose total float64 cannot hold (below {LIMIT:g})",
                                  key_tuples(rt.frame, [RESOURCE], rows), len(rows))
@@ -167,8 +169,9 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     The answer is verified before it is returned (every resource within its supply, every
     group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"`` or
     ``"repaired"`` (see the module notes). Magnitudes are free within float64: only groups
-    whose weight × population × max |F| or weight × |F′(prior)| reaches 1e300, or totals of
-    populations or supplies that do, are refused (:class:`InvalidAmountError` naming them).
+    whose weight × population × max |F| reaches 1e300 or whose weight × |F′(prior)|
+    overflows, or totals of populations or supplies reaching 1e300, are refused
+    (:class:`InvalidAmountError` naming them).
 
     Raises
     ------
