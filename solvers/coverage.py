@@ -51,7 +51,7 @@ from ortools.graph.python import max_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from solvers.verify import SolverFailure, Status, check, over, shrink_to
+from solvers.verify import SolverFailure, Status, check, over
 
 CAPABILITY = "coverage"
 #: A water-fill ends when its total is this close (relative) to the supply …
@@ -174,8 +174,8 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     gap_g = gap[comp]
     np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
     t = np.minimum(np.where(need, probe, hi), hi)
-    lo = np.full(n_comp, -np.inf)
-    s_lo, s_hi = cap.copy(), np.zeros_like(cap)  # totals at lo (−inf: everyone full) and hi
+    lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
+    top_hi = hi.copy()  # at the first hi nobody takes anything
     got_lo, got_hi = full.copy(), np.zeros(n_comp)
     s = np.where(need[comp], 0.0, cap)
     final_t = np.where(need, hi, -np.inf)
@@ -184,15 +184,12 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     for _ in range(MAX_STEPS):
         if not active.any():
             break
-        act_g = active[comp]
-        s_t, ds = loss.totals(t[comp], a, n, f, cap)
-        got = np.bincount(comp, weights=np.where(act_g, s_t, 0.0), minlength=n_comp)
+        s_t, ds = loss.totals(t[comp], a, n, f, cap)  # finished components: ignored below
+        got = np.bincount(comp, weights=s_t, minlength=n_comp)
         above = active & (got > supply)
         below = active & ~above
         lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
         hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
-        s_lo = np.where(above[comp], s_t, s_lo)
-        s_hi = np.where(below[comp], s_t, s_hi)
         resid = np.abs(got - supply)
         hit = active & (resid <= HIT * supply)
         with np.errstate(invalid="ignore"):
@@ -207,13 +204,15 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
             with np.errstate(invalid="ignore", divide="ignore"):
                 theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
             theta = np.where(np.isfinite(theta), theta, 0.0)
+            s_lo = np.where(np.isneginf(lo)[comp], cap, loss.totals(lo[comp], a, n, f, cap)[0])
+            s_hi = np.where((hi == top_hi)[comp], 0.0, loss.totals(hi[comp], a, n, f, cap)[0])
             mixed = s_hi + theta[comp] * (s_lo - s_hi)
             s = np.where(narrow[comp], mixed, s)
             final_t = np.where(narrow, hi, final_t)
         active &= ~(hit | narrow)
         # Newton from t while it stays inside the bracket and halves the residual; else a
         # bisection. So every other step at least halves the residual or the bracket.
-        slope = np.bincount(comp, weights=np.where(act_g, ds, 0.0), minlength=n_comp)
+        slope = np.bincount(comp, weights=ds, minlength=n_comp)
         with np.errstate(divide="ignore", invalid="ignore"):
             step = t - (got - supply) / slope
         ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
@@ -361,7 +360,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     rounding = (excess > 0) & (excess <= NOISE * np.bincount(
         comp_g, weights=total, minlength=n_comp)[comp_k])
     if rounding.any():
-        x = _shrink(x, arc_k, rounding, b)
+        x = _shrink(x, arc_k, rounding, b, "resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
     scarce = short_c[comp_k]
     with np.errstate(over="ignore", under="ignore"):
@@ -389,10 +388,10 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
         raise SolverFailure(CAPABILITY, Status.ERROR, "the answer has negative or non-finite "
                             "amounts", "group", np.unique(arc_g[bad]), "amount")
     status = Status.OPTIMAL
-    for key, limit in ((arc_k, b), (arc_g, cap)):
+    for key, limit, what in ((arc_k, b, "resource"), (arc_g, cap, "group")):
         breach = over(np.bincount(key, weights=x, minlength=len(limit)), limit)
         if breach.any():
-            x = _shrink(x, key, breach, limit)
+            x = _shrink(x, key, breach, limit, what)
             status = Status.REPAIRED
     check(CAPABILITY, status, "resource", "supply", np.bincount(arc_k, weights=x,
                                                                   minlength=n_k), b)
@@ -401,19 +400,23 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
     return x, str(status)
 
 
-def _shrink(x, key, breach, limit) -> np.ndarray:
-    """``x`` with the arcs of every breaching key scaled so that their sum fits its limit."""
-    arcs = np.flatnonzero(breach[key])
-    arcs = arcs[np.argsort(key[arcs], kind="stable")]
-    keys, first, count = np.unique(key[arcs], return_index=True, return_counts=True)
-    col = np.repeat(np.arange(len(keys)), count)
-    row = np.arange(len(arcs)) - np.repeat(first, count)
-    parts = np.zeros((int(count.max()), len(keys)))
-    parts[row, col] = x[arcs]
-    parts = shrink_to(parts, limit[keys])
-    x = x.copy()
-    x[arcs] = parts[row, col]
-    return x
+def _shrink(x, key, breach, limit, what: str) -> np.ndarray:
+    """``x`` with the arcs of every breaching key scaled so that their sum fits its limit:
+    :func:`solvers.verify.shrink_to` on arcs instead of a dense matrix (the factor
+    limit / sum, then one float lower per round until the recomputed sum fits)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    n_key = len(limit)
+    for step in range(64):
+        total = np.bincount(key, weights=x, minlength=n_key)
+        bad = breach & (total > limit)
+        if not bad.any():
+            return x
+        factor = np.divide(limit, total, out=np.ones(n_key), where=bad)
+        if step:
+            factor = np.where(bad, np.nextafter(factor, 0.0), 1.0)
+        x *= np.minimum(factor, 1.0)[key]
+    raise SolverFailure(CAPABILITY, Status.ERROR, "could not scale flows below their limit",
+                        what, np.flatnonzero(bad))
 
 
 def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
@@ -432,7 +435,7 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     e, spare = np.maximum(used - b, 0.0), np.maximum(b - used, 0.0)
     need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
         comp_k, weights=e, minlength=n_comp)
-    if not (e > 0).any():  # nothing over supply: the top-up's remainders are all there is
+    if not (e > NOISE * b).any():  # at most rounding over any supply: trimmed by the caller
         return x
     scale = _scales(need, int((need > 0).sum()))
     sg, sk = scale[comp_g], scale[comp_k]

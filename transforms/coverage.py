@@ -27,6 +27,7 @@ Decisions where the spec is silent (documented here and relied on by the tests)
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,6 +114,26 @@ def _groups(obj: Any) -> tuple[KeyedTable, np.ndarray, np.ndarray, np.ndarray]:
         raise InvalidAmountError("groups need a prior coverage in [0, 1)",
                                  key_tuples(table.frame, [GROUP], bad[:10]), bad.size)
     return table, table.values, f, table.frame[WEIGHT].to_numpy()
+
+
+class _Keys(Mapping):
+    """Keys in code order per kind (``"group"``, ``"resource"``), listed only when an error
+    needs them."""
+
+    def __init__(self, tables: dict[str, KeyedTable]):
+        self._tables = tables
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._tables
+
+    def __getitem__(self, kind: str) -> list:
+        return key_tuples(self._tables[kind].frame, [kind])
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
 
 
 #: What the results must stay below (sums over many groups then still fit in float64).
@@ -202,7 +223,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
         b = rt.values
         _representable(gt, n, f, w, rt, b, parsed)
         g, k, repeats = _pairs(eligibility, gt, rt, what="eligibility")
-        labels = {GROUP: gt.frame[GROUP].to_list(), RESOURCE: rt.frame[RESOURCE].to_list()}
+        labels = _Keys({GROUP: gt, RESOURCE: rt})
         with translated("coverage", labels=labels):
             sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
     y = np.minimum(f + sol.s / n, 1.0)  # verified: ≤ 1 to RTOL; the table shows at most 1
