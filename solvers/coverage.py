@@ -309,7 +309,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         ag, ak = arc_g[arcs], arc_k[arcs]
         b_open = np.where(open_c[comp_k], b, 0.0)
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
-        scale = _scales(np.where(open_c, sum_s, 0.0), int(open_c.sum()))
+        scale = _scales(np.where(open_c, sum_s, 0.0), int((open_c & (sum_s > 0)).sum()))
         flow, eid, missing = _max_flow(ag, ak, s, b_open, scale[comp_g], scale[comp_k],
                                        n_g, n_k)
         missing_c = np.bincount(comp_g, weights=missing.astype(float), minlength=n_comp)
