@@ -4,23 +4,42 @@ Groups i have population n_i > 0, prior coverage f_i in [0, 1) and weight w_i > 
 have supply b_k > 0; an allocation x_ik ≥ 0 exists only for eligible pairs, with
 Σ_i x_ik ≤ b_k and y_i = f_i + Σ_k x_ik / n_i ≤ 1.
 
-Method: decomposition over tight sets. The totals s_i = Σ_k x_ik that a network can carry form
-a polymatroid, and the objective is separable and convex, so the optimum is found by
+Method: decomposition over tight sets, per connected component of the eligibility graph
+(components never share a scale, a price or a tolerance). The totals s_i = Σ_k x_ik that a
+network can carry form a polymatroid, and the objective is separable and convex, so the
+optimum is found by
     1. water-filling each component with its total supply alone: one price λ such that every
-       group below coverage 1 and above its prior has w_i F'(y_i) = -λ (closed form y_i(λ) per
-       loss, λ found by safeguarded Newton steps);
-    2. checking with one max flow (all components at once) whether the network can deliver
-       those totals; where it cannot, the source side of a minimum cut is the most
-       over-demanded set of groups A: at the optimum A consumes exactly its resources N(A) and
-       no other group draws on them, so the component splits into (A, N(A)) and the rest,
+       group below coverage 1 and above its prior has w_i |F'(y_i)| = λ. The price is sought
+       in a well-conditioned variable t (log λ, shifted by the component's largest log weight,
+       divided by m − 1 for the power loss): every group's coverage is a closed form in
+       t − a_i with a_i its normalised log weight, so weights of any size never overflow.
+       Newton steps are kept inside a bracket, with a bisection whenever they leave it or
+       stop halving the residual. The search ends when the total is within 1e-12 of the
+       supply (the totals are then scaled onto it), or when the bracket is 1e-15 wide (its
+       two ends are then one price to float precision, and their totals are mixed to meet
+       the supply). It does not stop at an iteration cap: every other step halves the
+       bracket or the residual, so it always converges; should it not, it says so
+       (status ``iteration_limit``);
+    2. checking with one max flow (all open components at once) whether the network can
+       deliver those totals; where it cannot, the source side of a minimum cut is the most
+       over-demanded set of groups A: at the optimum A consumes exactly its resources N(A)
+       and no other group draws on them, so the component splits into (A, N(A)) and the rest,
        without the rest's arcs into N(A);
-    3. repeating until every component is deliverable; a last max flow splits the totals into
-       x_ik.
+    3. repeating until every component is deliverable; the last max flow of a component
+       splits its totals into x_ik.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
-scaled by a power of two (units of about 2^-60 of the total); the split of each group's total
-over its arcs is then topped up to the exact total (a rounding remainder below one unit per
-arc).
+scaled per component by a power of two (units of about 2^-61 of the component's total divided
+by the number of open components, so the sum of all capacities stays inside int64); the split
+of each group's total over its arcs is then topped up to the exact total (a rounding remainder
+below one unit per arc).
+
+Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
+resource within its supply and every group within coverage 1 (relative tolerance
+``solvers.verify.RTOL`` of each limit). A resource or group beyond it (possible only where a
+component mixes amounts more than about 10^9 apart, below one integer unit) has its flows
+scaled back exactly onto its limit and the status says ``"repaired"``; anything else raises
+:class:`~solvers.verify.SolverFailure`.
 """
 
 from __future__ import annotations
@@ -29,211 +48,430 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import max_flow
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from solvers.verify import SolverFailure, Status, check, over
+
+CAPABILITY = "coverage"
+#: A water-fill ends when its total is this close (relative) to the supply …
+HIT = 1e-12
+#: … or its bracket in t is this narrow (relative to max(1, |t|)).
+WIDTH = 1e-15
+#: Excess of a resource, relative to its component's total, trimmed as float rounding.
+NOISE = 1e-12
+#: Water-fill steps allowed (every other step halves the bracket or the residual, so
+#: about 250 suffice for any float64 input; never reached in tests).
+MAX_STEPS = 500
 
 
 @dataclass(frozen=True)
 class Loss:
-    """F(y) decreasing and strictly convex on [0, 1], with the inverse of its derivative."""
+    """F(y) decreasing and strictly convex on [0, 1], with its derivative's inverse in logs."""
 
     name: str
     param: float = 0.0
 
+    @property
+    def exponent(self) -> float:
+        """m of (1 − y)^m: 2 for the quadratic loss, the parameter for the power loss."""
+        return 2.0 if self.name == "quadratic" else self.param
+
+    @property
+    def polynomial(self) -> bool:
+        return self.name in ("quadratic", "power")
+
     def value(self, y: np.ndarray) -> np.ndarray:
-        if self.name == "quadratic":
-            return (1.0 - y) ** 2
-        if self.name == "power":
-            return (1.0 - y) ** self.param
+        if self.polynomial:
+            return (1.0 - y) ** self.exponent
         if self.name == "log":
             return -np.log(y + self.param)
         return np.exp(-y)  # "exp"
 
     def marginal(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """-w F'(y) ≥ 0: the value of one more unit of coverage to a group."""
-        if self.name == "quadratic":
-            return 2.0 * w * (1.0 - y)
-        if self.name == "power":
-            return self.param * w * (1.0 - y) ** (self.param - 1.0)
-        if self.name == "log":
-            return w / (y + self.param)
-        return w * np.exp(-y)
-
-    def coverage_slope(self, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """d y / d λ of :meth:`coverage_at` (≤ 0)."""
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            if self.name == "quadratic":
-                return -0.5 / w
-            if self.name == "power":
-                e = 1.0 / (self.param - 1.0)
-                return -e * (lam / (self.param * w)) ** (e - 1.0) / (self.param * w)
+        """-w F'(y) ≥ 0: the value of one more unit of coverage to a group (the weight is
+        multiplied last, so a large weight overflows only if the value itself does)."""
+        with np.errstate(over="ignore"):
+            if self.polynomial:
+                m = self.exponent
+                return w * (m * (1.0 - y) ** (m - 1.0))
             if self.name == "log":
-                return -w / lam**2
-            return -1.0 / lam
+                return w / (y + self.param)
+            return w * np.exp(-y)
 
-    def coverage_at(self, lam: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """The y with -w F'(y) = λ (unclipped; +inf where λ = 0 has no finite solution)."""
-        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-            if self.name == "quadratic":
-                return 1.0 - lam / (2.0 * w)
-            if self.name == "power":
-                return 1.0 - (lam / (self.param * w)) ** (1.0 / (self.param - 1.0))
+    # --- the water-fill in t: for group i with normalised log weight a_i, coverage y_i(t)
+    # --- falls as t rises; log λ = price_log(t) + the component's largest log weight
+
+    def offsets(self, log_w_rel: np.ndarray) -> np.ndarray:
+        """a_i from log w_i − max log w of the component (≤ 0)."""
+        return log_w_rel / (self.exponent - 1.0) if self.polynomial else log_w_rel
+
+    def t_at(self, y: np.ndarray, a: np.ndarray, gap: np.ndarray | None = None) -> np.ndarray:
+        """The t at which a group reaches coverage ``y`` (``gap`` = 1 − y, given exactly)."""
+        gap = 1.0 - y if gap is None else gap
+        with np.errstate(divide="ignore"):
+            if self.polynomial:
+                return a + np.log(gap)
             if self.name == "log":
-                return np.where(lam > 0, w / lam - self.param, np.inf)
-            return np.where(lam > 0, np.log(w / lam), np.inf)
+                return a - np.log(y + self.param)
+            return a - y
+
+    def totals(self, t: np.ndarray, a: np.ndarray, n: np.ndarray, f: np.ndarray,
+               cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """s_i(t) = n_i (y_i(t) − f_i) clipped to [0, cap_i] (written to avoid cancellation)
+        and d s_i / d t where 0 < s_i < cap_i (0 elsewhere)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.polynomial:
+                e = n * np.exp(t - a)
+                s, ds = cap - e, -e
+            elif self.name == "log":
+                e = n * np.exp(a - t)
+                s, ds = e - n * (f + self.param), -e
+            else:
+                s, ds = n * ((a - f) - t), -n
+        inside = (s > 0) & (s < cap)
+        return np.clip(s, 0.0, cap), np.where(inside, ds, 0.0)
+
+    def log_price(self, t: np.ndarray, top: np.ndarray) -> np.ndarray:
+        """log λ from t and the component's largest log weight ``top``."""
+        if self.polynomial:
+            m = self.exponent
+            return (m - 1.0) * t + np.log(m) + top
+        return t + top
 
 
 @dataclass(frozen=True)
 class Coverage:
     x: np.ndarray  # per eligible arc
     s: np.ndarray  # per group: total received
-    price: np.ndarray  # per resource: λ of its component (0 when not scarce)
+    price: np.ndarray  # per resource: λ of its component (0 when not scarce; may underflow)
+    scarce: np.ndarray  # per resource: its component needs more than it has
     rounds: int
+    status: str  # "optimal", or "repaired" when verify scaled flows back onto a limit
 
 
-def _totals(y: np.ndarray, n: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """What each group receives to reach coverage ``y`` (clipped to [prior, 1])."""
-    return n * (np.clip(y, f, 1.0) - f)
+def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
+    """Per component c (groups carry its code in ``comp``), the totals s_i meeting its supply
+    B_c = ``supply[c]`` at one price, or every group's room when that fits.
 
-
-def _water_fill(comp_g, comp_b, n, f, w, cap, loss: Loss, n_comp: int) -> np.ndarray:
-    """Per component c, the price λ_c ≥ 0 at which its groups' totals sum to its supply B_c
-    (λ_c = 0 when covering everyone fully fits).
-
-    The total S(λ) falls as λ rises; Newton steps on S(λ) = B_c, kept inside a shrinking
-    bracket (a bisection step whenever Newton would leave it), stop when S is within 1e-15
-    of B_c or the bracket is a few ulps wide.
+    Returns (s per group, log λ per component, whether the component is short of supply).
+    Raises :class:`SolverFailure` (status ``iteration_limit``) if a bracket fails to close,
+    which bisection rules out.
     """
-    full = np.bincount(comp_g, weights=cap, minlength=n_comp)
-    supply = comp_b
+    full = np.bincount(comp, weights=cap, minlength=n_comp)
     need = full > supply
-    hi = np.zeros(n_comp)
-    np.maximum.at(hi, comp_g, loss.marginal(f, w))  # at this price nobody takes anything
-    lo = np.zeros(n_comp)
-    lam = 0.5 * hi
-    for _ in range(200):
-        y = loss.coverage_at(lam[comp_g], w)
-        inside = (y > f) & (y < 1.0)
-        got = np.bincount(comp_g, weights=_totals(y, n, f), minlength=n_comp)
-        over = got > supply
-        lo = np.where(need & over, lam, lo)
-        hi = np.where(need & ~over, lam, hi)
-        hit = np.abs(got - supply) <= 1e-15 * supply
-        if (hit | (hi - lo <= 4e-16 * hi) | ~need).all():
-            # on the value: the max flow's slack absorbs 1e-15; else the bracket's safe end
-            return np.where(need, np.where(hit, lam, hi), 0.0)
-        slope = np.bincount(comp_g, weights=np.where(inside, n * loss.coverage_slope(
-            lam[comp_g], w), 0.0), minlength=n_comp)
+    top = np.full(n_comp, -np.inf)
+    np.maximum.at(top, comp, log_w)
+    a = loss.offsets(log_w - top[comp])
+    start = loss.t_at(f, a, 1.0 - f)  # from this t down, group i takes something
+    hi = np.full(n_comp, -np.inf)
+    np.maximum.at(hi, comp, start)  # at hi nobody takes anything
+    # a first probe where every group has at least coverage 1 − gap: the total is then
+    # ≥ full − N gap = (full + B) / 2 > B
+    pop = np.bincount(comp, weights=n, minlength=n_comp)
+    gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
+    probe = np.full(n_comp, np.inf)
+    gap_g = gap[comp]
+    np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
+    t = np.minimum(np.where(need, probe, hi), hi)
+    lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
+    top_hi = hi.copy()  # at the first hi nobody takes anything
+    got_lo, got_hi = full.copy(), np.zeros(n_comp)
+    s = np.where(need[comp], 0.0, cap)
+    final_t = np.where(need, hi, -np.inf)
+    active = need.copy()
+    resid_before = np.full(n_comp, np.inf)
+    for _ in range(MAX_STEPS):
+        if not active.any():
+            break
+        s_t, ds = loss.totals(t[comp], a, n, f, cap)  # finished components: ignored below
+        got = np.bincount(comp, weights=s_t, minlength=n_comp)
+        above = active & (got > supply)
+        below = active & ~above
+        lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
+        hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
+        resid = np.abs(got - supply)
+        hit = active & (resid <= HIT * supply)
+        with np.errstate(invalid="ignore"):
+            width = hi - lo  # NaN for components without groups (never active)
+        narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
+            np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe was short (noise)
+        if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
+            s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
+            final_t = np.where(hit, t, final_t)
+        if narrow.any():  # both ends are one price: mix their totals to meet the supply
+            with np.errstate(invalid="ignore", divide="ignore"):
+                theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
+            theta = np.where(np.isfinite(theta), theta, 0.0)
+            s_lo = np.where(np.isneginf(lo)[comp], cap, loss.totals(lo[comp], a, n, f, cap)[0])
+            s_hi = np.where((hi == top_hi)[comp], 0.0, loss.totals(hi[comp], a, n, f, cap)[0])
+            mixed = s_hi + theta[comp] * (s_lo - s_hi)
+            s = np.where(narrow[comp], mixed, s)
+            final_t = np.where(narrow, hi, final_t)
+        active &= ~(hit | narrow)
+        # Newton from t while it stays inside the bracket and halves the residual; else a
+        # bisection. So every other step at least halves the residual or the bracket.
+        slope = np.bincount(comp, weights=ds, minlength=n_comp)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = lam - (got - supply) / slope
-        ok = np.isfinite(step) & (step > lo) & (step < hi)
-        lam = np.where(ok, step, 0.5 * (lo + hi))
-    return np.where(need, hi, 0.0)  # not converged (never seen): the safe side
+            step = t - (got - supply) / slope
+        ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
+        resid_before = np.where(ok, resid, np.inf)
+        t = np.where(ok, step, 0.5 * (lo + hi))
+    else:
+        if active.any():
+            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                "the price search did not converge", "component",
+                                np.flatnonzero(active))
+    return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
 
 
-def _scale(total: float) -> float:
-    """A power of two putting ``total`` near 2^60 (integer flows then resolve 2^-60 of it,
-    while every sum of capacities stays inside int64)."""
-    return float(2.0 ** (60 - np.frexp(max(total, 1e-300))[1]))
-
-
-def _max_flow(arc_g, arc_k, s, b, n_g, n_k, scale):
-    """Max flow source → groups (s) → resources (eligible arcs) → sink (b), scaled to integers.
+def _max_flow(arc_g, arc_k, s, b, scale_g, scale_k, n_g, n_k):
+    """Max flow source → groups (s) → resources (eligible arcs) → sink (b), scaled to integers
+    per component (``scale_g``/``scale_k``: the scale of each group's and resource's
+    component).
 
     Totals are rounded down and supplies up, so totals that fit the supplies in real numbers
-    fit in integers too (min-cut condition); a resource may then carry up to one unit (2^-60
-    of the total) beyond its supply.
-
-    Returns the solver, the arc ids of the eligible arcs and, per group, the units asked for
-    and not delivered.
+    fit in integers too (min-cut condition), and integers that do not fit show a real
+    violation. Returns the solver, the arc ids of the eligible arcs and, per group, the units
+    asked for and not delivered.
     """
     flow = max_flow.SimpleMaxFlow()
     src, snk = n_g + n_k, n_g + n_k + 1
     big = np.int64(2**62)
     tails = np.concatenate([np.full(n_g, src), arc_g, n_g + np.arange(n_k)])
     heads = np.concatenate([np.arange(n_g), n_g + arc_k, np.full(n_k, snk)])
-    caps = np.concatenate([np.floor(s * scale).astype(np.int64),
-                           np.full(len(arc_g), big, np.int64),
-                           np.ceil(b * scale).astype(np.int64)])
+    ask = np.floor(s * scale_g).astype(np.int64)
+    # a resource can take no more than its groups ask for (exactly, in integers): this keeps
+    # a supply far above its component's needs inside int64 without changing the max flow
+    reach = np.zeros(n_k, np.int64)
+    np.add.at(reach, arc_k, ask[arc_g])
+    give = np.minimum(np.minimum(np.ceil(b * scale_k), float(big)).astype(np.int64), reach)
+    caps = np.concatenate([ask, np.full(len(arc_g), big, np.int64), give])
     ids = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
     status = flow.solve(src, snk)
     if status != flow.OPTIMAL:
-        raise RuntimeError(f"max flow failed with status {status}")
-    # per group, the units asked for and not delivered (exact integers)
+        raise SolverFailure(CAPABILITY, Status.ERROR, f"max flow failed with status {status}")
     short = caps[:n_g] - flow.flows(ids[:n_g])
     return flow, ids[n_g:n_g + len(arc_g)], short
 
 
+def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
+    """Connected components of the eligibility graph: codes per group and per resource."""
+    graph = coo_matrix((np.ones(len(arc_g)), (arc_g, n_g + arc_k)),
+                       shape=(n_g + n_k, n_g + n_k))
+    count, label = connected_components(graph, directed=False)
+    return label[:n_g].astype(np.int64), label[n_g:].astype(np.int64), int(count)
+
+
+def _scales(total: np.ndarray, n_open: int) -> np.ndarray:
+    """Per component, a power of two putting its total near 2^61 / n_open (so the total of
+    all source capacities stays inside int64); 1 where the total is 0."""
+    bits = 61 - int(np.ceil(np.log2(max(n_open, 1))))
+    exp = np.frexp(np.where(total > 0, total, 1.0))[1]
+    return np.ldexp(1.0, np.minimum(bits - exp, 1000)).astype(float)
+
+
 def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     """Optimal allocation on codes: groups 0..len(n)-1, resources 0..len(b)-1, eligible arcs
-    (arc_g, arc_k) without repeats."""
+    (arc_g, arc_k) without repeats. Inputs must be finite, n and b positive, w positive, f in
+    [0, 1) (the transforms check); sizes are otherwise free: each component is solved on its
+    own scale and weights enter only as logarithms."""
     n_g, n_k = len(n), len(b)
     cap = n * (1.0 - f)
-    scale = _scale(float(b.sum()) + float(cap.sum()))
-    # component 0 holds everything at first; resources nobody may use sit apart in 1
-    comp_g = np.zeros(n_g, np.int64)
-    comp_k = np.where(np.bincount(arc_k, minlength=n_k) > 0, 0, 1)
+    log_w = np.log(w)
+    comp_g, comp_k, n_comp = _components(arc_g, arc_k, n_g, n_k)
     alive = np.ones(len(arc_g), bool)
-    n_comp, rounds = 2, 0
-    done = np.array([False, True])
-    lam_c = np.zeros(2)
+    done = np.bincount(comp_g, minlength=n_comp) == 0  # resources nobody may use
+    log_price = np.full(n_comp, -np.inf)
+    short_c = np.zeros(n_comp, bool)  # the component's supply is all used
     x = np.zeros(len(arc_g))
     total = np.zeros(n_g)  # per group, fixed when its component is finished
+    rounds = 0
     while True:
         rounds += 1
         has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
         supply = np.bincount(comp_k, weights=b, minlength=n_comp)
         open_c = ~done
-        live_g = has_arc & open_c[comp_g]
-        lam_new = _water_fill(comp_g[live_g], supply, n[live_g], f[live_g], w[live_g],
-                              cap[live_g], loss, n_comp)
-        lam_c = np.where(open_c, lam_new, lam_c)
-        s = np.where(live_g, _totals(loss.coverage_at(lam_c[comp_g], w), n, f), 0.0)
+        live = np.flatnonzero(has_arc & open_c[comp_g])
+        try:
+            s_live, lp, need = _water_fill(comp_g[live], n[live], f[live], log_w[live],
+                                           cap[live], supply, loss, n_comp)
+        except SolverFailure as exc:  # name the resources of the components concerned
+            raise SolverFailure(CAPABILITY, exc.status, exc.detail, "resource", np.flatnonzero(
+                np.isin(comp_k, exc.codes))) from exc
+        log_price = np.where(open_c, lp, log_price)
+        short_c = np.where(open_c, need, short_c)
+        s = np.zeros(n_g)
+        s[live] = s_live
         # finished components keep their flows: only open ones enter this round's max flow
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
+        ag, ak = arc_g[arcs], arc_k[arcs]
         b_open = np.where(open_c[comp_k], b, 0.0)
-        flow, eid, missing = _max_flow(arc_g[arcs], arc_k[arcs], s, b_open, n_g, n_k, scale)
-        # short by more than float rounding (a float64 ulp of the total is 2^8 units; allow
-        # 2^10 per group and resource) → not deliverable
+        sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
+        scale = _scales(np.where(open_c, sum_s, 0.0), int((open_c & (sum_s > 0)).sum()))
+        flow, eid, missing = _max_flow(ag, ak, s, b_open, scale[comp_g], scale[comp_k],
+                                       n_g, n_k)
         missing_c = np.bincount(comp_g, weights=missing.astype(float), minlength=n_comp)
-        slack = 1024.0 * (np.bincount(comp_g, minlength=n_comp)
-                          + np.bincount(comp_k, minlength=n_comp))
-        short = open_c & (missing_c > slack)
-        newly = open_c & ~short
-        total = np.where(newly[comp_g], s, total)
-        finished = arcs[~short[comp_g[arc_g[arcs]]]]
-        x[finished] = flow.flows(eid[~short[comp_g[arc_g[arcs]]]]) / scale
-        done = done | ~short
-        if not short.any():
-            return Coverage(_top_up(x, arc_g, total), total, lam_c[comp_k], rounds)
         side = np.zeros(n_g + n_k + 2, bool)
-        side[np.asarray(flow.get_source_side_min_cut(), np.int64)] = True
-        in_a_g = side[:n_g] & short[comp_g]
-        in_a_k = side[n_g:n_g + n_k] & short[comp_k]
-        # a cut side holding none or all of a component's groups cannot split it
-        part = np.bincount(comp_g[in_a_g], minlength=n_comp)
-        whole = np.bincount(comp_g, minlength=n_comp)
-        if (short & ((part == 0) | (part == whole))).any() or rounds > n_k + 1:
-            raise RuntimeError("coverage decomposition made no progress (numerical trouble)")
-        # split every short component c: its cut side becomes a new component
+        if (missing_c > 0).any():
+            side[np.asarray(flow.get_source_side_min_cut(), np.int64)] = True
+        # a cut side holding some of a component's resources splits it; one holding all of
+        # them means the whole component is over its supply, by float noise of the water-fill
+        # (then it is deliverable) or by a fault
+        whole = np.bincount(comp_k, minlength=n_comp)
+        part = np.bincount(comp_k, weights=side[n_g:n_g + n_k], minlength=n_comp)
+        size = np.bincount(comp_g, minlength=n_comp) + whole
+        noise = (1e-13 + 1e-15 * size) * sum_s * scale + 4.0 * size
+        split = open_c & (missing_c > 0) & (part > 0) & (part < whole)
+        stuck = open_c & (missing_c > 0) & ~split & ((part == 0) | (missing_c > noise))
+        if stuck.any() or rounds > n_k + 1:
+            bad = np.flatnonzero(np.isin(comp_k, np.flatnonzero(stuck if stuck.any() else open_c)))
+            raise SolverFailure(CAPABILITY, Status.ERROR, "the decomposition made no progress "
+                                "(numerical trouble)", "resource", bad)
+        newly = open_c & ~split
+        total = np.where(newly[comp_g], s, total)
+        keep = newly[comp_g[ag]]
+        x[arcs[keep]] = flow.flows(eid[keep]) / scale[comp_g[ag[keep]]]
+        done = done | newly
+        if not split.any():
+            break
+        in_a_g = side[:n_g] & split[comp_g]
+        in_a_k = side[n_g:n_g + n_k] & split[comp_k]
+        # split every such component c: its cut side becomes a new component
         new_id = np.full(n_comp, -1, np.int64)
-        new_id[short] = n_comp + np.arange(int(short.sum()))
+        new_id[split] = n_comp + np.arange(int(split.sum()))
         comp_g = np.where(in_a_g, new_id[comp_g], comp_g)
         comp_k = np.where(in_a_k, new_id[comp_k], comp_k)
-        n_comp += int(short.sum())
-        done = np.concatenate([done, np.zeros(int(short.sum()), bool)])
-        lam_c = np.concatenate([lam_c, np.zeros(int(short.sum()))])
+        grow = int(split.sum())
+        n_comp += grow
+        done = np.concatenate([done, np.zeros(grow, bool)])
+        log_price = np.concatenate([log_price, np.full(grow, -np.inf)])
+        short_c = np.concatenate([short_c, np.zeros(grow, bool)])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
         alive &= comp_g[arc_g] == comp_k[arc_k]
+    x = _refine(x, arc_g[alive], arc_k[alive], np.flatnonzero(alive), total, b, comp_g,
+                comp_k, n_comp)
+    x = _top_up(x, arc_g, total, alive)
+    # what the residual could not place is the water-fill's float noise (its total meets the
+    # supply to rounding): an excess within 1e-12 of the component's total is trimmed as
+    # rounding; anything larger is left for verify to repair and report
+    excess = np.bincount(arc_k, weights=x, minlength=n_k) - b
+    rounding = (excess > 0) & (excess <= NOISE * np.bincount(
+        comp_g, weights=total, minlength=n_comp)[comp_k])
+    if rounding.any():
+        x = _shrink(x, arc_k, rounding, b, "resource")
+    x, status = verify(x, arc_g, arc_k, cap, b)
+    scarce = short_c[comp_k]
+    with np.errstate(over="ignore", under="ignore"):
+        price = np.where(scarce, np.exp(log_price[comp_k]), 0.0)
+    return Coverage(x, np.bincount(arc_g, weights=x, minlength=n_g), price, scarce, rounds,
+                    status)
 
 
-def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray) -> np.ndarray:
+def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
+    """Check an allocation before it is returned: finite and ≥ 0, each resource within its
+    supply b_k and each group within its room cap_i = n_i (1 − f_i) (coverage ≤ 1), both to
+    ``solvers.verify.RTOL`` of the limit. Breaches are scaled back exactly onto their limit
+    (status ``"repaired"``); what cannot be repaired raises :class:`SolverFailure` naming
+    the groups or resources.
+
+    >>> x, status = verify(np.array([0.3, 0.3]), np.array([0, 1]), np.array([0, 0]),
+    ...                    np.array([1.0, 1.0]), np.array([0.5]))
+    >>> x.tolist(), status
+    ([0.25, 0.25], 'repaired')
+    """
+    x = np.array(x, dtype=np.float64)
+    n_g, n_k = len(cap), len(b)
+    bad = ~(np.isfinite(x) & (x >= 0))
+    if bad.any():
+        raise SolverFailure(CAPABILITY, Status.ERROR, "the answer has negative or non-finite "
+                            "amounts", "group", np.unique(arc_g[bad]), "amount")
+    status = Status.OPTIMAL
+    for key, limit, what in ((arc_k, b, "resource"), (arc_g, cap, "group")):
+        breach = over(np.bincount(key, weights=x, minlength=len(limit)), limit)
+        if breach.any():
+            x = _shrink(x, key, breach, limit, what)
+            status = Status.REPAIRED
+    check(CAPABILITY, status, "resource", "supply", np.bincount(arc_k, weights=x,
+                                                                  minlength=n_k), b)
+    check(CAPABILITY, status, "group", "population", np.bincount(arc_g, weights=x,
+                                                                   minlength=n_g), cap)
+    return x, str(status)
+
+
+def _shrink(x, key, breach, limit, what: str) -> np.ndarray:
+    """``x`` with the arcs of every breaching key scaled so that their sum fits its limit:
+    :func:`solvers.verify.shrink_to` on arcs instead of a dense matrix (the factor
+    limit / sum, then one float lower per round until the recomputed sum fits)."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    n_key = len(limit)
+    for step in range(64):
+        total = np.bincount(key, weights=x, minlength=n_key)
+        bad = breach & (total > limit)
+        if not bad.any():
+            return x
+        factor = np.divide(limit, total, out=np.ones(n_key), where=bad)
+        if step:
+            factor = np.where(bad, np.nextafter(factor, 0.0), 1.0)
+        x *= np.minimum(factor, 1.0)[key]
+    raise SolverFailure(CAPABILITY, Status.ERROR, "could not scale flows below their limit",
+                        what, np.flatnonzero(bad))
+
+
+def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
+    """Correct the integer flows' rounding (each group short of its total, each resource over
+    its supply, by at most a unit per arc) with a second max flow on the residual network at
+    the residual's own, far finer, scale: sources are the groups' shortfalls and the
+    resources' excesses, sinks the resources' spare supply; flows may grow along any arc
+    (``ag``, ``ak``: the arcs in use, at positions ``ids`` of ``x``) or shrink back along
+    one that carries something. Conservation then holds to float precision however far the
+    amounts of one component are apart; what still does not fit is a remainder about 2^-60
+    of the first one, topped up by :func:`_top_up`."""
+    n_g, n_k = len(total), len(b)
+    xa = x[ids]
+    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
+    used = np.bincount(ak, weights=xa, minlength=n_k)
+    e, spare = np.maximum(used - b, 0.0), np.maximum(b - used, 0.0)
+    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
+        comp_k, weights=e, minlength=n_comp)
+    if not (e > NOISE * b).any():  # at most rounding over any supply: trimmed by the caller
+        return x
+    scale = _scales(need, int((need > 0).sum()))
+    sg, sk = scale[comp_g], scale[comp_k]
+    big = float(2**62)
+    flow = max_flow.SimpleMaxFlow()
+    src, snk = n_g + n_k, n_g + n_k + 1
+    m = len(ag)
+    tails = np.concatenate([np.full(n_g, src), np.full(n_k, src), ag, n_g + ak,
+                            n_g + np.arange(n_k)])
+    heads = np.concatenate([np.arange(n_g), n_g + np.arange(n_k), n_g + ak, ag,
+                            np.full(n_k, snk)])
+    caps = np.concatenate([
+        np.floor(r * sg), np.minimum(np.ceil(e * sk), big), np.full(m, big),
+        np.minimum(np.floor(xa * sg[ag]), big), np.minimum(np.floor(spare * sk), big),
+    ]).astype(np.int64)
+    arc = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
+    if flow.solve(src, snk) != flow.OPTIMAL:
+        raise SolverFailure(CAPABILITY, Status.ERROR, "the max flow failed refining the answer")
+    start = n_g + n_k
+    more = flow.flows(arc[start:start + m]).astype(float)
+    less = flow.flows(arc[start + m:start + 2 * m]).astype(float)
+    x = x.copy()
+    x[ids] = np.maximum(xa + (more - less) / sg[ag], 0.0)
+    return x
+
+
+def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray,
+            alive: np.ndarray) -> np.ndarray:
     """Spread each group's rounding remainder (total − Σ x, under one unit per arc) over its
-    arcs in proportion to their flows (evenly when none carries any)."""
+    arcs in use in proportion to their flows (evenly when none carries any)."""
     n_g = len(total)
     got = np.bincount(arc_g, weights=x, minlength=n_g)
-    arcs_of = np.bincount(arc_g, minlength=n_g)
+    arcs_of = np.bincount(arc_g, weights=alive, minlength=n_g)
     rest = np.maximum(total - got, 0.0)
     share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
-                     1.0 / np.maximum(arcs_of[arc_g], 1))
+                     alive / np.maximum(arcs_of[arc_g], 1))
     return x + rest[arc_g] * share
 
 

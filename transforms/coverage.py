@@ -10,11 +10,24 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       eligibility rows collapse. A group with no eligible resource keeps its prior coverage.
     * ``audit_fairness`` reads "receives something" as an amount above ``tol`` × the group's
       population, and compares coverages within ``tol``; weights compare exactly.
+    * Magnitudes: any positive finite populations, supplies and weights are accepted, and
+      groups that share no resource never affect each other (each connected component of the
+      eligibility graph is solved on its own scale, weights enter the solver as logarithms).
+      Refused up front, with :class:`InvalidAmountError` naming the groups or resources, is
+      only what float64 cannot hold in the results: a group whose weighted loss
+      w × population × max |F| over [prior, 1] is not below 1e300 or whose weighted marginal
+      value at its prior w |F′(prior)| is not finite, or populations or supplies whose totals
+      are not below 1e300 (so the objective, the marginal values and every sum stay finite).
+    * The report's ``status`` is ``"optimal"``, or ``"repaired"`` when the solver's answer
+      broke a supply or coverage 1 by more than ``solvers.verify.RTOL`` of the limit and was
+      scaled back exactly onto it (possible only inside a component whose amounts differ by
+      more than about 10^9); an answer that cannot be repaired raises :class:`SolverError`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +36,7 @@ import pandas as pd
 import polars as pl
 
 from solvers import coverage as kernels
+from transforms._params import number
 from transforms._report import Report, stopwatch
 from transforms._tables import (
     KeyedTable,
@@ -35,7 +49,7 @@ from transforms._tables import (
     to_polars,
     unique_pairs,
 )
-from transforms.errors import InvalidAmountError, ParameterError
+from transforms.errors import InvalidAmountError, ParameterError, public, translated
 
 log = logging.getLogger(__name__)
 
@@ -78,12 +92,13 @@ def parse_loss(loss: Any) -> kernels.Loss:
         return kernels.Loss(loss)
     if isinstance(loss, tuple | list) and len(loss) == 2 and loss[0] in ("power", "log"):
         name, p = loss
-        ok = (isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool)
-              and np.isfinite(p) and (p > 1 if name == "power" else p > 0))
-        if not ok:
-            rule = "m > 1" if name == "power" else "eps > 0"
-            raise ParameterError(f"loss ({name!r}, …) needs a finite number {rule}", [p])
-        return kernels.Loss(name, float(p))
+        low, rule = (1, "m > 1") if name == "power" else (0, "eps > 0")
+        try:
+            value = number(f"loss ({name!r}, …)", p, low=low, low_open=True)
+        except ParameterError:
+            raise ParameterError(f"loss ({name!r}, …) needs a finite number {rule} "
+                                 "(not a bool)", [p]) from None
+        return kernels.Loss(name, value)
     raise ParameterError('loss must be "quadratic", ("power", m), ("log", eps) or "exp"', [loss])
 
 
@@ -101,6 +116,55 @@ def _groups(obj: Any) -> tuple[KeyedTable, np.ndarray, np.ndarray, np.ndarray]:
     return table, table.values, f, table.frame[WEIGHT].to_numpy()
 
 
+class _Keys(Mapping):
+    """Keys in code order per kind (``"group"``, ``"resource"``), listed only when an error
+    needs them."""
+
+    def __init__(self, tables: dict[str, KeyedTable]):
+        self._tables = tables
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._tables
+
+    def __getitem__(self, kind: str) -> list:
+        return key_tuples(self._tables[kind].frame, [kind])
+
+    def __iter__(self):
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+
+#: What the results must stay below (sums over many groups then still fit in float64).
+LIMIT = 1e300
+
+
+def _representable(gt: KeyedTable, n, f, w, rt: KeyedTable, b, loss: kernels.Loss) -> None:
+    """Refuse, naming the keys, what float64 cannot hold in the results (see the module)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        worst = np.maximum(np.abs(loss.value(f)), np.abs(loss.value(np.ones_like(f))))
+        term = w * (n * worst)
+        slope = loss.marginal(f, w)
+        bad = ~(term < LIMIT) | ~np.isfinite(slope)
+        if not bad.any() and not (term.sum() < LIMIT):
+            bad = term >= np.sort(term)[-min(len(term), 10)]  # the largest contributors
+        if not bad.any() and not (n.sum() < LIMIT):
+            bad = n >= np.sort(n)[-min(len(n), 10)]
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise InvalidAmountError(
+            f"groups whose weighted loss or marginal value float64 cannot hold (weight × "
+            f"population × max |F| must stay below {LIMIT:g}, weight × |F′(prior)| finite)",
+            key_tuples(gt.frame, [GROUP], rows[:10]), rows.size)
+    with np.errstate(over="ignore"):
+        total_b = b.sum()
+    if not (total_b < LIMIT):
+        rows = np.argsort(b)[::-1][:10]
+        raise InvalidAmountError(f"supplies whose total float64 cannot hold (below {LIMIT:g})",
+                                 key_tuples(rt.frame, [RESOURCE], rows), len(rows))
+
+
 def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: str):
     df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
     g, k = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
@@ -108,6 +172,7 @@ def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: st
     return unique_pairs(g, k, len(resources))
 
 
+@public("coverage")
 def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
                       loss: Any = "quadratic") -> CoverageAllocation:
     """Allocate scarce resources to weighted populations, minimising Σ w n F(coverage).
@@ -122,6 +187,19 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
         −ln(y + eps) or ``"exp"`` e^(−y).
 
     The optimum is exact (to float precision): see :mod:`solvers.coverage` for the method.
+    The answer is verified before it is returned (every resource within its supply, every
+    group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"`` or
+    ``"repaired"`` (see the module notes). Magnitudes are free within float64: only groups
+    whose weight × population × max |F| reaches 1e300 or whose weight × |F′(prior)|
+    overflows, or totals of populations or supplies reaching 1e300, are refused
+    (:class:`InvalidAmountError` naming them).
+
+    Raises
+    ------
+    FairallocError
+        Every failure: bad tables or amounts (naming the keys), bad ``loss`` (ParameterError),
+        a solver answer that breaks a limit and cannot be repaired (SolverError naming the
+        resources or groups).
     It is fair (no group with a higher weight and no higher coverage, or a lower coverage and
     no lower weight, loses a shared resource to another), resources not fully used leave
     their groups at coverage 1, and groups sharing a scarce resource are balanced.
@@ -143,10 +221,13 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
         gt, n, f, w = _groups(groups)
         rt = keyed_table(supply, [RESOURCE], SUPPLY, what="supply", allow_zero=False)
         b = rt.values
+        _representable(gt, n, f, w, rt, b, parsed)
         g, k, repeats = _pairs(eligibility, gt, rt, what="eligibility")
-        sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
-    y = np.minimum(f + sol.s / n, 1.0)
-    objective = float((w * n * parsed.value(y)).sum())
+        labels = _Keys({GROUP: gt, RESOURCE: rt})
+        with translated("coverage", labels=labels):
+            sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
+    y = np.minimum(f + sol.s / n, 1.0)  # verified: ≤ 1 to RTOL; the table shows at most 1
+    objective = float((w * (n * parsed.value(y))).sum())
     gi = pd.Index(gt.frame[GROUP].to_pandas(), name=GROUP)
     ri = pd.Index(rt.frame[RESOURCE].to_pandas(), name=RESOURCE)
     allocation = pd.Series(sol.x, index=multi_index([level(gt, GROUP, g), level(rt, RESOURCE, k)]),
@@ -157,16 +238,16 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
                  "marginal_value"], index=gi)
     used = np.bincount(k, weights=sol.x, minlength=len(b))
     resource_table = pd.DataFrame({
-        SUPPLY: b, "used": used, "scarce": sol.price > 0, "marginal_value": sol.price,
+        SUPPLY: b, "used": used, "scarce": sol.scarce, "marginal_value": sol.price,
     }, index=ri)
     has = np.bincount(g, minlength=len(n)) > 0
     report = CoverageReport(
-        status="optimal", wall_time_s=sw.seconds, loss=parsed.name, groups=len(n),
+        status=sol.status, wall_time_s=sw.seconds, loss=parsed.name, groups=len(n),
         resources=len(b), eligible_pairs=len(g), repeated_pairs=repeats,
-        groups_without_resources=int((~has).sum()), scarce_resources=int((sol.price > 0).sum()),
+        groups_without_resources=int((~has).sum()), scarce_resources=int(sol.scarce.sum()),
         rounds=sol.rounds, objective=objective)
-    log.info("allocate_coverage(%s): %d groups, %d resources, %d rounds in %.3fs",
-             parsed.name, report.groups, report.resources, sol.rounds, sw.seconds)
+    log.info("allocate_coverage(%s): %d groups, %d resources, %d rounds in %.3fs (%s)",
+             parsed.name, report.groups, report.resources, sol.rounds, sw.seconds, sol.status)
     return CoverageAllocation(allocation, group_table, resource_table, objective, report)
 
 
@@ -174,6 +255,7 @@ AUDIT_COLUMNS = ["complainant", "other", "resource", "complainant_weight", "othe
                  "complainant_coverage", "other_coverage", "amount", "definition"]
 
 
+@public("coverage")
 def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
                    tol: float = 1e-9) -> pd.DataFrame:
     """Every justified complaint against an allocation (empty when it is fair).
@@ -199,8 +281,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     >>> audit_fairness(groups, alloc, elig)[["complainant", "other", "definition"]].values.tolist()
     [['a', 'b', 'higher_weight']]
     """
-    if not (isinstance(tol, int | float) and np.isfinite(tol) and tol >= 0):
-        raise ParameterError("tol must be a finite number ≥ 0", [tol])
+    tol = number("tol", tol, low=0)
     gt, n, f, w = _groups(groups)
     resources = to_polars(eligibility, [GROUP, RESOURCE], what="eligibility")[RESOURCE]
     rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),
@@ -235,6 +316,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     })
 
 
+@public("coverage")
 def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: pl.DataFrame,
                         rtol: float = RTOL) -> pd.DataFrame:
     """Breaches of a coverage allocation against its inputs (empty when none): a resource used
@@ -250,6 +332,7 @@ def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: 
     ...                     ).values.tolist()
     [['over_supply', 'R', 8.0, 7.0], ['over_coverage', 'a', 1.1, 1.0]]
     """
+    rtol = number("rtol", rtol, low=0)
     amount = allocation["amount"]
     index = groups["group"].to_pandas()
     population = pd.Series(groups["population"].to_numpy(), index=index)

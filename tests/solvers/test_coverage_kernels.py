@@ -2,9 +2,11 @@
 
 import hypothesis.strategies as st
 import numpy as np
+import pytest
 from hypothesis import given
 
-from solvers.coverage import _prefix_min_by_segment
+from solvers.coverage import Loss, _prefix_min_by_segment, solve_coverage, verify
+from solvers.verify import SolverFailure
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.25, 0.5, 0.9, np.inf])),
@@ -19,3 +21,47 @@ def test_prefix_min_restarts_at_every_segment(rows):
         last = s
         expected.append(current)
     assert _prefix_min_by_segment(v, seg).tolist() == expected
+
+
+# --- verify: every answer is checked before it is returned ------------------------------------
+
+def test_verify_scales_an_over_supplied_resource_exactly_onto_its_supply():
+    # resource 0 (supply 0.5) carries 0.3 + 0.3; resource 1 (supply 10) is fine
+    x, status = verify(np.array([0.3, 0.3, 2.0]), np.array([0, 1, 1]), np.array([0, 0, 1]),
+                       np.array([1.0, 5.0]), np.array([0.5, 10.0]))
+    assert status == "repaired"
+    assert x[0] + x[1] <= 0.5 and x[0] + x[1] == pytest.approx(0.5, rel=1e-15)
+    assert x[2] == 2.0
+
+
+def test_verify_scales_a_group_above_coverage_one_back():
+    # group 0 has room 1 (population 2, prior 0.5) and receives 0.8 + 0.8
+    x, status = verify(np.array([0.8, 0.8]), np.array([0, 0]), np.array([0, 1]),
+                       np.array([1.0]), np.array([5.0, 5.0]))
+    assert status == "repaired" and x.sum() <= 1.0
+
+
+def test_verify_passes_float_noise_as_optimal():
+    x, status = verify(np.array([0.5 * (1 + 1e-12)]), np.array([0]), np.array([0]),
+                       np.array([1.0]), np.array([0.5]))
+    assert status == "optimal" and x[0] == 0.5 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, -1e-300, np.inf])
+def test_verify_refuses_amounts_it_cannot_repair_naming_the_group(bad):
+    with pytest.raises(SolverFailure) as info:
+        verify(np.array([0.1, bad]), np.array([0, 1]), np.array([0, 0]), np.array([1.0, 1.0]),
+               np.array([5.0]))
+    assert info.value.what == "group" and info.value.codes == [1]
+    assert info.value.status == "error"
+
+
+@pytest.mark.parametrize("loss", [Loss("quadratic"), Loss("power", 400.0), Loss("power", 1e6),
+                                  Loss("power", 1.0001), Loss("log", 1e-70), Loss("log", 1e-300),
+                                  Loss("exp")])
+@pytest.mark.parametrize("population", [1e-6, 100.0, 1e13])
+def test_one_group_takes_the_whole_supply(loss, population):
+    sol = solve_coverage(np.array([population]), np.zeros(1), np.ones(1),
+                         np.array([population / 2]), np.array([0]), np.array([0]), loss)
+    assert sol.status == "optimal"
+    assert sol.x[0] <= population / 2 and sol.x[0] == pytest.approx(population / 2, rel=1e-12)

@@ -1,0 +1,293 @@
+"""Fair coverage at any magnitude (issue 11): the issue's examples as regression tests,
+parameters that are not numbers, the verification wiring, and properties over amounts drawn
+across 1e-6 .. 1e12 in one instance, checked independently of the code under test."""
+
+import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+
+import solvers.coverage as kernels
+from tests.strategies import MAGNITUDE
+from transforms import errors
+from transforms.coverage import allocate_coverage, audit_fairness, coverage_violations
+
+RTOL = 1e-9
+LOSSES = ["quadratic", ("power", 3.0), ("power", 400.0), ("power", 1.001), ("log", 0.1),
+          ("log", 1e-70), "exp"]
+
+
+def table(rows):
+    return pd.DataFrame(rows, columns=["group", "population", "prior", "weight"])
+
+
+def elig(pairs):
+    return pd.DataFrame(pairs, columns=["group", "resource"])
+
+
+def used(res):
+    return res.allocation.groupby(level="resource").sum()
+
+
+# --- the issue's examples ---------------------------------------------------------------------
+
+def test_a_small_supply_is_held_to_itself_next_to_a_huge_one():
+    g = table([("a", 1, 0.0, 1.0), ("b", 1, 0.0, 1.0)])
+    res = allocate_coverage(g, elig([("a", "A"), ("b", "B")]), {"A": 1e15, "B": 0.5})
+    assert res.allocation[("b", "B")] <= 0.5
+    assert res.allocation[("b", "B")] == pytest.approx(0.5, rel=1e-12)
+    assert res.allocation[("a", "A")] == pytest.approx(1.0, rel=1e-12)
+    assert res.report.status == "optimal"
+
+
+def test_ten_thousand_large_groups_leave_a_small_resource_alone():
+    k = 10_000
+    names = [f"g{i:05d}" for i in range(k)]
+    g = pd.concat([pd.DataFrame({"group": names, "population": 1e7, "prior": 0.0,
+                                 "weight": 1.0}), table([("z", 6, 0.0, 1.0)])])
+    e = pd.concat([pd.DataFrame({"group": names, "resource": "A"}), elig([("z", "B")])])
+    res = allocate_coverage(g, e, {"A": 1e11, "B": 5})
+    use = used(res)
+    assert use["B"] <= 5.0 and use["A"] <= 1e11
+    assert res.groups.loc["z", "allocated"] == pytest.approx(5.0, rel=1e-12)
+    # A exactly covers everyone on it: 10 000 × 1e7
+    assert res.groups["coverage"].drop("z").min() == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("loss", [("power", 400), ("log", 1e-70), ("power", 1e6),
+                                  ("power", 1.0001), ("log", 1e-300), "quadratic", "exp"])
+def test_one_group_gets_the_whole_supply_for_any_loss(loss):
+    # any decreasing loss: with one group of 100 and a supply of 50, all 50 go to it
+    res = allocate_coverage(table([("a", 100, 0.0, 1.0)]), elig([("a", "R")]), {"R": 50},
+                            loss=loss)
+    assert res.allocation[("a", "R")] <= 50.0 * (1 + RTOL)
+    assert res.allocation[("a", "R")] == pytest.approx(50.0, rel=1e-12)
+    assert res.report.status == "optimal"
+
+
+def test_power_400_balances_two_weights_as_the_closed_form_says():
+    # w_1 (1 - y_1)^399 = w_2 (1 - y_2)^399 and y_1 + y_2 = 1 (populations 100, supply 100)
+    r = (1 / 2) ** (1 / 399)  # (1 - y_1) / (1 - y_2) with w_1 = 2, w_2 = 1
+    gap2 = 1 / (1 + r)
+    res = allocate_coverage(table([("a", 100, 0.0, 2.0), ("b", 100, 0.0, 1.0)]),
+                            elig([("a", "R"), ("b", "R")]), {"R": 100}, loss=("power", 400))
+    assert res.groups["coverage"].to_dict() == pytest.approx(
+        {"a": 1 - r * gap2, "b": 1 - gap2}, rel=1e-12)
+
+
+@pytest.mark.parametrize(("population", "weight"), [(1e18, 1.0), (10.0, 1e100), (1e-6, 1e250),
+                                                    (1e13, 1e-200)])
+def test_a_huge_group_does_not_starve_an_unrelated_one(population, weight):
+    g = table([("a", population, 0.0, weight), ("b", 10, 0.0, 1.0)])
+    res = allocate_coverage(g, elig([("a", "A"), ("b", "B")]), {"A": 5, "B": 5})
+    assert res.allocation[("b", "B")] == pytest.approx(5.0, rel=1e-12)
+    assert res.allocation[("a", "A")] == pytest.approx(min(5.0, population), rel=1e-12)
+    assert np.isfinite(res.objective) and np.isfinite(res.groups["marginal_value"]).all()
+
+
+def test_a_huge_weight_sharing_a_resource_comes_first():
+    # weight 1e200 against 1: the heavy group is covered fully before the other gets anything
+    g = table([("a", 3, 0.0, 1e200), ("b", 10, 0.0, 1.0)])
+    res = allocate_coverage(g, elig([("a", "R"), ("b", "R")]), {"R": 5})
+    assert res.groups.loc["a", "coverage"] == pytest.approx(1.0, rel=1e-12)
+    assert res.groups.loc["b", "allocated"] == pytest.approx(2.0, rel=1e-12)
+
+
+def test_a_weight_float64_cannot_hold_in_the_results_is_refused_naming_the_group():
+    g = table([("a", 10, 0.0, 1.7e308), ("b", 10, 0.0, 1.0)])
+    with pytest.raises(errors.InvalidAmountError, match="'a'") as info:
+        allocate_coverage(g, elig([("a", "A"), ("b", "B")]), {"A": 5, "B": 5})
+    assert info.value.keys == ["a"]
+
+
+def test_a_weight_near_the_float_limit_still_solves_when_its_results_fit():
+    # 1.7e308 × population 1e-10 and × |F'(0.6)| = 0.8 fit: no overflow, no NaN
+    g = table([("a", 1e-10, 0.6, 1.7e308), ("b", 10, 0.0, 1.0)])
+    res = allocate_coverage(g, elig([("a", "R"), ("b", "R")]), {"R": 5})
+    assert res.groups.loc["a", "coverage"] == pytest.approx(1.0, rel=1e-12)
+    assert res.groups.loc["b", "allocated"] == pytest.approx(5.0 - 0.4e-10, rel=1e-12)
+    assert np.isfinite(res.allocation).all()
+
+
+def test_totals_float64_cannot_hold_are_refused():
+    with pytest.raises(errors.InvalidAmountError, match="supplies"):
+        allocate_coverage(table([("a", 1, 0.0, 1.0)]), elig([("a", "A")]),
+                          {"A": 1.5e308, "B": 1.5e308})
+
+
+# --- parameters: booleans are not numbers, numpy scalars are ----------------------------------
+
+ONE = table([("a", 10, 0.0, 1.0), ("b", 10, 0.0, 1.0)])
+E1 = elig([("a", "R"), ("b", "R")])
+X1 = pd.Series([1.0, 5.0], index=pd.MultiIndex.from_tuples([("a", "R"), ("b", "R")],
+                                                           names=["group", "resource"]))
+
+
+@pytest.mark.parametrize("tol", [True, False, np.True_, "0.1", None, float("nan"), -1.0])
+def test_audit_tol_must_be_a_number(tol):
+    with pytest.raises(errors.ParameterError, match="tol"):
+        audit_fairness(ONE, X1, E1, tol=tol)
+
+
+def test_audit_tol_accepts_numpy_scalars():
+    assert len(audit_fairness(ONE, X1, E1, tol=np.float64(1e-6))) == 1
+    assert len(audit_fairness(ONE, X1, E1, tol=np.int64(0))) == 1
+
+
+@pytest.mark.parametrize("loss", [("power", True), ("log", True), ("power", np.True_),
+                                  ("power", "3"), ("log", None), ("power", float("inf"))])
+def test_loss_parameters_must_be_numbers(loss):
+    with pytest.raises(errors.ParameterError, match=loss[0]):
+        allocate_coverage(ONE, E1, {"R": 5}, loss=loss)
+
+
+def test_loss_parameters_accept_numpy_scalars():
+    a = allocate_coverage(ONE, E1, {"R": 5}, loss=("power", np.float32(3)))
+    b = allocate_coverage(ONE, E1, {"R": 5}, loss=("power", np.int64(3)))
+    c = allocate_coverage(ONE, E1, {"R": 5}, loss=("power", 3.0))
+    pd.testing.assert_series_equal(a.allocation, c.allocation)
+    pd.testing.assert_series_equal(b.allocation, c.allocation)
+
+
+def test_violations_rtol_must_be_a_number():
+    alloc = X1.to_frame("amount")
+    groups = ONE.copy()
+    supply = pd.DataFrame({"resource": ["R"], "supply": [7.0]})
+    import polars as pl
+    with pytest.raises(errors.ParameterError, match="rtol"):
+        coverage_violations(alloc, pl.from_pandas(groups), pl.from_pandas(supply), rtol=True)
+    assert coverage_violations(alloc, pl.from_pandas(groups), pl.from_pandas(supply),
+                               rtol=np.float64(1e-9)).empty
+
+
+# --- the verification is wired in: a broken answer is repaired or named -----------------------
+
+def test_an_answer_over_supply_is_repaired_and_says_so(monkeypatch):
+    top_up = kernels._top_up
+    monkeypatch.setattr(kernels, "_top_up", lambda *a: top_up(*a) * 1.5)
+    g = table([("a", 100, 0.0, 1.0), ("b", 100, 0.0, 1.0)])
+    res = allocate_coverage(g, elig([("a", "R"), ("b", "R")]), {"R": 10})
+    assert res.report.status == "repaired"
+    assert used(res)["R"] <= 10.0
+    assert used(res)["R"] == pytest.approx(10.0, rel=1e-12)
+
+
+def test_an_answer_over_coverage_is_repaired(monkeypatch):
+    top_up = kernels._top_up
+    monkeypatch.setattr(kernels, "_top_up", lambda *a: top_up(*a) * 1.5)
+    g = table([("a", 4, 0.5, 1.0)])
+    res = allocate_coverage(g, elig([("a", "R"), ("a", "S")]), {"R": 10, "S": 10})
+    assert res.report.status == "repaired"
+    assert res.allocation.sum() <= 2.0  # room: 4 × (1 − 0.5)
+
+
+def test_an_answer_that_cannot_be_repaired_names_the_group(monkeypatch):
+    top_up = kernels._top_up
+
+    def broken(x, arc_g, *rest):
+        out = top_up(x, arc_g, *rest)
+        out[arc_g == 1] = np.nan
+        return out
+
+    monkeypatch.setattr(kernels, "_top_up", broken)
+    g = table([("a", 100, 0.0, 1.0), ("b", 100, 0.0, 1.0)])
+    with pytest.raises(errors.SolverError, match="'b'") as info:
+        allocate_coverage(g, elig([("a", "R"), ("b", "R")]), {"R": 10})
+    assert info.value.status == "error" and "coverage" in str(info.value)
+
+
+def test_a_failing_price_search_is_a_solver_error_naming_resources(monkeypatch):
+    monkeypatch.setattr(kernels, "MAX_STEPS", 1)
+    g = table([("a", 100, 0.0, 1.0), ("b", 100, 0.0, 3.0), ("c", 1, 0.0, 1.0)])
+    with pytest.raises(errors.SolverError, match="iteration_limit") as info:
+        allocate_coverage(g, elig([("a", "R"), ("b", "R"), ("c", "Q")]), {"R": 10, "Q": 5},
+                          loss=("power", 400))
+    assert "R" in info.value.keys
+
+
+# --- properties over magnitudes ---------------------------------------------------------------
+
+POSITIVE = MAGNITUDE.map(lambda v: v or 1e-6)  # populations and supplies are > 0 (SPEC)
+ANY_LOSS = st.one_of(
+    st.sampled_from(["quadratic", "exp"]),
+    st.tuples(st.just("power"), st.sampled_from([1.001, 1.5, 3.0, 400.0])),
+    st.tuples(st.just("log"), st.sampled_from([1e-70, 1e-6, 0.1, 10.0])),
+)
+
+
+@st.composite
+def instances(draw, prefix="", max_groups=7, max_resources=4):
+    n_g = draw(st.integers(1, max_groups))
+    n_k = draw(st.integers(1, max_resources))
+    rows = [(f"{prefix}g{i}", draw(POSITIVE), draw(st.sampled_from([0.0, 0.0, 0.3, 0.999])),
+             draw(POSITIVE)) for i in range(n_g)]
+    pairs = [(f"{prefix}g{i}", f"{prefix}r{k}") for i in range(n_g) for k in range(n_k)
+             if draw(st.booleans())]
+    supply = {f"{prefix}r{k}": draw(POSITIVE) for k in range(n_k)}
+    return rows, pairs, supply
+
+
+def conserved(rows, pairs, supply, res):
+    """Independent checks: per resource Σ x ≤ b, coverage ≤ 1, x ≥ 0 and finite."""
+    x = res.allocation
+    assert np.isfinite(x.to_numpy()).all() and (x.to_numpy() >= 0).all()
+    assert set(x.index) == set(pairs)
+    got_k: dict = {}
+    got_g: dict = {}
+    for (grp, r), v in x.items():
+        got_k[r] = got_k.get(r, 0.0) + v
+        got_g[grp] = got_g.get(grp, 0.0) + v
+    for r, v in got_k.items():
+        assert v <= supply[r] * (1 + RTOL), (r, v, supply[r])
+    for grp, n, f, _ in rows:
+        assert f + got_g.get(grp, 0.0) / n <= 1 + RTOL, grp
+
+
+@settings(max_examples=150)
+@given(instances(), ANY_LOSS)
+def test_conservation_at_any_magnitude(inst, loss):
+    rows, pairs, supply = inst
+    try:
+        res = allocate_coverage(table(rows), elig(pairs), supply, loss=loss)
+    except errors.FairallocError:
+        return  # refused or failed, by name: allowed
+    assert res.report.status in ("optimal", "repaired")
+    conserved(rows, pairs, supply, res)
+    assert np.isfinite(res.objective)
+
+
+@settings(max_examples=60)
+@given(instances(prefix="p"), instances(prefix="q"), ANY_LOSS)
+def test_unrelated_components_do_not_affect_each_other(one, two, loss):
+    alone = []
+    for rows, pairs, supply in (one, two):
+        try:
+            alone.append(allocate_coverage(table(rows), elig(pairs), supply, loss=loss))
+        except errors.FairallocError:
+            return
+    both = allocate_coverage(table(one[0] + two[0]), elig(one[1] + two[1]),
+                             {**one[2], **two[2]}, loss=loss)
+    conserved(one[0] + two[0], one[1] + two[1], {**one[2], **two[2]}, both)
+    for part in alone:
+        got = both.groups["allocated"].reindex(part.groups.index)
+        want = part.groups["allocated"]
+        # float noise of the instance's own total, never of the other one's
+        scale = max(float(part.groups["allocated"].sum()), 1e-300)
+        assert (np.abs(got - want) <= 1e-9 * want + 1e-12 * scale).all(), (got, want)
+
+
+@pytest.mark.xfail(strict=True, reason="known limit: inside one component whose amounts span "
+                   "~1e17, the first round's integer max flow (about 2^58 units of the "
+                   "component's total when 8 components flow) cannot see a violated cut of "
+                   "1e-7; the answer conserves but is suboptimal. Needs a deliverability "
+                   "check refined at the residual's scale (see the report).")
+def test_a_component_spanning_1e17_is_optimal_beside_other_components():
+    g = table([("qg1", 1e12, 0.3, 1e-6), ("qg2", 1e-6, 0.0, 1e-6), ("qg4", 1e-6, 0.0, 1e-6)]
+              + [(f"z{i}", 1.0, 0.0, 1.0) for i in range(7)])
+    e = elig([("qg1", "qr0"), ("qg1", "qr2"), ("qg2", "qr0"), ("qg4", "qr1"), ("qg4", "qr2")]
+             + [(f"z{i}", f"zr{i}") for i in range(7)])
+    supply = {"qr0": 1e-6, "qr1": 1e11, "qr2": 1e-6, **{f"zr{i}": 0.5 for i in range(7)}}
+    res = allocate_coverage(g, e, supply)
+    # qg2 (marginal 2e-6 (1 - y)) takes from qr0 until it meets qg1's 1.4e-6: y = 0.3
+    assert res.allocation[("qg2", "qr0")] == pytest.approx(3e-7, rel=1e-9)
