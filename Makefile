@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The package finds nothing through its own location: the repository's defaults are set here.
 export DAGSTER_HOME := $(abspath dagster_home)
+export FAIRALLOC_DATA_DIR := $(abspath data)
 
 .PHONY: run test dev bench data lint clean
 
@@ -16,14 +18,14 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dagster asset materialize -m pipelines --select '*'
+	$(BIN)/dagster asset materialize -m fairalloc.pipelines --select '*'
 	$(BIN)/fairalloc outputs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 dev: $(STAMP)
-	$(BIN)/dagster dev -m pipelines -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -m fairalloc.pipelines -h 127.0.0.1 -p 3000
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

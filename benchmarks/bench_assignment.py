@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from benchmarks.harness import fmt_seconds, markdown, measure
-from transforms.assignment import assign_preferences
+from fairalloc.transforms.assignment import assign_preferences
 
 #: (users, items, compare with networkx)
 SIZES = ((1_000, 50, True), (10_000, 200, True), (100_000, 1_000, False))

@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmarks.harness import fmt_seconds, markdown, measure
 from benchmarks.reference_coverage import reference_objective
-from transforms.coverage import allocate_coverage, audit_fairness
+from fairalloc.transforms.coverage import allocate_coverage, audit_fairness
 
 #: (groups, resources)
 SIZES = ((1_270, 4), (20_000, 20), (100_000, 50))

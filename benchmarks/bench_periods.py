@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmarks.harness import fmt_seconds, markdown, measure
 from benchmarks.reference_periods import reference_allocate
-from transforms.periods import allocate_periods
+from fairalloc.transforms.periods import allocate_periods
 
 #: (accounts, periods, compare with the reference, two-step)
 SIZES = ((1_000, 4, True, True), (5_000, 4, True, True), (100_000, 52, False, True),

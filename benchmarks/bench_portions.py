@@ -13,7 +13,7 @@ import pandas as pd
 
 from benchmarks.harness import fmt_seconds, markdown, measure
 from benchmarks.reference_portions import reference
-from transforms.portions import METHODS, apportion
+from fairalloc.transforms.portions import METHODS, apportion
 
 #: (keys, total)
 SIZES = ((10_000, 100_000), (100_000, 1_000_000), (1_000_000, 10_000_000))

@@ -12,7 +12,7 @@ import pandas as pd
 import polars as pl
 
 from benchmarks.harness import fmt_seconds, markdown, measure
-from transforms.sourcing import direct_sourcing, proportional_sourcing
+from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 
 SIZES = (100_000, 1_000_000, 10_000_000)
 REPEATS = {100_000: 5, 1_000_000: 3, 10_000_000: 3}

@@ -4,13 +4,13 @@
 transform and write the result table (index levels as columns) to ``--output`` or print it to
 stdout; progress goes to stderr (``-q`` silences it). Bad input ends in one line
 ``fairalloc: error: …`` on stderr and exit status 1 — whatever failed underneath, the line is
-the message of a :mod:`transforms.errors` type naming the offending keys; usage errors exit with
-2. An output path that is also an input is refused before anything is read. SIGTERM and SIGHUP
-end a run the way Ctrl-C does (exit 143, 129, 130), so a temporary output file
+the message of a :mod:`fairalloc.transforms.errors` type naming the offending keys; usage errors
+exit with 2. An output path that is also an input is refused before anything is read. SIGTERM and
+SIGHUP end a run the way Ctrl-C does (exit 143, 129, 130), so a temporary output file
 (``.fairalloc-tmp-*`` beside the target) is removed on the way out; only a kill the process
 cannot see (``kill -9``, power loss) can leave one behind.
 
->>> from cli.parser import parse_args
+>>> from fairalloc.cli.parser import parse_args
 >>> parse_args(["portions", "--ratios", "1=3,2=1", "--total", "8"]).method
 'priority'
 """
@@ -24,7 +24,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cli.parser import parse_args
+from fairalloc.cli.parser import parse_args
 
 __all__ = ["main"]
 
@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
                         format="fairalloc: %(message)s", stream=sys.stderr)
-    from cli.commands import COMMANDS
-    from cli.io import Progress, first_line
-    from transforms.errors import FairallocError, translated
+    from fairalloc.cli.commands import COMMANDS
+    from fairalloc.cli.io import Progress, first_line
+    from fairalloc.transforms.errors import FairallocError, translated
 
     try:
         with exit_on_signals(), translated(args.command):

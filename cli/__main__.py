@@ -1,7 +1,7 @@
-"""``python -m cli``: the ``fairalloc`` command line."""
+"""``python -m fairalloc.cli``: the ``fairalloc`` command line."""
 
 import sys
 
-from cli import main
+from fairalloc.cli import main
 
 sys.exit(main())

@@ -1,7 +1,7 @@
 """What each ``fairalloc`` subcommand does: read the tables, call the transform, emit.
 
 Every handler checks its output paths before reading anything, imports its transform only
-when it runs (so ``--help`` stays fast), and leaves error reporting to :func:`cli.main`.
+when it runs (so ``--help`` stays fast), and leaves error reporting to :func:`fairalloc.cli.main`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from cli.io import (
+from fairalloc.cli.io import (
     FORMATS,
     CLIError,
     Progress,
@@ -46,7 +46,7 @@ def sourcing(args: argparse.Namespace, progress: Progress) -> None:
     matches = read_table(args.matches, "matches", progress)
     capacity = read_table(args.source_capacity, "source capacity", progress)
     demand = read_table(args.sink_demand, "sink demand", progress)
-    from transforms import sourcing as tf
+    from fairalloc.transforms import sourcing as tf
 
     progress.say(f"{args.method} sourcing…")
     if args.method == "direct":
@@ -73,7 +73,7 @@ def periods(args: argparse.Namespace, progress: Progress) -> None:
     requests = read_table(args.requests, "requests", progress)
     accounts = read_table(args.accounts, "accounts", progress)
     capacities = read_table(args.capacities, "capacities", progress)
-    from transforms import periods as tf
+    from fairalloc.transforms import periods as tf
 
     options: dict[str, Any] = {
         "auto_weights": args.auto_weights, "two_step": args.two_step,
@@ -110,7 +110,7 @@ def assign(args: argparse.Namespace, progress: Progress) -> None:
     constraints = _read_json(args.constraints) if args.constraints is not None else None
     preferences = read_table(args.preferences, "preferences", progress)
     capacities = read_table(args.capacities, "capacities", progress)
-    from transforms.assignment import assign_preferences
+    from fairalloc.transforms.assignment import assign_preferences
 
     progress.say(f"assigning ({args.strategy})…")
     res = assign_preferences(
@@ -141,7 +141,7 @@ def coverage(args: argparse.Namespace, progress: Progress) -> None:
     groups = read_table(args.groups, "groups", progress)
     eligibility = read_table(args.eligibility, "eligibility", progress)
     supply = read_table(args.supply, "supply", progress)
-    from transforms.coverage import allocate_coverage, audit_fairness
+    from fairalloc.transforms.coverage import allocate_coverage, audit_fairness
 
     progress.say("allocating coverage…")
     res = allocate_coverage(groups, eligibility, supply, loss=args.loss)
@@ -168,7 +168,7 @@ def parse_ratios(text: str) -> dict[int | str, float]:
     >>> parse_ratios("1=3,2")
     Traceback (most recent call last):
     ...
-    cli.io.CLIError: --ratios: malformed item '2' (expected KEY=RATIO, e.g. 1=3,2=1)
+    fairalloc.cli.io.CLIError: --ratios: malformed item '2' (expected KEY=RATIO, e.g. 1=3,2=1)
     """
     keys: list[str] = []
     ratios: list[float] = []
@@ -204,7 +204,7 @@ def _whole_number(text: str) -> int:
     >>> _whole_number("8.5")
     Traceback (most recent call last):
     ...
-    cli.io.CLIError: --total: '8.5' is not a whole number
+    fairalloc.cli.io.CLIError: --total: '8.5' is not a whole number
     """
     try:
         return int(text)
@@ -221,7 +221,7 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
     else:
         table = read_table(args.ratios, "ratios", progress)
         ratios = require_columns(table, ["key", "ratio"], f"ratios {args.ratios}")
-    from transforms.portions import apportion
+    from fairalloc.transforms.portions import apportion
 
     result = apportion(ratios, total, method=args.method)
     unallocated = int(result.attrs.get("unallocated", 0))
@@ -232,8 +232,8 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
 
 def outputs(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc outputs``: the tables the pipeline stored, with row counts and paths."""
-    from pipelines.outputs import list_outputs, load_output, output_path
-    from pipelines.resources import default_storage_dir
+    from fairalloc.pipelines.outputs import list_outputs, load_output, output_path
+    from fairalloc.pipelines.resources import default_storage_dir
 
     base = Path(args.storage or default_storage_dir())
     names = list_outputs(base)

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 
-from transforms._files import write_atomic
-from transforms.errors import FairallocError
+from fairalloc.transforms._files import write_atomic
+from fairalloc.transforms.errors import FairallocError
 
 #: File extension → table format.
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -53,7 +53,8 @@ def table_format(path: str | Path, what: str) -> str:
     >>> table_format("alloc.xlsx", "output")
     Traceback (most recent call last):
     ...
-    cli.io.CLIError: output alloc.xlsx: unknown extension '.xlsx' (use .parquet, .pq or .csv)
+    fairalloc.cli.io.CLIError: output alloc.xlsx: unknown extension '.xlsx' (use .parquet, .pq or \
+.csv)
     """
     suffix = Path(path).suffix
     fmt = FORMATS.get(suffix.lower())
@@ -71,7 +72,8 @@ def check_output(path: str | Path | None, what: str = "output",
     >>> check_output("in.csv", inputs=["./in.csv"])
     Traceback (most recent call last):
     ...
-    cli.io.CLIError: output in.csv: is also an input (./in.csv); choose another output path
+    fairalloc.cli.io.CLIError: output in.csv: is also an input (./in.csv); choose another output \
+path
     """
     if path is None:
         return None

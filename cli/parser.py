@@ -11,13 +11,13 @@ import argparse
 from importlib import metadata
 
 SOURCING_METHODS = ("direct", "proportional")
-#: ``solvers.sourcing.ZERO_CAPACITY_POLICIES``
+#: ``fairalloc.solvers.sourcing.ZERO_CAPACITY_POLICIES``
 ZERO_CAPACITY_POLICIES = ("even", "zero", "raise")
-#: ``solvers.periods.STEP2_SOLVERS``
+#: ``fairalloc.solvers.periods.STEP2_SOLVERS``
 STEP2_STRATEGIES = ("max_flow", "lp")
-#: ``solvers.assignment.STRATEGIES``
+#: ``fairalloc.solvers.assignment.STRATEGIES``
 ASSIGN_STRATEGIES = ("min_cost_flow", "rank_maximal", "milp")
-#: ``transforms.portions.METHODS``
+#: ``fairalloc.transforms.portions.METHODS``
 PORTION_METHODS = ("priority", "hamilton", "jefferson", "webster", "adams", "huntington_hill")
 PERIOD_TABLES = ("allocation", "accounts", "periods")
 COVERAGE_TABLES = ("allocation", "groups", "resources")

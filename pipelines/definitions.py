@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.assets import ASSETS, CHECKS
-from pipelines.io_manager import ParquetIOManager
-from pipelines.resources import DataDir
+from fairalloc.pipelines.assets import ASSETS, CHECKS
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.resources import DataDir
 
 allocate_all = dg.define_asset_job(
     "allocate_all",
@@ -23,7 +23,8 @@ daily = dg.ScheduleDefinition(
 
 
 def resources() -> dict[str, object]:
-    """Data directory and IO manager (paths from the environment, see pipelines.resources)."""
+    """Data directory and IO manager (paths from the environment, see
+    fairalloc.pipelines.resources)."""
     return {"io_manager": ParquetIOManager(), "data_dir": DataDir()}
 
 

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from pipelines.resources import default_storage_dir
-from transforms._files import write_atomic as atomic
+from fairalloc.pipelines.resources import default_storage_dir
+from fairalloc.transforms._files import write_atomic as atomic
 
 
 def asset_path(base_dir: str | os.PathLike, key: dg.AssetKey | str) -> Path:
@@ -33,7 +33,7 @@ def write_atomic(
     obj: pd.DataFrame | pd.Series | pl.DataFrame | pl.LazyFrame, path: Path
 ) -> None:
     """Write ``obj`` to ``path`` as Parquet through a temporary file, fsync, and a rename
-    (:func:`transforms._files.write_atomic`)."""
+    (:func:`fairalloc.transforms._files.write_atomic`)."""
     if isinstance(obj, pl.LazyFrame):
         obj = obj.collect()
     if not isinstance(obj, pl.DataFrame | pd.Series | pd.DataFrame):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.io_manager import asset_path
-from pipelines.resources import default_storage_dir
+from fairalloc.pipelines.io_manager import asset_path
+from fairalloc.pipelines.resources import default_storage_dir
 
 
 def output_path(name: str, storage_dir: str | Path | None = None) -> Path:

@@ -8,18 +8,23 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-#: The repository root (the project is installed in editable mode from it).
-ROOT = Path(__file__).resolve().parents[1]
+#: Where input tables are read from, unless the ``DataDir`` resource is configured otherwise.
+DATA_DIR_VARIABLE = "FAIRALLOC_DATA_DIR"
 
 
 def default_data_dir() -> str:
-    """``$FAIRALLOC_DATA_DIR`` or the repository's ``data/``."""
-    return os.environ.get("FAIRALLOC_DATA_DIR", str(ROOT / "data"))
+    """``$FAIRALLOC_DATA_DIR``, else ``data/`` in the working directory.
+
+    The package never looks for its own source tree: an installed wheel has none. The
+    repository's Makefile sets ``FAIRALLOC_DATA_DIR`` to its ``data/`` (the sample data), and
+    ``DAGSTER_HOME`` to its ``dagster_home/``.
+    """
+    return os.environ.get(DATA_DIR_VARIABLE) or str(Path.cwd() / "data")
 
 
 def default_storage_dir() -> str:
-    """``$DAGSTER_HOME/storage`` or the repository's ``dagster_home/storage``."""
-    home = os.environ.get("DAGSTER_HOME", str(ROOT / "dagster_home"))
+    """``$DAGSTER_HOME/storage``, else ``dagster_home/storage`` in the working directory."""
+    home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / "dagster_home")
     return str(Path(home) / "storage")
 
 

@@ -17,7 +17,7 @@ import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
-from schemas._checks import AMOUNT, finite
+from fairalloc.schemas._checks import AMOUNT, finite
 
 
 class PopulationGroups(pa.DataFrameModel):

@@ -12,7 +12,7 @@ import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
-from schemas._checks import AMOUNT, finite
+from fairalloc.schemas._checks import AMOUNT, finite
 
 #: The group column of the pipeline's sample data.
 BY = ("scenario",)

@@ -11,7 +11,7 @@ import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
-from schemas._checks import finite
+from fairalloc.schemas._checks import finite
 
 
 class PortionRatios(pa.DataFrameModel):

@@ -16,7 +16,7 @@ import pandera.pandas as pdx
 import pandera.polars as pa
 import polars as pl
 
-from schemas._checks import AMOUNT, finite
+from fairalloc.schemas._checks import AMOUNT, finite
 
 #: The group columns of the pipeline's sample data (``by=`` of the transforms).
 BY = ("commodity", "year")

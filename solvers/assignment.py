@@ -14,8 +14,8 @@ Verification. :func:`solve` runs a strategy and checks its answer with
 :func:`verify_assignment` before returning it: each user on at most one item, and only along
 one of its arcs (listed items, or any item with ``fill_unlisted``), item loads within capacity,
 nobody unplaced unless that is allowed, side constraints held. A breach is a
-:class:`~solvers.verify.SolverFailure` naming the users or items (``what``); an integral answer
-cannot be scaled back, so nothing is repaired. When not every user fits and
+:class:`~fairalloc.solvers.verify.SolverFailure` naming the users or items (``what``); an integral
+answer cannot be scaled back, so nothing is repaired. When not every user fits and
 ``allow_unassigned`` is False, :class:`Infeasible` carries the true minimum number of users left
 out, from a cost-free maximum-cardinality solve (a max flow, or a MILP under side constraints).
 
@@ -37,8 +37,8 @@ from ortools.graph.python import max_flow, min_cost_flow
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import connected_components
 
-from solvers.registry import Registry
-from solvers.verify import SolverFailure, Status
+from fairalloc.solvers.registry import Registry
+from fairalloc.solvers.verify import SolverFailure, Status
 
 STRATEGIES = Registry("assignment strategy")
 
@@ -164,7 +164,8 @@ def verify_assignment(arcs: Arcs, result: Assignment,
     >>> verify_assignment(arcs, Assignment(np.array([0, 0]), "optimal", 1, np.array([0, 1])))
     Traceback (most recent call last):
     ...
-    solvers.verify.SolverFailure: assignment: status optimal, but 1 item(s) hold more users \
+    fairalloc.solvers.verify.SolverFailure: assignment: status optimal, but 1 item(s) hold more \
+users \
 than their capacity (codes [0])
     """
     n_u, n_i, n_a = arcs.n_users, len(arcs.capacity), len(arcs.user)

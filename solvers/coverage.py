@@ -36,10 +36,10 @@ below one unit per arc).
 
 Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
 resource within its supply and every group within coverage 1 (relative tolerance
-``solvers.verify.RTOL`` of each limit). A resource or group beyond it (possible only where a
-component mixes amounts more than about 10^9 apart, below one integer unit) has its flows
+``fairalloc.solvers.verify.RTOL`` of each limit). A resource or group beyond it (possible only where
+a component mixes amounts more than about 10^9 apart, below one integer unit) has its flows
 scaled back exactly onto its limit and the status says ``"repaired"``; anything else raises
-:class:`~solvers.verify.SolverFailure`.
+:class:`~fairalloc.solvers.verify.SolverFailure`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from ortools.graph.python import max_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from solvers.verify import SolverFailure, Status, check, over
+from fairalloc.solvers.verify import SolverFailure, Status, check, over
 
 CAPABILITY = "coverage"
 #: A water-fill ends when its total is this close (relative) to the supply …
@@ -372,8 +372,8 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
 def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
     """Check an allocation before it is returned: finite and ≥ 0, each resource within its
     supply b_k and each group within its room cap_i = n_i (1 − f_i) (coverage ≤ 1), both to
-    ``solvers.verify.RTOL`` of the limit. Breaches are scaled back exactly onto their limit
-    (status ``"repaired"``); what cannot be repaired raises :class:`SolverFailure` naming
+    ``fairalloc.solvers.verify.RTOL`` of the limit. Breaches are scaled back exactly onto their
+    limit (status ``"repaired"``); what cannot be repaired raises :class:`SolverFailure` naming
     the groups or resources.
 
     >>> x, status = verify(np.array([0.3, 0.3]), np.array([0, 1]), np.array([0, 0]),
@@ -402,7 +402,7 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
 
 def _shrink(x, key, breach, limit, what: str) -> np.ndarray:
     """``x`` with the arcs of every breaching key scaled so that their sum fits its limit:
-    :func:`solvers.verify.shrink_to` on arcs instead of a dense matrix (the factor
+    :func:`fairalloc.solvers.verify.shrink_to` on arcs instead of a dense matrix (the factor
     limit / sum, then one float lower per round until the recomputed sum fits)."""
     x = np.array(x, dtype=np.float64, copy=True)
     n_key = len(limit)

@@ -19,11 +19,11 @@ variables already).
 Verification. Every answer is checked before it is used (:func:`verify_step1`,
 :func:`verify_round`, :func:`verify_allocation`): per period Σ_i a_it ≤ X_t, 0 ≤ λ_i ≤ u_i and
 a_it ≤ r_it after step 1; per round Σ_i b_it ≤ R_t, a + b ≤ r and the entitlement rows; and the
-final allocation against capacities and requests, each to :data:`solvers.verify.RTOL` of its
-own limit. A breach beyond that is repaired by shrinking (λ of the accounts in the offending
+final allocation against capacities and requests, each to :data:`fairalloc.solvers.verify.RTOL` of
+its own limit. A breach beyond that is repaired by shrinking (λ of the accounts in the offending
 periods for step 1, the round's extra allocation for step 2) and the solution's status becomes
-``"repaired"``; what cannot be repaired raises :class:`~solvers.verify.SolverFailure` naming
-the periods or accounts.
+``"repaired"``; what cannot be repaired raises :class:`~fairalloc.solvers.verify.SolverFailure`
+naming the periods or accounts.
 
 Choice among several optima (step 1). The step-1 LP is often degenerate: when every account's
 weighted request is priced exactly by the period prices (e.g. one period, or every period's
@@ -59,8 +59,8 @@ from ortools.graph.python import max_flow
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from solvers.registry import Registry
-from solvers.verify import SolverFailure, Status, check, over, shrink_to
+from fairalloc.solvers.registry import Registry
+from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
 
 log = logging.getLogger(__name__)
 

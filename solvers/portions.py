@@ -38,8 +38,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from solvers.registry import Registry
-from solvers.verify import SolverFailure, Status
+from fairalloc.solvers.registry import Registry
+from fairalloc.solvers.verify import SolverFailure, Status
 
 METHODS = Registry("apportionment method")
 
@@ -74,14 +74,15 @@ def apportion(ratios: np.ndarray, total: int, method: str = "priority") -> np.nd
 
 def verify_portions(ratios: np.ndarray, total: int, portions: np.ndarray,
                     method: str = "") -> None:
-    """Raise :class:`~solvers.verify.SolverFailure` unless ``portions`` are an apportionment
-    of ``total``: whole numbers ≥ 0, 0 for every key of ratio 0, summing exactly to ``total``
-    (to 0 when no ratio is positive). Integer arithmetic, O(keys); ``codes`` index the keys.
+    """Raise :class:`~fairalloc.solvers.verify.SolverFailure` unless ``portions`` are an
+    apportionment of ``total``: whole numbers ≥ 0, 0 for every key of ratio 0, summing exactly to
+    ``total`` (to 0 when no ratio is positive). Integer arithmetic, O(keys); ``codes`` index the
+    keys.
 
     >>> verify_portions(np.array([1.0, 0.0]), 3, np.array([2, 1]))
     Traceback (most recent call last):
     ...
-    solvers.verify.SolverFailure: portions: status optimal, but 1 key(s) of ratio 0 get \
+    fairalloc.solvers.verify.SolverFailure: portions: status optimal, but 1 key(s) of ratio 0 get \
 portions (codes [1])
     """
     portions = np.asarray(portions)

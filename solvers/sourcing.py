@@ -2,7 +2,7 @@
 
 Every function takes matches as two aligned integer arrays ``src`` and ``sink`` (codes into
 ``capacity`` and ``demand``) and returns float arrays aligned with them. Nothing here knows of
-keys, tables or files; the transforms in :mod:`transforms.sourcing` do the coding.
+keys, tables or files; the transforms in :mod:`fairalloc.transforms.sourcing` do the coding.
 
 Groups (``by=`` in the transforms) need no special treatment: a source or sink code stands for a
 (group…, name) pair, and a match only joins codes of one group, so every per-source and per-sink
@@ -24,10 +24,10 @@ flow by 2**k exactly. Any finite amounts ≥ 0 are accepted (up to float64's lar
 
 Verification. :func:`verify_flows` checks every answer before it is returned — per source the
 flows within capacity, per sink within demand (sink units), every flow finite and ≥ 0, each to
-a relative tolerance of its own limit (:data:`solvers.verify.RTOL`). A source or sink over its
-limit by more than that has its flows scaled back until their float sum fits (status
-``"repaired"``); anything else raises :class:`~solvers.verify.SolverFailure` naming the sources
-or sinks.
+a relative tolerance of its own limit (:data:`fairalloc.solvers.verify.RTOL`). A source or sink over
+its limit by more than that has its flows scaled back until their float sum fits (status
+``"repaired"``); anything else raises :class:`~fairalloc.solvers.verify.SolverFailure` naming the
+sources or sinks.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from solvers.registry import Registry
-from solvers.verify import RTOL, SolverFailure, Status, check, over
+from fairalloc.solvers.registry import Registry
+from fairalloc.solvers.verify import RTOL, SolverFailure, Status, check, over
 
 #: Residual capacity or demand at or below this fraction of the original counts as used up
 #: when redistributing, so float rounding cannot start endless rounds over crumbs.
@@ -383,7 +383,8 @@ def verify_flows(
     ...              np.array([5.0, 5.0]), repair=False)
     Traceback (most recent call last):
     ...
-    solvers.verify.SolverFailure: sourcing: status optimal, but the answer exceeds source \
+    fairalloc.solvers.verify.SolverFailure: sourcing: status optimal, but the answer exceeds \
+source \
 capacity at 1 of them (codes [0])
     """
     flows = [np.asarray(source_flow, dtype=np.float64)]

@@ -5,8 +5,9 @@ about to return (amounts per resource against capacity, per claimant against its
 non-negativity). A breach beyond float noise either is repaired exactly by the kernel (for
 example :func:`shrink_to`, which scales the offending flows down so that their sum is at most
 the limit) and the answer is reported with status ``"repaired"``, or it raises
-:class:`SolverFailure`, which the transforms turn into a :class:`~transforms.errors.SolverError`
-naming the capability, the status and the offending keys.
+:class:`SolverFailure`, which the transforms turn into a
+:class:`~fairalloc.transforms.errors.SolverError` naming the capability, the status and the
+offending keys.
 
 The tolerance is relative to the limit itself (``amount <= limit * (1 + RTOL)``), never to a
 global maximum, so a period of capacity 0.5 is held to 0.5 however large the other periods are.
@@ -16,7 +17,8 @@ Examples
 >>> check("periods", "optimal", "period", "capacity", np.array([1.0, 0.6]), np.array([1.0, 0.5]))
 Traceback (most recent call last):
 ...
-solvers.verify.SolverFailure: periods: status optimal, but the answer exceeds period capacity \
+fairalloc.solvers.verify.SolverFailure: periods: status optimal, but the answer exceeds period \
+capacity \
 at 1 of them (codes [1])
 >>> used = shrink_to(np.array([[0.4, 0.2]]), np.array([0.3, 1.0]))
 >>> used.tolist()

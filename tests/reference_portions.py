@@ -3,7 +3,7 @@
 One portion at a time for the divisor methods (the sequential "highest averages" procedure),
 floors then sorted remainders for Hamilton, and the spec's two passes read literally for the
 priority rule. Keys are handled in sorted order; ties go to the lower key. Slow on purpose:
-nothing here is shared with :mod:`solvers.portions`.
+nothing here is shared with :mod:`fairalloc.solvers.portions`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pipelines.resources import ROOT
+from tests import ROOT
 
 BLOCKS = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
 
@@ -21,9 +21,9 @@ def test_readme_notebook_example_runs(tmp_path, monkeypatch):
     """The notebook example, against outputs materialised into a temporary DAGSTER_HOME."""
     import dagster as dg
 
-    from pipelines.assets import ASSETS, CHECKS
-    from pipelines.io_manager import ParquetIOManager
-    from pipelines.resources import DataDir
+    from fairalloc.pipelines.assets import ASSETS, CHECKS
+    from fairalloc.pipelines.io_manager import ParquetIOManager
+    from fairalloc.pipelines.resources import DataDir
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     assert dg.materialize([*ASSETS, *CHECKS], resources={

@@ -13,7 +13,7 @@ True
 >>> flag("two_step", "no")
 Traceback (most recent call last):
 ...
-transforms.errors.ParameterError: two_step must be True or False: 'no' (1 in all)
+fairalloc.transforms.errors.ParameterError: two_step must be True or False: 'no' (1 in all)
 >>> number("tol", np.float32(0.5), low=0, high=1, high_open=True)
 0.5
 >>> whole("max_iterations", np.int64(3), low=0)
@@ -21,7 +21,7 @@ transforms.errors.ParameterError: two_step must be True or False: 'no' (1 in all
 >>> number("tol", True)
 Traceback (most recent call last):
 ...
-transforms.errors.ParameterError: tol must be a number, not a bool: True (1 in all)
+fairalloc.transforms.errors.ParameterError: tol must be a number, not a bool: True (1 in all)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from transforms.errors import ParameterError
+from fairalloc.transforms.errors import ParameterError
 
 
 def flag(name: str, value: Any) -> bool:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from transforms.errors import (
+from fairalloc.transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
     FairallocError,
@@ -251,7 +251,8 @@ class KeyedTable:
         return self.frame.height
 
     def labels(self) -> KeyLabels:
-        """The keys by code, for :func:`transforms.errors.translated` (looked up lazily)."""
+        """The keys by code, for :func:`fairalloc.transforms.errors.translated` (looked up
+        lazily)."""
         return KeyLabels(self.frame, self.keys)
 
 

@@ -13,13 +13,13 @@ Decisions where the spec is silent (documented here and relied on by the tests)
     * Every answer is verified before it is returned (each user on at most one item and only
       on a listed one unless ``fill_unlisted``, item loads within capacity, nobody unplaced
       unless allowed, side constraints held); a breach is a
-      :class:`~transforms.errors.SolverError` naming the users or items.
+      :class:`~fairalloc.transforms.errors.SolverError` naming the users or items.
     * With ``allow_unassigned=False`` and not every user placeable, the error gives the true
       minimum number of users left out (a maximum-cardinality solve, independent of costs).
     * Flags take only True / False, ``unassigned_cost``, ``seed`` and quota maxima only whole
       numbers (numpy integers too, never bools); a bool amount or key is an
-      :class:`~transforms.errors.InputTypeError`. Every exception leaving these functions is a
-      :class:`~transforms.errors.FairallocError`.
+      :class:`~fairalloc.transforms.errors.InputTypeError`. Every exception leaving these functions
+      is a :class:`~fairalloc.transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from solvers import assignment as kernels
-from transforms._params import choice, flag, whole
-from transforms._report import Report, stopwatch
-from transforms._tables import KeyedTable, code_rows, key_tuples, keyed_table, to_polars
-from transforms.errors import (
+from fairalloc.solvers import assignment as kernels
+from fairalloc.transforms._params import choice, flag, whole
+from fairalloc.transforms._report import Report, stopwatch
+from fairalloc.transforms._tables import KeyedTable, code_rows, key_tuples, keyed_table, to_polars
+from fairalloc.transforms.errors import (
     DuplicateKeyError,
     InvalidAmountError,
     ParameterError,
@@ -139,14 +139,15 @@ def assign_preferences(
         Also allow any unlisted item, at cost max_rank + 2.
     allow_unassigned : bool
         Users may stay unplaced at ``unassigned_cost`` (always feasible); if False and not all
-        users fit, :class:`~transforms.errors.SolverError` says how many cannot be placed.
+        users fit, :class:`~fairalloc.transforms.errors.SolverError` says how many cannot be placed.
     seed : int
         Ties between equally good assignments are broken by a seeded per-user priority.
     constraints : dict, optional (``strategy="milp"`` only)
         ``{"quotas": [{"users": [...], "items": [...], "max": q}],`` (at most q of those users
         on those items) ``"together": [[u1, u2, ...]],`` (on one item, or all unassigned)
         ``"conflicts": [{"users": [...], "items": [a, b]}]}`` (the group may not occupy both).
-        Constraints that admit no assignment raise :class:`~transforms.errors.SolverError`.
+        Constraints that admit no assignment raise
+        :class:`~fairalloc.transforms.errors.SolverError`.
 
     Examples
     --------

@@ -19,8 +19,8 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       value at its prior w |F′(prior)| is not finite, or populations or supplies whose totals
       are not below 1e300 (so the objective, the marginal values and every sum stay finite).
     * The report's ``status`` is ``"optimal"``, or ``"repaired"`` when the solver's answer
-      broke a supply or coverage 1 by more than ``solvers.verify.RTOL`` of the limit and was
-      scaled back exactly onto it (possible only inside a component whose amounts differ by
+      broke a supply or coverage 1 by more than ``fairalloc.solvers.verify.RTOL`` of the limit and
+      was scaled back exactly onto it (possible only inside a component whose amounts differ by
       more than about 10^9); an answer that cannot be repaired raises :class:`SolverError`.
 """
 
@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from solvers import coverage as kernels
-from transforms._params import number
-from transforms._report import Report, stopwatch
-from transforms._tables import (
+from fairalloc.solvers import coverage as kernels
+from fairalloc.transforms._params import number
+from fairalloc.transforms._report import Report, stopwatch
+from fairalloc.transforms._tables import (
     KeyedTable,
     check_amounts,
     code_rows,
@@ -49,7 +49,7 @@ from transforms._tables import (
     to_polars,
     unique_pairs,
 )
-from transforms.errors import InvalidAmountError, ParameterError, public, translated
+from fairalloc.transforms.errors import InvalidAmountError, ParameterError, public, translated
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     loss : ``"quadratic"`` (1 − y)², ``("power", m)`` (1 − y)^m, ``("log", eps)``
         −ln(y + eps) or ``"exp"`` e^(−y).
 
-    The optimum is exact (to float precision): see :mod:`solvers.coverage` for the method.
+    The optimum is exact (to float precision): see :mod:`fairalloc.solvers.coverage` for the method.
     The answer is verified before it is returned (every resource within its supply, every
     group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"`` or
     ``"repaired"`` (see the module notes). Magnitudes are free within float64: only groups

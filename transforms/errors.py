@@ -124,15 +124,15 @@ def translate(exc: BaseException, capability: str,
               labels: Mapping[str, Sequence[Any]] | None = None) -> FairallocError | None:
     """The :class:`FairallocError` an exception from below leaves a public function as.
 
-    A solver failure (``solvers.verify.SolverFailure``, or any exception carrying ``status``)
-    becomes a :class:`SolverError` naming the capability, the status and — through ``labels``,
-    a mapping from the failure's key kind to the keys in code order — the offending keys.
-    Errors of the libraries underneath become :class:`InputTypeError`. ``None`` means: let it
+    A solver failure (``fairalloc.solvers.verify.SolverFailure``, or any exception carrying
+    ``status``) becomes a :class:`SolverError` naming the capability, the status and — through
+    ``labels``, a mapping from the failure's key kind to the keys in code order — the offending
+    keys. Errors of the libraries underneath become :class:`InputTypeError`. ``None`` means: let it
     through unchanged (a :class:`FairallocError` already; not an ``Exception``, such as
     ``KeyboardInterrupt``; or a failure of the machine rather than the input: ``OSError``,
     ``MemoryError``).
 
-    >>> from solvers.verify import SolverFailure
+    >>> from fairalloc.solvers.verify import SolverFailure
     >>> err = translate(SolverFailure("periods", "optimal", "over capacity", "period", [1]),
     ...                 "periods", {"period": ["p1", "p2"]})
     >>> type(err).__name__, str(err)
@@ -174,7 +174,7 @@ def translated(capability: str, labels: Mapping[str, Sequence[Any]] | None = Non
     ...     {}["k"]
     Traceback (most recent call last):
     ...
-    transforms.errors.InputTypeError: sourcing: cannot use the input (KeyError: 'k')
+    fairalloc.transforms.errors.InputTypeError: sourcing: cannot use the input (KeyError: 'k')
     """
     try:
         yield

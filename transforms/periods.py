@@ -2,8 +2,8 @@
 
 Accounts hold currency (entitlement weight) and request amounts per period; periods have
 capacities. Step 1 gives every account one fulfilment scalar λ_i, capped by its entitlement;
-step 2 hands out what is left, iterating. See :mod:`solvers.periods` for how the LPs are solved
-and which optimum is chosen where several exist.
+step 2 hands out what is left, iterating. See :mod:`fairalloc.solvers.periods` for how the LPs are
+solved and which optimum is chosen where several exist.
 
 Decisions where the spec is silent (documented here and relied on by the tests)
     * An account in ``currency`` without request rows requests 0 in every period; an
@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from solvers import periods as kernels
-from transforms._params import choice, flag, number, whole
-from transforms._report import Report, stopwatch
-from transforms._tables import (
+from fairalloc.solvers import periods as kernels
+from fairalloc.transforms._params import choice, flag, number, whole
+from fairalloc.transforms._report import Report, stopwatch
+from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
     key_tuples,
@@ -36,7 +36,7 @@ from transforms._tables import (
     require_rows,
     split_groups,
 )
-from transforms.errors import (
+from fairalloc.transforms.errors import (
     EmptyInputError,
     InputTypeError,
     InvalidAmountError,
@@ -168,7 +168,7 @@ def _weights(problem: _Problem, weights: Any, auto_weights: bool) -> np.ndarray:
 
 
 def _check_magnitudes(problem: _Problem, weights: np.ndarray) -> None:
-    """Refuse amounts beyond :data:`solvers.periods.MAX_AMOUNT` (and weights below its
+    """Refuse amounts beyond :data:`fairalloc.solvers.periods.MAX_AMOUNT` (and weights below its
     inverse), naming the keys: products of two such amounts would leave float64's range."""
     big = kernels.MAX_AMOUNT
     rows, cols = np.nonzero(problem.requests > big)

@@ -3,7 +3,7 @@
 ``apportion(ratios, total, method)`` hands out ``total`` whole portions among keys in
 proportion to their ratios, by the two-pass ``"priority"`` rule of the spec or one of the
 classic methods (``"hamilton"``, ``"jefferson"``, ``"webster"``, ``"adams"``,
-``"huntington_hill"``). The arithmetic is in :mod:`solvers.portions`.
+``"huntington_hill"``). The arithmetic is in :mod:`fairalloc.solvers.portions`.
 
 Decisions where the spec is silent (documented here and relied on by the tests)
     * Ties are broken by key: of two keys with an equal claim to the next portion, the lower
@@ -14,16 +14,17 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       numbers: no float rounding can flip a portion.
     * A key given twice is an error, even with the same ratio; an empty input is an error.
     * ``total`` may be an integral float (``8.0``); it must not exceed
-      :data:`solvers.portions.MAX_TOTAL` (2**50).
+      :data:`fairalloc.solvers.portions.MAX_TOTAL` (2**50).
     * When every ratio is 0 (or ``total`` is 0) every key gets 0; the portions not handed out
       are in ``result.attrs["unallocated"]`` (0 otherwise), and a warning is logged.
     * Ratios may be any finite floats ≥ 0, at any magnitude within one input (1e-300 next to
       1e300): the arithmetic is exact, so no ratio underflows. Booleans are not ratios
-      (:class:`~transforms.errors.InputTypeError` naming the keys); numpy scalars are numbers.
+      (:class:`~fairalloc.transforms.errors.InputTypeError` naming the keys); numpy scalars are
+      numbers.
     * Every result is verified before it is returned (sum exactly ``total``, nothing
       negative, 0 for ratio-0 keys; ``attrs["status"]`` is ``"optimal"``); a breach would be a
-      :class:`~transforms.errors.SolverError` naming the keys. Every exception leaving these
-      functions is a :class:`~transforms.errors.FairallocError`.
+      :class:`~fairalloc.transforms.errors.SolverError` naming the keys. Every exception leaving
+      these functions is a :class:`~fairalloc.transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
-from solvers import portions as kernels
-from transforms._params import choice, number, whole
-from transforms._tables import KeyLabels, keyed_table
-from transforms.errors import InputTypeError, ParameterError, public, translated
+from fairalloc.solvers import portions as kernels
+from fairalloc.transforms._params import choice, number, whole
+from fairalloc.transforms._tables import KeyLabels, keyed_table
+from fairalloc.transforms.errors import InputTypeError, ParameterError, public, translated
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ Decisions where the spec is silent (documented here and relied on by the tests)
     * A sink with demand but no match is not an error: its demand counts as unallocated and the
       report names it (it cannot appear in a table indexed by matches).
     * Empty ``matches`` (or an empty capacity or demand table) raise
-      :class:`~transforms.errors.EmptyInputError`.
+      :class:`~fairalloc.transforms.errors.EmptyInputError`.
     * Conservation checks allow a relative float slack of 1e-9 of each source's capacity and
       each sink's demand (never of a global total).
     * A pandas MultiIndex of matches is read by level name when its levels are named, by
@@ -32,9 +32,10 @@ Decisions where the spec is silent (documented here and relied on by the tests)
     * Amounts are computed after exact power-of-two rescalings per sink and per source, so very
       large or very small magnitudes neither overflow nor underflow, even far apart in one
       instance; ``-0.0`` is read as ``0.0``. Any finite amount ≥ 0 is accepted.
-    * Booleans are not amounts or keys (an :class:`~transforms.errors.InputTypeError` naming
-      them); flags (``run_qa``, ``redistribute``) take only True / False.
-    * Every exception leaving these functions is a :class:`~transforms.errors.FairallocError`.
+    * Booleans are not amounts or keys (an :class:`~fairalloc.transforms.errors.InputTypeError`
+      naming them); flags (``run_qa``, ``redistribute``) take only True / False.
+    * Every exception leaving these functions is a
+      :class:`~fairalloc.transforms.errors.FairallocError`.
 """
 
 from __future__ import annotations
@@ -47,11 +48,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from solvers import sourcing as kernels
-from solvers.verify import Status
-from transforms._params import choice, flag, number
-from transforms._report import Report, stopwatch
-from transforms._tables import (
+from fairalloc.solvers import sourcing as kernels
+from fairalloc.solvers.verify import Status
+from fairalloc.transforms._params import choice, flag, number
+from fairalloc.transforms._report import Report, stopwatch
+from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
     key_tuples,
@@ -62,7 +63,7 @@ from transforms._tables import (
     to_polars,
     unique_pairs,
 )
-from transforms.errors import ParameterError, ZeroCapacityError, public, translated
+from fairalloc.transforms.errors import ParameterError, ZeroCapacityError, public, translated
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,8 @@ def proportional_sourcing(
         See the module docstring for the accepted forms.
     on_zero_capacity : {"even", "zero", "raise"}
         When every source matched to a sink has capacity 0: split the demand equally among
-        them, give them 0, or raise :class:`~transforms.errors.ZeroCapacityError` naming the
-        sinks.
+        them, give them 0, or raise :class:`~fairalloc.transforms.errors.ZeroCapacityError` naming
+        the sinks.
     by : str or list of str, optional
         Extra key columns present in all three inputs (e.g. ``["commodity", "year"]``); the
         allocation runs independently inside each group and these columns lead the index.
@@ -293,10 +294,10 @@ def direct_sourcing(
        its capacity, no sink above its demand (sink units), every volume finite and ≥ 0, each
        to a relative slack of 1e-9 of its own limit. A source or sink beyond that has its
        flows scaled back exactly onto its limit (report status ``"repaired"``); a negative or
-       non-finite volume raises :class:`~transforms.errors.SolverError` naming the sources.
-       ``run_qa=True`` (SPEC §1 step 4) also re-checks the final answer strictly, with no
+       non-finite volume raises :class:`~fairalloc.transforms.errors.SolverError` naming the
+       sources. ``run_qa=True`` (SPEC §1 step 4) also re-checks the final answer strictly, with no
        repair, by the same solver-layer check (O(matches)), raising
-       :class:`~transforms.errors.SolverError` naming the sources or sinks.
+       :class:`~fairalloc.transforms.errors.SolverError` naming the sources or sinks.
 
     Parameters
     ----------

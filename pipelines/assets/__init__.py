@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.assets import assignment, coverage, periods, portions, sourcing
+from fairalloc.pipelines.assets import assignment, coverage, periods, portions, sourcing
 
 MODULES = (sourcing, periods, assignment, coverage, portions)
 ASSETS = dg.load_assets_from_modules(list(MODULES))

@@ -4,11 +4,11 @@ import dagster as dg
 import pandas as pd
 import polars as pl
 
-from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata, violations_check
-from schemas import coverage as schemas
-from transforms import coverage as tf
-from transforms.errors import ParameterError
+from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.schemas import coverage as schemas
+from fairalloc.transforms import coverage as tf
+from fairalloc.transforms.errors import ParameterError
 
 GROUP = "coverage"
 
@@ -33,7 +33,8 @@ class CoverageConfig(dg.Config):
 
 
 def loss_spec(config: CoverageConfig) -> str | tuple[str, float | None]:
-    """The ``loss`` argument of :func:`transforms.coverage.allocate_coverage` for ``config``.
+    """The ``loss`` argument of :func:`fairalloc.transforms.coverage.allocate_coverage` for
+    ``config``.
 
     >>> loss_spec(CoverageConfig(loss="power", loss_parameter=3))
     ('power', 3.0)

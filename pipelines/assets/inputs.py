@@ -6,8 +6,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from pipelines.metadata import table_metadata, validate
-from pipelines.resources import DataDir
+from fairalloc.pipelines.metadata import table_metadata, validate
+from fairalloc.pipelines.resources import DataDir
 
 
 def parquet_input(

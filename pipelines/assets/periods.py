@@ -4,10 +4,10 @@ import dagster as dg
 import pandas as pd
 import polars as pl
 
-from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata, violations_check
-from schemas import periods as schemas
-from transforms import periods as tf
+from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.schemas import periods as schemas
+from fairalloc.transforms import periods as tf
 
 GROUP = "periods"
 BY = list(schemas.BY)

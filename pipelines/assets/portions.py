@@ -5,10 +5,10 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import table_metadata, violations_check
-from schemas import portions as schemas
-from transforms import portions as tf
+from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.metadata import table_metadata, violations_check
+from fairalloc.schemas import portions as schemas
+from fairalloc.transforms import portions as tf
 
 GROUP = "portions"
 

@@ -5,10 +5,10 @@ import dagster as dg
 import pandas as pd
 import polars as pl
 
-from pipelines.assets.inputs import parquet_input
-from pipelines.metadata import report_metadata, table_metadata, violations_check
-from schemas import sourcing as schemas
-from transforms import sourcing as tf
+from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.schemas import sourcing as schemas
+from fairalloc.transforms import sourcing as tf
 
 GROUP = "sourcing"
 BY = list(schemas.BY)

@@ -19,12 +19,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from cli import main
-from cli import parser as cli_parser
+from fairalloc.cli import main
+from fairalloc.cli import parser as cli_parser
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SCRIPT = Path(sys.executable).parent / "fairalloc"
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "fairalloc"]
 SUBCOMMANDS = ("sourcing", "periods", "assign", "coverage", "portions")
 SLACK = 1 + 1e-9
 
@@ -70,7 +70,7 @@ def read(path: Path) -> pl.DataFrame:
 # --- one end-to-end run per capability -------------------------------------------------------
 
 def test_direct_sourcing_by_groups_matches_the_transform(tmp_path):
-    from transforms.sourcing import direct_sourcing
+    from fairalloc.transforms.sourcing import direct_sourcing
 
     p = sample(tmp_path, "sourcing", source_capacity="pq", sink_demand="csv")
     out = tmp_path / "direct.parquet"
@@ -99,7 +99,7 @@ def test_direct_sourcing_by_groups_matches_the_transform(tmp_path):
 
 
 def test_proportional_sourcing_matches_the_transform(tmp_path):
-    from transforms.sourcing import proportional_sourcing
+    from fairalloc.transforms.sourcing import proportional_sourcing
 
     p = sample(tmp_path, "sourcing")
     out = tmp_path / "proportional.csv"
@@ -117,7 +117,7 @@ def test_proportional_sourcing_matches_the_transform(tmp_path):
 
 
 def test_periods_lottery_by_scenario_matches_the_transform(tmp_path):
-    from transforms.periods import allocate_period_groups, lottery_groups
+    from fairalloc.transforms.periods import allocate_period_groups, lottery_groups
 
     p = sample(tmp_path, "periods", capacities="csv")
     out = tmp_path / "seats.parquet"
@@ -137,7 +137,7 @@ def test_periods_lottery_by_scenario_matches_the_transform(tmp_path):
 
 
 def test_periods_published_example_to_csv(tmp_path):
-    from transforms.periods import allocate_periods
+    from fairalloc.transforms.periods import allocate_periods
 
     tables = {name: read(path).filter(pl.col("scenario") == "published").drop("scenario")
               for name, path in sample(tmp_path, "periods").items()}
@@ -157,7 +157,7 @@ def test_periods_published_example_to_csv(tmp_path):
 
 
 def test_assign_rank_maximal_matches_the_transform(tmp_path):
-    from transforms.assignment import assign_preferences
+    from fairalloc.transforms.assignment import assign_preferences
 
     p = sample(tmp_path, "assignment")
     out = tmp_path / "assignment.parquet"
@@ -177,7 +177,7 @@ def test_assign_rank_maximal_matches_the_transform(tmp_path):
 
 
 def test_coverage_with_audit_matches_the_transform(tmp_path):
-    from transforms.coverage import allocate_coverage
+    from fairalloc.transforms.coverage import allocate_coverage
 
     p = sample(tmp_path, "coverage", supply="csv")
     out, audit = tmp_path / "coverage.parquet", tmp_path / "audit.csv"
@@ -206,7 +206,7 @@ def test_portions_inline_prints_the_table():
 
 @pytest.mark.parametrize("ext", ["csv", "parquet"])
 def test_portions_from_a_table_matches_the_transform(tmp_path, ext):
-    from transforms.portions import apportion
+    from fairalloc.transforms.portions import apportion
 
     ratios = pl.DataFrame({"key": ["c", "a", "b", "d"], "ratio": [5.0, 3.0, 1.5, 0.0]})
     src = tmp_path / f"ratios.{ext}"
@@ -397,7 +397,7 @@ def test_subcommand_help_has_an_example(name, capsys):
 
 def test_help_imports_no_data_libraries():
     code = ("import sys; from cli import main; main(['sourcing', '--help']); "
-            "heavy = {'polars', 'pandas', 'transforms.sourcing'} & set(sys.modules); "
+            "heavy = {'polars', 'pandas', 'fairalloc.transforms.sourcing'} & set(sys.modules); "
             "sys.exit(f'imported {heavy}' if heavy else 0)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
@@ -405,8 +405,8 @@ def test_help_imports_no_data_libraries():
 
 
 def test_choices_follow_the_transforms():
-    from solvers import assignment, periods, sourcing
-    from transforms.portions import METHODS
+    from fairalloc.solvers import assignment, periods, sourcing
+    from fairalloc.transforms.portions import METHODS
 
     assert cli_parser.ASSIGN_STRATEGIES == assignment.STRATEGIES.names()
     assert cli_parser.ZERO_CAPACITY_POLICIES == sourcing.ZERO_CAPACITY_POLICIES.names()

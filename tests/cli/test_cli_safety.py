@@ -17,10 +17,10 @@ import pandas as pd
 import polars as pl
 import pytest
 
-import transforms.portions
-from cli import exit_on_signals, main
+from fairalloc.cli import exit_on_signals, main
+from fairalloc.transforms import portions as portions_module
+from fairalloc.transforms._files import TMP_PREFIX, write_atomic
 from tests.cli.test_cli import SUBCOMMANDS, fairalloc, sample
-from transforms._files import TMP_PREFIX, write_atomic
 
 
 def _command(tmp_path: Path, name: str) -> tuple[list[object], Path]:
@@ -92,7 +92,7 @@ def test_a_failure_underneath_is_one_error_line(monkeypatch, capsys):
     def broken(*args, **kwargs):
         return {}["no such key"]  # a bug or a library error deep inside the transform
 
-    monkeypatch.setattr(transforms.portions, "apportion", broken)
+    monkeypatch.setattr(portions_module, "apportion", broken)
     status = main(["portions", "--ratios", "1=3,2=1", "--total", "8"])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1

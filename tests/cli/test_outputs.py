@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pipelines.io_manager import write_atomic
+from fairalloc.pipelines.io_manager import write_atomic
 from tests.cli.test_cli import fairalloc
 
 

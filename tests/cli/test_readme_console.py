@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from pipelines.resources import ROOT
+from tests import ROOT
 from tests.cli.test_cli import COMMAND
 
 

@@ -6,7 +6,7 @@ import importlib.util
 
 import polars as pl
 
-from pipelines.resources import ROOT
+from tests import ROOT
 
 
 def _generate():

@@ -6,11 +6,12 @@ import dagster as dg
 import pandas as pd
 import polars as pl
 
-from pipelines.assets import assignment as assignment_assets
-from pipelines.assets import of
-from pipelines.io_manager import ParquetIOManager
-from pipelines.resources import ROOT, DataDir
-from transforms.assignment import assign_preferences
+from fairalloc.pipelines.assets import assignment as assignment_assets
+from fairalloc.pipelines.assets import of
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.transforms.assignment import assign_preferences
+from tests import ROOT
 
 DATA = ROOT / "data"
 
@@ -37,7 +38,7 @@ def test_assignment_group_materialises_and_matches_the_transform(tmp_path):
 
 
 def test_check_finds_an_item_over_capacity():
-    from transforms.assignment import assignment_violations
+    from fairalloc.transforms.assignment import assignment_violations
 
     alloc = pd.DataFrame({"item": ["X", "X", "Y"], "rank": [1, 1, 1]},
                          index=pd.Index(["a", "b", "b"], name="user"))

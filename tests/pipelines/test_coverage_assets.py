@@ -10,13 +10,14 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines.assets import coverage as coverage_assets
-from pipelines.assets import of
-from pipelines.io_manager import ParquetIOManager
-from pipelines.metadata import violations_check
-from pipelines.resources import ROOT, DataDir
-from transforms import coverage as tf_coverage
-from transforms.coverage import allocate_coverage, audit_fairness
+from fairalloc.pipelines.assets import coverage as coverage_assets
+from fairalloc.pipelines.assets import of
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.metadata import violations_check
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.transforms import coverage as tf_coverage
+from fairalloc.transforms.coverage import allocate_coverage, audit_fairness
+from tests import ROOT
 
 DATA = ROOT / "data"
 OUTPUTS = ("coverage_allocation", "group_coverage", "resource_usage", "fairness_audit")

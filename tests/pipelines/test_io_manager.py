@@ -7,7 +7,7 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines.io_manager import ParquetIOManager, asset_path, write_atomic
+from fairalloc.pipelines.io_manager import ParquetIOManager, asset_path, write_atomic
 
 
 def _indexed() -> pd.DataFrame:

@@ -8,11 +8,12 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines.assets import of
-from pipelines.assets import periods as period_assets
-from pipelines.io_manager import ParquetIOManager
-from pipelines.resources import ROOT, DataDir
-from transforms.periods import allocate_periods
+from fairalloc.pipelines.assets import of
+from fairalloc.pipelines.assets import periods as period_assets
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.transforms.periods import allocate_periods
+from tests import ROOT
 
 DATA = ROOT / "data"
 

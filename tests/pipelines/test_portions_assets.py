@@ -7,11 +7,12 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines.assets import of
-from pipelines.assets import portions as portion_assets
-from pipelines.io_manager import ParquetIOManager
-from pipelines.resources import ROOT, DataDir
-from transforms.portions import apportion, portion_violations
+from fairalloc.pipelines.assets import of
+from fairalloc.pipelines.assets import portions as portion_assets
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.transforms.portions import apportion, portion_violations
+from tests import ROOT
 
 DATA = ROOT / "data"
 

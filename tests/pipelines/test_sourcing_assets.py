@@ -10,12 +10,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from pipelines import defs, load_output
-from pipelines.assets import of
-from pipelines.assets import sourcing as sourcing_assets
-from pipelines.io_manager import ParquetIOManager
-from pipelines.resources import ROOT, DataDir
-from transforms.sourcing import direct_sourcing, proportional_sourcing
+from fairalloc.pipelines import defs, load_output
+from fairalloc.pipelines.assets import of
+from fairalloc.pipelines.assets import sourcing as sourcing_assets
+from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
+from tests import ROOT
 
 DATA = ROOT / "data"
 BY = ["commodity", "year"]

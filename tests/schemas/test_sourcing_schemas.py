@@ -9,7 +9,7 @@ import pandera.errors
 import polars as pl
 import pytest
 
-from schemas import sourcing as schemas
+from fairalloc.schemas import sourcing as schemas
 
 
 def _cap(**overrides):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from solvers.coverage import Loss, _prefix_min_by_segment, solve_coverage, verify
-from solvers.verify import SolverFailure
+from fairalloc.solvers.coverage import Loss, _prefix_min_by_segment, solve_coverage, verify
+from fairalloc.solvers.verify import SolverFailure
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.25, 0.5, 0.9, np.inf])),

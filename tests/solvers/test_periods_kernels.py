@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import periods as kernels
-from solvers.verify import SolverFailure
+from fairalloc.solvers import periods as kernels
+from fairalloc.solvers.verify import SolverFailure
 
 STRATEGIES = ("max_flow", "lp")
 

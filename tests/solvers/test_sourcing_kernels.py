@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from solvers import sourcing as k
-from solvers.registry import Registry
-from solvers.verify import SolverFailure
+from fairalloc.solvers import sourcing as k
+from fairalloc.solvers.registry import Registry
+from fairalloc.solvers.verify import SolverFailure
 
 
 def test_proportional_split_flags_zero_capacity_sinks():

@@ -14,8 +14,12 @@ from hypothesis import given, settings
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import maximum_flow
 
-from transforms import errors
-from transforms.assignment import assign_preferences, assignment_summary, assignment_violations
+from fairalloc.transforms import errors
+from fairalloc.transforms.assignment import (
+    assign_preferences,
+    assignment_summary,
+    assignment_violations,
+)
 
 STRATEGIES = ["min_cost_flow", "rank_maximal"]
 
@@ -303,7 +307,7 @@ def brute_force_signature(p: pd.DataFrame, caps: dict) -> tuple:
 def test_rank_maximal_matches_brute_force(inst, tier_limit):
     # tier_limit 1 solves every tier alone (a new optimal face after each), larger limits
     # group several tiers into one weighted flow: all must reach the same optimum
-    from solvers import assignment as kernels
+    from fairalloc.solvers import assignment as kernels
 
     p, caps = inst
     with pytest.MonkeyPatch.context() as mp:
@@ -393,7 +397,7 @@ def test_a_boolean_rank_is_refused():
 )
 def test_a_broken_strategy_answer_is_a_solver_error_naming_keys(monkeypatch, item, arc, used,
                                                                   what, named):
-    from solvers import assignment as kernels
+    from fairalloc.solvers import assignment as kernels
 
     def broken(arcs, seed, side):
         return kernels.Assignment(np.array(item), "optimal", 1, np.array(arc), np.array(used))
@@ -406,7 +410,7 @@ def test_a_broken_strategy_answer_is_a_solver_error_naming_keys(monkeypatch, ite
 
 
 def test_unplaced_users_are_a_solver_error_when_not_allowed(monkeypatch):
-    from solvers import assignment as kernels
+    from fairalloc.solvers import assignment as kernels
 
     def lazy(arcs, seed, side):
         return kernels.Assignment(np.array([-1, 0]), "optimal", 1, np.array([-1, 1]),

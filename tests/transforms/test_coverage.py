@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 
 from benchmarks.reference_coverage import reference_objective
-from transforms import errors
-from transforms.coverage import allocate_coverage, audit_fairness
+from fairalloc.transforms import errors
+from fairalloc.transforms.coverage import allocate_coverage, audit_fairness
 
 LOSSES = ["quadratic", ("power", 3.0), ("power", 1.5), ("log", 0.1), "exp"]
 

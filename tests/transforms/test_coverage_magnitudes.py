@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 
-import solvers.coverage as kernels
+import fairalloc.solvers.coverage as kernels
+from fairalloc.transforms import errors
+from fairalloc.transforms.coverage import allocate_coverage, audit_fairness, coverage_violations
 from tests.strategies import MAGNITUDE
-from transforms import errors
-from transforms.coverage import allocate_coverage, audit_fairness, coverage_violations
 
 RTOL = 1e-9
 LOSSES = ["quadratic", ("power", 3.0), ("power", 400.0), ("power", 1.001), ("log", 0.1),

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 
 from benchmarks.reference_periods import reference_allocate
-from transforms import errors
-from transforms.periods import allocate_periods, allocate_resource, lottery
+from fairalloc.transforms import errors
+from fairalloc.transforms.periods import allocate_periods, allocate_resource, lottery
 
 
 def tidy(requests: dict) -> pd.DataFrame:
@@ -115,7 +115,7 @@ def test_zero_demand_period_is_fine_without_default_weights():
 def test_solver_failure_is_reported_with_its_status(monkeypatch):
     from types import SimpleNamespace
 
-    from solvers import periods as kernels
+    from fairalloc.solvers import periods as kernels
 
     monkeypatch.setattr(kernels, "linprog",
                         lambda *a, **k: SimpleNamespace(status=4, message="numerical trouble"))
@@ -281,7 +281,7 @@ def test_degenerate_optimum_is_broken_max_min():
 # --- groups and audits ---------------------------------------------------------------------
 
 def test_groups_equal_separate_runs_and_lead_the_index():
-    from transforms.periods import allocate_period_groups, lottery_groups
+    from fairalloc.transforms.periods import allocate_period_groups, lottery_groups
 
     req = pd.concat([tidy({"A": [10, 0], "B": [10, 100]}).assign(scenario="x"),
                      PUBLISHED["requests"].assign(scenario="y")])
@@ -305,7 +305,7 @@ def test_groups_equal_separate_runs_and_lead_the_index():
 
 
 def test_violations_are_empty_on_results_and_find_planted_ones():
-    from transforms.periods import lottery_violations, period_violations
+    from fairalloc.transforms.periods import lottery_violations, period_violations
 
     res = allocate_periods(**PUBLISHED)
     req, caps = PUBLISHED["requests"], PUBLISHED["capacities"]

@@ -10,10 +10,9 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 
-from solvers import periods as kernels
-from tests.strategies import MAGNITUDE
-from transforms import errors
-from transforms.periods import (
+from fairalloc.solvers import periods as kernels
+from fairalloc.transforms import errors
+from fairalloc.transforms.periods import (
     allocate_period_groups,
     allocate_periods,
     allocate_resource,
@@ -22,6 +21,7 @@ from transforms.periods import (
     lottery_violations,
     period_violations,
 )
+from tests.strategies import MAGNITUDE
 
 ISSUE = dict(
     requests=pd.DataFrame({"account": ["a0", "a0", "a1", "a1"], "period": [1, 2, 1, 2],

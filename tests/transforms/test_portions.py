@@ -12,18 +12,18 @@ import polars as pl
 import pytest
 from hypothesis import assume, given, settings
 
-from solvers.portions import exact_sum
-from tests import reference_portions as ref
-from tests.strategies import MAGNITUDE
-from transforms import errors
-from transforms.errors import (
+from fairalloc.solvers.portions import exact_sum
+from fairalloc.transforms import errors
+from fairalloc.transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
     InputTypeError,
     InvalidAmountError,
     ParameterError,
 )
-from transforms.portions import METHODS, apportion, portion_violations
+from fairalloc.transforms.portions import METHODS, apportion, portion_violations
+from tests import reference_portions as ref
+from tests.strategies import MAGNITUDE
 
 DIVISOR = ["jefferson", "webster", "adams", "huntington_hill"]
 
@@ -354,7 +354,7 @@ def test_numpy_scalars_are_numbers():
 
 
 def test_a_wrong_kernel_answer_is_a_solver_error_naming_the_keys(monkeypatch):
-    from solvers import portions as kernels
+    from fairalloc.solvers import portions as kernels
 
     def bad(r, total):  # gives one portion too many to the second key
         out = np.zeros(len(r), dtype=np.int64)

@@ -9,8 +9,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from transforms import errors
-from transforms.sourcing import (
+from fairalloc.transforms import errors
+from fairalloc.transforms.sourcing import (
     SourcingReport,
     conservation_violations,
     direct_sourcing,
@@ -273,7 +273,7 @@ def test_error_lists_at_most_ten_keys_and_counts_all():
 
 
 def test_qa_raises_on_broken_kernel(monkeypatch):
-    from solvers import sourcing as kernels
+    from fairalloc.solvers import sourcing as kernels
 
     real = kernels.direct_allocation
 
@@ -409,7 +409,7 @@ def test_foreign_exceptions_leave_as_fairalloc_errors():
 
 
 def test_an_answer_over_a_limit_is_repaired_and_reported(monkeypatch):
-    from solvers import sourcing as kernels
+    from fairalloc.solvers import sourcing as kernels
 
     real = kernels._direct_round
 
@@ -427,7 +427,7 @@ def test_an_answer_over_a_limit_is_repaired_and_reported(monkeypatch):
 
 
 def test_a_negative_flow_is_a_solver_error_naming_the_source(monkeypatch):
-    from solvers import sourcing as kernels
+    from fairalloc.solvers import sourcing as kernels
 
     real = kernels._direct_round
 

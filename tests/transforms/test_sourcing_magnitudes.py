@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fairalloc.transforms.errors import FairallocError
+from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests import reference_sourcing as ref
 from tests.strategies import MAGNITUDE, grouped_sourcing_cases, sourcing_cases
-from transforms.errors import FairallocError
-from transforms.sourcing import direct_sourcing, proportional_sourcing
 
 RTOL = 1e-9
 TOLERANCES = st.sampled_from([0.0, 0.1, 0.5, 1 - 1e-9])

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests import reference_sourcing as ref
 from tests.strategies import grouped_sourcing_cases, sourcing_cases
-from transforms.sourcing import direct_sourcing, proportional_sourcing
 
 RTOL = 1e-9
 TOLERANCES = st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.9, 1 - 1e-9])

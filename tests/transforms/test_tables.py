@@ -4,8 +4,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from transforms import errors
-from transforms._tables import KeyedTable, code_rows, to_polars
+from fairalloc.transforms import errors
+from fairalloc.transforms._tables import KeyedTable, code_rows, to_polars
 
 
 def test_pandas_columns_and_index_levels_are_read_by_name():

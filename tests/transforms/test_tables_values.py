@@ -8,8 +8,8 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from transforms import errors
-from transforms._tables import KeyLabels, keyed_table, to_polars
+from fairalloc.transforms import errors
+from fairalloc.transforms._tables import KeyLabels, keyed_table, to_polars
 
 
 @pytest.mark.parametrize(
