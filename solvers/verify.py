@@ -40,16 +40,38 @@ RTOL = 1e-9
 class Status(StrEnum):
     """How a solve ended; reports carry it as a plain string.
 
-    >>> Status.REPAIRED == "repaired"
-    True
+    >>> Status.REPAIRED == "repaired", Status.REPAIRED
+    (True, 'repaired')
     """
 
     OPTIMAL = "optimal"
-    REPAIRED = "repaired"  # the solver's answer broke a limit by more than float noise; it was
-    # scaled back exactly onto the limit (feasible, possibly slightly below the optimum)
+    REPAIRED = "repaired"
     ITERATION_LIMIT = "iteration_limit"
     INFEASIBLE = "infeasible"
     ERROR = "error"
+
+    def __repr__(self) -> str:  # shown as the plain word it equals, e.g. in result tuples
+        return repr(self.value)
+
+    @property
+    def describe(self) -> str:
+        """What the status means for the answer, in one sentence (a report's default message).
+
+        >>> Status("repaired").describe
+        'the solver broke a limit beyond float noise; its answer was scaled back onto the limit'
+        """
+        return _MEANING[self]
+
+
+_MEANING = {
+    Status.OPTIMAL: "solved to optimality; every limit verified",
+    Status.REPAIRED: "the solver broke a limit beyond float noise; its answer was scaled back "
+                     "onto the limit",
+    Status.ITERATION_LIMIT: "stopped at the iteration limit; the answer is feasible and verified "
+                            "but may not be maximal",
+    Status.INFEASIBLE: "the problem has no feasible answer",
+    Status.ERROR: "the solver failed",
+}
 
 
 class SolverFailure(RuntimeError):
