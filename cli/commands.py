@@ -25,6 +25,7 @@ from fairalloc.cli.io import (
     read_table,
     require_columns,
 )
+from fairalloc.transforms.options import PERIODS, SOURCING
 
 #: The options of each command that name input files.
 INPUT_OPTIONS = ("matches", "source_capacity", "sink_demand", "requests", "accounts",
@@ -50,14 +51,15 @@ def sourcing(args: argparse.Namespace, progress: Progress) -> None:
 
     progress.say(f"{args.method} sourcing…")
     if args.method == "direct":
-        tol = 0.0 if args.relative_tolerance is None else args.relative_tolerance
+        tol = (SOURCING.relative_tolerance if args.relative_tolerance is None
+               else args.relative_tolerance)
         source_volume, sink_volume = tf.direct_sourcing(
             matches, capacity, demand, relative_tolerance=tol,
             redistribute=args.redistribute, by=args.by)
         table = pd.concat([source_volume, sink_volume], axis=1)
         report = source_volume.attrs["report"]
     else:
-        policy = args.on_zero_capacity or "even"
+        policy = args.on_zero_capacity or SOURCING.on_zero_capacity
         volume = tf.proportional_sourcing(matches, demand, capacity, on_zero_capacity=policy,
                                           by=args.by)
         table, report = volume.to_frame(), volume.attrs["report"]
@@ -91,7 +93,7 @@ def periods(args: argparse.Namespace, progress: Progress) -> None:
                  f"(request {report.total_request:.6g}), "
                  f"{report.iterations} step-2 iteration(s)")
     if args.lottery:
-        seed = 0 if args.seed is None else args.seed
+        seed = PERIODS.seed if args.seed is None else args.seed
         progress.say(f"drawing the lottery (seed {seed})…")
         if args.by:
             table = tf.lottery_groups(res.allocation, capacities, by=args.by, seed=seed)

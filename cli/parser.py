@@ -1,8 +1,8 @@
 """The ``fairalloc`` argument parser: one subcommand per capability.
 
 Only the standard library is imported here, so ``fairalloc --help`` answers at once; the
-transforms are imported by the subcommand that runs. Choices that mirror a transform's option
-names are spelled out here and kept in step with the transforms by ``tests/cli``.
+transforms are imported by the subcommand that runs. Defaults, choices and help texts come from
+:mod:`fairalloc.transforms.options`, where each capability's options are written once.
 """
 
 from __future__ import annotations
@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 
-SOURCING_METHODS = ("direct", "proportional")
-#: ``fairalloc.solvers.sourcing.ZERO_CAPACITY_POLICIES``
-ZERO_CAPACITY_POLICIES = ("even", "zero", "raise")
-#: ``fairalloc.solvers.periods.STEP2_SOLVERS``
-STEP2_STRATEGIES = ("max_flow", "lp")
-#: ``fairalloc.solvers.assignment.STRATEGIES``
-ASSIGN_STRATEGIES = ("min_cost_flow", "rank_maximal", "milp")
-#: ``fairalloc.transforms.portions.METHODS``
-PORTION_METHODS = ("priority", "hamilton", "jefferson", "webster", "adams", "huntington_hill")
+from fairalloc.transforms.options import ASSIGNMENT, COVERAGE, PERIODS, PORTIONS, SOURCING
+
+SOURCING_METHODS = SOURCING.choices("method")
+ZERO_CAPACITY_POLICIES = SOURCING.choices("on_zero_capacity")
+STEP2_STRATEGIES = PERIODS.choices("step2_strategy")
+ASSIGN_STRATEGIES = ASSIGNMENT.choices("strategy")
+PORTION_METHODS = PORTIONS.choices("method")
 PERIOD_TABLES = ("allocation", "accounts", "periods")
 COVERAGE_TABLES = ("allocation", "groups", "resources")
 
@@ -87,17 +85,17 @@ def _sourcing(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--source-capacity", required=True, metavar="PATH",
                    help="table source, capacity")
     p.add_argument("--sink-demand", required=True, metavar="PATH", help="table sink, demand")
-    p.add_argument("--method", choices=SOURCING_METHODS, default="direct",
+    p.add_argument("--method", choices=SOURCING_METHODS, default=SOURCING.method,
                    help="direct: within capacity; proportional: how much each source is "
                         "asked for (default: %(default)s)")
     p.add_argument("--relative-tolerance", type=float, metavar="FLOAT",
                    help="direct only: sink demands may be overstated by up to this fraction, "
-                        "in [0, 1) (default: 0)")
+                        f"in [0, 1) (default: {SOURCING.relative_tolerance:g})")
     p.add_argument("--redistribute", action="store_true",
                    help="direct only: repeat on what is left until nothing more moves")
     p.add_argument("--on-zero-capacity", choices=ZERO_CAPACITY_POLICIES,
                    help="proportional only: when all of a sink's sources have capacity 0 "
-                        "(default: even)")
+                        f"(default: {SOURCING.on_zero_capacity})")
     p.add_argument("--by", action="append", metavar="COL",
                    help="group column present in all three tables (repeatable)")
     return p
@@ -128,22 +126,24 @@ def _periods(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="weight every period 1 instead of by demand (D_t / min D)")
     p.add_argument("--one-step", dest="two_step", action="store_false",
                    help="skip step 2 (handing out leftover capacity)")
-    p.add_argument("--convergence-threshold", type=float, default=0.01, metavar="FLOAT",
+    p.add_argument("--convergence-threshold", type=float,
+                   default=PERIODS.convergence_threshold, metavar="FLOAT",
                    help="step 2: a period has leftover capacity above this fraction "
                         "(default: %(default)s)")
-    p.add_argument("--demand-gap-threshold", type=float, default=0.1, metavar="FLOAT",
+    p.add_argument("--demand-gap-threshold", type=float,
+                   default=PERIODS.demand_gap_threshold, metavar="FLOAT",
                    help="step 2: an account's unmet demand counts above this amount "
                         "(default: %(default)s)")
-    p.add_argument("--max-iterations", type=int, default=10, metavar="INT",
+    p.add_argument("--max-iterations", type=int, default=PERIODS.max_iterations, metavar="INT",
                    help="step 2: at most this many rounds (default: %(default)s)")
-    p.add_argument("--step2-strategy", choices=STEP2_STRATEGIES, default="max_flow",
+    p.add_argument("--step2-strategy", choices=STEP2_STRATEGIES, default=PERIODS.step2_strategy,
                    help="how each step-2 round is solved (default: %(default)s)")
     p.add_argument("--table", choices=PERIOD_TABLES,
                    help="which result table to output (default: allocation)")
     p.add_argument("--lottery", action="store_true",
                    help="draw whole units (desks, seats) from the allocation and output the draw")
     p.add_argument("--seed", type=int, metavar="INT",
-                   help="lottery seed, an integer >= 0 (default: 0)")
+                   help=f"{PERIODS.option('seed').help} (default: {PERIODS.seed})")
     return p
 
 
@@ -160,16 +160,16 @@ def _assign(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
         common)
     p.add_argument("--preferences", required=True, metavar="PATH", help="table user, item, rank")
     p.add_argument("--capacities", required=True, metavar="PATH", help="table item, capacity")
-    p.add_argument("--strategy", choices=ASSIGN_STRATEGIES, default="min_cost_flow",
+    p.add_argument("--strategy", choices=ASSIGN_STRATEGIES, default=ASSIGNMENT.strategy,
                    help="social optimum, lexicographic fairness tiers, or the social optimum "
                         "under --constraints (default: %(default)s)")
     p.add_argument("--fill-unlisted", action="store_true",
                    help="also allow unranked items, at cost max rank + 2")
     p.add_argument("--no-unassigned", dest="allow_unassigned", action="store_false",
                    help="fail unless every user can be placed")
-    p.add_argument("--unassigned-cost", type=int, default=10_000, metavar="INT",
+    p.add_argument("--unassigned-cost", type=int, default=ASSIGNMENT.unassigned_cost, metavar="INT",
                    help="cost of leaving a user unplaced (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, metavar="INT",
+    p.add_argument("--seed", type=int, default=ASSIGNMENT.seed, metavar="INT",
                    help="tie-break seed (default: %(default)s)")
     p.add_argument("--constraints", metavar="JSON",
                    help="milp only: JSON file {\"quotas\": [...], \"together\": [...], "
@@ -193,9 +193,9 @@ def _coverage(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="table group, population, prior, weight")
     p.add_argument("--eligibility", required=True, metavar="PATH", help="table group, resource")
     p.add_argument("--supply", required=True, metavar="PATH", help="table resource, supply")
-    p.add_argument("--loss", type=loss_option, default="quadratic", metavar="LOSS",
+    p.add_argument("--loss", type=loss_option, default=COVERAGE.loss, metavar="LOSS",
                    help="quadratic (1-y)^2, exp e^-y, power:M (1-y)^M with M > 1, or log:EPS "
-                        "-ln(y+EPS) with EPS > 0 (default: quadratic)")
+                        f"-ln(y+EPS) with EPS > 0 (default: {COVERAGE.loss})")
     p.add_argument("--table", choices=COVERAGE_TABLES, default="allocation",
                    help="which result table to output (default: %(default)s)")
     p.add_argument("--audit", metavar="PATH",
@@ -216,7 +216,7 @@ def _portions(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="inline ratios or a table with columns key, ratio")
     p.add_argument("--total", required=True, metavar="INT",
                    help="number of portions to hand out (a whole number ≥ 0)")
-    p.add_argument("--method", choices=PORTION_METHODS, default="priority",
+    p.add_argument("--method", choices=PORTION_METHODS, default=PORTIONS.method,
                    help="apportionment method (default: %(default)s)")
     return p
 

@@ -45,6 +45,7 @@ from fairalloc.transforms.errors import (
     public,
     translated,
 )
+from fairalloc.transforms.options import ASSIGNMENT
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,11 @@ def assign_preferences(
     preferences: Any,
     capacities: Any,
     *,
-    strategy: str = "min_cost_flow",
-    fill_unlisted: bool = False,
-    allow_unassigned: bool = True,
-    unassigned_cost: int = 10_000,
-    seed: int = 0,
+    strategy: str = ASSIGNMENT.strategy,
+    fill_unlisted: bool = ASSIGNMENT.fill_unlisted,
+    allow_unassigned: bool = ASSIGNMENT.allow_unassigned,
+    unassigned_cost: int = ASSIGNMENT.unassigned_cost,
+    seed: int = ASSIGNMENT.seed,
     constraints: Any = None,
 ) -> PreferenceAssignment:
     """Give each user at most one item, best for all (``"min_cost_flow"``) or fairest by tiers.

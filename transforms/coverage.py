@@ -50,6 +50,7 @@ from fairalloc.transforms._tables import (
     unique_pairs,
 )
 from fairalloc.transforms.errors import InvalidAmountError, ParameterError, public, translated
+from fairalloc.transforms.options import COVERAGE
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: st
 
 @public("coverage")
 def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
-                      loss: Any = "quadratic") -> CoverageAllocation:
+                      loss: Any = COVERAGE.loss) -> CoverageAllocation:
     """Allocate scarce resources to weighted populations, minimising Σ w n F(coverage).
 
     Parameters
@@ -257,7 +258,7 @@ AUDIT_COLUMNS = ["complainant", "other", "resource", "complainant_weight", "othe
 
 @public("coverage")
 def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
-                   tol: float = 1e-9) -> pd.DataFrame:
+                   tol: float = COVERAGE.tol) -> pd.DataFrame:
     """Every justified complaint against an allocation (empty when it is fair).
 
     Group i′ may complain about group i over resource k when both are eligible for k, i

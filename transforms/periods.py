@@ -44,6 +44,7 @@ from fairalloc.transforms.errors import (
     public,
     translated,
 )
+from fairalloc.transforms.options import PERIODS
 
 log = logging.getLogger(__name__)
 
@@ -213,12 +214,12 @@ def allocate_periods(
     capacities: Any,
     weights: Any = None,
     *,
-    auto_weights: bool = True,
-    two_step: bool = True,
-    convergence_threshold: float = 0.01,
-    demand_gap_threshold: float = 0.1,
-    max_iterations: int = 10,
-    step2_strategy: str = "max_flow",
+    auto_weights: bool = PERIODS.auto_weights,
+    two_step: bool = PERIODS.two_step,
+    convergence_threshold: float = PERIODS.convergence_threshold,
+    demand_gap_threshold: float = PERIODS.demand_gap_threshold,
+    max_iterations: int = PERIODS.max_iterations,
+    step2_strategy: str = PERIODS.step2_strategy,
 ) -> PeriodAllocation:
     """Allocate period capacity to accounts in proportion to entitlement, then leftovers.
 
@@ -376,11 +377,11 @@ def allocate_resource(
     requests: Sequence[Sequence[float]],
     capacities: Sequence[float],
     weights: Sequence[float] | None = None,
-    auto_weights: bool = True,
-    two_step: bool = True,
-    convergence_threshold: float = 0.01,
-    demand_gap_threshold: float = 0.1,
-    max_iterations: int = 10,
+    auto_weights: bool = PERIODS.auto_weights,
+    two_step: bool = PERIODS.two_step,
+    convergence_threshold: float = PERIODS.convergence_threshold,
+    demand_gap_threshold: float = PERIODS.demand_gap_threshold,
+    max_iterations: int = PERIODS.max_iterations,
 ) -> ResourceAllocation:
     """Drop-in interface: lists in, the classic result fields out (periods numbered from 1).
 
@@ -473,7 +474,7 @@ def allocate_resource(
 
 
 @public("lottery")
-def lottery(allocation: Any, capacities: Any, seed: int = 0) -> pd.DataFrame:
+def lottery(allocation: Any, capacities: Any, seed: int = PERIODS.seed) -> pd.DataFrame:
     """Turn a fractional allocation into whole units (desks, seats) by dependent rounding.
 
     Account i wins a unit in period t with probability min(1, a_it) (amounts ≥ 1 are capped at
@@ -617,7 +618,7 @@ def _by(by: Any) -> list[str]:
 
 @public("lottery")
 def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
-                   by: str | Sequence[str], seed: int = 0) -> pd.DataFrame:
+                   by: str | Sequence[str], seed: int = PERIODS.seed) -> pd.DataFrame:
     """:func:`lottery` for each value of the leading ``by`` index level(s) / columns."""
     by = _by(by)
     if isinstance(allocation, PeriodAllocation):

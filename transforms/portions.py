@@ -42,6 +42,7 @@ from fairalloc.solvers import portions as kernels
 from fairalloc.transforms._params import choice, number, whole
 from fairalloc.transforms._tables import KeyLabels, keyed_table
 from fairalloc.transforms.errors import InputTypeError, ParameterError, public, translated
+from fairalloc.transforms.options import PORTIONS as OPTIONS
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ METHODS: tuple[str, ...] = kernels.METHODS.names()
 
 
 @public("portions")
-def apportion(ratios: Any, total: int, method: str = "priority") -> pd.Series:
+def apportion(ratios: Any, total: int, method: str = OPTIONS.method) -> pd.Series:
     """Whole portions per key, summing exactly to ``total`` when any ratio is positive.
 
     Parameters

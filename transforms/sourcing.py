@@ -64,6 +64,7 @@ from fairalloc.transforms._tables import (
     unique_pairs,
 )
 from fairalloc.transforms.errors import ParameterError, ZeroCapacityError, public, translated
+from fairalloc.transforms.options import SOURCING
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def proportional_sourcing(
     matches: Any,
     sink_demand: Any,
     source_capacity: Any,
-    on_zero_capacity: str = "even",
+    on_zero_capacity: str = SOURCING.on_zero_capacity,
     by: str | Sequence[str] | None = None,
 ) -> pd.Series:
     """Split every sink's whole demand over its matched sources in proportion to capacity.
@@ -278,9 +279,9 @@ def direct_sourcing(
     matches: Any,
     source_capacity: Any,
     sink_demand: Any,
-    relative_tolerance: float = 0,
-    run_qa: bool = True,
-    redistribute: bool = False,
+    relative_tolerance: float = SOURCING.relative_tolerance,
+    run_qa: bool = SOURCING.run_qa,
+    redistribute: bool = SOURCING.redistribute,
     by: str | Sequence[str] | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Allocate sink demand to matched sources without exhausting supply.

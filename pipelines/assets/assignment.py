@@ -5,9 +5,11 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
 from fairalloc.schemas import assignment as schemas
 from fairalloc.transforms import assignment as tf
+from fairalloc.transforms.options import ASSIGNMENT
 
 GROUP = "assignment"
 
@@ -20,11 +22,11 @@ item_capacities = parquet_input("item_capacities", GROUP, schemas.ItemCapacities
 class AssignmentConfig(dg.Config):
     """Run config of the assignment (SPEC §3 defaults)."""
 
-    strategy: str = "min_cost_flow"
-    fill_unlisted: bool = False
-    allow_unassigned: bool = True
-    unassigned_cost: int = 10_000
-    seed: int = 0
+    strategy: choices(ASSIGNMENT, "strategy") = option(ASSIGNMENT, "strategy")
+    fill_unlisted: bool = option(ASSIGNMENT, "fill_unlisted")
+    allow_unassigned: bool = option(ASSIGNMENT, "allow_unassigned")
+    unassigned_cost: int = option(ASSIGNMENT, "unassigned_cost")
+    seed: int = option(ASSIGNMENT, "seed")
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})

@@ -5,10 +5,12 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
 from fairalloc.schemas import coverage as schemas
 from fairalloc.transforms import coverage as tf
 from fairalloc.transforms.errors import ParameterError
+from fairalloc.transforms.options import COVERAGE
 
 GROUP = "coverage"
 
@@ -28,7 +30,7 @@ class CoverageConfig(dg.Config):
     (``loss_parameter`` = eps > 0) or ``"exp"``.
     """
 
-    loss: str = "quadratic"
+    loss: choices(COVERAGE, "loss") = option(COVERAGE, "loss")
     loss_parameter: float | None = None
 
 

@@ -5,9 +5,11 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
 from fairalloc.schemas import periods as schemas
 from fairalloc.transforms import periods as tf
+from fairalloc.transforms.options import PERIODS
 
 GROUP = "periods"
 BY = list(schemas.BY)
@@ -26,17 +28,18 @@ period_capacities = parquet_input("period_capacities", GROUP, schemas.PeriodCapa
 class PeriodAllocationConfig(dg.Config):
     """Run config of the period allocation (SPEC §2 defaults)."""
 
-    auto_weights: bool = True
-    two_step: bool = True
-    convergence_threshold: float = 0.01
-    demand_gap_threshold: float = 0.1
-    max_iterations: int = 10
+    auto_weights: bool = option(PERIODS, "auto_weights")
+    two_step: bool = option(PERIODS, "two_step")
+    convergence_threshold: float = option(PERIODS, "convergence_threshold")
+    demand_gap_threshold: float = option(PERIODS, "demand_gap_threshold")
+    max_iterations: int = option(PERIODS, "max_iterations")
+    step2_strategy: choices(PERIODS, "step2_strategy") = option(PERIODS, "step2_strategy")
 
 
 class LotteryConfig(dg.Config):
     """Run config of the seat lottery."""
 
-    seed: int = 0
+    seed: int = option(PERIODS, "seed")
 
 
 @dg.multi_asset(

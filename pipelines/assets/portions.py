@@ -6,9 +6,11 @@ import dagster as dg
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import table_metadata, violations_check
 from fairalloc.schemas import portions as schemas
 from fairalloc.transforms import portions as tf
+from fairalloc.transforms.options import PORTIONS
 
 GROUP = "portions"
 
@@ -21,7 +23,7 @@ class PortionsConfig(dg.Config):
     """Run config: how many whole portions to hand out, and by which method (SPEC §5)."""
 
     total: int = 75
-    method: str = "priority"
+    method: choices(PORTIONS, "method") = option(PORTIONS, "method")
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"},

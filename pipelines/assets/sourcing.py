@@ -6,9 +6,11 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.config import option
 from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
 from fairalloc.schemas import sourcing as schemas
 from fairalloc.transforms import sourcing as tf
+from fairalloc.transforms.options import SOURCING
 
 GROUP = "sourcing"
 BY = list(schemas.BY)
@@ -29,8 +31,8 @@ sink_demand = parquet_input(
 class DirectSourcingConfig(dg.Config):
     """Run config of ``direct_sourcing``."""
 
-    relative_tolerance: float = 0.0
-    redistribute: bool = False
+    relative_tolerance: float = option(SOURCING, "relative_tolerance")
+    redistribute: bool = option(SOURCING, "redistribute")
 
 
 def _publish(context: dg.AssetExecutionContext, table: pd.DataFrame, schema, report) -> None:

@@ -54,11 +54,10 @@ def test_bad_ratios_stop_the_run(tmp_path):
     assert not (tmp_path / "out" / "portions.parquet").exists()
 
 
-def test_unknown_method_fails_the_run_naming_it(tmp_path):
-    result = _run(tmp_path, total=5, method="dhondt")
-    assert not result.success
-    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
-    assert "dhondt" in str(failure.event_specific_data.error)
+def test_unknown_method_is_refused_before_the_run_naming_it(tmp_path):
+    with pytest.raises(dg.DagsterInvalidConfigError, match="dhondt"):
+        _run(tmp_path, total=5, method="dhondt")
+    assert not list(tmp_path.iterdir())  # nothing ran, nothing was stored
 
 
 def test_violations_find_each_breach():

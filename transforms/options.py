@@ -1,0 +1,117 @@
+"""Each capability's options, written once: name, default, allowed choices and meaning.
+
+The transforms' signatures take their defaults from here, the Dagster run-config classes their
+fields (choices become ``Literal`` types, so the launchpad offers them and refuses anything
+else), the command line its defaults, choices and help texts. The names of strategies and
+methods match the solver registries (a test holds them together). Only the standard library is
+imported, so ``fairalloc --help`` stays fast.
+
+Examples
+--------
+>>> PERIODS.max_iterations
+10
+>>> ASSIGNMENT.choices("strategy")
+('min_cost_flow', 'rank_maximal', 'milp')
+>>> PORTIONS.option("method").help
+'apportionment method'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: its default, its closed set of choices (if any) and a one-line meaning."""
+
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+class Vocabulary:
+    """The options of one capability; ``vocabulary.name`` is an option's default."""
+
+    def __init__(self, capability: str, **options: Option):
+        self.capability = capability
+        self._options = dict(options)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._options[name].default
+        except KeyError:
+            raise AttributeError(f"{self.capability} has no option {name!r}") from None
+
+    def option(self, name: str) -> Option:
+        """The :class:`Option` called ``name``."""
+        return self._options[name]
+
+    def choices(self, name: str) -> tuple[str, ...]:
+        """The allowed values of a closed option."""
+        found = self._options[name].choices
+        if found is None:
+            raise KeyError(f"{self.capability} option {name!r} is not a closed choice")
+        return found
+
+    def names(self) -> tuple[str, ...]:
+        """Every option name, in declaration order."""
+        return tuple(self._options)
+
+    def defaults(self, *names: str) -> dict[str, Any]:
+        """``{name: default}`` for ``names`` (all options when none are given)."""
+        return {n: self._options[n].default for n in (names or self._options)}
+
+
+SOURCING = Vocabulary(
+    "sourcing",
+    method=Option("direct", "direct: within capacity; proportional: how much each source is "
+                            "asked for", ("direct", "proportional")),
+    relative_tolerance=Option(0.0, "sink demands may be overstated by up to this fraction, "
+                                   "in [0, 1)"),
+    redistribute=Option(False, "repeat on what is left until nothing more moves"),
+    run_qa=Option(True, "re-check the final answer strictly (no repair)"),
+    on_zero_capacity=Option("even", "when all of a sink's sources have capacity 0: split "
+                                    "evenly, give 0, or raise", ("even", "zero", "raise")),
+)
+
+PERIODS = Vocabulary(
+    "periods",
+    auto_weights=Option(True, "weight periods by demand (D_t / min D) instead of 1"),
+    two_step=Option(True, "hand out leftover capacity in step 2"),
+    convergence_threshold=Option(0.01, "step 2: a period has leftover capacity above this "
+                                       "fraction"),
+    demand_gap_threshold=Option(0.1, "step 2: an account's unmet demand counts above this "
+                                     "amount"),
+    max_iterations=Option(10, "step 2: at most this many rounds"),
+    step2_strategy=Option("max_flow", "how each step-2 round is solved", ("max_flow", "lp")),
+    seed=Option(0, "lottery seed, an integer >= 0"),
+)
+
+ASSIGNMENT = Vocabulary(
+    "assignment",
+    strategy=Option("min_cost_flow", "social optimum, lexicographic fairness tiers, or the "
+                                     "social optimum under side constraints",
+                    ("min_cost_flow", "rank_maximal", "milp")),
+    fill_unlisted=Option(False, "also allow unranked items, at cost max rank + 2"),
+    allow_unassigned=Option(True, "allow users to stay unplaced (else fail unless all fit)"),
+    unassigned_cost=Option(10_000, "cost of leaving a user unplaced"),
+    seed=Option(0, "tie-break seed"),
+)
+
+COVERAGE = Vocabulary(
+    "coverage",
+    loss=Option("quadratic", "quadratic (1-y)^2, exp e^-y, power (1-y)^m with m > 1, or log "
+                             "-ln(y+eps) with eps > 0", ("quadratic", "power", "log", "exp")),
+    tol=Option(1e-9, "fairness audit: relative slack before a complaint counts"),
+)
+
+PORTIONS = Vocabulary(
+    "portions",
+    method=Option("priority", "apportionment method",
+                  ("priority", "hamilton", "jefferson", "webster", "adams", "huntington_hill")),
+)
+
+#: Every capability's vocabulary by name.
+VOCABULARIES = {v.capability: v for v in (SOURCING, PERIODS, ASSIGNMENT, COVERAGE, PORTIONS)}
