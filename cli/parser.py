@@ -10,7 +10,15 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 
-from fairalloc.transforms.options import ASSIGNMENT, COVERAGE, PERIODS, PORTIONS, SOURCING
+from fairalloc.transforms.options import (
+    ASSIGNMENT,
+    COVERAGE,
+    LOSS_PARAMETERS,
+    PERIODS,
+    PORTIONS,
+    SOURCING,
+    loss_spec,
+)
 
 SOURCING_METHODS = SOURCING.choices("method")
 ZERO_CAPACITY_POLICIES = SOURCING.choices("on_zero_capacity")
@@ -28,8 +36,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 def loss_option(text: str) -> str | tuple[str, float]:
     """The ``loss`` argument of ``allocate_coverage`` from ``--loss`` text.
 
-    ``quadratic``, ``exp``, ``power:M`` or ``log:EPS``; the numeric limits (m > 1, eps > 0)
-    are checked by the transform.
+    ``quadratic``, ``exp``, ``power:M`` or ``log:EPS`` (names and shapes from
+    :func:`fairalloc.transforms.options.loss_spec`); the numeric limits (m > 1, eps > 0) are
+    checked by the transform.
 
     >>> loss_option("quadratic"), loss_option("power:3"), loss_option("log:0.01")
     ('quadratic', ('power', 3.0), ('log', 0.01))
@@ -40,19 +49,21 @@ def loss_option(text: str) -> str | tuple[str, float]:
     """
     name, sep, param = text.partition(":")
     name = name.strip().lower()
-    if name in ("quadratic", "exp"):
-        if sep:
-            raise argparse.ArgumentTypeError(f"loss {name!r} takes no parameter")
-        return name
-    if name in ("power", "log"):
-        example = "power:3" if name == "power" else "log:0.01"
+    if name not in COVERAGE.choices("loss"):
+        raise argparse.ArgumentTypeError(
+            f"unknown loss {text!r}: use quadratic, exp, power:M or log:EPS")
+    value = None
+    if name in LOSS_PARAMETERS or sep:
         try:
-            return name, float(param)
+            value = float(param)
         except ValueError:
+            example = "power:3" if name == "power" else "log:0.01"
             raise argparse.ArgumentTypeError(
                 f"loss {name!r} needs a number after ':', e.g. {example}") from None
-    raise argparse.ArgumentTypeError(
-        f"unknown loss {text!r}: use quadratic, exp, power:M or log:EPS")
+    try:
+        return loss_spec(name, value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).split(":")[0]) from None
 
 
 def _version() -> str:

@@ -50,7 +50,7 @@ from fairalloc.transforms._tables import (
     unique_pairs,
 )
 from fairalloc.transforms.errors import InvalidAmountError, ParameterError, public, translated
-from fairalloc.transforms.options import COVERAGE
+from fairalloc.transforms.options import COVERAGE, LOSS_PARAMETERS
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,14 @@ class CoverageAllocation:
 
 
 def parse_loss(loss: Any) -> kernels.Loss:
-    """``"quadratic"``, ``("power", m)`` with m > 1, ``("log", eps)`` with eps > 0, ``"exp"``."""
-    if loss in ("quadratic", "exp"):
+    """``"quadratic"``, ``("power", m)`` with m > 1, ``("log", eps)`` with eps > 0, ``"exp"``
+    (names and rules: :data:`fairalloc.transforms.options.LOSS_PARAMETERS`)."""
+    if isinstance(loss, str) and loss in COVERAGE.choices("loss") and loss not in LOSS_PARAMETERS:
         return kernels.Loss(loss)
-    if isinstance(loss, tuple | list) and len(loss) == 2 and loss[0] in ("power", "log"):
+    if isinstance(loss, tuple | list) and len(loss) == 2 and loss[0] in LOSS_PARAMETERS:
         name, p = loss
-        low, rule = (1, "m > 1") if name == "power" else (0, "eps > 0")
+        symbol, low = LOSS_PARAMETERS[name]
+        rule = f"{symbol} > {low:g}"
         try:
             value = number(f"loss ({name!r}, …)", p, low=low, low_open=True)
         except ParameterError:

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fairalloc.transforms.errors import ParameterError
+
 
 @dataclass(frozen=True)
 class Option:
@@ -106,6 +108,33 @@ COVERAGE = Vocabulary(
                              "-ln(y+eps) with eps > 0", ("quadratic", "power", "log", "exp")),
     tol=Option(1e-9, "fairness audit: relative slack before a complaint counts"),
 )
+
+#: The losses that take a parameter: its name and the open lower bound it must exceed.
+LOSS_PARAMETERS = {"power": ("m", 1.0), "log": ("eps", 0.0)}
+
+
+def loss_spec(name: str, parameter: float | None = None) -> str | tuple[str, float | None]:
+    """The ``loss`` argument of ``allocate_coverage`` from a name and an optional parameter
+    (the command line's ``power:3``, the run config's ``loss`` and ``loss_parameter``).
+
+    The parameter's numeric rule (m > 1, eps > 0) is checked by the transform.
+
+    >>> loss_spec("power", 3.0), loss_spec("quadratic")
+    (('power', 3.0), 'quadratic')
+    >>> loss_spec("exp", 2.0)
+    Traceback (most recent call last):
+    ...
+    fairalloc.transforms.errors.ParameterError: loss 'exp' takes no parameter: 2.0 (1 in all)
+    """
+    if name not in COVERAGE.choices("loss"):
+        raise ParameterError(f"unknown loss (use {', '.join(COVERAGE.choices('loss'))})",
+                             [name])
+    if name in LOSS_PARAMETERS:
+        return (name, parameter)  # a missing parameter is refused by the transform's rule
+    if parameter is not None:
+        raise ParameterError(f"loss {name!r} takes no parameter", [parameter])
+    return name
+
 
 PORTIONS = Vocabulary(
     "portions",

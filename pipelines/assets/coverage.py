@@ -9,7 +9,7 @@ from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
 from fairalloc.schemas import coverage as schemas
 from fairalloc.transforms import coverage as tf
-from fairalloc.transforms.errors import ParameterError
+from fairalloc.transforms import options
 from fairalloc.transforms.options import COVERAGE
 
 GROUP = "coverage"
@@ -43,12 +43,7 @@ def loss_spec(config: CoverageConfig) -> str | tuple[str, float | None]:
     >>> loss_spec(CoverageConfig())
     'quadratic'
     """
-    if config.loss in ("power", "log"):
-        return (config.loss, config.loss_parameter)  # a missing parameter fails in parse_loss
-    if config.loss_parameter is not None:
-        raise ParameterError(f"loss {config.loss!r} takes no loss_parameter",
-                             [config.loss_parameter])
-    return config.loss
+    return options.loss_spec(config.loss, config.loss_parameter)
 
 
 @dg.multi_asset(
