@@ -147,7 +147,8 @@ def assign_preferences(
     seed : int
         Ties between equally good assignments are broken by a seeded per-user priority.
     constraints : dict, optional
-        ``strategy="milp"`` only. ``{"quotas": [{"users": [...], "items": [...], "max": q}],`` (at most q of those users
+        ``strategy="milp"`` only.
+        ``{"quotas": [{"users": [...], "items": [...], "max": q}],`` (at most q of those users
         on those items) ``"together": [[u1, u2, ...]],`` (on one item, or all unassigned)
         ``"conflicts": [{"users": [...], "items": [a, b]}]}`` (the group may not occupy both).
         Constraints that admit no assignment raise
