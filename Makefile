@@ -33,8 +33,12 @@ bench: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python data/generate.py
 
+# The public modules whose functions carry numpydoc docstrings (tests/test_docstrings.py: the same).
+DOC_MODULES = transforms/[!_]*.py solvers/[!_]*.py schemas/[!_]*.py pipelines/outputs.py cli/__init__.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/numpydoc lint $(DOC_MODULES)
 
 clean:
 	rm -rf $(VENV) dagster_home/storage dagster_home/history dagster_home/schedules dagster_home/logs

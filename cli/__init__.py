@@ -37,6 +37,11 @@ def _raise_exit(signum: int, frame: object) -> None:
 def exit_on_signals() -> Iterator[None]:
     """Within the block, SIGTERM and SIGHUP raise :class:`SystemExit` (128 + signal number),
     so ``finally`` clauses and temporary-file clean-up run; the old handlers come back after.
+
+    Yields
+    ------
+    None
+        Control to the block.
     """
     wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
     old = {sig: signal.signal(sig, _raise_exit) for sig in wanted}
@@ -52,6 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 
     0 on success, 1 on bad input or a failed solve (one ``fairalloc: error:`` line on stderr),
     2 on usage errors (argparse's message), 130 on Ctrl-C; SIGTERM / SIGHUP exit with 143 / 129.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name.
+
+    Returns
+    -------
+    int
+        The exit status.
     """
     try:
         args = parse_args(argv)

@@ -14,7 +14,20 @@ from fairalloc.pipelines.resources import default_storage_dir
 
 
 def output_path(name: str, storage_dir: str | Path | None = None) -> Path:
-    """Where asset ``name`` is stored (``$DAGSTER_HOME/storage/<name>.parquet`` by default)."""
+    """Where asset ``name`` is stored (``$DAGSTER_HOME/storage/<name>.parquet`` by default).
+
+    Parameters
+    ----------
+    name : str
+        The asset's name.
+    storage_dir : str or pathlib.Path, optional
+        The storage folder; default ``$DAGSTER_HOME/storage``.
+
+    Returns
+    -------
+    pathlib.Path
+        The Parquet file of the asset (it may not exist yet).
+    """
     return asset_path(storage_dir or default_storage_dir(), name)
 
 
@@ -22,6 +35,23 @@ def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFram
     """The materialised table of asset ``name`` as pandas, with its MultiIndex.
 
     Raises ``FileNotFoundError`` naming the stored assets when ``name`` is not among them.
+
+    Parameters
+    ----------
+    name : str
+        The asset's name.
+    storage_dir : str or pathlib.Path, optional
+        The storage folder; default ``$DAGSTER_HOME/storage``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The stored table.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``name`` is not stored; the message lists the stored assets.
     """
     path = output_path(name, storage_dir)
     if not path.is_file():
@@ -31,6 +61,17 @@ def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFram
 
 
 def list_outputs(storage_dir: str | Path | None = None) -> list[str]:
-    """Names of the stored assets, sorted."""
+    """Names of the stored assets, sorted.
+
+    Parameters
+    ----------
+    storage_dir : str or pathlib.Path, optional
+        The storage folder; default ``$DAGSTER_HOME/storage``.
+
+    Returns
+    -------
+    list of str
+        Asset names (empty when the folder does not exist).
+    """
     base = Path(storage_dir or default_storage_dir())
     return sorted(p.stem for p in base.glob("*.parquet")) if base.is_dir() else []

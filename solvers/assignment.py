@@ -138,6 +138,38 @@ def solve(strategy: str, arcs: Arcs, seed: int,
           side: SideConstraints | None = None) -> Assignment:
     """Run the strategy and verify its answer (:func:`verify_assignment`) before returning it.
 
+    Parameters
+    ----------
+    strategy : str
+        A name registered in :data:`STRATEGIES` (``"min_cost_flow"``, ``"rank_maximal"``,
+        ``"milp"``).
+    arcs : Arcs
+        The candidate (user, item) arcs, item capacities and the unassigned rule.
+    seed : int
+        Seed of the per-user priority that breaks ties between equal optima.
+    side : SideConstraints, optional
+        Side constraints, for the strategies that take them.
+
+    Returns
+    -------
+    Assignment
+        Item and arc per user (-1 when unassigned), the status and the priority levels used.
+
+    Raises
+    ------
+    KeyError
+        An unknown ``strategy`` (the message lists the known ones).
+    ValueError
+        Side constraints given to a strategy that takes none.
+    Infeasible
+        ``arcs.allow_unassigned`` is False and not every user can be placed.
+    InfeasibleConstraints
+        The side constraints admit no assignment.
+    fairalloc.solvers.verify.SolverFailure
+        The solver failed, or its answer is not a feasible assignment.
+
+    Examples
+    --------
     >>> arcs = Arcs(np.array([0, 1]), np.array([0, 0]), np.array([1, 1]), np.array([1]), 2,
     ...             10, True)
     >>> res = solve("min_cost_flow", arcs, 0)
@@ -159,6 +191,22 @@ def verify_assignment(arcs: Arcs, result: Assignment,
     quota, together-group and conflict of ``side``. ``what`` is ``"user"`` or ``"item"`` and
     ``codes`` name them. O(users + arcs + constraint sizes).
 
+    Parameters
+    ----------
+    arcs : Arcs
+        The problem the answer solves.
+    result : Assignment
+        The solver's answer.
+    side : SideConstraints, optional
+        The side constraints the answer must hold.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        The first rule broken, naming up to 10 users or items by code.
+
+    Examples
+    --------
     >>> arcs = Arcs(np.array([0, 1]), np.array([0, 0]), np.array([1, 1]), np.array([1]), 2,
     ...             10, True)
     >>> verify_assignment(arcs, Assignment(np.array([0, 0]), "optimal", 1, np.array([0, 1])))
@@ -212,7 +260,20 @@ than their capacity (codes [0])
 
 
 def priorities(n_users: int, seed: int) -> np.ndarray:
-    """A seeded random priority rank per user (0 = lowest), a permutation of 0..n-1."""
+    """A seeded random priority rank per user (0 = lowest), a permutation of 0..n-1.
+
+    Parameters
+    ----------
+    n_users : int
+        Number of users.
+    seed : int
+        Seed of the random permutation.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 priority per user code.
+    """
     rng = np.random.default_rng(seed)
     return rng.permutation(n_users)
 
@@ -242,7 +303,31 @@ def _no_side(side: SideConstraints | None, strategy: str) -> None:
 @STRATEGIES.register("min_cost_flow")
 def min_cost_flow_assign(arcs: Arcs, seed: int,
                          side: SideConstraints | None = None) -> Assignment:
-    """Social optimum: minimise total rank cost with OR-Tools' SimpleMinCostFlow."""
+    """Social optimum: minimise total rank cost with OR-Tools' SimpleMinCostFlow.
+
+    Parameters
+    ----------
+    arcs : Arcs
+        The candidate (user, item) arcs, item capacities and the unassigned rule.
+    seed : int
+        Seed of the per-user priority that breaks ties between equal optima.
+    side : SideConstraints, optional
+        Must be None: only :func:`milp_assign` takes side constraints.
+
+    Returns
+    -------
+    Assignment
+        Item and arc per user (-1 when unassigned), the status and the priority levels used.
+
+    Raises
+    ------
+    ValueError
+        ``side`` is given.
+    Infeasible
+        ``arcs.allow_unassigned`` is False and not every user can be placed.
+    fairalloc.solvers.verify.SolverFailure
+        OR-Tools' min-cost flow did not finish optimal.
+    """
     _no_side(side, "min_cost_flow")
     n_u, n_i = arcs.n_users, len(arcs.capacity)
     prio = priorities(n_u, seed)
@@ -311,6 +396,29 @@ def rank_maximal_assign(arcs: Arcs, seed: int,
     predecessor → user → item contracted) by vectorised Bellman-Ford passes. Tiers constant
     on the face are skipped; typically one max flow and two min-cost flows suffice. Ties go
     to the seeded order of the user nodes and arcs (OR-Tools is deterministic).
+
+    Parameters
+    ----------
+    arcs : Arcs
+        The candidate (user, item) arcs, item capacities and the unassigned rule.
+    seed : int
+        Seed of the per-user priority that breaks ties between equal optima.
+    side : SideConstraints, optional
+        Must be None: only :func:`milp_assign` takes side constraints.
+
+    Returns
+    -------
+    Assignment
+        Item and arc per user (-1 when unassigned), the status and the priority levels used.
+
+    Raises
+    ------
+    ValueError
+        ``side`` is given.
+    Infeasible
+        ``arcs.allow_unassigned`` is False and not every user can be placed.
+    fairalloc.solvers.verify.SolverFailure
+        A max flow or min-cost flow of OR-Tools failed.
     """
     _no_side(side, "rank_maximal")
     n_u, n_i = arcs.n_users, len(arcs.capacity)
@@ -476,6 +584,29 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     Variables: one binary per arc, one per user for "unassigned" (if allowed) and one per
     (conflict, item) saying the group occupies that item. A second MILP holds the optimal
     cost and applies the seeded priority tie-break.
+
+    Parameters
+    ----------
+    arcs : Arcs
+        The candidate (user, item) arcs, item capacities and the unassigned rule.
+    seed : int
+        Seed of the per-user priority that breaks ties between equal optima.
+    side : SideConstraints, optional
+        Quotas, together-groups and conflicts on codes; None means none.
+
+    Returns
+    -------
+    Assignment
+        Item and arc per user (-1 when unassigned), the status and the priority levels used.
+
+    Raises
+    ------
+    InfeasibleConstraints
+        The side constraints admit no assignment.
+    Infeasible
+        ``arcs.allow_unassigned`` is False and not every user can be placed.
+    fairalloc.solvers.verify.SolverFailure
+        The MILP failed.
     """
     side = side or SideConstraints()
     n_u, n_a = arcs.n_users, len(arcs.user)

@@ -276,7 +276,37 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     """Optimal allocation on codes: groups 0..len(n)-1, resources 0..len(b)-1, eligible arcs
     (arc_g, arc_k) without repeats. Inputs must be finite, n and b positive, w positive, f in
     [0, 1) (the transforms check); sizes are otherwise free: each component is solved on its
-    own scale and weights enter only as logarithms."""
+    own scale and weights enter only as logarithms.
+
+    Parameters
+    ----------
+    n : numpy.ndarray
+        Population per group (> 0).
+    f : numpy.ndarray
+        Prior coverage per group, in [0, 1).
+    w : numpy.ndarray
+        Weight per group (> 0).
+    b : numpy.ndarray
+        Supply per resource (> 0).
+    arc_g : numpy.ndarray
+        Group code of each eligible arc.
+    arc_k : numpy.ndarray
+        Resource code of each eligible arc.
+    loss : Loss
+        The loss F minimised as Σ w n F(coverage).
+
+    Returns
+    -------
+    Coverage
+        Amount per arc, allocated total per group, scarce resources and their prices, the
+        number of rounds and the status (``"optimal"`` or ``"repaired"``).
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        A max flow failed, the decomposition made no progress or ran out of rounds, or the
+        answer broke a limit beyond repair (naming the groups or resources).
+    """
     n_g, n_k = len(n), len(b)
     cap = n * (1.0 - f)
     log_w = np.log(w)
@@ -376,6 +406,33 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
     limit (status ``"repaired"``); what cannot be repaired raises :class:`SolverFailure` naming
     the groups or resources.
 
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Amount per arc.
+    arc_g : numpy.ndarray
+        Group code of each arc.
+    arc_k : numpy.ndarray
+        Resource code of each arc.
+    cap : numpy.ndarray
+        Room per group, n_i (1 − f_i).
+    b : numpy.ndarray
+        Supply per resource.
+
+    Returns
+    -------
+    x : numpy.ndarray
+        The amounts, scaled back where they broke a limit.
+    status : str
+        ``"optimal"``, or ``"repaired"`` when something was scaled back.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        A negative or non-finite amount, or a breach that scaling cannot repair.
+
+    Examples
+    --------
     >>> x, status = verify(np.array([0.3, 0.3]), np.array([0, 1]), np.array([0, 0]),
     ...                    np.array([1.0, 1.0]), np.array([0.5]))
     >>> x.tolist(), status
@@ -485,6 +542,36 @@ def complaints(eg, ek, n, w, y, x, tol: float):
     least coverage among groups (below 1) of weight > w and of weight ≥ w on each resource:
     prefix minima over the eligible rows sorted by resource and weight descending. Only
     screened receivers are paired with their resource's groups.
+
+    Parameters
+    ----------
+    eg : numpy.ndarray
+        Group code of each eligible pair.
+    ek : numpy.ndarray
+        Resource code of each eligible pair.
+    n : numpy.ndarray
+        Population per group.
+    w : numpy.ndarray
+        Weight per group.
+    y : numpy.ndarray
+        Coverage per group.
+    x : numpy.ndarray
+        Amount on each eligible pair.
+    tol : float
+        Slack of the comparisons (see above).
+
+    Returns
+    -------
+    complainant : numpy.ndarray
+        Group codes of the complainants.
+    other : numpy.ndarray
+        Group codes of the groups complained about.
+    resource : numpy.ndarray
+        Resource codes of the complaints.
+    amount : numpy.ndarray
+        What the other group receives of that resource.
+    higher_weight : numpy.ndarray
+        True where the complaint is by higher weight, False by lower coverage.
     """
     m = len(eg)
     order = np.lexsort((-w[eg], ek))  # by resource, then weight descending

@@ -115,6 +115,18 @@ class PeriodSolution:
 def default_weights(requests: np.ndarray) -> np.ndarray:
     """w_t = D_t / min D; the caller checks that no D_t is 0.
 
+    Parameters
+    ----------
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+
+    Returns
+    -------
+    numpy.ndarray
+        Weight per period: its total request over the smallest period total.
+
+    Examples
+    --------
     >>> default_weights(np.array([[1.0, 3.0], [1.0, 1.0]])).tolist()
     [1.0, 2.0]
     """
@@ -125,7 +137,28 @@ def default_weights(requests: np.ndarray) -> np.ndarray:
 def entitlements(
     requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shares s, weighted requests W and caps u = min(1, s Σ w X / W) (0 where W = 0)."""
+    """Shares s, weighted requests W and caps u = min(1, s Σ w X / W) (0 where W = 0).
+
+    Parameters
+    ----------
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    currency : numpy.ndarray
+        Currency per account (N).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+    weights : numpy.ndarray
+        Weight per period (T).
+
+    Returns
+    -------
+    share : numpy.ndarray
+        Entitlement share per account (equal shares when no account holds currency).
+    weighted : numpy.ndarray
+        Weighted request Σ_t w_t r_it per account.
+    u : numpy.ndarray
+        Entitlement cap per account, in [0, 1].
+    """
     n = len(currency)
     total = currency.sum()
     share = currency / total if total > 0 else np.full(n, 1.0 / n)
@@ -139,6 +172,22 @@ def entitlements(
 def classes(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> tuple[np.ndarray, np.ndarray]:
     """Class id per row (classes in sorted order of the rounded values) and class sizes.
 
+    Parameters
+    ----------
+    *columns : numpy.ndarray
+        Per-row values (1-D, or 2-D with one row per row) that define a class together.
+    tol : float, default IDENTICAL_TOL
+        Values equal after rounding to this precision are identical.
+
+    Returns
+    -------
+    ids : numpy.ndarray
+        Class id per row.
+    sizes : numpy.ndarray
+        Rows per class.
+
+    Examples
+    --------
     >>> ids, sizes = classes(np.array([2.0, 1.0, 2.0]), np.array([[1.0], [1.0], [1.0]]))
     >>> ids.tolist(), sizes.tolist()
     ([1, 0, 1], [1, 2])
@@ -205,7 +254,41 @@ def step1(
     requests: np.ndarray, currency: np.ndarray, capacity: np.ndarray, weights: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int, str]:
     """Proportional LP: λ per account, shadow prices per period, u, s, the class count and
-    the status (``"repaired"`` when λ had to be shrunk to fit the capacities)."""
+    the status (``"repaired"`` when λ had to be shrunk to fit the capacities).
+
+    Parameters
+    ----------
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    currency : numpy.ndarray
+        Currency per account (N).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+    weights : numpy.ndarray
+        Weight per period (T).
+
+    Returns
+    -------
+    lam : numpy.ndarray
+        Fulfilment λ per account.
+    price : numpy.ndarray
+        Shadow price of capacity per period.
+    u : numpy.ndarray
+        Entitlement cap per account.
+    share : numpy.ndarray
+        Entitlement share per account.
+    classes : int
+        Number of distinct account classes.
+    status : str
+        ``"optimal"`` or ``"repaired"``.
+
+    Raises
+    ------
+    LPError
+        HiGHS did not solve an LP.
+    fairalloc.solvers.verify.SolverFailure
+        An answer broke a limit beyond repair, naming the accounts or periods.
+    """
     share, weighted, u = entitlements(requests, currency, capacity, weights)
     ids, sizes = classes(currency, requests)
     n_cls = len(sizes)
@@ -317,6 +400,31 @@ def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity:
     time until every period fits); either repair makes the status ``"repaired"``. NaN or
     negative λ raises :class:`SolverFailure` naming the accounts.
 
+    Parameters
+    ----------
+    lam : numpy.ndarray
+        λ per account, from the LP.
+    u : numpy.ndarray
+        Entitlement cap per account.
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+
+    Returns
+    -------
+    lam : numpy.ndarray
+        λ, shrunk where it broke a limit.
+    status : str
+        ``"optimal"``, or ``"repaired"`` when λ was changed.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        NaN or negative λ (naming the accounts), or λ that cannot be shrunk within capacity.
+
+    Examples
+    --------
     >>> lam, status = verify_step1(np.array([1.0, 1.0]), np.ones(2), np.array([[3.0], [1.0]]),
     ...                            np.array([2.0]))
     >>> lam.tolist(), status
@@ -480,6 +588,33 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
     account with an entitlement row (+inf: none). Returns b and whether it was repaired.
     NaN or negative amounts raise :class:`SolverFailure` naming the accounts.
 
+    Parameters
+    ----------
+    extra : numpy.ndarray
+        The round's amounts b, accounts × leftover periods (N × P).
+    remaining : numpy.ndarray
+        Remaining capacity R_t per leftover period.
+    gap : numpy.ndarray
+        Unmet request r − a, N × P.
+    weights : numpy.ndarray
+        Weight per leftover period.
+    ent : numpy.ndarray
+        Entitlement cap per account (+inf: none).
+
+    Returns
+    -------
+    extra : numpy.ndarray
+        b, shrunk onto its limits where it broke them.
+    repaired : bool
+        Whether anything was shrunk.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        NaN or negative amounts, naming the accounts.
+
+    Examples
+    --------
     >>> b, fixed = verify_round(np.array([[2.0], [2.0]]), np.array([3.0]),
     ...                         np.array([[5.0], [5.0]]), np.ones(1), np.full(2, np.inf))
     >>> b.sum() <= 3.0, fixed
@@ -521,6 +656,40 @@ def step2_iteration(
     Identical accounts (currency, requests, current allocation) form one class and get equal
     b. The entitlement cap of an unmet account (only when at least two are unmet) is its
     share renormalised over the unmet accounts times the weighted remaining capacity.
+
+    Parameters
+    ----------
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    alloc : numpy.ndarray
+        Current allocation a, N × T.
+    share : numpy.ndarray
+        Entitlement share per account.
+    currency : numpy.ndarray
+        Currency per account (N).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+    weights : numpy.ndarray
+        Weight per period (T).
+    convergence_threshold : float
+        A period is a leftover one while its remaining capacity exceeds this share of it.
+    demand_gap_threshold : float
+        An account is unmet while its unmet request exceeds this in a leftover period.
+    strategy : str, default "max_flow"
+        ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
+
+    Returns
+    -------
+    tuple of (numpy.ndarray, bool) or None
+        The extra allocation b (N × T) and whether it was repaired; None when no period is
+        left over or no account is unmet.
+
+    Raises
+    ------
+    LPError
+        HiGHS did not solve an LP.
+    fairalloc.solvers.verify.SolverFailure
+        An answer broke a limit beyond repair, naming the accounts or periods.
     """
     solver = STEP2_SOLVERS.get(strategy)
     remaining = capacity - alloc.sum(axis=0)
@@ -556,6 +725,20 @@ def verify_allocation(alloc: np.ndarray, requests: np.ndarray, capacity: np.ndar
 
     Raises :class:`SolverFailure` naming the accounts or periods (the rounds are repaired one
     by one, so this only fails on a defect of the method itself).
+
+    Parameters
+    ----------
+    alloc : numpy.ndarray
+        Final allocation a, N × T.
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        A negative amount, an amount above its request, or a period over its capacity.
     """
     if not ((alloc >= 0) & (alloc <= requests)).all():  # cheap test first (large arrays)
         check(CAPABILITY, Status.ERROR, "account", "request", alloc, requests)
@@ -575,6 +758,40 @@ def solve_periods(
     step2_strategy: str = "max_flow",
 ) -> PeriodSolution:
     """Both steps of the entitlement allocation, each answer verified (see the module doc).
+
+    Parameters
+    ----------
+    requests : numpy.ndarray
+        Requests r, accounts × periods (N × T).
+    currency : numpy.ndarray
+        Currency per account (N).
+    capacity : numpy.ndarray
+        Capacity per period (T).
+    weights : numpy.ndarray
+        Weight per period (T).
+    two_step : bool, default True
+        Run the leftover rounds of step 2.
+    convergence_threshold : float, default 0.01
+        A period is a leftover one while its remaining capacity exceeds this share of it.
+    demand_gap_threshold : float, default 0.1
+        An account is unmet while its unmet request exceeds this in a leftover period.
+    max_iterations : int, default 10
+        At most this many step-2 rounds.
+    step2_strategy : str, default "max_flow"
+        ``"max_flow"`` or ``"lp"``.
+
+    Returns
+    -------
+    PeriodSolution
+        Step-1 and step-2 allocations, λ, caps, shares, weights, prices, the number of rounds
+        and classes, and the status.
+
+    Raises
+    ------
+    LPError
+        HiGHS did not solve an LP.
+    fairalloc.solvers.verify.SolverFailure
+        An answer broke a limit beyond repair, naming the accounts or periods.
 
     Examples
     --------
@@ -623,6 +840,24 @@ def systematic_lottery(
     more than ceil(S). Where S exceeds the integer capacity, probabilities are first scaled
     down to it (returned as ``scale``), so winners never exceed it.
 
+    Parameters
+    ----------
+    prob : numpy.ndarray
+        Win probability in [0, 1] per account (rows) and period (columns).
+    capacity : numpy.ndarray
+        Integer capacity per period.
+    seed : int
+        Seed of the random orders and offsets.
+
+    Returns
+    -------
+    won : numpy.ndarray
+        Boolean, accounts × periods.
+    scale : numpy.ndarray
+        Factor applied to each period's probabilities (1 where they fit the capacity).
+
+    Examples
+    --------
     >>> won, scale = systematic_lottery(np.array([[0.5], [0.5], [1.0]]), np.array([2]), 0)
     >>> int(won.sum()), won[2, 0], scale.tolist()
     (2, np.True_, [1.0])

@@ -57,6 +57,29 @@ _CHUNK = 2**25  # float64 sums of 27-bit integers stay exact for this many terms
 def apportion(ratios: np.ndarray, total: int, method: str = "priority") -> np.ndarray:
     """Whole portions per key summing to ``total`` (zeros if every ratio is 0).
 
+    Parameters
+    ----------
+    ratios : numpy.ndarray
+        Ratio per key code, finite and ≥ 0.
+    total : int
+        Whole number of portions to hand out, ≥ 0.
+    method : str, default "priority"
+        A name registered in :data:`METHODS`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 portions per key code.
+
+    Raises
+    ------
+    KeyError
+        An unknown ``method`` (the message lists the known ones).
+    fairalloc.solvers.verify.SolverFailure
+        The portions fail :func:`verify_portions`.
+
+    Examples
+    --------
     >>> apportion(np.array([3.0, 1.0]), 8).tolist()
     [6, 2]
     >>> apportion(np.array([5.0, 0.0, 3.0]), 7, "jefferson").tolist()
@@ -79,6 +102,25 @@ def verify_portions(ratios: np.ndarray, total: int, portions: np.ndarray,
     ``total`` (to 0 when no ratio is positive). Integer arithmetic, O(keys); ``codes`` index the
     keys.
 
+    Parameters
+    ----------
+    ratios : numpy.ndarray
+        Ratio per key code.
+    total : int
+        The number of portions handed out.
+    portions : numpy.ndarray
+        The portions to check, per key code.
+    method : str, default ""
+        The method's name, shown in the message.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        Negative portions, portions to a key of ratio 0 (``codes`` name the keys), or a wrong
+        sum.
+
+    Examples
+    --------
     >>> verify_portions(np.array([1.0, 0.0]), 3, np.array([2, 1]))
     Traceback (most recent call last):
     ...
@@ -112,6 +154,18 @@ def exact_sum(r: np.ndarray) -> Fraction:
     summed per exponent (float64 sums of 27-bit integers are exact), and only the distinct
     exponents — at most about 2 100 — are combined in Python integers.
 
+    Parameters
+    ----------
+    r : numpy.ndarray
+        float64 values ≥ 0.
+
+    Returns
+    -------
+    fractions.Fraction
+        Their exact sum.
+
+    Examples
+    --------
     >>> exact_sum(np.array([0.1, 0.2])) == Fraction(0.1) + Fraction(0.2)
     True
     """

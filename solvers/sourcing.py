@@ -178,6 +178,24 @@ def scale_to_capacity(
 
     Returns the scaled flows and the requested volume per source code (before scaling).
 
+    Parameters
+    ----------
+    src : numpy.ndarray
+        Source code of each match.
+    flows : numpy.ndarray
+        Flow on each match.
+    capacity : numpy.ndarray
+        Capacity per source code.
+
+    Returns
+    -------
+    scaled : numpy.ndarray
+        The flows, scaled down at over-requested sources.
+    requested : numpy.ndarray
+        Requested volume per source code, before scaling.
+
+    Examples
+    --------
     >>> scaled, requested = scale_to_capacity(np.array([0, 0, 1]), np.array([200.0, 200.0, 50.0]),
     ...                                       np.array([300.0, 150.0]))
     >>> scaled.tolist(), requested.tolist()
@@ -280,6 +298,8 @@ def direct_allocation(
         ``max_rounds`` rounds have run. Proportions in later rounds follow residual capacity.
         Running every round on the residual demand *in sink units* keeps each sink within its
         demand when the tolerance rule inflates sink volumes.
+    max_rounds : int, default MAX_ROUNDS
+        At most this many rounds with ``redistribute``.
 
     Returns
     -------
@@ -335,6 +355,35 @@ def proportional_allocation(
     non-negativity are checked; a sink over its demand beyond float noise is scaled back
     (status ``"repaired"``).
 
+    Parameters
+    ----------
+    src : numpy.ndarray
+        Source code of each match.
+    sink : numpy.ndarray
+        Sink code of each match.
+    capacity : numpy.ndarray
+        Capacity per source code (≥ 0).
+    demand : numpy.ndarray
+        Demand per sink code (≥ 0).
+    on_zero_capacity : {"even", "zero", "raise"}, default "even"
+        As for :func:`proportional_split`.
+
+    Returns
+    -------
+    flows : numpy.ndarray
+        Flow per match.
+    zero_sinks : numpy.ndarray
+        Boolean per sink code: matched only to sources of capacity 0.
+    status : str
+        ``"optimal"`` or ``"repaired"``.
+
+    Raises
+    ------
+    fairalloc.solvers.verify.SolverFailure
+        A negative or non-finite flow.
+
+    Examples
+    --------
     >>> flows, zero, status = proportional_allocation(np.array([0, 1]), np.array([0, 0]),
     ...                                               np.array([50.0, 1e300]), np.array([8.0]))
     >>> flows.tolist(), str(status)
@@ -368,12 +417,44 @@ def verify_flows(
     Returns the (possibly repaired, else the same) flows and how many sources and sinks were
     repaired.
 
+    Parameters
+    ----------
+    src : numpy.ndarray
+        Source code of each match.
+    sink : numpy.ndarray
+        Sink code of each match.
+    source_flow : numpy.ndarray
+        Flow per match in source units.
+    sink_flow : numpy.ndarray or None
+        Flow per match in sink units; None when they equal the source units.
+    capacity : numpy.ndarray or None
+        Capacity per source code; None skips the capacity rule.
+    demand : numpy.ndarray
+        Demand per sink code.
+    status : str, default "optimal"
+        The solver's status, carried by a failure.
+    repair : bool, default True
+        Scale breaches back onto their limit instead of raising.
+    rtol : float, default RTOL
+        Relative slack of each limit.
+
+    Returns
+    -------
+    source_flow : numpy.ndarray
+        The source flows, repaired where needed.
+    sink_flow : numpy.ndarray or None
+        The sink flows, repaired where needed (None when given None).
+    repaired : int
+        How many sources and sinks were scaled back.
+
     Raises
     ------
     SolverFailure
         A flow is negative, NaN or infinite (``what="source"``, codes of its sources), or a
         limit is broken and ``repair`` is False (``what="source"`` / ``"sink"``).
 
+    Examples
+    --------
     >>> src, sink = np.array([0, 0]), np.array([0, 1])
     >>> flows, _, n = verify_flows(src, sink, np.array([3.0, 1.0]), None, np.array([2.0]),
     ...                            np.array([5.0, 5.0]))
@@ -484,6 +565,22 @@ def _redistribute(
 def totals(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Sum ``values`` per code (length ``n``), in array order.
 
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Integer code of each value.
+    values : numpy.ndarray
+        The values to sum.
+    n : int
+        Number of codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 sum per code.
+
+    Examples
+    --------
     >>> totals(np.array([0, 2, 0]), np.array([1.0, 2.0, 3.0]), 3).tolist()
     [4.0, 0.0, 2.0]
     """
@@ -502,8 +599,33 @@ def conservation_violations(
     """Codes breaking conservation, with a relative float tolerance ``rtol``.
 
     Returns a dict with ``"over_capacity"`` (source codes; skipped when ``capacity`` is None),
-    ``"over_demand"`` (sink codes, judged on ``sink_flow``) and ``"negative"`` (match positions).
+    ``"over_demand"`` (sink codes, judged on ``sink_flow``) and ``"negative"`` (positions of the
+    matches with a negative or non-finite flow).
 
+    Parameters
+    ----------
+    src : numpy.ndarray
+        Source code of each match.
+    sink : numpy.ndarray
+        Sink code of each match.
+    source_flow : numpy.ndarray
+        Flow per match in source units.
+    sink_flow : numpy.ndarray
+        Flow per match in sink units.
+    capacity : numpy.ndarray or None
+        Capacity per source code; None skips the capacity rule.
+    demand : numpy.ndarray
+        Demand per sink code.
+    rtol : float, default 1e-9
+        Relative slack of each limit.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Codes per rule (see above).
+
+    Examples
+    --------
     >>> v = conservation_violations(np.array([0]), np.array([0]), np.array([2.0]),
     ...                             np.array([2.0]), np.array([1.0]), np.array([5.0]))
     >>> v["over_capacity"].tolist(), v["over_demand"].tolist(), v["negative"].tolist()

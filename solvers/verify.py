@@ -93,6 +93,22 @@ class SolverFailure(RuntimeError):
 def over(amount: np.ndarray, limit: np.ndarray, rtol: float = RTOL) -> np.ndarray:
     """Where ``amount`` exceeds ``limit`` by more than ``rtol`` of the limit (NaN counts).
 
+    Parameters
+    ----------
+    amount : numpy.ndarray
+        Amounts.
+    limit : numpy.ndarray
+        Limits, aligned with (or broadcast to) ``amount``.
+    rtol : float, default RTOL
+        Relative slack of each limit.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the breaches.
+
+    Examples
+    --------
     >>> over(np.array([1.0 + 1e-12, 2.0, np.nan]), np.array([1.0, 1.0, 1.0])).tolist()
     [False, True, True]
     """
@@ -104,6 +120,18 @@ def over(amount: np.ndarray, limit: np.ndarray, rtol: float = RTOL) -> np.ndarra
 def negative(amount: np.ndarray) -> np.ndarray:
     """Where an amount is negative or NaN.
 
+    Parameters
+    ----------
+    amount : numpy.ndarray
+        Amounts.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean mask of the negative or NaN amounts.
+
+    Examples
+    --------
     >>> negative(np.array([0.0, -1e-300, np.nan])).tolist()
     [False, True, True]
     """
@@ -116,6 +144,28 @@ def check(capability: str, status: str, what: str, limit_name: str, amount: np.n
 
     ``amount`` and ``limit`` are aligned arrays over the keys of kind ``what`` (a 2-D amount
     is checked cell by cell and reported by row).
+
+    Parameters
+    ----------
+    capability : str
+        The capability the failure names.
+    status : str
+        The solver status reported with it.
+    what : str
+        The kind of key the rows are (``"source"``, ``"period"`` …).
+    limit_name : str
+        The name of the limit (``"capacity"`` …).
+    amount : numpy.ndarray
+        Amounts per key (1-D), or per key and cell (2-D).
+    limit : numpy.ndarray, optional
+        Limits aligned with ``amount``; None checks the sign only.
+    rtol : float, default RTOL
+        Relative slack of each limit.
+
+    Raises
+    ------
+    SolverFailure
+        Naming up to 10 offending rows by code.
     """
     amount = np.asarray(amount, dtype=np.float64)
     bad = negative(amount)
@@ -139,6 +189,23 @@ def shrink_to(parts: np.ndarray, limit: np.ndarray) -> np.ndarray:
 
     The factor is limit / sum, then stepped down one float at a time until the recomputed sum
     fits, so the result holds in float64, not only in exact arithmetic.
+
+    Parameters
+    ----------
+    parts : numpy.ndarray
+        Contributions, rows × limits (a 1-D array is one row).
+    limit : numpy.ndarray
+        Limit per column.
+
+    Returns
+    -------
+    numpy.ndarray
+        A scaled copy, 2-D.
+
+    Raises
+    ------
+    SolverFailure
+        The sums do not fit after 64 steps.
     """
     parts = np.array(parts, dtype=np.float64, ndmin=2, copy=True)
     limit = np.asarray(limit, dtype=np.float64)

@@ -129,9 +129,11 @@ def assign_preferences(
 
     Parameters
     ----------
-    preferences : table with columns ``user``, ``item``, ``rank`` (1 = best), pandas or polars
-    capacities : Series item → whole number ≥ 0 (missing = unlimited) or table ``item``,
-        ``capacity``
+    preferences : pandas.DataFrame or polars.DataFrame
+        Columns ``user``, ``item``, ``rank`` (1 = best).
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Item → whole number ≥ 0 (missing = unlimited), or a table with columns ``item``,
+        ``capacity``.
     strategy : {"min_cost_flow", "rank_maximal", "milp"}
         The social optimum (least total rank), lexicographic fairness tiers (most users
         placed, then most first choices, then second choices, …), or the social optimum under
@@ -141,14 +143,46 @@ def assign_preferences(
     allow_unassigned : bool
         Users may stay unplaced at ``unassigned_cost`` (always feasible); if False and not all
         users fit, :class:`~fairalloc.transforms.errors.SolverError` says how many cannot be placed.
+    unassigned_cost : int, default 10000
+        Cost (a whole number ≥ 0) of every user left unplaced.
     seed : int
         Ties between equally good assignments are broken by a seeded per-user priority.
-    constraints : dict, optional (``strategy="milp"`` only)
+    constraints : dict, optional
+        ``strategy="milp"`` only.
         ``{"quotas": [{"users": [...], "items": [...], "max": q}],`` (at most q of those users
         on those items) ``"together": [[u1, u2, ...]],`` (on one item, or all unassigned)
         ``"conflicts": [{"users": [...], "items": [a, b]}]}`` (the group may not occupy both).
         Constraints that admit no assignment raise
         :class:`~fairalloc.transforms.errors.SolverError`.
+
+    Returns
+    -------
+    PreferenceAssignment
+        ``allocation`` (indexed by user, columns ``item`` and ``rank``, missing when
+        unplaced) and the :class:`AssignmentReport`.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        An unknown ``strategy``, ``constraints`` without ``strategy="milp"`` or malformed, a
+        flag that is not True / False, or a negative or fractional ``unassigned_cost`` or
+        ``seed``.
+    fairalloc.transforms.errors.UnknownKeyError
+        ``preferences`` (or ``constraints``) names an item missing from ``capacities``, or
+        ``constraints`` a user missing from ``preferences``.
+    fairalloc.transforms.errors.DuplicateKeyError
+        The same (user, item) with two ranks, one user giving two items the same rank, or an
+        item with two capacities.
+    fairalloc.transforms.errors.InvalidAmountError
+        A rank or capacity that is not a whole number in its range.
+    fairalloc.transforms.errors.EmptyInputError
+        ``preferences`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes (bools included).
+    fairalloc.transforms.errors.SolverError
+        No assignment places every user (``allow_unassigned=False``; the message says how
+        many cannot be placed), infeasible ``constraints``, or a solver answer that breaks
+        a limit.
 
     Examples
     --------
@@ -289,6 +323,28 @@ __all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
 def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
     """Per item: capacity (missing = unlimited), assigned, and how many got it as rank k.
 
+    Parameters
+    ----------
+    allocation : pandas.DataFrame
+        Indexed by user, columns ``item`` and ``rank`` (missing when unplaced), as in
+        :attr:`PreferenceAssignment.allocation`.
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        The capacities given to :func:`assign_preferences`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by item: ``capacity`` (Int64, missing = unlimited), ``assigned`` and one
+        ``rank_k`` column per rank obtained.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.FairallocError
+        Bad ``capacities`` (as for :func:`assign_preferences`), or an ``allocation`` lacking
+        its columns (:class:`~fairalloc.transforms.errors.InputTypeError`).
+
+    Examples
+    --------
     >>> alloc = pd.DataFrame({"item": ["X", "X", None], "rank": [1, 2, None]},
     ...                      index=pd.Index(["a", "b", "c"], name="user"))
     >>> assignment_summary(alloc, {"X": 2, "Y": None}).to_dict("index")["X"]
@@ -310,7 +366,26 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFram
 @public("assignment")
 def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
     """Breaches of an assignment (empty when none): ``over_capacity`` items, ``duplicate_user``
-    rows (a user placed twice) and ``unknown_item`` placements."""
+    rows (a user placed twice) and ``unknown_item`` placements.
+
+    Parameters
+    ----------
+    allocation : pandas.DataFrame
+        Indexed by user, column ``item`` (missing when unplaced).
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        The capacities given to :func:`assign_preferences`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule``, ``key``, ``amount``, ``limit``: one row per breach.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.FairallocError
+        Bad ``capacities`` (as for :func:`assign_preferences`), or an ``allocation`` lacking
+        its ``item`` column (:class:`~fairalloc.transforms.errors.InputTypeError`).
+    """
     caps = _capacities(capacities)
     limit = pd.Series(caps[CAPACITY].to_numpy(), index=caps[ITEM].to_pandas())
     placed = allocation[ITEM].dropna()

@@ -88,8 +88,24 @@ class CoverageAllocation:
 
 
 def parse_loss(loss: Any) -> kernels.Loss:
-    """``"quadratic"``, ``("power", m)`` with m > 1, ``("log", eps)`` with eps > 0, ``"exp"``
-    (names and rules: :data:`fairalloc.transforms.options.LOSS_PARAMETERS`)."""
+    """Read a loss name: ``"quadratic"``, ``("power", m)``, ``("log", eps)`` or ``"exp"``.
+
+    Parameters
+    ----------
+    loss : str or tuple
+        ``"quadratic"``, ``("power", m)`` with m > 1, ``("log", eps)`` with eps > 0, or
+        ``"exp"``.
+
+    Returns
+    -------
+    fairalloc.solvers.coverage.Loss
+        The loss the coverage solver minimises.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        Any other name, or an exponent or epsilon that is not a finite number in its range.
+    """
     if isinstance(loss, str) and loss in COVERAGE.choices("loss") and loss not in LOSS_PARAMETERS:
         return kernels.Loss(loss)
     if isinstance(loss, tuple | list) and len(loss) == 2 and loss[0] in LOSS_PARAMETERS:
@@ -180,15 +196,6 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
                       loss: Any = COVERAGE.loss) -> CoverageAllocation:
     """Allocate scarce resources to weighted populations, minimising Σ w n F(coverage).
 
-    Parameters
-    ----------
-    groups : table with columns ``group``, ``population`` (> 0), ``prior`` (coverage in
-        [0, 1)) and ``weight`` (> 0); pandas or polars.
-    eligibility : table with columns ``group``, ``resource``: who may receive what.
-    supply : Series resource → supply (> 0), or a table with columns ``resource``, ``supply``.
-    loss : ``"quadratic"`` (1 − y)², ``("power", m)`` (1 − y)^m, ``("log", eps)``
-        −ln(y + eps) or ``"exp"`` e^(−y).
-
     The optimum is exact (to float precision): see :mod:`fairalloc.solvers.coverage` for the method.
     The answer is verified before it is returned (every resource within its supply, every
     group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"`` or
@@ -197,15 +204,48 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     overflows, or totals of populations or supplies reaching 1e300, are refused
     (:class:`InvalidAmountError` naming them).
 
-    Raises
-    ------
-    FairallocError
-        Every failure: bad tables or amounts (naming the keys), bad ``loss`` (ParameterError),
-        a solver answer that breaks a limit and cannot be repaired (SolverError naming the
-        resources or groups).
     It is fair (no group with a higher weight and no higher coverage, or a lower coverage and
     no lower weight, loses a shared resource to another), resources not fully used leave
     their groups at coverage 1, and groups sharing a scarce resource are balanced.
+
+    Parameters
+    ----------
+    groups : pandas.DataFrame or polars.DataFrame
+        Columns ``group``, ``population`` (> 0), ``prior`` (coverage in [0, 1)) and
+        ``weight`` (> 0).
+    eligibility : pandas.DataFrame or polars.DataFrame
+        Columns ``group``, ``resource``: who may receive what.
+    supply : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Resource → supply (> 0), or a table with columns ``resource``, ``supply``.
+    loss : str or tuple, default "quadratic"
+        ``"quadratic"`` (1 − y)², ``("power", m)`` (1 − y)^m, ``("log", eps)``
+        −ln(y + eps) or ``"exp"`` e^(−y).
+
+    Returns
+    -------
+    CoverageAllocation
+        ``allocation`` (a Series of amounts by (group, resource)), the ``groups`` table
+        (coverage, shortfall, allocated, marginal value), the ``resources`` table (supply,
+        used, scarce, marginal value), the ``objective`` and the :class:`CoverageReport`.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        A bad ``loss``.
+    fairalloc.transforms.errors.UnknownKeyError
+        ``eligibility`` names a group or resource missing from ``groups`` or ``supply``.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A group or resource is given two different rows.
+    fairalloc.transforms.errors.InvalidAmountError
+        A population, weight or supply that is not finite and > 0, a prior outside [0, 1),
+        or magnitudes beyond float64 (above); the keys are named.
+    fairalloc.transforms.errors.EmptyInputError
+        ``groups`` or ``supply`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes.
+    fairalloc.transforms.errors.SolverError
+        A solver answer that breaks a limit and cannot be repaired, naming the resources or
+        groups.
 
     Examples
     --------
@@ -268,14 +308,47 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     ≤ i's with one of them strict. ``definition`` names the strict one: ``"higher_weight"``
     (w′ > w, y′ ≤ y) or ``"lower_coverage"`` (w′ = w, y′ < y).
 
-    groups: as for :func:`allocate_coverage`; allocation: a Series indexed by (group, resource)
-    or a table with columns ``group``, ``resource``, ``amount`` (pairs must be eligible);
-    eligibility: a table with columns ``group``, ``resource``.
-
     Vectorised per resource: the complaint test needs only, for each weight, the least
     coverage among eligible groups of at least (or more than) that weight, a cumulative minimum
     over groups sorted by weight; complainants are listed only for receivers that have one.
 
+    Parameters
+    ----------
+    groups : pandas.DataFrame or polars.DataFrame
+        As for :func:`allocate_coverage`.
+    allocation : pandas.Series, pandas.DataFrame or polars.DataFrame
+        A Series indexed by (group, resource), or a table with columns ``group``,
+        ``resource``, ``amount`` (pairs must be eligible).
+    eligibility : pandas.DataFrame or polars.DataFrame
+        Columns ``group``, ``resource``.
+    tol : float, default 1e-9
+        Slack (≥ 0) of the coverage comparisons, of coverage 1 and of what counts as
+        receiving (more than ``tol`` × the receiver's population).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per complaint, columns :data:`AUDIT_COLUMNS`.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.InvalidAmountError
+        ``allocation`` gives to pairs that are not eligible (named), or a bad amount.
+    fairalloc.transforms.errors.UnknownKeyError
+        ``eligibility`` names a group missing from ``groups``, or ``allocation`` a group or
+        resource missing from ``groups`` or ``eligibility``.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A group, or a (group, resource) pair of ``allocation``, is given twice with
+        different values.
+    fairalloc.transforms.errors.EmptyInputError
+        ``groups`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes.
+    fairalloc.transforms.errors.ParameterError
+        ``tol`` is negative or not a number.
+
+    Examples
+    --------
     >>> groups = pd.DataFrame({"group": ["a", "b"], "population": [10, 10], "prior": [0, 0],
     ...                        "weight": [2.0, 1.0]})
     >>> elig = pd.DataFrame({"group": ["a", "b"], "resource": ["R", "R"]})
@@ -327,6 +400,31 @@ def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: 
     (``over_coverage``, prior + allocated / population), a ``negative`` amount, and amounts
     for groups or resources the inputs lack (``unknown_group``, ``unknown_resource``).
 
+    Parameters
+    ----------
+    allocation : pandas.DataFrame
+        Column ``amount``, indexed by (``group``, ``resource``).
+    groups : polars.DataFrame
+        Columns ``group``, ``population``, ``prior``.
+    supply : polars.DataFrame
+        Columns ``resource``, ``supply``.
+    rtol : float, default 1e-9
+        Relative slack (≥ 0) of each supply and of coverage 1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule``, ``key``, ``amount``, ``limit``: one row per breach.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        ``rtol`` is negative or not a number.
+    fairalloc.transforms.errors.InputTypeError
+        An input lacking the columns or index levels above.
+
+    Examples
+    --------
     >>> alloc = pd.DataFrame({"amount": [6.0, 2.0]}, index=pd.MultiIndex.from_tuples(
     ...     [("a", "R"), ("b", "R")], names=["group", "resource"]))
     >>> groups = pl.DataFrame({"group": ["a", "b"], "population": [10.0, 10.0],

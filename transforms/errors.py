@@ -27,6 +27,22 @@ MAX_KEYS_SHOWN = 10
 def format_keys(keys: Iterable[Any], total: int | None = None, limit: int = MAX_KEYS_SHOWN) -> str:
     """Render the first ``limit`` keys and the count in all, e.g. ``'a', 'b' … (12 in all)``.
 
+    Parameters
+    ----------
+    keys : iterable
+        The offending keys (numpy scalars are shown as plain values).
+    total : int, optional
+        How many keys there are in all; without it, ``keys`` is read whole and counted.
+    limit : int, default MAX_KEYS_SHOWN
+        How many keys to show at most.
+
+    Returns
+    -------
+    str
+        The keys' reprs joined by commas, ``…`` when some are left out, then the count.
+
+    Examples
+    --------
     >>> format_keys(range(12), limit=3)
     '0, 1, 2 … (12 in all)'
     """
@@ -132,6 +148,23 @@ def translate(exc: BaseException, capability: str,
     ``KeyboardInterrupt``; or a failure of the machine rather than the input: ``OSError``,
     ``MemoryError``).
 
+    Parameters
+    ----------
+    exc : BaseException
+        The exception raised below the public function.
+    capability : str
+        The capability the message names (``"sourcing"``, ``"periods"`` …).
+    labels : mapping of str to sequence, optional
+        For each key kind a solver failure may name (``"period"``, ``"source"`` …), the keys
+        in code order.
+
+    Returns
+    -------
+    FairallocError or None
+        The error to raise instead (from ``exc``), or None to let ``exc`` through.
+
+    Examples
+    --------
     >>> from fairalloc.solvers.verify import SolverFailure
     >>> err = translate(SolverFailure("periods", "optimal", "over capacity", "period", [1]),
     ...                 "periods", {"period": ["p1", "p2"]})
@@ -170,6 +203,26 @@ def translated(capability: str, labels: Mapping[str, Sequence[Any]] | None = Non
                ) -> Iterator[None]:
     """Run a block whose exceptions leave as :class:`FairallocError` (see :func:`translate`).
 
+    Parameters
+    ----------
+    capability : str
+        The capability the messages name.
+    labels : mapping of str to sequence, optional
+        Keys in code order per key kind, as for :func:`translate`.
+
+    Yields
+    ------
+    None
+        Control to the block.
+
+    Raises
+    ------
+    FairallocError
+        The translation of any exception of the block that :func:`translate` translates,
+        chained to it; other exceptions pass unchanged.
+
+    Examples
+    --------
     >>> with translated("sourcing"):
     ...     {}["k"]
     Traceback (most recent call last):
@@ -186,7 +239,19 @@ def translated(capability: str, labels: Mapping[str, Sequence[Any]] | None = Non
 
 
 def public(capability: str) -> Callable[[F], F]:
-    """Decorator for a public entry: every exception leaves it as a :class:`FairallocError`."""
+    """Decorator for a public entry: every exception leaves it as a :class:`FairallocError`.
+
+    Parameters
+    ----------
+    capability : str
+        The capability the error messages name.
+
+    Returns
+    -------
+    callable
+        A decorator that wraps a function (keeping its name, docstring and signature) in
+        :func:`translated`.
+    """
 
     def deco(fn: F) -> F:
         @functools.wraps(fn)

@@ -231,14 +231,26 @@ def allocate_periods(
 
     Parameters
     ----------
-    requests : table with columns ``account``, ``period``, ``request`` (pandas or polars)
-    currency : Series indexed by account, dict, or table ``account``, ``currency``
-    capacities : Series indexed by period, dict, or table ``period``, ``capacity``
-    weights : optional Series/dict by period, or a sequence in sorted period order (> 0)
-    auto_weights : bool
+    requests : pandas.DataFrame or polars.DataFrame
+        Columns ``account``, ``period``, ``request``.
+    currency : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Currency (entitlement weight ≥ 0) by account, or a table ``account``, ``currency``.
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity by period, or a table ``period``, ``capacity``.
+    weights : dict, pandas.Series or sequence of float, optional
+        Period weights (> 0) by period, or a sequence in sorted period order.
+    auto_weights : bool, default True
         Without ``weights``: demand-based weights w_t = D_t / min D (True) or all 1 (False).
-    two_step, convergence_threshold, demand_gap_threshold, max_iterations
-        Step 2 (leftovers): see SPEC §2.
+    two_step : bool, default True
+        Run step 2 (leftovers, SPEC §2) after step 1.
+    convergence_threshold : float, default 0.01
+        Step 2 only looks at periods whose remaining capacity exceeds this share (≥ 0) of
+        their capacity.
+    demand_gap_threshold : float, default 0.1
+        Step 2 only serves accounts whose unmet request exceeds this amount (≥ 0) in one of
+        those periods.
+    max_iterations : int, default 10
+        At most this many step-2 rounds (a whole number ≥ 0).
     step2_strategy : {"max_flow", "lp"}
         How each step-2 round is solved: a max-flow (fast, optimal to ~1e-15 relative per
         arc) or an LP with HiGHS (exact, slow beyond ~10^4 accounts × leftover periods).
@@ -246,16 +258,31 @@ def allocate_periods(
     Returns
     -------
     PeriodAllocation
+        The ``allocation``, ``accounts`` and ``periods`` tables, the weighted step totals,
+        the number of step-2 iterations and the :class:`PeriodReport`.
 
     Raises
     ------
-    InvalidAmountError
+    fairalloc.transforms.errors.InvalidAmountError
         Amounts NaN, infinite or negative; or above 1e100 (requests, currency, capacities,
         weights; weights also below 1e-100): the LPs are scaled per period and per account,
         so any spread within that range is solved, but products of larger amounts would
         leave float64's range. Nonzero amounts so small that their ratios underflow (about
         1e-300) count as 0: such accounts may get nothing, never more than a limit.
-    SolverError
+    fairalloc.transforms.errors.UnknownKeyError
+        A request names an account or period missing from ``currency`` / ``capacities``.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A key is given two different amounts.
+    fairalloc.transforms.errors.EmptyInputError
+        A required table has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes (bools included).
+    fairalloc.transforms.errors.ParameterError
+        A flag that is not True / False, a negative threshold, a bad ``max_iterations`` or
+        ``step2_strategy``, or ``weights`` that are not one number per period. (Default
+        weights that are undefined — a period with zero total request — are an
+        :class:`~fairalloc.transforms.errors.InvalidAmountError` naming the periods.)
+    fairalloc.transforms.errors.SolverError
         A solver failed, or its answer broke a limit beyond repair (names the keys).
 
     Examples
@@ -388,6 +415,52 @@ def allocate_resource(
     ``requests[i][k]`` is account ``account_ids[i]``'s request in period k + 1. Account ids
     may be any hashable values (tuples too); the results follow the caller's order.
 
+    Parameters
+    ----------
+    account_ids : sequence
+        Unique hashable account keys, one per account.
+    cur : sequence of float
+        Currency (entitlement weight ≥ 0) of each account, in ``account_ids`` order.
+    requests : sequence of sequence of float
+        One row per account, one column per period: the amounts requested (≥ 0).
+    capacities : sequence of float
+        Capacity of each period, period k + 1 at position k.
+    weights : sequence of float, optional
+        Period weights (> 0) in period order.
+    auto_weights : bool, default True
+        Without ``weights``: demand-based weights (True) or all 1 (False).
+    two_step : bool, default True
+        Run step 2 (leftovers, SPEC §2) after step 1.
+    convergence_threshold : float, default 0.01
+        Step 2 only looks at periods whose remaining capacity exceeds this share (≥ 0) of
+        their capacity.
+    demand_gap_threshold : float, default 0.1
+        Step 2 only serves accounts whose unmet request exceeds this amount (≥ 0) in one of
+        those periods.
+    max_iterations : int, default 10
+        At most this many step-2 rounds (a whole number ≥ 0).
+
+    Returns
+    -------
+    ResourceAllocation
+        ``allocations_detailed``, ``allocations_summary``, ``weights``,
+        ``total_weighted_allocated``, ``capacity_used``, ``capacities``, ``utilization``,
+        ``step1_allocated`` and ``step2_allocated`` (SPEC §2).
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        ``account_ids`` not a sequence or not unique, ``capacities`` not a sequence,
+        ``requests`` or ``cur`` not numbers of the right shape, or a bad option (as for
+        :func:`allocate_periods`).
+    fairalloc.transforms.errors.InputTypeError
+        Account ids that are not hashable.
+    fairalloc.transforms.errors.InvalidAmountError
+        NaN, infinite or negative amounts (named by account and period), or magnitudes out
+        of range (as for :func:`allocate_periods`).
+    fairalloc.transforms.errors.SolverError
+        A solver failed, or its answer broke a limit beyond repair.
+
     Examples
     --------
     >>> res = allocate_resource(["A", "B", "C", "D"], [400, 300, 200, 100], [[50] * 4] * 4,
@@ -486,15 +559,34 @@ def lottery(allocation: Any, capacities: Any, seed: int = PERIODS.seed) -> pd.Da
 
     Parameters
     ----------
-    allocation : PeriodAllocation; a Series indexed by (account, period); or a pandas or polars
-        table with columns (or pandas index levels) ``account``, ``period``, ``allocation``
-    capacities : Series indexed by period, dict, or table ``period``, ``capacity``
-    seed : int
+    allocation : PeriodAllocation, pandas.Series, pandas.DataFrame or polars.DataFrame
+        A :class:`PeriodAllocation`; a Series indexed by (account, period); or a pandas or
+        polars table with columns (or pandas index levels) ``account``, ``period``,
+        ``allocation``.
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity by period, or a table ``period``, ``capacity``.
+    seed : int, default 0
+        Seed (a whole number ≥ 0) of the random order of accounts.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by (account, period): ``probability`` and ``won`` (0 or 1).
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        ``seed`` is not a whole number ≥ 0.
+    fairalloc.transforms.errors.UnknownKeyError
+        ``allocation`` names a period missing from ``capacities``.
+    fairalloc.transforms.errors.InvalidAmountError
+        An allocation or capacity that is NaN, infinite or negative.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A key is given two different amounts.
+    fairalloc.transforms.errors.EmptyInputError
+        ``allocation`` or ``capacities`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes.
 
     Examples
     --------
@@ -564,6 +656,35 @@ def allocate_period_groups(
     largest; status: the worst of the groups, e.g. ``"repaired"`` if any group needed a
     repair). Each group is its own LP, solved one after the other.
 
+    Parameters
+    ----------
+    requests : pandas.DataFrame or polars.DataFrame
+        Columns ``*by``, ``account``, ``period``, ``request``.
+    currency : pandas.DataFrame or polars.DataFrame
+        Columns ``*by``, ``account``, ``currency``.
+    capacities : pandas.DataFrame or polars.DataFrame
+        Columns ``*by``, ``period``, ``capacity``.
+    by : str or sequence of str
+        The group column(s).
+    **options
+        Keyword options of :func:`allocate_periods` (``weights``, ``auto_weights``, …).
+
+    Returns
+    -------
+    PeriodAllocation
+        The groups' results stacked, ``by`` leading every table's index.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.EmptyInputError
+        The tables hold no group.
+    fairalloc.transforms.errors.UnknownKeyError
+        A group present in one table and missing from another (named).
+    fairalloc.transforms.errors.FairallocError
+        Whatever :func:`allocate_periods` raises for a group.
+
+    Examples
+    --------
     >>> req = pd.DataFrame({"scenario": ["x", "y"], "account": ["A", "A"], "period": [1, 1],
     ...                     "request": [5.0, 5.0]})
     >>> cur = pd.DataFrame({"scenario": ["x", "y"], "account": ["A", "A"], "currency": [1, 1]})
@@ -619,7 +740,36 @@ def _by(by: Any) -> list[str]:
 @public("lottery")
 def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
                    by: str | Sequence[str], seed: int = PERIODS.seed) -> pd.DataFrame:
-    """:func:`lottery` for each value of the leading ``by`` index level(s) / columns."""
+    """:func:`lottery` for each value of the leading ``by`` index level(s) / columns.
+
+    Parameters
+    ----------
+    allocation : PeriodAllocation, pandas.Series, pandas.DataFrame or polars.DataFrame
+        As for :func:`lottery`, carrying the ``by`` index levels or columns (e.g. what
+        :func:`allocate_period_groups` returns).
+    capacities : pandas.DataFrame or polars.DataFrame
+        Columns ``*by``, ``period``, ``capacity``.
+    by : str or sequence of str
+        The group column(s).
+    seed : int, default 0
+        Seed (a whole number ≥ 0) of every group's lottery.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The groups' draws stacked, ``by`` leading the index (account, period).
+
+    Raises
+    ------
+    fairalloc.transforms.errors.InputTypeError
+        ``allocation`` is neither a Series nor a table.
+    fairalloc.transforms.errors.ParameterError
+        An allocation table without an ``allocation`` column, or a bad ``seed``.
+    fairalloc.transforms.errors.UnknownKeyError
+        A group present in one input and missing from the other.
+    fairalloc.transforms.errors.FairallocError
+        Whatever :func:`lottery` raises for a group.
+    """
     by = _by(by)
     if isinstance(allocation, PeriodAllocation):
         allocation = allocation.allocation
@@ -655,6 +805,33 @@ def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
     ``over_capacity`` (a period's total above its capacity), ``over_request`` (an account
     above its request; a pair without a request row asked for 0), ``negative``.
 
+    Parameters
+    ----------
+    allocation : pandas.DataFrame
+        Indexed by (``*by``, account, period), column ``allocation``.
+    requests : pandas.DataFrame or polars.DataFrame
+        Columns ``*by``, ``account``, ``period``, ``request``.
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity by (``*by``, period).
+    by : str or sequence of str, default ()
+        The group column(s), if any.
+    rtol : float, default 1e-9
+        Relative slack of each capacity and request.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule``, ``key``, ``amount``, ``limit``: one row per breach.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.FairallocError
+        Bad ``requests`` or ``capacities`` (as for :func:`allocate_periods`), or an
+        ``allocation`` lacking its column or index levels
+        (:class:`~fairalloc.transforms.errors.InputTypeError`).
+
+    Examples
+    --------
     >>> alloc = pd.DataFrame({"allocation": [3.0, 2.0]}, index=pd.MultiIndex.from_tuples(
     ...     [("A", 1), ("B", 1)], names=["account", "period"]))
     >>> req = pd.DataFrame({"account": ["A", "B"], "period": [1, 1], "request": [3.0, 1.0]})
@@ -685,7 +862,28 @@ def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
 @public("lottery")
 def lottery_violations(draw: pd.DataFrame, capacities: Any,
                        by: str | Sequence[str] = ()) -> pd.DataFrame:
-    """Periods whose lottery winners exceed the integer capacity floor(X_t) (empty when none)."""
+    """Periods whose lottery winners exceed the integer capacity floor(X_t) (empty when none).
+
+    Parameters
+    ----------
+    draw : pandas.DataFrame
+        Indexed by (``*by``, account, period), column ``won``, as :func:`lottery` returns it.
+    capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity by (``*by``, period).
+    by : str or sequence of str, default ()
+        The group column(s), if any.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule`` (``"over_capacity"``), ``key``, ``amount``, ``limit``.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.FairallocError
+        Bad ``capacities`` (as for :func:`lottery`), or a ``draw`` lacking its column or
+        index levels (:class:`~fairalloc.transforms.errors.InputTypeError`).
+    """
     by = [by] if isinstance(by, str) else list(by)
     cap = keyed_table(capacities, [*by, PERIOD], "capacity", what="capacities")
     limit = cap.frame.to_pandas().set_index([*by, PERIOD])["capacity"].map(np.floor)

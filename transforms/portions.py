@@ -58,13 +58,13 @@ def apportion(ratios: Any, total: int, method: str = OPTIONS.method) -> pd.Serie
 
     Parameters
     ----------
-    ratios
+    ratios : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
         A dict ``key -> ratio``, a pandas Series indexed by key, or a table (pandas or polars
         DataFrame) with columns ``key`` and ``ratio`` (or exactly two columns: key, then
         ratio). Ratios must be finite and ≥ 0; keys str or int, each given once.
-    total
-        The whole number of portions to hand out, ≥ 0.
-    method
+    total : int
+        The whole number of portions to hand out, from 0 to 2**50.
+    method : str, default "priority"
         ``"priority"`` (default): every positive-ratio key, by ratio descending then key,
         receives the minimum share ``ceil(total / Σ ratios)`` while portions remain; the rest
         is split equally among the keys tied for the highest ratio, single leftovers to them
@@ -82,12 +82,18 @@ def apportion(ratios: Any, total: int, method: str = OPTIONS.method) -> pd.Serie
 
     Raises
     ------
-    InvalidAmountError
+    fairalloc.transforms.errors.InvalidAmountError
         A ratio is negative, NaN or infinite (the keys are named).
-    DuplicateKeyError
+    fairalloc.transforms.errors.DuplicateKeyError
         A key appears more than once.
-    ParameterError
-        ``total`` is not a whole number ≥ 0, or ``method`` is unknown.
+    fairalloc.transforms.errors.EmptyInputError
+        ``ratios`` is empty.
+    fairalloc.transforms.errors.InputTypeError
+        ``ratios`` of the wrong type, columns or dtypes (bools included).
+    fairalloc.transforms.errors.ParameterError
+        ``total`` is not a whole number from 0 to 2**50, or ``method`` is unknown.
+    fairalloc.transforms.errors.SolverError
+        The computed portions break an invariant (they are verified before they return).
 
     Examples
     --------
@@ -163,6 +169,28 @@ def portion_violations(portions: pd.DataFrame | pd.Series, ratios: Any, total: i
     key ``"<all>"``), ``negative``, ``zero_ratio`` (portions to a key of ratio 0),
     ``unknown_key`` (a key the ratios lack) and ``missing_key`` (a key of the ratios absent).
 
+    Parameters
+    ----------
+    portions : pandas.Series or pandas.DataFrame
+        Portions indexed by key: a Series, or a DataFrame with a ``portions`` column.
+    ratios : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        The ratios given to :func:`apportion`.
+    total : int
+        The total given to :func:`apportion`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rule``, ``key``, ``amount``, ``limit``: one row per breach.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.FairallocError
+        Bad ``ratios`` or ``total`` (as for :func:`apportion`), or ``portions`` of the wrong
+        form (:class:`~fairalloc.transforms.errors.InputTypeError`).
+
+    Examples
+    --------
     >>> portion_violations(pd.Series({"a": 6, "b": 1}, name="portions"), {"a": 3, "b": 1}, 8
     ...                    ).values.tolist()
     [['sum', '<all>', 7, 8]]

@@ -220,8 +220,12 @@ def proportional_sourcing(
 
     Parameters
     ----------
-    matches, sink_demand, source_capacity
-        See the module docstring for the accepted forms.
+    matches : pandas.DataFrame, polars.DataFrame, pandas.MultiIndex or iterable of tuple
+        Pairs source → sink (plus the ``by`` columns); see the module docstring.
+    sink_demand : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Demand ≥ 0 of every sink named in ``matches``; see the module docstring.
+    source_capacity : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity ≥ 0 of every source named in ``matches``; see the module docstring.
     on_zero_capacity : {"even", "zero", "raise"}
         When every source matched to a sink has capacity 0: split the demand equally among
         them, give them 0, or raise :class:`~fairalloc.transforms.errors.ZeroCapacityError` naming
@@ -235,6 +239,25 @@ def proportional_sourcing(
     pandas.Series
         Float volumes named ``"volume"``, indexed by ``(source, sink)`` (or
         ``(*by, source, sink)``), sorted; ``attrs["report"]`` is a :class:`SourcingReport`.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ZeroCapacityError
+        ``on_zero_capacity="raise"`` and every source matched to some sinks has capacity 0.
+    fairalloc.transforms.errors.UnknownKeyError
+        A match names a source or sink that has no capacity or demand.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A source or sink is given two different amounts.
+    fairalloc.transforms.errors.InvalidAmountError
+        An amount is NaN, infinite or negative.
+    fairalloc.transforms.errors.EmptyInputError
+        ``matches``, ``sink_demand`` or ``source_capacity`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes (bools included).
+    fairalloc.transforms.errors.ParameterError
+        ``on_zero_capacity`` is not one of the three policies.
+    fairalloc.transforms.errors.SolverError
+        The computed allocation breaks an invariant that cannot be repaired.
 
     Examples
     --------
@@ -302,8 +325,12 @@ def direct_sourcing(
 
     Parameters
     ----------
-    matches, source_capacity, sink_demand
-        See the module docstring for the accepted forms.
+    matches : pandas.DataFrame, polars.DataFrame, pandas.MultiIndex or iterable of tuple
+        Pairs source → sink (plus the ``by`` columns); see the module docstring.
+    source_capacity : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity ≥ 0 of every source named in ``matches``; see the module docstring.
+    sink_demand : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Demand ≥ 0 of every sink named in ``matches``; see the module docstring.
     relative_tolerance : float in [0, 1)
         A number (numpy scalars too; not a bool).
     run_qa : bool
@@ -322,11 +349,31 @@ def direct_sourcing(
 
     Returns
     -------
-    (source_allocation, sink_allocation) : two pandas.Series
-        Named ``"source_volume"`` and ``"sink_volume"``, indexed by ``(source, sink)`` (or
-        ``(*by, source, sink)``), sorted. Both carry the :class:`SourcingReport` in
-        ``attrs["report"]``; its ``status`` is ``"optimal"``, ``"repaired"`` or
-        ``"iteration_limit"``.
+    source_allocation : pandas.Series
+        Source volumes named ``"source_volume"``, indexed by ``(source, sink)`` (or
+        ``(*by, source, sink)``), sorted.
+    sink_allocation : pandas.Series
+        Sink volumes named ``"sink_volume"``, on the same index. Both Series carry the
+        :class:`SourcingReport` in ``attrs["report"]``; its ``status`` is ``"optimal"``,
+        ``"repaired"`` or ``"iteration_limit"``.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.UnknownKeyError
+        A match names a source or sink that has no capacity or demand.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A source or sink is given two different amounts.
+    fairalloc.transforms.errors.InvalidAmountError
+        An amount is NaN, infinite or negative.
+    fairalloc.transforms.errors.EmptyInputError
+        ``matches``, ``source_capacity`` or ``sink_demand`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes (bools included).
+    fairalloc.transforms.errors.ParameterError
+        ``relative_tolerance`` outside [0, 1), or a flag that is not True / False.
+    fairalloc.transforms.errors.SolverError
+        A negative or non-finite volume, or (``run_qa=True``) a source or sink over its limit
+        in the final answer; the message names the sources or sinks.
 
     Notes
     -----
@@ -399,10 +446,43 @@ def conservation_violations(
     ``"over_demand"`` (a sink's total sink volume above its demand), ``"negative"`` (a negative
     or non-finite volume on a match). A relative slack ``rtol`` absorbs float rounding.
 
+    Parameters
+    ----------
+    allocation : pandas.Series or pandas.DataFrame
+        Volumes indexed by ``(*by, source, sink)``: a Series, or a DataFrame with columns
+        ``source_volume`` and ``sink_volume`` (or one ``volume``).
+    source_capacity : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Capacity of every source in ``allocation``, in the forms the transforms accept.
+    sink_demand : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
+        Demand of every sink in ``allocation``, in the forms the transforms accept.
+    by : str or list of str, optional
+        The extra key columns leading the index, as given to the transform.
+    check_capacity : bool, default True
+        Report ``"over_capacity"`` sources; False for proportional sourcing, which may
+        exceed capacity.
+    rtol : float, default 1e-9
+        Relative slack (≥ 0) of each source's capacity and each sink's demand.
+
     Returns
     -------
     pandas.DataFrame
         Columns ``rule``, ``key`` (the source, sink or match), ``amount``, ``limit``.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.UnknownKeyError
+        ``allocation`` names a source or sink missing from ``source_capacity`` or
+        ``sink_demand``.
+    fairalloc.transforms.errors.DuplicateKeyError
+        A source or sink is given two different capacities or demands.
+    fairalloc.transforms.errors.InvalidAmountError
+        A capacity or demand is NaN, infinite or negative.
+    fairalloc.transforms.errors.EmptyInputError
+        ``source_capacity`` or ``sink_demand`` has no rows.
+    fairalloc.transforms.errors.InputTypeError
+        An input of the wrong type, columns or dtypes.
+    fairalloc.transforms.errors.ParameterError
+        ``check_capacity`` is not True / False, or ``rtol`` is negative or not a number.
 
     Examples
     --------
