@@ -28,7 +28,7 @@ def test_valid_capacity_passes():
         ({"capacity": [1.0, -2.0]}, "greater_than_or_equal_to"),
         ({"capacity": [1.0, math.inf]}, "finite"),
         ({"capacity": [1.0, math.nan]}, "not_nullable"),
-        ({"source": ["A", "A"]}, "uniqueness"),
+        ({"source": ["A", "A"]}, "one_value_per_key"),
     ],
 )
 def test_bad_capacity_rows_are_reported(overrides, check):
