@@ -125,7 +125,10 @@ def failure(frame: Any, exc: pandera.errors.SchemaErrors, name: str) -> dg.Failu
     their count as metadata."""
     cases = exc.failure_cases
     if isinstance(cases, pd.DataFrame):
-        cases = pl.from_pandas(cases.astype(str).replace({"None": None, "nan": None}))
+        labels = cases["index"].map(lambda v: None if v is None or v != v else str(v)) \
+            if "index" in cases.columns else None
+        cases = pl.from_pandas(cases.astype(str).assign(
+            **({} if labels is None else {"index": labels})))
     metadata: dict[str, Any] = {"failure_cases": dg.MetadataValue.md(markdown_table(cases, 50))}
     failing = _failing_rows(frame, cases)
     if failing is not None and len(failing):
