@@ -1,8 +1,10 @@
 """Validation glue and asset metadata shared by every asset.
 
-A failed pandera validation stops the asset with a :class:`dagster.Failure` whose metadata
-shows the failing rows (downstream assets then do not run); every table gets row count, column
-schema and a preview as metadata; transform reports become metadata entries.
+A failed pandera validation, of an input or an output, stops the asset with a
+:class:`dagster.Failure` whose metadata shows the failing rows (downstream assets then do not
+run); every table gets row count, column schema (with each column's meaning and rules from its
+table definition in :mod:`fairalloc.schemas`) and a preview as metadata; transform reports
+become metadata entries.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import dagster as dg
 import pandas as pd
 import pandera.errors
 import polars as pl
+
+from fairalloc.schemas.tables import table_of
 
 PREVIEW_ROWS = 10
 
@@ -39,17 +43,42 @@ def _cell(v: Any) -> str:
     return str(v).replace("|", "\\|")
 
 
-def table_metadata(frame: pl.DataFrame | pd.DataFrame) -> dict[str, Any]:
-    """Row count, column schema (index levels first) and a preview of ``frame``."""
+def column_schema(frame: pl.DataFrame | pd.DataFrame, table: Any = None) -> dg.TableSchema:
+    """The ``dagster/column_schema`` of ``frame`` (index levels first): each column's stored
+    type, and from the table definition (a :class:`fairalloc.schemas.tables.Table` or a pandera
+    schema derived from one) its meaning, nullability and rules.
+
+    >>> from fairalloc.schemas.portions import PortionRatios
+    >>> col = column_schema(pl.DataFrame({"key": ["a"], "ratio": [1.0]}), PortionRatios).columns[1]
+    >>> col.type, col.description, col.constraints.other
+    ('Float64', 'Claim of the key relative to the others.', ['finite, ≥ 0'])
+    """
     if isinstance(frame, pd.DataFrame):
         flat = frame.reset_index() if frame.index.names != [None] else frame
         types = {str(c): str(t) for c, t in flat.dtypes.items()}
     else:
         types = {c: str(t) for c, t in frame.schema.items()}
-    schema = dg.TableSchema(columns=[dg.TableColumn(name=c, type=t) for c, t in types.items()])
+    spec = table_of(table)
+    columns = []
+    for name, dtype in types.items():
+        col = spec.column(name) if spec else None
+        if col is None:
+            columns.append(dg.TableColumn(name=name, type=dtype))
+            continue
+        unique = spec.repeats == "reject" and len(spec.keys) == 1 and col in spec.keys
+        columns.append(dg.TableColumn(
+            name=name, type=dtype, description=col.description,
+            constraints=dg.TableColumnConstraints(nullable=col.nullable, unique=unique,
+                                                  other=col.constraints())))
+    return dg.TableSchema(columns=columns)
+
+
+def table_metadata(frame: pl.DataFrame | pd.DataFrame, table: Any = None) -> dict[str, Any]:
+    """Row count, column schema (index levels first; described when ``table`` — a table
+    definition or a pandera schema derived from one — is given) and a preview of ``frame``."""
     return {
         "dagster/row_count": len(frame),
-        "dagster/column_schema": schema,
+        "dagster/column_schema": column_schema(frame, table),
         "preview": dg.MetadataValue.md(markdown_table(frame)),
     }
 
@@ -67,27 +96,61 @@ def report_metadata(report: Any) -> dict[str, Any]:
     return out
 
 
-def validate(frame: pl.DataFrame, model: Any, name: str) -> pl.DataFrame:
-    """Validate ``frame`` with a pandera polars ``model``; stop the run showing failing rows."""
+def validate(frame: Any, schema: Any, name: str) -> Any:
+    """Validate ``frame`` (a polars input or a pandas output) with a pandera ``schema`` of the
+    matching back-end; on failure stop the asset with a :class:`dagster.Failure` whose metadata
+    shows the failure cases and the failing rows — never a raw ``SchemaErrors``.
+
+    >>> from fairalloc.schemas.portions import PortionsOutput
+    >>> bad = pd.DataFrame({"portions": [1, -1]}, index=pd.Index(["a", "b"], name="key"))
+    >>> try:
+    ...     validate(bad, PortionsOutput, "portions")
+    ... except dg.Failure as failure:
+    ...     print(failure.description)
+    ...     print(failure.metadata["failing_rows"].value)
+    portions failed validation (1 failure cases: ['greater_than_or_equal_to(0)'])
+    | key | portions |
+    |---|---|
+    | b | -1 |
+    """
     try:
-        return model.validate(frame, lazy=True)
+        return schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        raise _failure(frame, cases, name) from None
+        raise failure(frame, exc, name) from None
 
 
-def _failure(frame: pl.DataFrame, cases: pl.DataFrame, name: str) -> dg.Failure:
-    rows = cases["index"].drop_nulls().unique().sort() if "index" in cases.columns else None
+def failure(frame: Any, exc: pandera.errors.SchemaErrors, name: str) -> dg.Failure:
+    """The :class:`dagster.Failure` of a lazy pandera validation of ``frame`` that failed:
+    failure cases, failing rows (by row number for polars, by index label for pandas) and
+    their count as metadata."""
+    cases = exc.failure_cases
+    if isinstance(cases, pd.DataFrame):
+        labels = cases["index"].map(lambda v: None if v is None or v != v else str(v)) \
+            if "index" in cases.columns else None
+        cases = pl.from_pandas(cases.astype(str).assign(
+            **({} if labels is None else {"index": labels})))
     metadata: dict[str, Any] = {"failure_cases": dg.MetadataValue.md(markdown_table(cases, 50))}
-    if rows is not None and rows.len():
-        failing = frame.with_row_index("row")[rows.to_numpy()]
+    failing = _failing_rows(frame, cases)
+    if failing is not None and len(failing):
         metadata["failing_rows"] = dg.MetadataValue.md(markdown_table(failing, 50))
-        metadata["failing_row_count"] = int(rows.len())
+        metadata["failing_row_count"] = len(failing)
     checks = sorted(set(cases["check"].cast(pl.String).to_list()))
     return dg.Failure(
         description=f"{name} failed validation ({cases.height} failure cases: {checks})",
         metadata=metadata,
     )
+
+
+def _failing_rows(frame: Any, cases: pl.DataFrame) -> pl.DataFrame | pd.DataFrame | None:
+    if "index" not in cases.columns:
+        return None
+    if isinstance(frame, pd.DataFrame):
+        # pandas reports index labels (tuples for a MultiIndex), written out as text
+        labels = set(cases["index"].drop_nulls().to_list())
+        shown = frame.index.map(str).isin(labels)
+        return frame[shown]
+    rows = cases["index"].drop_nulls().cast(pl.Int64).unique().sort()
+    return frame.with_row_index("row")[rows.to_numpy()]
 
 
 def violations_check(violations: pd.DataFrame, shown: int = 20) -> dg.AssetCheckResult:

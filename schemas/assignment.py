@@ -1,4 +1,9 @@
-"""pandera contracts for ranked-preference assignment tables (SPEC §3).
+"""pandera contracts for ranked-preference assignment tables (SPEC §3), derived from one
+definition per table.
+
+The rules are the transform's (:mod:`fairalloc.transforms.assignment`): str or int keys; an
+exactly repeated preference collapses, the same (user, item) with two ranks is rejected; an item
+repeated with the same capacity collapses; a missing capacity means unlimited.
 
 >>> import polars as pl
 >>> Preferences.validate(pl.DataFrame({"user": ["u"], "item": ["i"], "rank": [1]})).height
@@ -7,35 +12,29 @@
 
 from __future__ import annotations
 
-import pandera.pandas as pdx
-import pandera.polars as pa
+from fairalloc.schemas.tables import COUNT, RANK, Column, Table, key
 
+USER = key("user", "The user who ranks items.")
+ITEM = key("item", "The item ranked and assigned.")
 
-class Preferences(pa.DataFrameModel):
-    """One row per (user, item): rank 1 = best; a user gives each rank at most once."""
+PREFERENCES = Table("preferences", "Ranked choices: one row per (user, item).",
+                    keys=(USER, ITEM),
+                    values=(Column("rank", int, "The user's rank of the item (1 = best).",
+                                   RANK),))
+CAPACITIES = Table("item_capacities", "Capacity per item (missing = unlimited).",
+                   keys=(ITEM,),
+                   values=(Column("capacity", int, "Users the item can take; missing = "
+                                  "unlimited.", COUNT, nullable=True),))
+ASSIGNMENTS = Table(
+    "assignments", "The item (and rank obtained) per user.", keys=(USER,),
+    values=(Column("item", ITEM.dtype, "The item the user gets; missing = unassigned.",
+                   nullable=True),
+            Column("rank", "Int64", "The user's rank of that item; missing = unassigned.",
+                   RANK, nullable=True)))
 
-    user: str
-    item: str
-    rank: int = pa.Field(ge=1)
-
-    class Config:
-        strict = False
-        unique = ["user", "item"]
-
-
-class ItemCapacities(pa.DataFrameModel):
-    """Whole-number capacity ≥ 0 per item; missing (null) = unlimited."""
-
-    item: str = pa.Field(unique=True)
-    capacity: int = pa.Field(ge=0, nullable=True)
-
-    class Config:
-        strict = False
-
-
+#: One row per (user, item): rank 1 = best.
+Preferences = PREFERENCES.polars()
+#: Whole-number capacity ≥ 0 per item; missing (null) = unlimited.
+ItemCapacities = CAPACITIES.polars()
 #: ``assignments``: indexed by user.
-AssignmentsOutput = pdx.DataFrameSchema(
-    {"item": pdx.Column(str, nullable=True),
-     "rank": pdx.Column("Int64", pdx.Check.ge(1), nullable=True)},
-    index=pdx.Index(str, name="user", unique=True), strict=True,
-)
+AssignmentsOutput = ASSIGNMENTS.pandas()

@@ -1,8 +1,11 @@
-"""pandera contracts for fair-coverage tables (SPEC §4).
+"""pandera contracts for fair-coverage tables (SPEC §4), derived from one definition per table.
 
 Inputs are checked with pandera's polars back-end, outputs (pandas tables indexed by their
-keys) with its pandas back-end. Which groups and resources eligibility may name is checked by
-the transform, which names the unknown keys.
+keys) with its pandas back-end. The rules are the transform's
+(:mod:`fairalloc.transforms.coverage`): str or int keys; population and weight finite and > 0,
+prior coverage in [0, 1), supply finite and > 0; a key repeated with the same values collapses,
+with other values it is rejected; repeated eligibility pairs collapse. Which groups and
+resources eligibility may name is checked by the transform, which names the unknown keys.
 
 >>> import polars as pl
 >>> PopulationGroups.validate(pl.DataFrame({"group": ["g"], "population": [10.0],
@@ -12,72 +15,52 @@ the transform, which names the unknown keys.
 
 from __future__ import annotations
 
-import numpy as np
-import pandera.pandas as pdx
-import pandera.polars as pa
-import polars as pl
+from fairalloc.schemas.tables import AMOUNT, FRACTION, POSITIVE, SHARE, Column, Table, key
 
-from fairalloc.schemas._checks import AMOUNT, finite
+GROUP = key("group", "The population group.")
+RESOURCE = key("resource", "The scarce resource.")
 
+POPULATION = Column("population", float, "People in the group.", POSITIVE)
+PRIOR = Column("prior", float, "Coverage the group has before this allocation.", FRACTION)
+WEIGHT = Column("weight", float, "Priority of the group (higher = served first).", POSITIVE)
+SUPPLY = Column("supply", float, "How much of the resource there is.", POSITIVE)
+MARGINAL = Column("marginal_value", float, "Marginal value (shadow price) at the optimum.",
+                  AMOUNT)
 
-class PopulationGroups(pa.DataFrameModel):
-    """Per group: population > 0, prior coverage in [0, 1), weight > 0, all finite."""
+GROUPS = Table("population_groups", "Population, prior coverage and weight per group.",
+               keys=(GROUP,), values=(POPULATION, PRIOR, WEIGHT))
+ELIGIBILITY = Table("eligibility", "Pairs (group, resource): who may receive what (repeated "
+                    "pairs collapse to one).", keys=(GROUP, RESOURCE), repeats="pairs")
+SUPPLIES = Table("resource_supply", "Supply per resource.", keys=(RESOURCE,), values=(SUPPLY,))
 
-    group: str = pa.Field(unique=True)
-    population: float = pa.Field(gt=0)
-    prior: float = pa.Field(ge=0, lt=1)
-    weight: float = pa.Field(gt=0)
+ALLOCATION = Table(
+    "coverage_allocation", "Amount per eligible (group, resource) pair.", keys=(GROUP, RESOURCE),
+    values=(Column("amount", float, "Amount of the resource given to the group.", AMOUNT),))
+GROUPS_OUT = Table(
+    "group_coverage", "Coverage, shortfall and allocated per group.", keys=(GROUP,),
+    values=(POPULATION, PRIOR, WEIGHT,
+            Column("coverage", float, "Coverage after allocation: prior + allocated / "
+                   "population.", SHARE),
+            Column("shortfall", float, "People left uncovered: population × (1 − coverage).",
+                   AMOUNT),
+            Column("allocated", float, "Amount received over all resources.", AMOUNT),
+            Column("marginal_value", float, "weight × the loss's slope at the group's "
+                   "coverage.", AMOUNT)))
+RESOURCES_OUT = Table(
+    "resource_usage", "Supply, use, scarcity and price per resource.", keys=(RESOURCE,),
+    values=(SUPPLY, Column("used", float, "Amount given out.", AMOUNT),
+            Column("scarce", bool, "True when the supply is used up."), MARGINAL))
 
-    class Config:
-        strict = False
-
-    @pa.check("population", "weight", name="finite", error="must be finite")
-    def _finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-class Eligibility(pa.DataFrameModel):
-    """Pairs group → resource it may receive (duplicates allowed: they collapse to one)."""
-
-    group: str
-    resource: str
-
-    class Config:
-        strict = False
-
-
-class ResourceSupply(pa.DataFrameModel):
-    """Supply per resource: finite, > 0, one value per resource."""
-
-    resource: str = pa.Field(unique=True)
-    supply: float = pa.Field(gt=0)
-
-    class Config:
-        strict = False
-
-    @pa.check("supply", name="finite", error="must be finite")
-    def _supply_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-_FINITE = pdx.Check(np.isfinite, name="finite", error="must be finite")
+#: Per group: population > 0, prior coverage in [0, 1), weight > 0, all finite.
+PopulationGroups = GROUPS.polars()
+#: Pairs group → resource it may receive (duplicates allowed: they collapse to one).
+Eligibility = ELIGIBILITY.polars()
+#: Supply per resource: finite, > 0, one value per resource.
+ResourceSupply = SUPPLIES.polars()
 
 #: ``coverage_allocation``: indexed by (group, resource), every eligible pair.
-AllocationOutput = pdx.DataFrameSchema(
-    {"amount": pdx.Column(float, AMOUNT)},
-    index=pdx.MultiIndex([pdx.Index(str, name="group"), pdx.Index(str, name="resource")]),
-    strict=True,
-)
+AllocationOutput = ALLOCATION.pandas()
 #: ``group_coverage``: indexed by group.
-GroupsOutput = pdx.DataFrameSchema(
-    {**{c: pdx.Column(float, AMOUNT) for c in ("population", "prior", "weight", "shortfall",
-                                                "allocated", "marginal_value")},
-     "coverage": pdx.Column(float, [pdx.Check.in_range(0, 1), _FINITE])},
-    index=pdx.Index(str, name="group", unique=True), strict=True,
-)
+GroupsOutput = GROUPS_OUT.pandas()
 #: ``resource_usage``: indexed by resource.
-ResourcesOutput = pdx.DataFrameSchema(
-    {**{c: pdx.Column(float, AMOUNT) for c in ("supply", "used", "marginal_value")},
-     "scarce": pdx.Column(bool)},
-    index=pdx.Index(str, name="resource", unique=True), strict=True,
-)
+ResourcesOutput = RESOURCES_OUT.pandas()

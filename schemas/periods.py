@@ -1,4 +1,8 @@
-"""pandera contracts for multi-period allocation tables (SPEC §2), per ``scenario``.
+"""pandera contracts for multi-period allocation tables (SPEC §2), per ``scenario``, derived
+from one definition per table.
+
+The rules are the transforms' (:mod:`fairalloc.transforms.periods`): str or int keys; amounts
+finite and ≥ 0; a key repeated with the same value collapses, with another value it is rejected.
 
 >>> import polars as pl
 >>> PeriodCapacities.validate(pl.DataFrame({"scenario": ["s"], "period": [1],
@@ -8,92 +12,70 @@
 
 from __future__ import annotations
 
-import pandera.pandas as pdx
-import pandera.polars as pa
-import polars as pl
-
-from fairalloc.schemas._checks import AMOUNT, finite
+from fairalloc.schemas.tables import AMOUNT, SHARE, Column, Table, key
 
 #: The group column of the pipeline's sample data.
 BY = ("scenario",)
 
+SCENARIO = key("scenario", "The scenario: each is allocated on its own.")
+ACCOUNT = key("account", "The account holding currency and making requests.")
+PERIOD = key("period", "The period whose capacity is shared.")
 
-class Accounts(pa.DataFrameModel):
-    """Currency (entitlement weight) per account: finite, ≥ 0, one per (scenario, account)."""
+CURRENCY = Column("currency", float, "Entitlement weight of the account.", AMOUNT)
+REQUEST = Column("request", float, "What the account asks for in the period.", AMOUNT)
+CAPACITY = Column("capacity", float, "What the period can give out.", AMOUNT)
 
-    scenario: str
-    account: str
-    currency: float = pa.Field(ge=0)
+ACCOUNTS = Table("accounts", "Currency (entitlement weight) per account.", keys=(ACCOUNT,),
+                 values=(CURRENCY,))
+REQUESTS = Table("period_requests", "Request per account and period.", keys=(ACCOUNT, PERIOD),
+                 values=(REQUEST,))
+CAPACITIES = Table("period_capacities", "Capacity per period.", keys=(PERIOD,),
+                   values=(CAPACITY,))
 
-    class Config:
-        strict = False
-        unique = ["scenario", "account"]
+ALLOCATION = Table(
+    "period_allocation", "Allocation per account and period.", keys=(SCENARIO, ACCOUNT, PERIOD),
+    values=(REQUEST,
+            Column("step1", float, "Allocated by step 1 (proportional: λ × request).", AMOUNT),
+            Column("step2", float, "Allocated by step 2 (leftover capacity).", AMOUNT),
+            Column("allocation", float, "Allocated in all: step1 + step2.", AMOUNT)))
+PERIODS = Table(
+    "period_summary", "Use, utilisation and price per period.", keys=(SCENARIO, PERIOD),
+    values=(CAPACITY,
+            Column("weight", float, "Weight of the period (its demand relative to the "
+                   "least-demanded period by default).", AMOUNT),
+            Column("used", float, "Capacity allocated.", AMOUNT),
+            Column("utilization", float, "used / capacity.", AMOUNT),
+            Column("price", float, "Step-1 shadow price of the period's capacity.", AMOUNT)))
+ACCOUNTS_OUT = Table(
+    "period_accounts", "λ, caps and binding reason per account.", keys=(SCENARIO, ACCOUNT),
+    values=(CURRENCY,
+            Column("entitlement_share", float, "currency / total currency.", AMOUNT),
+            Column("lambda", float, "Step-1 fulfilment: the share of every request met.",
+                   AMOUNT),
+            Column("u_cap", float, "Upper bound of lambda set by the entitlement.", AMOUNT),
+            Column("weighted_request", float, "Σ over periods of weight × request.", AMOUNT),
+            Column("weighted_allocated", float, "Σ over periods of weight × allocation.",
+                   AMOUNT),
+            Column("binding", str, "What stopped the account getting more.",
+                   isin=("entitlement", "capacity", "full"))))
+LOTTERY = Table(
+    "seat_lottery", "Whole seats drawn from the fractional allocation.",
+    keys=(SCENARIO, ACCOUNT, PERIOD),
+    values=(Column("probability", float, "Chance of a seat: min(1, allocation).", SHARE),
+            Column("won", int, "1 when the account won a seat in the period.", isin=(0, 1))))
 
-    @pa.check("currency", name="finite", error="must be finite")
-    def _currency_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-class PeriodRequests(pa.DataFrameModel):
-    """Request per (scenario, account, period): finite, ≥ 0."""
-
-    scenario: str
-    account: str
-    period: int
-    request: float = pa.Field(ge=0)
-
-    class Config:
-        strict = False
-        unique = ["scenario", "account", "period"]
-
-    @pa.check("request", name="finite", error="must be finite")
-    def _request_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-class PeriodCapacities(pa.DataFrameModel):
-    """Capacity per (scenario, period): finite, ≥ 0."""
-
-    scenario: str
-    period: int
-    capacity: float = pa.Field(ge=0)
-
-    class Config:
-        strict = False
-        unique = ["scenario", "period"]
-
-    @pa.check("capacity", name="finite", error="must be finite")
-    def _capacity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-def _index(*names: str) -> pdx.MultiIndex:
-    return pdx.MultiIndex([pdx.Index(int if n == "period" else str, name=n) for n in names])
-
-
+#: Currency per (scenario, account).
+Accounts = ACCOUNTS.grouped(SCENARIO).polars()
+#: Request per (scenario, account, period).
+PeriodRequests = REQUESTS.grouped(SCENARIO).polars()
+#: Capacity per (scenario, period).
+PeriodCapacities = CAPACITIES.grouped(SCENARIO).polars()
 
 #: ``period_allocation``: indexed by (scenario, account, period).
-AllocationOutput = pdx.DataFrameSchema(
-    {c: pdx.Column(float, AMOUNT) for c in ("request", "step1", "step2", "allocation")},
-    index=_index(*BY, "account", "period"), strict=True,
-)
+AllocationOutput = ALLOCATION.pandas()
 #: ``period_summary``: indexed by (scenario, period).
-PeriodsOutput = pdx.DataFrameSchema(
-    {c: pdx.Column(float, AMOUNT) for c in ("capacity", "weight", "used", "utilization",
-                                             "price")},
-    index=_index(*BY, "period"), strict=True,
-)
+PeriodsOutput = PERIODS.pandas()
 #: ``period_accounts``: indexed by (scenario, account).
-AccountsOutput = pdx.DataFrameSchema(
-    {**{c: pdx.Column(float, AMOUNT) for c in ("currency", "entitlement_share", "lambda",
-                                                "u_cap", "weighted_request",
-                                                "weighted_allocated")},
-     "binding": pdx.Column(str, pdx.Check.isin(["entitlement", "capacity", "full"]))},
-    index=_index(*BY, "account"), strict=True,
-)
+AccountsOutput = ACCOUNTS_OUT.pandas()
 #: ``seat_lottery``: indexed by (scenario, account, period).
-LotteryOutput = pdx.DataFrameSchema(
-    {"probability": pdx.Column(float, [pdx.Check.in_range(0, 1)]),
-     "won": pdx.Column(int, pdx.Check.isin([0, 1]))},
-    index=_index(*BY, "account", "period"), strict=True,
-)
+LotteryOutput = LOTTERY.pandas()

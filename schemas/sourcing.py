@@ -1,107 +1,63 @@
-"""pandera contracts for sourcing tables (SPEC §1).
+"""pandera contracts for sourcing tables (SPEC §1), derived from one definition per table.
 
 Inputs are checked with pandera's polars back-end (the pipeline loads Parquet with polars);
-outputs, pandas tables with a MultiIndex, with its pandas back-end. The pipeline validates with
-these models; the transforms enforce the same rules (finite, ≥ 0, unique keys) with vectorised
-checks that name the offending keys.
+outputs, pandas tables with a MultiIndex, with its pandas back-end. The rules are the
+transforms' (:mod:`fairalloc.transforms.sourcing`): str or int keys; amounts finite and ≥ 0;
+a repeated match collapses to one; a source (sink) repeated with the same capacity (demand)
+collapses, with two different values it is rejected.
 
 >>> import polars as pl
->>> SourceCapacity.validate(pl.DataFrame({"source": ["a"], "capacity": [1.0]})).height
-1
+>>> SourceCapacity.validate(pl.DataFrame({"source": ["a", "a"], "capacity": [1.0, 1.0]})).height
+2
 """
 
 from __future__ import annotations
 
-import pandera.pandas as pdx
-import pandera.polars as pa
-import polars as pl
-
-from fairalloc.schemas._checks import AMOUNT, finite
+from fairalloc.schemas.tables import AMOUNT, Column, Table, key
 
 #: The group columns of the pipeline's sample data (``by=`` of the transforms).
 BY = ("commodity", "year")
 
+SOURCE = key("source", "The supplying source.")
+SINK = key("sink", "The sink whose demand is met.")
+GROUP_KEYS = (key("commodity", "The commodity traded (a group of its own)."),
+              key("year", "The year of supply and demand (a group of its own)."))
 
-class Matches(pa.DataFrameModel):
-    """Pairs source → sink (duplicates allowed: they collapse to one)."""
+MATCHES = Table("matches", "Pairs source → sink: which source may supply which sink "
+                "(repeated pairs collapse to one).", keys=(SOURCE, SINK), repeats="pairs")
+SOURCE_CAPACITY = Table(
+    "source_capacity", "Capacity per source.", keys=(SOURCE,),
+    values=(Column("capacity", float, "What the source can supply.", AMOUNT),))
+SINK_DEMAND = Table(
+    "sink_demand", "Demand per sink.", keys=(SINK,),
+    values=(Column("demand", float, "What the sink asks for.", AMOUNT),))
 
-    source: str
-    sink: str
+PROPORTIONAL = Table(
+    "proportional_sourcing", "Each sink's demand split over its sources in proportion to "
+    "capacity.", keys=(*GROUP_KEYS, SOURCE, SINK),
+    values=(Column("volume", float, "Volume from the source to the sink (sink units).",
+                   AMOUNT),))
+DIRECT = Table(
+    "direct_sourcing", "Allocation within capacity, in source and in sink units.",
+    keys=(*GROUP_KEYS, SOURCE, SINK),
+    values=(Column("source_volume", float, "Volume from the source to the sink, in source "
+                   "units.", AMOUNT),
+            Column("sink_volume", float, "The same volume in sink units.", AMOUNT)))
 
-    class Config:
-        strict = False
-
-
-class SourceCapacity(pa.DataFrameModel):
-    """Capacity per source: finite, ≥ 0, one value per source."""
-
-    source: str
-    capacity: float = pa.Field(ge=0)
-
-    class Config:
-        strict = False
-        unique = ["source"]
-
-    @pa.check("capacity", name="finite", error="must be finite")
-    def _capacity_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-class SinkDemand(pa.DataFrameModel):
-    """Demand per sink: finite, ≥ 0, one value per sink."""
-
-    sink: str
-    demand: float = pa.Field(ge=0)
-
-    class Config:
-        strict = False
-        unique = ["sink"]
-
-    @pa.check("demand", name="finite", error="must be finite")
-    def _demand_finite(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return finite(data)
-
-
-class GroupedMatches(Matches):
-    """Matches inside (commodity, year) groups."""
-
-    commodity: str
-    year: int
-
-
-class GroupedSourceCapacity(SourceCapacity):
-    """Capacity per (commodity, year, source)."""
-
-    commodity: str
-    year: int
-
-    class Config:
-        strict = False
-        unique = [*BY, "source"]
-
-
-class GroupedSinkDemand(SinkDemand):
-    """Demand per (commodity, year, sink)."""
-
-    commodity: str
-    year: int
-
-    class Config:
-        strict = False
-        unique = [*BY, "sink"]
-
-
-_LEVEL_TYPES = {"year": int}
-
-
-def _output(columns: list[str], by: tuple[str, ...]) -> pdx.DataFrameSchema:
-    names = [*by, "source", "sink"]
-    index = pdx.MultiIndex([pdx.Index(_LEVEL_TYPES.get(c, str), name=c) for c in names])
-    cols = {c: pdx.Column(float, AMOUNT) for c in columns}
-    return pdx.DataFrameSchema(cols, index=index, strict=True)
-
+#: Pairs source → sink (duplicates allowed: they collapse to one).
+Matches = MATCHES.polars()
+#: Capacity per source: finite, ≥ 0, one value per source.
+SourceCapacity = SOURCE_CAPACITY.polars()
+#: Demand per sink: finite, ≥ 0, one value per sink.
+SinkDemand = SINK_DEMAND.polars()
+#: Matches inside (commodity, year) groups.
+GroupedMatches = MATCHES.grouped(*GROUP_KEYS).polars()
+#: Capacity per (commodity, year, source).
+GroupedSourceCapacity = SOURCE_CAPACITY.grouped(*GROUP_KEYS).polars()
+#: Demand per (commodity, year, sink).
+GroupedSinkDemand = SINK_DEMAND.grouped(*GROUP_KEYS).polars()
 
 #: ``proportional_sourcing`` as the pipeline writes it: indexed by (commodity, year, source, sink).
-ProportionalOutput = _output(["volume"], BY)
+ProportionalOutput = PROPORTIONAL.pandas()
 #: ``direct_sourcing`` as the pipeline writes it, in source and in sink units.
-DirectOutput = _output(["source_volume", "sink_volume"], BY)
+DirectOutput = DIRECT.pandas()

@@ -6,7 +6,12 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.pipelines.metadata import (
+    report_metadata,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import assignment as schemas
 from fairalloc.transforms import assignment as tf
 from fairalloc.transforms.options import ASSIGNMENT
@@ -34,11 +39,12 @@ def assignments(context: dg.AssetExecutionContext, config: AssignmentConfig,
                 preferences: pl.DataFrame, item_capacities: pl.DataFrame) -> pd.DataFrame:
     """The item (and rank obtained) per user."""
     res = tf.assign_preferences(preferences, item_capacities, **config.model_dump())
-    schemas.AssignmentsOutput.validate(res.allocation, lazy=True)
+    validate(res.allocation, schemas.AssignmentsOutput, "assignments")
     meta = report_metadata(res.report)
     meta["rank_counts"] = dg.MetadataValue.json({str(k): v for k, v in
                                                  res.report.rank_counts.items()})
-    context.add_output_metadata({**table_metadata(res.allocation), **meta})
+    context.add_output_metadata({**table_metadata(res.allocation, schemas.AssignmentsOutput),
+                                 **meta})
     return res.allocation
 
 

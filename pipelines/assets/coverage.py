@@ -6,7 +6,12 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.pipelines.metadata import (
+    report_metadata,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import coverage as schemas
 from fairalloc.transforms import coverage as tf
 from fairalloc.transforms import options
@@ -73,20 +78,22 @@ def coverage_tables(
     for schema, table in ((schemas.AllocationOutput, allocation),
                           (schemas.GroupsOutput, res.groups),
                           (schemas.ResourcesOutput, res.resources)):
-        schema.validate(table, lazy=True)
+        validate(table, schema, schema.name)
     groups = res.groups
     utilisation = {f"utilization {k}": float(u / s) for k, u, s in
                    zip(res.resources.index, res.resources["used"], res.resources["supply"],
                        strict=True)}
     yield dg.Output(allocation, "coverage_allocation",
-                    metadata={**table_metadata(allocation), **report_metadata(res.report)})
+                    metadata={**table_metadata(allocation, schemas.AllocationOutput),
+                              **report_metadata(res.report)})
     yield dg.Output(groups, "group_coverage",
-                    metadata={**table_metadata(groups),
+                    metadata={**table_metadata(groups, schemas.GroupsOutput),
                               "total_shortfall": float(groups["shortfall"].sum()),
                               "total_allocated": float(groups["allocated"].sum()),
                               "min_coverage": float(groups["coverage"].min())})
     yield dg.Output(res.resources, "resource_usage",
-                    metadata={**table_metadata(res.resources), **utilisation})
+                    metadata={**table_metadata(res.resources, schemas.ResourcesOutput),
+                              **utilisation})
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})

@@ -25,7 +25,7 @@ def parquet_input(
     def _load(context: dg.AssetExecutionContext, data_dir: DataDir) -> pl.DataFrame:
         path = data_dir.file(capability, file or name)
         frame = validate(pl.read_parquet(path), model, name)
-        meta = {**table_metadata(frame), "source_file": str(path)}
+        meta = {**table_metadata(frame, model), "source_file": str(path)}
         if total:
             meta[f"total_{total}"] = float(frame[total].sum())
         context.add_output_metadata(meta)

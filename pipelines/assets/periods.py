@@ -6,7 +6,12 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.pipelines.metadata import (
+    report_metadata,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import periods as schemas
 from fairalloc.transforms import periods as tf
 from fairalloc.transforms.options import PERIODS
@@ -66,14 +71,16 @@ def period_tables(
     for schema, table in ((schemas.AllocationOutput, res.allocation),
                           (schemas.AccountsOutput, res.accounts),
                           (schemas.PeriodsOutput, res.periods)):
-        schema.validate(table, lazy=True)
+        validate(table, schema, schema.name)
     utilisation = {f"utilization {k}": float(v)
                    for k, v in res.periods["utilization"].items()}
     yield dg.Output(res.allocation, "period_allocation",
-                    metadata={**table_metadata(res.allocation), **report_metadata(res.report)})
-    yield dg.Output(res.accounts, "period_accounts", metadata=table_metadata(res.accounts))
+                    metadata={**table_metadata(res.allocation, schemas.AllocationOutput),
+                              **report_metadata(res.report)})
+    yield dg.Output(res.accounts, "period_accounts",
+                    metadata=table_metadata(res.accounts, schemas.AccountsOutput))
     yield dg.Output(res.periods, "period_summary",
-                    metadata={**table_metadata(res.periods), **utilisation})
+                    metadata={**table_metadata(res.periods, schemas.PeriodsOutput), **utilisation})
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
@@ -85,9 +92,9 @@ def seat_lottery(
 ) -> pd.DataFrame:
     """Whole seats by dependent rounding of the fractional allocation (seed from run config)."""
     draw = tf.lottery_groups(period_allocation, period_capacities, by=BY, seed=config.seed)
-    schemas.LotteryOutput.validate(draw, lazy=True)
+    validate(draw, schemas.LotteryOutput, "seat_lottery")
     winners = draw.groupby(level=[*BY, "period"])["won"].sum()
-    context.add_output_metadata({**table_metadata(draw), "seed": config.seed,
+    context.add_output_metadata({**table_metadata(draw, schemas.LotteryOutput), "seed": config.seed,
                                  "winners": int(draw["won"].sum()),
                                  "expected winners": float(draw["probability"].sum()),
                                  "largest period": int(winners.max())})

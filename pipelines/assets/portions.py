@@ -7,7 +7,7 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import table_metadata, violations_check
+from fairalloc.pipelines.metadata import table_metadata, validate, violations_check
 from fairalloc.schemas import portions as schemas
 from fairalloc.transforms import portions as tf
 from fairalloc.transforms.options import PORTIONS
@@ -37,9 +37,10 @@ def portions(context: dg.AssetExecutionContext, config: PortionsConfig,
     """Whole portions per key, summing to the configured total."""
     result = tf.apportion(portion_ratios, config.total, method=config.method)
     table = result.to_frame()
-    schemas.PortionsOutput.validate(table, lazy=True)
+    validate(table, schemas.PortionsOutput, "portions")
     yield dg.Output(table, metadata={
-        **table_metadata(table), "total": config.total, "method": config.method,
+        **table_metadata(table, schemas.PortionsOutput),
+        "total": config.total, "method": config.method,
         "unallocated": result.attrs["unallocated"],
         "keys_with_portions": int((result > 0).sum()),
     })

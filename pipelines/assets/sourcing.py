@@ -7,7 +7,12 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import option
-from fairalloc.pipelines.metadata import report_metadata, table_metadata, violations_check
+from fairalloc.pipelines.metadata import (
+    report_metadata,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import sourcing as schemas
 from fairalloc.transforms import sourcing as tf
 from fairalloc.transforms.options import SOURCING
@@ -36,8 +41,8 @@ class DirectSourcingConfig(dg.Config):
 
 
 def _publish(context: dg.AssetExecutionContext, table: pd.DataFrame, schema, report) -> None:
-    schema.validate(table, lazy=True)
-    context.add_output_metadata({**table_metadata(table), **report_metadata(report)})
+    validate(table, schema, context.asset_key.to_user_string())
+    context.add_output_metadata({**table_metadata(table, schema), **report_metadata(report)})
 
 
 @dg.asset(name="proportional_sourcing", group_name=GROUP, kinds={"pandas", "parquet"})

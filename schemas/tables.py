@@ -1,0 +1,180 @@
+"""Table contracts written once: each column's name, type, nullability, meaning and amount rule.
+
+A :class:`Table` lists its key columns and its value columns (:class:`Column`); everything else
+is derived from it — the pandera schema of an input table (polars back-end, keys as columns),
+the pandera schema of an output table (pandas back-end, keys as the index) and the column
+descriptions the pipeline shows in Dagster (:func:`fairalloc.pipelines.metadata.table_metadata`).
+
+Keys hold strings or integers, as the transforms accept both. How repeated keys are treated
+follows the transforms: ``"collapse"`` (a key repeated with the same values is one row, with
+different values an error), ``"reject"`` (any repeat is an error) or ``"pairs"`` (a list of
+pairs without values: repeats collapse).
+
+>>> import polars as pl
+>>> t = Table("stock", "Stock per shop.", keys=(key("shop", "The shop."),),
+...           values=(Column("stock", float, "Units on the shelf.", AMOUNT),))
+>>> t.polars().validate(pl.DataFrame({"shop": [1, 1], "stock": [2.0, 2.0]})).height
+2
+>>> [c.name for c in t.columns], t.column("stock").rule.text
+(['shop', 'stock'], 'finite, ≥ 0')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import pandera.pandas as pdx
+import pandera.polars as pa
+from pandera.api.checks import Check
+
+import fairalloc.schemas._checks  # noqa: F401  (registers Check.finite, .str_or_int, ...)
+
+#: The type of key columns: str or int (see :func:`fairalloc.schemas._checks.str_or_int`).
+KEY = "str or int"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An amount rule: bounds and finiteness, with the words that describe it."""
+
+    text: str
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    finite: bool = True
+
+    def checks(self) -> list[Check]:
+        """The pandera checks of the rule (the same objects serve both back-ends)."""
+        out = [] if not self.finite else [Check.finite()]
+        for name, bound in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)):
+            if bound is not None:
+                out.append(getattr(Check, name)(bound))
+        return out
+
+
+#: A quantity: finite, ≥ 0.
+AMOUNT = Rule("finite, ≥ 0", ge=0)
+#: A strictly positive quantity: finite, > 0.
+POSITIVE = Rule("finite, > 0", gt=0)
+#: A fraction below one: finite, in [0, 1).
+FRACTION = Rule("finite, in [0, 1)", ge=0, lt=1)
+#: A share: finite, in [0, 1].
+SHARE = Rule("finite, in [0, 1]", ge=0, le=1)
+#: A whole count: ≥ 0.
+COUNT = Rule("≥ 0", ge=0, finite=False)
+#: A rank: ≥ 1 (1 = best).
+RANK = Rule("≥ 1", ge=1, finite=False)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: name, type (a Python type, a pandas dtype name or :data:`KEY`), meaning
+    (one line), amount rule, whether values may be missing, the values allowed."""
+
+    name: str
+    dtype: Any
+    description: str
+    rule: Rule | None = None
+    nullable: bool = False
+    isin: tuple = ()
+    coerce: bool = False
+
+    def checks(self) -> list[Check]:
+        """Every check of the column: key type, amount rule, allowed values."""
+        out = [Check.str_or_int()] if self.dtype == KEY else []
+        out += self.rule.checks() if self.rule else []
+        if self.isin:
+            out.append(Check.isin(list(self.isin)))
+        return out
+
+    def constraints(self) -> list[str]:
+        """The column's rules in words (for the Dagster column schema)."""
+        out = [KEY] if self.dtype == KEY else []
+        out += [self.rule.text] if self.rule else []
+        if self.isin:
+            out.append("one of " + ", ".join(map(str, self.isin)))
+        return out
+
+    @property
+    def _dtype(self) -> Any:
+        return None if self.dtype == KEY else self.dtype
+
+    def polars(self, unique: bool = False) -> pa.Column:
+        """The column for pandera's polars back-end."""
+        return pa.Column(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
+                         coerce=self.coerce, description=self.description)
+
+    def pandas(self) -> pdx.Column:
+        """The column for pandera's pandas back-end."""
+        return pdx.Column(self._dtype, self.checks(), nullable=self.nullable,
+                          coerce=self.coerce, description=self.description)
+
+    def index(self, unique: bool = False) -> pdx.Index:
+        """The column as an index level for pandera's pandas back-end."""
+        return pdx.Index(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
+                         name=self.name, description=self.description)
+
+
+def key(name: str, description: str) -> Column:
+    """A key column: str or int, never missing."""
+    return Column(name, KEY, description)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: name, meaning, key columns, value columns and how repeated keys are treated."""
+
+    name: str
+    description: str
+    keys: tuple[Column, ...]
+    values: tuple[Column, ...] = ()
+    repeats: Literal["collapse", "reject", "pairs"] = "collapse"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """Keys first, then values."""
+        return (*self.keys, *self.values)
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name`` (None when the table has none)."""
+        return next((c for c in self.columns if c.name == name), None)
+
+    def grouped(self, *by: Column, name: str | None = None) -> Table:
+        """The same table inside groups: the ``by`` columns lead the keys."""
+        return replace(self, name=name or self.name, keys=(*by, *self.keys))
+
+    def polars(self) -> pa.DataFrameSchema:
+        """The input contract: pandera polars back-end, keys as columns, other columns allowed."""
+        names = [c.name for c in self.keys]
+        one_key = len(self.keys) == 1 and self.repeats == "reject"
+        checks = []
+        if self.repeats == "collapse" and self.values:
+            checks.append(Check.one_value_per_key(keys=names,
+                                                  values=[c.name for c in self.values]))
+        return pa.DataFrameSchema(
+            {c.name: c.polars(unique=one_key and c in self.keys) for c in self.columns},
+            checks=checks,
+            unique=names if self.repeats == "reject" and not one_key else None,
+            strict=False, name=self.name, description=self.description,
+            metadata={"table": self},
+        )
+
+    def pandas(self) -> pdx.DataFrameSchema:
+        """The output contract: pandera pandas back-end, keys as the index, no other columns."""
+        if len(self.keys) == 1:
+            index: pdx.Index | pdx.MultiIndex = self.keys[0].index(unique=True)
+        else:
+            index = pdx.MultiIndex([c.index() for c in self.keys])
+        return pdx.DataFrameSchema(
+            {c.name: c.pandas() for c in self.values}, index=index, strict=True,
+            name=self.name, description=self.description, metadata={"table": self},
+        )
+
+
+def table_of(schema: Any) -> Table | None:
+    """The :class:`Table` a pandera schema was derived from (None for other schemas)."""
+    if isinstance(schema, Table):
+        return schema
+    return (getattr(schema, "metadata", None) or {}).get("table")
