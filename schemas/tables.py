@@ -118,7 +118,20 @@ class Column:
 
 
 def key(name: str, description: str) -> Column:
-    """A key column: str or int, never missing."""
+    """A key column: str or int, never missing.
+
+    Parameters
+    ----------
+    name : str
+        The column's name.
+    description : str
+        What the key identifies, in one line.
+
+    Returns
+    -------
+    Column
+        The key column's definition.
+    """
     return Column(name, KEY, description)
 
 
@@ -174,7 +187,18 @@ class Table:
 
 
 def table_of(schema: Any) -> Table | None:
-    """The :class:`Table` a pandera schema was derived from (None for other schemas)."""
+    """The :class:`Table` a pandera schema was derived from.
+
+    Parameters
+    ----------
+    schema : Table or pandera schema
+        A table definition, or a schema derived from one (or any other schema).
+
+    Returns
+    -------
+    Table or None
+        The definition; None for a schema not derived from a :class:`Table`.
+    """
     if isinstance(schema, Table):
         return schema
     return (getattr(schema, "metadata", None) or {}).get("table")

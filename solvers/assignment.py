@@ -612,59 +612,14 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
     n_u, n_a = arcs.n_users, len(arcs.user)
     extra_u = n_u if arcs.allow_unassigned else 0
     n_y = 2 * len(side.conflicts)
-    n_x = n_a + extra_u + n_y
-    rows: list[sp.csr_matrix] = []
-    lo: list[np.ndarray] = []
-    hi: list[np.ndarray] = []
-
-    def add(matrix, lower, upper):
-        rows.append(sp.csr_matrix(matrix, shape=(matrix.shape[0], n_x)))
-        lo.append(np.broadcast_to(np.asarray(lower, float), matrix.shape[0]))
-        hi.append(np.broadcast_to(np.asarray(upper, float), matrix.shape[0]))
-
-    user_cols = np.concatenate([arcs.user, np.arange(extra_u)])
-    cols = np.arange(n_a + extra_u)
-    # every user takes exactly one arc, or its "unassigned" variable where that is allowed
-    add(sp.coo_matrix((np.ones(len(cols)), (user_cols, cols)), shape=(n_u, n_x)), 1.0, 1.0)
-    limited = np.flatnonzero(arcs.capacity >= 0)
-    item_rows = sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))),
-                              shape=(len(arcs.capacity), n_x))[limited]
-    add(item_rows, -np.inf, arcs.capacity[limited].astype(float))
-    for users, items, q in side.quotas:
-        mask = np.isin(arcs.user, users) & np.isin(arcs.item, items)
-        add(sp.csr_matrix((np.ones(int(mask.sum())), (np.zeros(int(mask.sum()), int),
-                                                      np.flatnonzero(mask))), shape=(1, n_x)),
-            -np.inf, float(q))
-    for group in side.together:
-        # x[first, i] - x[other, i] = 0 for every item either ranks (missing arcs are 0), and
-        # the same for "unassigned"
-        first, others = int(group[0]), [int(g) for g in group[1:]]
-        for other in others:
-            entries: dict[tuple, float] = {}
-            for sign, u in ((1.0, first), (-1.0, other)):
-                for a in np.flatnonzero(arcs.user == u):
-                    entries[(int(arcs.item[a]), a)] = sign
-                if extra_u:
-                    entries[(-1, n_a + u)] = sign
-            keys = sorted({k[0] for k in entries})
-            r = {k: i for i, k in enumerate(keys)}
-            data = [(r[k[0]], k[1], v) for k, v in entries.items()]
-            m = sp.coo_matrix(([d[2] for d in data], ([d[0] for d in data],
-                                                      [d[1] for d in data])),
-                              shape=(len(keys), n_x))
-            add(m, 0.0, 0.0)
-    for c, (users, item_a, item_b) in enumerate(side.conflicts):
-        ya, yb = n_a + extra_u + 2 * c, n_a + extra_u + 2 * c + 1
-        for y, item in ((ya, item_a), (yb, item_b)):
-            arcs_in = np.flatnonzero(np.isin(arcs.user, users) & (arcs.item == item))
-            # x_arc - y ≤ 0: a member on the item means the group occupies it
-            m = sp.coo_matrix((np.r_[np.ones(len(arcs_in)), -np.ones(len(arcs_in))],
-                               (np.r_[np.arange(len(arcs_in)), np.arange(len(arcs_in))],
-                                np.r_[arcs_in, np.full(len(arcs_in), y)])),
-                              shape=(len(arcs_in), n_x))
-            add(m, -np.inf, 0.0)
-        add(sp.coo_matrix(([1.0, 1.0], ([0, 0], [ya, yb])), shape=(1, n_x)), -np.inf, 1.0)
-    cons = [LinearConstraint(sp.vstack(rows).tocsr(), np.concatenate(lo), np.concatenate(hi))]
+    rows = _Rows(n_a + extra_u + n_y)
+    _one_arc_per_user(rows, arcs, extra_u)
+    _item_capacities(rows, arcs)
+    _quotas(rows, arcs, side.quotas)
+    _together(rows, arcs, side.together, extra_u)
+    _conflicts(rows, arcs, side.conflicts, first_y=n_a + extra_u)
+    n_x = rows.n_x
+    cons = [rows.constraint()]
     cost = np.r_[arcs.cost.astype(float), np.full(extra_u, float(arcs.unassigned_cost)),
                  np.zeros(n_y)]
     kw = dict(integrality=np.ones(n_x), bounds=Bounds(np.zeros(n_x), np.ones(n_x)),
@@ -687,6 +642,96 @@ def milp_assign(arcs: Arcs, seed: int, side: SideConstraints | None = None) -> A
                             f"the tie-break MILP failed: {res2.message}")
     x = res2.x
     return _assignment(arcs, x[:n_a] > 0.5, n_u)
+
+
+class _Rows:
+    """Constraint rows of the assignment MILP, gathered kind by kind, then stacked once."""
+
+    def __init__(self, n_x: int):
+        self.n_x = n_x
+        self.matrices: list[sp.csr_matrix] = []
+        self.lo: list[np.ndarray] = []
+        self.hi: list[np.ndarray] = []
+
+    def add(self, matrix, lower, upper) -> None:
+        """Rows ``lower <= matrix @ x <= upper`` (bounds broadcast over the rows)."""
+        self.matrices.append(sp.csr_matrix(matrix, shape=(matrix.shape[0], self.n_x)))
+        self.lo.append(np.broadcast_to(np.asarray(lower, float), matrix.shape[0]))
+        self.hi.append(np.broadcast_to(np.asarray(upper, float), matrix.shape[0]))
+
+    def constraint(self) -> LinearConstraint:
+        """All rows as one sparse :class:`scipy.optimize.LinearConstraint`."""
+        return LinearConstraint(sp.vstack(self.matrices).tocsr(), np.concatenate(self.lo),
+                                np.concatenate(self.hi))
+
+
+def _one_arc_per_user(rows: _Rows, arcs: Arcs, extra_u: int) -> None:
+    """Every user takes exactly one arc, or its "unassigned" variable where that is allowed."""
+    n_a = len(arcs.user)
+    user_cols = np.concatenate([arcs.user, np.arange(extra_u)])
+    cols = np.arange(n_a + extra_u)
+    rows.add(sp.coo_matrix((np.ones(len(cols)), (user_cols, cols)),
+                           shape=(arcs.n_users, rows.n_x)), 1.0, 1.0)
+
+
+def _item_capacities(rows: _Rows, arcs: Arcs) -> None:
+    """No item with a capacity (≥ 0) holds more users than it."""
+    n_a = len(arcs.user)
+    limited = np.flatnonzero(arcs.capacity >= 0)
+    item_rows = sp.csr_matrix((np.ones(n_a), (arcs.item, np.arange(n_a))),
+                              shape=(len(arcs.capacity), rows.n_x))[limited]
+    rows.add(item_rows, -np.inf, arcs.capacity[limited].astype(float))
+
+
+def _quotas(rows: _Rows, arcs: Arcs, quotas) -> None:
+    """At most ``q`` of the quota's users on the quota's items (one row per quota)."""
+    for users, items, q in quotas:
+        mask = np.isin(arcs.user, users) & np.isin(arcs.item, items)
+        rows.add(sp.csr_matrix((np.ones(int(mask.sum())), (np.zeros(int(mask.sum()), int),
+                                                           np.flatnonzero(mask))),
+                               shape=(1, rows.n_x)), -np.inf, float(q))
+
+
+def _together(rows: _Rows, arcs: Arcs, groups, extra_u: int) -> None:
+    """The users of a group share one item, or are all unassigned.
+
+    x[first, i] - x[other, i] = 0 for every item either ranks (missing arcs are 0), and the
+    same for "unassigned".
+    """
+    n_a = len(arcs.user)
+    for group in groups:
+        first, others = int(group[0]), [int(g) for g in group[1:]]
+        for other in others:
+            entries: dict[tuple, float] = {}
+            for sign, u in ((1.0, first), (-1.0, other)):
+                for a in np.flatnonzero(arcs.user == u):
+                    entries[(int(arcs.item[a]), a)] = sign
+                if extra_u:
+                    entries[(-1, n_a + u)] = sign
+            keys = sorted({k[0] for k in entries})
+            r = {k: i for i, k in enumerate(keys)}
+            data = [(r[k[0]], k[1], v) for k, v in entries.items()]
+            m = sp.coo_matrix(([d[2] for d in data], ([d[0] for d in data],
+                                                      [d[1] for d in data])),
+                              shape=(len(keys), rows.n_x))
+            rows.add(m, 0.0, 0.0)
+
+
+def _conflicts(rows: _Rows, arcs: Arcs, conflicts, first_y: int) -> None:
+    """A conflict's users may not occupy both of its items: y_a + y_b ≤ 1, where y_item is 1
+    when any member sits on the item (two y variables per conflict from ``first_y`` on)."""
+    for c, (users, item_a, item_b) in enumerate(conflicts):
+        ya, yb = first_y + 2 * c, first_y + 2 * c + 1
+        for y, item in ((ya, item_a), (yb, item_b)):
+            arcs_in = np.flatnonzero(np.isin(arcs.user, users) & (arcs.item == item))
+            # x_arc - y ≤ 0: a member on the item means the group occupies it
+            m = sp.coo_matrix((np.r_[np.ones(len(arcs_in)), -np.ones(len(arcs_in))],
+                               (np.r_[np.arange(len(arcs_in)), np.arange(len(arcs_in))],
+                                np.r_[arcs_in, np.full(len(arcs_in), y)])),
+                              shape=(len(arcs_in), rows.n_x))
+            rows.add(m, -np.inf, 0.0)
+        rows.add(sp.coo_matrix(([1.0, 1.0], ([0, 0], [ya, yb])), shape=(1, rows.n_x)),
+                 -np.inf, 1.0)
 
 
 def _most_placed(arcs: Arcs, seed: int, side: SideConstraints) -> int:

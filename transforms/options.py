@@ -119,6 +119,25 @@ def loss_spec(name: str, parameter: float | None = None) -> str | tuple[str, flo
 
     The parameter's numeric rule (m > 1, eps > 0) is checked by the transform.
 
+    Parameters
+    ----------
+    name : str
+        One of ``COVERAGE.choices("loss")``.
+    parameter : float, optional
+        m for ``"power"``, eps for ``"log"``; None for the others.
+
+    Returns
+    -------
+    str or tuple of (str, float or None)
+        ``name`` alone, or ``(name, parameter)`` for the losses that take one.
+
+    Raises
+    ------
+    fairalloc.transforms.errors.ParameterError
+        An unknown name, or a parameter given to a loss that takes none.
+
+    Examples
+    --------
     >>> loss_spec("power", 3.0), loss_spec("quadratic")
     (('power', 3.0), 'quadratic')
     >>> loss_spec("exp", 2.0)
