@@ -277,11 +277,6 @@ def test_unrelated_components_do_not_affect_each_other(one, two, loss):
         assert (np.abs(got - want) <= 1e-9 * want + 1e-12 * scale).all(), (got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="known limit: inside one component whose amounts span "
-                   "~1e17, the first round's integer max flow (about 2^58 units of the "
-                   "component's total when 8 components flow) cannot see a violated cut of "
-                   "1e-7; the answer conserves but is suboptimal. Needs a deliverability "
-                   "check refined at the residual's scale (see the report).")
 def test_a_component_spanning_1e17_is_optimal_beside_other_components():
     g = table([("qg1", 1e12, 0.3, 1e-6), ("qg2", 1e-6, 0.0, 1e-6), ("qg4", 1e-6, 0.0, 1e-6)]
               + [(f"z{i}", 1.0, 0.0, 1.0) for i in range(7)])
