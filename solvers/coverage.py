@@ -29,10 +29,23 @@ optimum is found by
        splits its totals into x_ik.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
-scaled per component by a power of two (units of about 2^-61 of the component's total divided
-by the number of open components, so the sum of all capacities stays inside int64); the split
-of each group's total over its arcs is then topped up to the exact total (a rounding remainder
-below one unit per arc).
+scaled per component by a power of two from an upper bound of the component's own max flow
+(what its resources can give its groups), not from its demand: units of 2^-61 of that bound
+divided by the number of components sharing the call, so the max flow value stays inside int64
+(capacities above 2^62 are cut to 2^62, which leaves every minimum cut as it is). A component
+whose positive amounts span more than 2^(61 − 24) of its units gets a max flow call of its
+own, so its resolution never depends on other components. Where a split component has an
+amount within 2^24 units, the cut (A, N(A)) is settled at each side's own scale: A must fill
+N(A) and the rest (without its arcs into N(A)) must deliver all it asks for; where the rest
+falls short its cut side joins A, where A leaves supply unused A shrinks to its own cut side.
+The split of each group's total over its arcs is then refined on the residual and topped up
+to the exact total (a rounding remainder below one unit per arc).
+
+Known limit: amounts inside one side of a cut that are more than about 2^61 (2e18) apart
+relative to its max flow bound (for example a group of 1e-9 next to a set flowing 1e11) can
+still be cut off from a resource it should share. The answer then keeps every limit but is not
+optimal; :func:`optimal_apart` detects this (a group that would take more at the price of a
+resource it was cut off from) and the status is ``"suboptimal"``, never ``"optimal"``.
 
 Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
 resource within its supply and every group within coverage 1 (relative tolerance
@@ -150,7 +163,8 @@ class Coverage:
     price: np.ndarray  # per resource: λ of its component (0 when not scarce; may underflow)
     scarce: np.ndarray  # per resource: its component needs more than it has
     rounds: int
-    status: str  # "optimal", or "repaired" when verify scaled flows back onto a limit
+    status: str  # "optimal"; "repaired" when verify scaled flows back onto a limit;
+    # "suboptimal" when the limits hold but a cut is known to be wrong (see optimal_apart)
 
 
 def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
@@ -243,6 +257,7 @@ class _Flow:
     scale_g: np.ndarray
     scale_k: np.ndarray
     bound: np.ndarray  # per part: an upper bound of its max flow (real amounts)
+    fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
 
 
 def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
@@ -304,7 +319,9 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
         x[arcs] = f / sg[ag[arcs]]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
-    return _Flow(x, short, unused, side, sg, sk, bound)
+    fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
+        1.0, narrow_bits - exp)) < 2.0**WIDE)
+    return _Flow(x, short, unused, side, sg, sk, bound, fine)
 
 
 def _max_flow(ag, ak, ask, give):
@@ -445,8 +462,9 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
                                 "(numerical trouble)", "resource", bad)
         in_a_g = side[:n_g] & split[comp_g]
         in_a_k = side[n_g:] & split[comp_k]
-        if split.any():  # the cut, exact to each side's own scale
-            in_a_g, in_a_k = _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k,
+        settle = split & fl.fine  # the cut may have missed an amount of a few units
+        if settle.any():  # the cut, exact to each side's own scale
+            in_a_g, in_a_k = _settle_cut(ag, ak, s, b, comp_g, comp_k, settle, in_a_g, in_a_k,
                                          n_comp)
             part = np.bincount(comp_k, weights=in_a_k, minlength=n_comp)
             split &= (part > 0) & (part < whole)
@@ -483,11 +501,38 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     if rounding.any():
         x = _shrink(x, arc_k, rounding, b, "resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
+    if status == Status.OPTIMAL and not optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
+                                                      comp_k, short_c, log_price, loss):
+        status = str(Status.SUBOPTIMAL)
     scarce = short_c[comp_k]
     with np.errstate(over="ignore", under="ignore"):
         price = np.where(scarce, np.exp(log_price[comp_k]), 0.0)
     return Coverage(x, np.bincount(arc_g, weights=x, minlength=n_g), price, scarce, rounds,
                     status)
+
+
+def optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price,
+                  loss: Loss) -> bool:
+    """Whether no group would rather draw on a resource the decomposition cut it off from:
+    at the price λ of that resource's (scarce) set, the amount the group would hold is not
+    above what it has (to 1e-6 of its room). False means a cut was wrong (amounts too far
+    apart inside one component for the max flows to resolve) and the answer, while within
+    every limit, is not optimal."""
+    cut = np.flatnonzero(~alive & short_c[comp_k[arc_k]])
+    if not cut.size:
+        return True
+    g, lp = arc_g[cut], log_price[comp_k[arc_k[cut]]]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if loss.polynomial:
+            m = loss.exponent
+            want = cap[g] - n[g] * np.exp((lp - np.log(m) - log_w[g]) / (m - 1.0))
+        elif loss.name == "log":
+            want = n[g] * np.exp(log_w[g] - lp) - n[g] * (f[g] + loss.param)
+        else:
+            want = n[g] * ((log_w[g] - lp) - f[g])
+    want = np.clip(np.nan_to_num(want, nan=0.0), 0.0, cap[g])
+    got = np.bincount(arc_g, weights=x, minlength=len(n))[g]
+    return not (want > got + 1e-6 * cap[g]).any()
 
 
 def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:

@@ -46,6 +46,8 @@ class Status(StrEnum):
     REPAIRED = "repaired"  # the solver's answer broke a limit by more than float noise; it was
     # scaled back exactly onto the limit (feasible, possibly slightly below the optimum)
     ITERATION_LIMIT = "iteration_limit"
+    SUBOPTIMAL = "suboptimal"  # every limit holds, but the answer is known to miss the
+    # optimum (a method reached the end of what float64 lets it resolve)
     INFEASIBLE = "infeasible"
     ERROR = "error"
 
