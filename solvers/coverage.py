@@ -29,10 +29,23 @@ optimum is found by
        splits its totals into x_ik.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
-scaled per component by a power of two (units of about 2^-61 of the component's total divided
-by the number of open components, so the sum of all capacities stays inside int64); the split
-of each group's total over its arcs is then topped up to the exact total (a rounding remainder
-below one unit per arc).
+scaled per component by a power of two from an upper bound of the component's own max flow
+(what its resources can give its groups), not from its demand: units of 2^-61 of that bound
+divided by the number of components sharing the call, so the max flow value stays inside int64
+(capacities above 2^62 are cut to 2^62, which leaves every minimum cut as it is). A component
+whose positive amounts span more than 2^(61 − 24) of its units gets a max flow call of its
+own, so its resolution never depends on other components. Where a split component has an
+amount within 2^24 units, the cut (A, N(A)) is settled at each side's own scale: A must fill
+N(A) and the rest (without its arcs into N(A)) must deliver all it asks for; where the rest
+falls short its cut side joins A, where A leaves supply unused A shrinks to its own cut side.
+The split of each group's total over its arcs is then refined on the residual and topped up
+to the exact total (a rounding remainder below one unit per arc).
+
+Known limit: amounts inside one side of a cut that are more than about 2^61 (2e18) apart
+relative to its max flow bound (for example a group of 1e-9 next to a set flowing 1e11) can
+still be cut off from a resource it should share. The answer then keeps every limit but is not
+optimal; :func:`optimal_apart` detects this (a group that would take more at the price of a
+resource it was cut off from) and the status is ``"suboptimal"``, never ``"optimal"``.
 
 Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
 resource within its supply and every group within coverage 1 (relative tolerance
@@ -63,6 +76,9 @@ NOISE = 1e-12
 #: Water-fill steps allowed (every other step halves the bracket or the residual, so
 #: about 250 suffice for any float64 input; never reached in tests).
 MAX_STEPS = 500
+#: A part of a max flow whose amounts span more than 2^(bits − WIDE) of its units gets a max
+#: flow of its own (2^61 units), so its resolution never depends on other components.
+WIDE = 24
 
 
 @dataclass(frozen=True)
@@ -147,7 +163,8 @@ class Coverage:
     price: np.ndarray  # per resource: λ of its component (0 when not scarce; may underflow)
     scarce: np.ndarray  # per resource: its component needs more than it has
     rounds: int
-    status: str  # "optimal", or "repaired" when verify scaled flows back onto a limit
+    status: str  # "optimal"; "repaired" when verify scaled flows back onto a limit;
+    # "suboptimal" when the limits hold but a cut is known to be wrong (see optimal_apart)
 
 
 def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
@@ -226,34 +243,150 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
 
 
-def _max_flow(arc_g, arc_k, s, b, scale_g, scale_k, n_g, n_k):
-    """Max flow source → groups (s) → resources (eligible arcs) → sink (b), scaled to integers
-    per component (``scale_g``/``scale_k``: the scale of each group's and resource's
-    component).
+@dataclass(frozen=True)
+class _Flow:
+    """One max flow over several parts (components, or the two sides of a cut), each scaled to
+    integers on its own: ``x`` per arc (real amounts), ``short`` per group and ``unused`` per
+    resource in units of the part's scale (``scale_g``, ``scale_k``), ``side`` the source side
+    of a minimum cut (groups then resources)."""
 
-    Totals are rounded down and supplies up, so totals that fit the supplies in real numbers
-    fit in integers too (min-cut condition), and integers that do not fit show a real
-    violation. Returns the solver, the arc ids of the eligible arcs and, per group, the units
-    asked for and not delivered.
+    x: np.ndarray
+    short: np.ndarray
+    unused: np.ndarray
+    side: np.ndarray
+    scale_g: np.ndarray
+    scale_k: np.ndarray
+    bound: np.ndarray  # per part: an upper bound of its max flow (real amounts)
+    fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
+
+
+def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
+    """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
+    the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
+
+    Each part is scaled by a power of two from an upper bound of its own max flow (what its
+    resources can give to its groups, and its groups take from its resources), not from its
+    demand: a group asking far more than its resources hold does not coarsen the units of
+    the others. A capacity above 2^62 is cut to 2^62, which is still above every cut of the
+    part that could be minimal, so the minimum cuts stay the same. Parts whose amounts span
+    more than 2^(bits − WIDE) of that bound get a max flow of their own with 2^61 units;
+    the others share one, 2^61 / (their number) units each.
     """
+    n_g, n_k = len(s), len(b)
+    in_g, in_k = part_g >= 0, part_k >= 0
+    reach = np.bincount(ak, weights=s[ag], minlength=n_k)
+    room = np.bincount(ag, weights=b[ak], minlength=n_g)
+    give_r = np.where(in_k, np.minimum(b, reach), 0.0)
+    take_r = np.where(in_g, np.minimum(s, room), 0.0)
+    pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
+    bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
+                       np.bincount(pg, weights=take_r, minlength=n_part))
+    low = np.full(n_part, np.inf)
+    np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
+    np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
+    flowing = bound > 0
+    shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
+    with np.errstate(divide="ignore"):
+        wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
+    narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
+    exp = np.frexp(np.where(flowing, bound, 1.0))[1]
+    scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
+    sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
+    big = float(2**62)
+    ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
+    # a resource gives no more than its groups ask for (this keeps a supply far above its
+    # part's needs inside int64 without changing the max flow); their float sum is raised by
+    # far more than its rounding so that it never falls below the integer sum
+    reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
+    give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
+                                     np.floor(np.minimum(reach_up, big))), 0.0)
+    x = np.zeros(len(ag))
+    short = np.zeros(n_g, np.int64)
+    unused = np.zeros(n_k, np.int64)
+    side = np.zeros(n_g + n_k, bool)
+    # one call for the narrow parts, one for each wide part
+    calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
+    for which in calls:
+        gs = np.flatnonzero(in_g & which[pg])
+        ks = np.flatnonzero(in_k & which[pk])
+        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag])
+        if not (gs.size and ks.size):
+            short[gs] = ask[gs].astype(np.int64)
+            continue
+        lg = np.searchsorted(gs, ag[arcs])
+        lk = np.searchsorted(ks, ak[arcs])
+        f, d, u, cut = _max_flow(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
+        x[arcs] = f / sg[ag[arcs]]
+        short[gs], unused[ks] = d, u
+        side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
+    fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
+        1.0, narrow_bits - exp)) < 2.0**WIDE)
+    return _Flow(x, short, unused, side, sg, sk, bound, fine)
+
+
+def _max_flow(ag, ak, ask, give):
+    """Integer max flow source → groups (``ask``) → resources (arcs ``ag``, ``ak``) → sink
+    (``give``). Returns the flow per arc, per group the units asked for and not delivered,
+    per resource the units not used, and where some group is short the source side of a
+    minimum cut (groups, then resources; none when no group is short)."""
+    n_g, n_k = len(ask), len(give)
     flow = max_flow.SimpleMaxFlow()
     src, snk = n_g + n_k, n_g + n_k + 1
-    big = np.int64(2**62)
-    tails = np.concatenate([np.full(n_g, src), arc_g, n_g + np.arange(n_k)])
-    heads = np.concatenate([np.arange(n_g), n_g + arc_k, np.full(n_k, snk)])
-    ask = np.floor(s * scale_g).astype(np.int64)
-    # a resource can take no more than its groups ask for (exactly, in integers): this keeps
-    # a supply far above its component's needs inside int64 without changing the max flow
-    reach = np.zeros(n_k, np.int64)
-    np.add.at(reach, arc_k, ask[arc_g])
-    give = np.minimum(np.minimum(np.ceil(b * scale_k), float(big)).astype(np.int64), reach)
-    caps = np.concatenate([ask, np.full(len(arc_g), big, np.int64), give])
+    m = len(ag)
+    tails = np.concatenate([np.full(n_g, src), ag, n_g + np.arange(n_k)])
+    heads = np.concatenate([np.arange(n_g), n_g + ak, np.full(n_k, snk)])
+    caps = np.concatenate([ask, np.full(m, 2**62, np.int64), give])
     ids = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
     status = flow.solve(src, snk)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, Status.ERROR, f"max flow failed with status {status}")
-    short = caps[:n_g] - flow.flows(ids[:n_g])
-    return flow, ids[n_g:n_g + len(arc_g)], short
+    got = flow.flows(ids)
+    short = ask - got[:n_g]
+    cut = np.zeros(n_g + n_k, bool)
+    if (short > 0).any():
+        nodes = np.asarray(flow.get_source_side_min_cut(), np.int64)
+        cut[nodes[nodes < n_g + n_k]] = True
+    return got[n_g:n_g + m], short, give - got[n_g + m:], cut
+
+
+def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
+    """Make the cut side (A, K) of every ``split`` component a most over-demanded set at the
+    scale of each side, not only at the component's.
+
+    The component's max flow sees a violation only above its units; inside a component whose
+    amounts are ~1e17 apart the cut may then miss a small group that belongs to A. (A, K) is a
+    minimum cut exactly when A alone fills K and the rest (without its arcs into K) can
+    deliver all it asks for. Both are checked in one max flow, each side scaled on its own;
+    where the rest falls short, its own cut side joins A (the union is more over-demanded);
+    where A leaves some of K unused, A and K shrink to the cut side of A's flow (again more
+    over-demanded). Every step raises the violation, so this ends.
+    """
+    n_g, n_k = len(s), len(b)
+    for _ in range(n_g + n_k + 1):
+        pg = np.where(split[comp_g], 2 * comp_g + in_a_g, -1)
+        pk = np.where(split[comp_k], 2 * comp_k + in_a_k, -1)
+        keep = (pg[ag] >= 0) & (pg[ag] == pk[ak])
+        fl = _flows(ag[keep], ak[keep], s, b, pg, pk, 2 * n_comp)
+        qg, qk = np.maximum(pg, 0), np.maximum(pk, 0)
+        size = np.bincount(qg, weights=pg >= 0, minlength=2 * n_comp) + np.bincount(
+            qk, weights=pk >= 0, minlength=2 * n_comp)
+        units = np.zeros(2 * n_comp)
+        units[pg[pg >= 0]] = fl.bound[pg[pg >= 0]] * fl.scale_g[pg >= 0]
+        noise = 1e-12 * units + 4.0 * size
+        short = np.bincount(qg, weights=fl.short.astype(float), minlength=2 * n_comp) > noise
+        unused = np.bincount(qk, weights=np.where(pk >= 0, fl.unused, 0).astype(float),
+                             minlength=2 * n_comp) > noise
+        grow = split & short[0::2]
+        shrink = split & ~grow & unused[1::2]
+        if not (grow | shrink).any():
+            return in_a_g, in_a_k
+        side_g, side_k = fl.side[:n_g], fl.side[n_g:]
+        in_a_g = np.where(grow[comp_g], in_a_g | (split[comp_g] & side_g),
+                          np.where(shrink[comp_g], in_a_g & side_g, in_a_g))
+        in_a_k = np.where(grow[comp_k], in_a_k | (split[comp_k] & side_k),
+                          np.where(shrink[comp_k], in_a_k & side_k, in_a_k))
+    raise SolverFailure(CAPABILITY, Status.ERROR, "the cut of a component did not settle "
+                        "(numerical trouble)", "resource", np.flatnonzero(split[comp_k]))
 
 
 def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
@@ -337,20 +470,18 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         # finished components keep their flows: only open ones enter this round's max flow
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
         ag, ak = arc_g[arcs], arc_k[arcs]
-        b_open = np.where(open_c[comp_k], b, 0.0)
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
-        scale = _scales(np.where(open_c, sum_s, 0.0), int((open_c & (sum_s > 0)).sum()))
-        flow, eid, missing = _max_flow(ag, ak, s, b_open, scale[comp_g], scale[comp_k],
-                                       n_g, n_k)
-        missing_c = np.bincount(comp_g, weights=missing.astype(float), minlength=n_comp)
-        side = np.zeros(n_g + n_k + 2, bool)
-        if (missing_c > 0).any():
-            side[np.asarray(flow.get_source_side_min_cut(), np.int64)] = True
+        fl = _flows(ag, ak, s, b, np.where(open_c[comp_g], comp_g, -1),
+                    np.where(open_c[comp_k], comp_k, -1), n_comp)
+        scale = np.ones(n_comp)
+        scale[comp_g] = fl.scale_g
+        missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)
+        side = fl.side
         # a cut side holding some of a component's resources splits it; one holding all of
         # them means the whole component is over its supply, by float noise of the water-fill
         # (then it is deliverable) or by a fault
         whole = np.bincount(comp_k, minlength=n_comp)
-        part = np.bincount(comp_k, weights=side[n_g:n_g + n_k], minlength=n_comp)
+        part = np.bincount(comp_k, weights=side[n_g:], minlength=n_comp)
         size = np.bincount(comp_g, minlength=n_comp) + whole
         noise = (1e-13 + 1e-15 * size) * sum_s * scale + 4.0 * size
         split = open_c & (missing_c > 0) & (part > 0) & (part < whole)
@@ -359,15 +490,23 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
             bad = np.flatnonzero(np.isin(comp_k, np.flatnonzero(stuck if stuck.any() else open_c)))
             raise SolverFailure(CAPABILITY, Status.ERROR, "the decomposition made no progress "
                                 "(numerical trouble)", "resource", bad)
+        in_a_g = side[:n_g] & split[comp_g]
+        in_a_k = side[n_g:] & split[comp_k]
+        settle = split & fl.fine  # the cut may have missed an amount of a few units
+        if settle.any():  # the cut, exact to each side's own scale
+            in_a_g, in_a_k = _settle_cut(ag, ak, s, b, comp_g, comp_k, settle, in_a_g, in_a_k,
+                                         n_comp)
+            part = np.bincount(comp_k, weights=in_a_k, minlength=n_comp)
+            split &= (part > 0) & (part < whole)
+            in_a_g &= split[comp_g]
+            in_a_k &= split[comp_k]
         newly = open_c & ~split
         total = np.where(newly[comp_g], s, total)
         keep = newly[comp_g[ag]]
-        x[arcs[keep]] = flow.flows(eid[keep]) / scale[comp_g[ag[keep]]]
+        x[arcs[keep]] = fl.x[keep]
         done = done | newly
         if not split.any():
             break
-        in_a_g = side[:n_g] & split[comp_g]
-        in_a_k = side[n_g:n_g + n_k] & split[comp_k]
         # split every such component c: its cut side becomes a new component
         new_id = np.full(n_comp, -1, np.int64)
         new_id[split] = n_comp + np.arange(int(split.sum()))
@@ -392,11 +531,38 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     if rounding.any():
         x = _shrink(x, arc_k, rounding, b, "resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
+    if status == Status.OPTIMAL and not optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
+                                                      comp_k, short_c, log_price, loss):
+        status = str(Status.SUBOPTIMAL)
     scarce = short_c[comp_k]
     with np.errstate(over="ignore", under="ignore"):
         price = np.where(scarce, np.exp(log_price[comp_k]), 0.0)
     return Coverage(x, np.bincount(arc_g, weights=x, minlength=n_g), price, scarce, rounds,
                     status)
+
+
+def optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price,
+                  loss: Loss) -> bool:
+    """Whether no group would rather draw on a resource the decomposition cut it off from:
+    at the price λ of that resource's (scarce) set, the amount the group would hold is not
+    above what it has (to 1e-6 of its room). False means a cut was wrong (amounts too far
+    apart inside one component for the max flows to resolve) and the answer, while within
+    every limit, is not optimal."""
+    cut = np.flatnonzero(~alive & short_c[comp_k[arc_k]])
+    if not cut.size:
+        return True
+    g, lp = arc_g[cut], log_price[comp_k[arc_k[cut]]]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        if loss.polynomial:
+            m = loss.exponent
+            want = cap[g] - n[g] * np.exp((lp - np.log(m) - log_w[g]) / (m - 1.0))
+        elif loss.name == "log":
+            want = n[g] * np.exp(log_w[g] - lp) - n[g] * (f[g] + loss.param)
+        else:
+            want = n[g] * ((log_w[g] - lp) - f[g])
+    want = np.clip(np.nan_to_num(want, nan=0.0), 0.0, cap[g])
+    got = np.bincount(arc_g, weights=x, minlength=len(n))[g]
+    return not (want > got + 1e-6 * cap[g]).any()
 
 
 def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:

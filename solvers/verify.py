@@ -47,6 +47,8 @@ class Status(StrEnum):
     OPTIMAL = "optimal"
     REPAIRED = "repaired"
     ITERATION_LIMIT = "iteration_limit"
+    SUBOPTIMAL = "suboptimal"  # every limit holds, but the answer is known to miss the
+    # optimum (a method reached the end of what float64 lets it resolve)
     INFEASIBLE = "infeasible"
     ERROR = "error"
 

@@ -22,6 +22,10 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       broke a supply or coverage 1 by more than ``fairalloc.solvers.verify.RTOL`` of the limit and
       was scaled back exactly onto it (possible only inside a component whose amounts differ by
       more than about 10^9); an answer that cannot be repaired raises :class:`SolverError`.
+      It is ``"suboptimal"`` when every limit holds but the answer is known to miss the
+      optimum: inside one component, amounts more than about 2e18 apart relative to what the
+      component can deliver (a group of 1e-9 sharing a resource with a set flowing 1e11) may
+      be cut off from a resource it should share; the solver detects this and says so.
 """
 
 from __future__ import annotations
@@ -198,10 +202,10 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
 
     The optimum is exact (to float precision): see :mod:`fairalloc.solvers.coverage` for the method.
     The answer is verified before it is returned (every resource within its supply, every
-    group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"`` or
-    ``"repaired"`` (see the module notes). Magnitudes are free within float64: only groups
-    whose weight × population × max |F| reaches 1e300 or whose weight × |F′(prior)|
-    overflows, or totals of populations or supplies reaching 1e300, are refused
+    group within coverage 1, amounts finite and ≥ 0); ``report.status`` is ``"optimal"``,
+    ``"repaired"`` or ``"suboptimal"`` (see the module notes). Magnitudes are free within
+    float64: only groups whose weight × population × max |F| reaches 1e300 or whose
+    weight × |F′(prior)| overflows, or totals of populations or supplies reaching 1e300, are refused
     (:class:`InvalidAmountError` naming them).
 
     It is fair (no group with a higher weight and no higher coverage, or a lower coverage and
