@@ -47,8 +47,7 @@ class Status(StrEnum):
     OPTIMAL = "optimal"
     REPAIRED = "repaired"
     ITERATION_LIMIT = "iteration_limit"
-    SUBOPTIMAL = "suboptimal"  # every limit holds, but the answer is known to miss the
-    # optimum (a method reached the end of what float64 lets it resolve)
+    SUBOPTIMAL = "suboptimal"
     INFEASIBLE = "infeasible"
     ERROR = "error"
 
@@ -71,6 +70,8 @@ _MEANING = {
                      "onto the limit",
     Status.ITERATION_LIMIT: "stopped at the iteration limit; the answer is feasible and verified "
                             "but may not be maximal",
+    Status.SUBOPTIMAL: "every limit holds, but the answer is known to miss the optimum: the "
+                       "method reached the end of what float64 lets it resolve",
     Status.INFEASIBLE: "the problem has no feasible answer",
     Status.ERROR: "the solver failed",
 }

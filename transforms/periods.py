@@ -26,6 +26,7 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.solvers import periods as kernels
+from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number, whole
 from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import (
@@ -716,17 +717,15 @@ def allocate_period_groups(
                             report=report)
 
 
-_STATUS_ORDER = ("optimal", "repaired", "iteration_limit", "infeasible", "error")
-
-
 def _worst(statuses: Iterable[str]) -> str:
-    """The worst of several statuses (optimal < repaired < iteration_limit < …).
+    """The worst of several statuses, in the declaration order of
+    :class:`~fairalloc.solvers.verify.Status` (optimal < repaired < iteration_limit < …).
 
     >>> _worst(["optimal", "repaired", "optimal"])
     'repaired'
     """
-    rank = {s: i for i, s in enumerate(_STATUS_ORDER)}
-    return max(statuses, key=lambda s: rank.get(s, len(_STATUS_ORDER)))
+    order = list(Status)
+    return max(statuses, key=lambda s: order.index(Status(s)))
 
 
 def _by(by: Any) -> list[str]:

@@ -42,3 +42,8 @@ def test_every_capability_reports_a_status_and_message(name):
     assert report.message == fa.Status.OPTIMAL.describe
     plain = report.to_dict()
     assert type(plain["status"]) is str and json.loads(json.dumps(plain))["status"] == "optimal"
+
+
+@pytest.mark.parametrize("status", list(fa.Status))
+def test_every_status_has_a_meaning(status):
+    assert Report(status=status, wall_time_s=0.0).message == status.describe != ""
