@@ -44,7 +44,7 @@ to the exact total (a rounding remainder below one unit per arc).
 Known limit: amounts inside one side of a cut that are more than about 2^61 (2e18) apart
 relative to its max flow bound (for example a group of 1e-9 next to a set flowing 1e11) can
 still be cut off from a resource it should share. The answer then keeps every limit but is not
-optimal; :func:`optimal_apart` detects this (a group that would take more at the price of a
+optimal; :func:`_optimal_apart` detects this (a group that would take more at the price of a
 resource it was cut off from) and the status is ``"suboptimal"``, never ``"optimal"``.
 
 Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
@@ -164,7 +164,7 @@ class Coverage:
     scarce: np.ndarray  # per resource: its component needs more than it has
     rounds: int
     status: str  # "optimal"; "repaired" when verify scaled flows back onto a limit;
-    # "suboptimal" when the limits hold but a cut is known to be wrong (see optimal_apart)
+    # "suboptimal" when the limits hold but a cut is known to be wrong (see _optimal_apart)
 
 
 def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
@@ -531,7 +531,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     if rounding.any():
         x = _shrink(x, arc_k, rounding, b, "resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
-    if status == Status.OPTIMAL and not optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
+    if status == Status.OPTIMAL and not _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
                                                       comp_k, short_c, log_price, loss):
         status = str(Status.SUBOPTIMAL)
     scarce = short_c[comp_k]
@@ -541,7 +541,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
                     status)
 
 
-def optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price,
+def _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price,
                   loss: Loss) -> bool:
     """Whether no group would rather draw on a resource the decomposition cut it off from:
     at the price λ of that resource's (scarce) set, the amount the group would hold is not
