@@ -244,7 +244,7 @@ def outputs(args: argparse.Namespace, progress: Progress) -> None:
     lines = [f"Outputs under {base}:"]
     lines += [f"  {name:<24} {len(load_output(name, base)):>8} rows  {output_path(name, base)}"
               for name in names]
-    lines.append('Read one back in a notebook: from pipelines import load_output; '
+    lines.append('Read one back in a notebook: from fairalloc import load_output; '
                  'load_output("direct_sourcing")')
     sys.stdout.write("\n".join(lines) + "\n")
 

@@ -10,6 +10,7 @@ environment, outside the repository, a transform runs through the curated API an
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -32,8 +33,13 @@ def _run(*args: object, cwd: Path, env: dict | None = None) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
-         "-w", out, ROOT, cwd=out)
+    # built from a copy, so neither a stale build/ folder in the checkout nor the build's own
+    # leftovers can reach the wheel or the working tree
+    src = tmp_path_factory.mktemp("src") / "fairalloc"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".wtvenv", "build", "*.egg-info", "dagster_home", "data", "__pycache__",
+        ".hypothesis", "benchmarks"))
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", out, src, cwd=out)
     (found,) = out.glob("fairalloc-*.whl")
     return found
 
