@@ -1,10 +1,19 @@
-"""Hypothesis strategies shared by the test modules."""
+"""Hypothesis strategies of the test suite, one section per capability.
+
+Every generated instance the tests draw is defined here, so a test module only states what
+it asserts; the test modules import the strategies by name.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import hypothesis.strategies as st
+import numpy as np
+import pandas as pd
+
+# --- amounts shared by every capability -------------------------------------------------------
 
 AMOUNT = st.one_of(
     st.just(0.0),
@@ -20,6 +29,14 @@ MAGNITUDE = st.one_of(
               st.floats(min_value=1.0, max_value=9.999, allow_nan=False),
               st.integers(min_value=-6, max_value=12)),
 )
+
+
+# --- sourcing ---------------------------------------------------------------------------------
+
+#: Tolerances of direct sourcing (tests/transforms/test_sourcing_properties.py).
+SOURCING_TOLERANCES = st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.9, 1 - 1e-9])
+#: Tolerances for the magnitude tests (tests/transforms/test_sourcing_magnitudes.py).
+SOURCING_MAGNITUDE_TOLERANCES = st.sampled_from([0.0, 0.1, 0.5, 1 - 1e-9])
 
 
 @dataclass(frozen=True)
@@ -56,3 +73,167 @@ def grouped_sourcing_cases(draw, max_groups: int = 3, amounts: st.SearchStrategy
                                      st.integers(2020, 2022)),
                            min_size=n, max_size=n, unique=True))
     return {g: draw(sourcing_cases(int_keys=False, amounts=amounts)) for g in groups}
+
+
+#: Sourcing instances with capacities and demands spread over 1e-6 .. 1e12.
+SOURCING_MAGNITUDE_CASES = sourcing_cases(amounts=MAGNITUDE)
+#: Amounts of any magnitude mixed with values the amount rules refuse.
+SOURCING_ODD_AMOUNT = st.one_of(MAGNITUDE, st.sampled_from(
+    [True, False, np.True_, -1.0, -0.0, math.nan, math.inf, "1", None, np.float32(2.5),
+     np.int64(3), 1e308, 5e-324]))
+
+
+# --- assignment -------------------------------------------------------------------------------
+
+def prefs(rows) -> pd.DataFrame:
+    """A preferences table (user, item, rank) from tuples."""
+    return pd.DataFrame(rows, columns=["user", "item", "rank"])
+
+
+@st.composite
+def assignment_instances(draw):
+    """(preferences, capacities): up to 7 users ranking up to 5 items, capacities 0 .. 3."""
+    n_u, n_i = draw(st.integers(1, 7)), draw(st.integers(1, 5))
+    rows = []
+    for u in range(n_u):
+        k = draw(st.integers(1, n_i))
+        items = draw(st.permutations(range(n_i)))[:k]
+        rows += [(f"u{u}", f"i{it}", r + 1) for r, it in enumerate(items)]
+    caps = {f"i{i}": draw(st.sampled_from([0, 1, 1, 2, 3])) for i in range(n_i)}
+    return prefs(rows), caps
+
+
+ASSIGNMENT_CAPACITY = st.one_of(st.integers(0, 3), st.integers(10**6, 10**15), st.none(),
+                                st.just(float(2**60)))
+
+
+@st.composite
+def assignment_magnitude_instances(draw):
+    """Like assignment_instances(), with capacities from 0 to far beyond the number of users
+    (None: unlimited)."""
+    p, caps = draw(assignment_instances())
+    return p, {k: draw(ASSIGNMENT_CAPACITY) for k in caps}
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+COVERAGE_LOSSES = ["quadratic", ("power", 3.0), ("power", 1.5), ("log", 0.1), "exp"]
+
+
+def coverage_table(rows) -> pd.DataFrame:
+    """A groups table (group, population, prior, weight) from tuples."""
+    return pd.DataFrame(rows, columns=["group", "population", "prior", "weight"])
+
+
+def coverage_eligibility(pairs) -> pd.DataFrame:
+    """An eligibility table (group, resource) from pairs."""
+    return pd.DataFrame(pairs, columns=["group", "resource"])
+
+
+@st.composite
+def coverage_instances(draw, max_groups=8, max_resources=4):
+    """(groups, eligibility, supply, loss) with moderate populations and supplies."""
+    n_g = draw(st.integers(1, max_groups))
+    n_k = draw(st.integers(1, max_resources))
+    pop = st.floats(1, 1000, allow_nan=False)
+    rows = [(f"g{i}", draw(pop), draw(st.sampled_from([0.0, 0.0, 0.1, 0.5, 0.95])),
+             draw(st.sampled_from([1.0, 1.0, 2.0, 3.0, 0.5]))) for i in range(n_g)]
+    pairs = [(f"g{i}", f"r{k}") for i in range(n_g) for k in range(n_k)
+             if draw(st.booleans())]
+    supply = {f"r{k}": draw(st.floats(0.5, 2000, allow_nan=False)) for k in range(n_k)}
+    loss = draw(st.sampled_from(COVERAGE_LOSSES))
+    return coverage_table(rows), coverage_eligibility(pairs), supply, loss
+
+
+POSITIVE = MAGNITUDE.map(lambda v: v or 1e-6)  # populations and supplies are > 0 (SPEC)
+ANY_LOSS = st.one_of(
+    st.sampled_from(["quadratic", "exp"]),
+    st.tuples(st.just("power"), st.sampled_from([1.001, 1.5, 3.0, 400.0])),
+    st.tuples(st.just("log"), st.sampled_from([1e-70, 1e-6, 0.1, 10.0])),
+)
+
+
+@st.composite
+def coverage_magnitude_instances(draw, prefix="", max_groups=7, max_resources=4):
+    """(group rows, eligible pairs, supply) with every amount spread over 1e-6 .. 1e12."""
+    n_g = draw(st.integers(1, max_groups))
+    n_k = draw(st.integers(1, max_resources))
+    rows = [(f"{prefix}g{i}", draw(POSITIVE), draw(st.sampled_from([0.0, 0.0, 0.3, 0.999])),
+             draw(POSITIVE)) for i in range(n_g)]
+    pairs = [(f"{prefix}g{i}", f"{prefix}r{k}") for i in range(n_g) for k in range(n_k)
+             if draw(st.booleans())]
+    supply = {f"{prefix}r{k}": draw(POSITIVE) for k in range(n_k)}
+    return rows, pairs, supply
+
+
+#: (segment, value) rows for the coverage kernel's segmented prefix minimum.
+SEGMENTED_VALUES = st.lists(st.tuples(st.integers(0, 3),
+                                      st.sampled_from([0.0, 0.25, 0.5, 0.9, np.inf])),
+                            max_size=30)
+
+
+# --- periods ----------------------------------------------------------------------------------
+
+@st.composite
+def periods_instances(draw):
+    """(requests per account, currencies, capacities per period), small integer amounts."""
+    n = draw(st.integers(1, 6))
+    t = draw(st.integers(1, 4))
+    reqs = {f"a{i}": [draw(st.sampled_from([0, 0, 5, 10, 20, 50, 60])) for _ in range(t)]
+            for i in range(n)}
+    # make a twin of the first account sometimes, to exercise identical accounts
+    cur = {a: draw(st.sampled_from([0, 1, 2, 5, 100])) for a in reqs}
+    if n >= 2 and draw(st.booleans()):
+        reqs["a1"], cur["a1"] = list(reqs["a0"]), cur["a0"]
+    caps = {p + 1: draw(st.sampled_from([0, 10, 30, 60, 100, 200])) for p in range(t)}
+    return reqs, cur, caps
+
+
+@st.composite
+def periods_magnitude_instances(draw):
+    """Like periods_instances(), every amount spread over 1e-6 .. 1e12."""
+    n = draw(st.integers(1, 5))
+    t = draw(st.integers(1, 3))
+    reqs = {f"a{i}": [draw(MAGNITUDE) for _ in range(t)] for i in range(n)}
+    cur = {a: draw(MAGNITUDE) for a in reqs}
+    caps = {p + 1: draw(MAGNITUDE) for p in range(t)}
+    return reqs, cur, caps
+
+
+#: Values no periods parameter accepts, or only some do.
+PERIODS_JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0],
+                                1 + 2j, np.float32(2.0), np.int64(3)])
+
+
+# --- portions ---------------------------------------------------------------------------------
+
+RATIO = st.one_of(
+    st.just(0.0),
+    st.integers(1, 30).map(float),
+    st.integers(1, 9).map(lambda k: k / 10),  # tenths: exact ties and float rounding
+    st.floats(1e-3, 1e3, allow_nan=False, allow_infinity=False),
+)
+
+
+@st.composite
+def portions_instances(draw, max_keys: int = 7, max_total: int = 40):
+    """(ratios by integer key, total)."""
+    n = draw(st.integers(1, max_keys))
+    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
+    ratios = {k: draw(RATIO) for k in keys}
+    return ratios, draw(st.integers(0, max_total))
+
+
+@st.composite
+def portions_magnitude_instances(draw, max_keys: int = 12):
+    """Ratios spread over 1e-6 .. 1e12 (and 0) in one instance; totals small or near 2**50."""
+    n = draw(st.integers(1, max_keys))
+    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
+    ratios = {k: draw(MAGNITUDE) for k in keys}
+    total = draw(st.one_of(st.integers(0, 60), st.integers(2**40, 2**50)))
+    return ratios, total
+
+
+#: Ratios of any magnitude mixed with values the ratio rules refuse.
+ODD_RATIO = st.one_of(MAGNITUDE, st.sampled_from(
+    [True, np.False_, -1.0, math.nan, math.inf, "2", None, np.float32(0.5), np.int64(4)]))

@@ -1,16 +1,15 @@
 """Kernels of the coverage solver checked against plain Python."""
 
-import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import given
 
 from fairalloc.solvers.coverage import Loss, _prefix_min_by_segment, solve_coverage, verify
 from fairalloc.solvers.verify import SolverFailure
+from tests.strategies import SEGMENTED_VALUES
 
 
-@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from([0.0, 0.25, 0.5, 0.9, np.inf])),
-                max_size=30))
+@given(SEGMENTED_VALUES)
 def test_prefix_min_restarts_at_every_segment(rows):
     rows.sort(key=lambda r: r[0])  # segments sorted, values in any order within
     seg = np.array([r[0] for r in rows], np.int64)

@@ -20,12 +20,9 @@ from fairalloc.transforms.assignment import (
     assignment_summary,
     assignment_violations,
 )
+from tests.strategies import assignment_instances, assignment_magnitude_instances, prefs
 
 STRATEGIES = ["min_cost_flow", "rank_maximal"]
-
-
-def prefs(rows) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["user", "item", "rank"])
 
 
 SPEC = prefs([("U1", "I1", 1), ("U2", "I1", 1), ("U2", "I2", 2)])
@@ -120,18 +117,6 @@ def test_polars_inputs_and_capacity_table():
 
 # --- invariants on generated inputs ------------------------------------------------------------
 
-@st.composite
-def instances(draw):
-    n_u, n_i = draw(st.integers(1, 7)), draw(st.integers(1, 5))
-    rows = []
-    for u in range(n_u):
-        k = draw(st.integers(1, n_i))
-        items = draw(st.permutations(range(n_i)))[:k]
-        rows += [(f"u{u}", f"i{it}", r + 1) for r, it in enumerate(items)]
-    caps = {f"i{i}": draw(st.sampled_from([0, 1, 1, 2, 3])) for i in range(n_i)}
-    return prefs(rows), caps
-
-
 def lp_optimum(p: pd.DataFrame, caps: dict, unassigned_cost: int = 10_000) -> float:
     """The LP relaxation of the assignment, written independently of fairalloc."""
     users = sorted(set(p["user"]))
@@ -157,7 +142,7 @@ def signature(res) -> tuple:
 
 
 @settings(max_examples=80)
-@given(instances(), st.integers(0, 5), st.sampled_from([10_000, 1, 2, 3, 5, 8]))
+@given(assignment_instances(), st.integers(0, 5), st.sampled_from([10_000, 1, 2, 3, 5, 8]))
 def test_capacity_respected_and_min_cost_flow_matches_the_lp(inst, seed, unassigned_cost):
     # a large unassigned cost is solved as a max flow of least cost, a small one through an
     # "unassigned" node: both must reach the LP's optimum
@@ -180,7 +165,7 @@ def test_capacity_respected_and_min_cost_flow_matches_the_lp(inst, seed, unassig
 
 
 @settings(max_examples=40)
-@given(instances(), st.integers(0, 5), st.randoms(use_true_random=False))
+@given(assignment_instances(), st.integers(0, 5), st.randoms(use_true_random=False))
 def test_same_seed_same_result_under_row_permutations(inst, seed, rnd):
     p, caps = inst
     shuffled = p.sample(frac=1, random_state=rnd.randrange(2**32))
@@ -271,7 +256,7 @@ def test_milp_constraint_errors(kwargs, error, needle):
 
 
 @settings(max_examples=30)
-@given(instances(), st.integers(0, 3))
+@given(assignment_instances(), st.integers(0, 3))
 def test_milp_without_constraints_reaches_the_flow_optimum(inst, seed):
     p, caps = inst
     milp = assign_preferences(p, caps, strategy="milp", seed=seed)
@@ -303,7 +288,7 @@ def brute_force_signature(p: pd.DataFrame, caps: dict) -> tuple:
 
 @pytest.mark.parametrize("tier_limit", [1, 7, 10**6])
 @settings(max_examples=60)
-@given(inst=instances().filter(lambda inst: inst[0]["user"].nunique() <= 5))
+@given(inst=assignment_instances().filter(lambda inst: inst[0]["user"].nunique() <= 5))
 def test_rank_maximal_matches_brute_force(inst, tier_limit):
     # tier_limit 1 solves every tier alone (a new optimal face after each), larger limits
     # group several tiers into one weighted flow: all must reach the same optimum
@@ -319,7 +304,7 @@ def test_rank_maximal_matches_brute_force(inst, tier_limit):
 
 
 @settings(max_examples=20)
-@given(instances(), st.integers(0, 3), st.randoms(use_true_random=False))
+@given(assignment_instances(), st.integers(0, 3), st.randoms(use_true_random=False))
 def test_milp_same_seed_same_result_under_row_permutations(inst, seed, rnd):
     p, caps = inst
     a = assign_preferences(p, caps, strategy="milp", seed=seed)
@@ -431,18 +416,6 @@ def test_audits_raise_only_fairalloc_errors():
             call()
 
 
-CAPACITY = st.one_of(st.integers(0, 3), st.integers(10**6, 10**15), st.none(),
-                     st.just(float(2**60)))
-
-
-@st.composite
-def magnitude_instances(draw):
-    """Like instances(), with capacities from 0 to far beyond the number of users (None:
-    unlimited)."""
-    p, caps = draw(instances())
-    return p, {k: draw(CAPACITY) for k in caps}
-
-
 def most_placed(p: pd.DataFrame, caps: dict) -> int:
     """Maximum number of users placeable: a max flow with scipy, independent of fairalloc."""
     users, items = sorted(set(p["user"])), sorted(caps)
@@ -470,7 +443,7 @@ def assert_feasible(p: pd.DataFrame, caps: dict, alloc: pd.DataFrame, fill: bool
 
 
 @settings(max_examples=40)
-@given(magnitude_instances(), st.sampled_from(["min_cost_flow", "rank_maximal", "milp"]),
+@given(assignment_magnitude_instances(), st.sampled_from(["min_cost_flow", "rank_maximal", "milp"]),
        st.booleans(), st.sampled_from([0, 1, 10_000, 10**15]))
 def test_capacities_of_any_size_conserve_and_counts_are_true(inst, strategy, fill, cost):
     p, caps = inst
@@ -496,7 +469,7 @@ def test_capacities_of_any_size_conserve_and_counts_are_true(inst, strategy, fil
 
 
 @settings(max_examples=40)
-@given(instances(), st.data())
+@given(assignment_instances(), st.data())
 def test_only_fairalloc_errors_escape(inst, data):
     p, caps = inst
     odd = st.sampled_from([True, np.False_, -1, 1.5, math.nan, "2", np.int64(2), 10**20])

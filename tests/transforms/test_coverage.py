@@ -11,17 +11,9 @@ from hypothesis import given, settings
 from benchmarks.reference_coverage import reference_objective
 from fairalloc.transforms import errors
 from fairalloc.transforms.coverage import allocate_coverage, audit_fairness
-
-LOSSES = ["quadratic", ("power", 3.0), ("power", 1.5), ("log", 0.1), "exp"]
-
-
-def table(rows):
-    return pd.DataFrame(rows, columns=["group", "population", "prior", "weight"])
-
-
-def elig(pairs):
-    return pd.DataFrame(pairs, columns=["group", "resource"])
-
+from tests.strategies import coverage_eligibility as elig
+from tests.strategies import coverage_instances
+from tests.strategies import coverage_table as table
 
 # --- closed forms and hand-checked cases ----------------------------------------------------
 
@@ -94,20 +86,6 @@ def test_polars_inputs_and_supply_table_give_the_same_result():
 
 # --- generated instances --------------------------------------------------------------------
 
-@st.composite
-def instances(draw, max_groups=8, max_resources=4):
-    n_g = draw(st.integers(1, max_groups))
-    n_k = draw(st.integers(1, max_resources))
-    pop = st.floats(1, 1000, allow_nan=False)
-    rows = [(f"g{i}", draw(pop), draw(st.sampled_from([0.0, 0.0, 0.1, 0.5, 0.95])),
-             draw(st.sampled_from([1.0, 1.0, 2.0, 3.0, 0.5]))) for i in range(n_g)]
-    pairs = [(f"g{i}", f"r{k}") for i in range(n_g) for k in range(n_k)
-             if draw(st.booleans())]
-    supply = {f"r{k}": draw(st.floats(0.5, 2000, allow_nan=False)) for k in range(n_k)}
-    loss = draw(st.sampled_from(LOSSES))
-    return table(rows), elig(pairs), supply, loss
-
-
 def _marginal(loss, y, w):
     if loss == "quadratic":
         return 2 * w * (1 - y)
@@ -119,7 +97,7 @@ def _marginal(loss, y, w):
 
 
 @settings(max_examples=80)
-@given(instances())
+@given(coverage_instances())
 def test_theorems_hold_and_the_audit_is_empty(inst):
     g, e, supply, loss = inst
     res = allocate_coverage(g, e, supply, loss=loss)
@@ -150,7 +128,7 @@ def test_theorems_hold_and_the_audit_is_empty(inst):
 
 
 @settings(max_examples=40)
-@given(instances(max_groups=6, max_resources=3))
+@given(coverage_instances(max_groups=6, max_resources=3))
 def test_objective_matches_an_independent_convex_solver(inst):
     g, e, supply, loss = inst
     res = allocate_coverage(g, e, supply, loss=loss)
@@ -172,7 +150,7 @@ def test_objective_matches_an_independent_convex_solver(inst):
 
 
 @settings(max_examples=40)
-@given(instances(), st.randoms(use_true_random=False))
+@given(coverage_instances(), st.randoms(use_true_random=False))
 def test_row_order_does_not_change_the_result(inst, rnd):
     g, e, supply, loss = inst
     a = allocate_coverage(g, e, supply, loss=loss)
@@ -184,7 +162,7 @@ def test_row_order_does_not_change_the_result(inst, rnd):
 
 
 @settings(max_examples=60)
-@given(instances(), st.data())
+@given(coverage_instances(), st.data())
 def test_audit_finds_a_planted_violation(inst, data):
     g, e, supply, loss = inst
     res = allocate_coverage(g, e, supply, loss=loss)

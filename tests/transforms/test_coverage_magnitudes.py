@@ -2,7 +2,6 @@
 parameters that are not numbers, the verification wiring, and properties over amounts drawn
 across 1e-6 .. 1e12 in one instance, checked independently of the code under test."""
 
-import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +10,7 @@ from hypothesis import given, settings
 import fairalloc.solvers.coverage as kernels
 from fairalloc.transforms import errors
 from fairalloc.transforms.coverage import allocate_coverage, audit_fairness, coverage_violations
-from tests.strategies import MAGNITUDE
+from tests.strategies import ANY_LOSS, coverage_magnitude_instances
 
 RTOL = 1e-9
 LOSSES = ["quadratic", ("power", 3.0), ("power", 400.0), ("power", 1.001), ("log", 0.1),
@@ -208,26 +207,6 @@ def test_a_failing_price_search_is_a_solver_error_naming_resources(monkeypatch):
 
 # --- properties over magnitudes ---------------------------------------------------------------
 
-POSITIVE = MAGNITUDE.map(lambda v: v or 1e-6)  # populations and supplies are > 0 (SPEC)
-ANY_LOSS = st.one_of(
-    st.sampled_from(["quadratic", "exp"]),
-    st.tuples(st.just("power"), st.sampled_from([1.001, 1.5, 3.0, 400.0])),
-    st.tuples(st.just("log"), st.sampled_from([1e-70, 1e-6, 0.1, 10.0])),
-)
-
-
-@st.composite
-def instances(draw, prefix="", max_groups=7, max_resources=4):
-    n_g = draw(st.integers(1, max_groups))
-    n_k = draw(st.integers(1, max_resources))
-    rows = [(f"{prefix}g{i}", draw(POSITIVE), draw(st.sampled_from([0.0, 0.0, 0.3, 0.999])),
-             draw(POSITIVE)) for i in range(n_g)]
-    pairs = [(f"{prefix}g{i}", f"{prefix}r{k}") for i in range(n_g) for k in range(n_k)
-             if draw(st.booleans())]
-    supply = {f"{prefix}r{k}": draw(POSITIVE) for k in range(n_k)}
-    return rows, pairs, supply
-
-
 def conserved(rows, pairs, supply, res):
     """Independent checks: per resource Σ x ≤ b, coverage ≤ 1, x ≥ 0 and finite."""
     x = res.allocation
@@ -245,7 +224,7 @@ def conserved(rows, pairs, supply, res):
 
 
 @settings(max_examples=150)
-@given(instances(), ANY_LOSS)
+@given(coverage_magnitude_instances(), ANY_LOSS)
 def test_conservation_at_any_magnitude(inst, loss):
     rows, pairs, supply = inst
     try:
@@ -258,7 +237,7 @@ def test_conservation_at_any_magnitude(inst, loss):
 
 
 @settings(max_examples=60)
-@given(instances(prefix="p"), instances(prefix="q"), ANY_LOSS)
+@given(coverage_magnitude_instances(prefix="p"), coverage_magnitude_instances(prefix="q"), ANY_LOSS)
 def test_unrelated_components_do_not_affect_each_other(one, two, loss):
     alone = []
     for rows, pairs, supply in (one, two):

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from benchmarks.reference_periods import reference_allocate
 from fairalloc.transforms import errors
 from fairalloc.transforms.periods import allocate_periods, allocate_resource, lottery
+from tests.strategies import periods_instances
 
 
 def tidy(requests: dict) -> pd.DataFrame:
@@ -189,22 +190,8 @@ def test_lottery_scales_down_to_a_fractional_capacity():
 
 # --- invariants on generated inputs --------------------------------------------------------------
 
-@st.composite
-def instances(draw):
-    n = draw(st.integers(1, 6))
-    t = draw(st.integers(1, 4))
-    reqs = {f"a{i}": [draw(st.sampled_from([0, 0, 5, 10, 20, 50, 60])) for _ in range(t)]
-            for i in range(n)}
-    # make a twin of the first account sometimes, to exercise identical accounts
-    cur = {a: draw(st.sampled_from([0, 1, 2, 5, 100])) for a in reqs}
-    if n >= 2 and draw(st.booleans()):
-        reqs["a1"], cur["a1"] = list(reqs["a0"]), cur["a0"]
-    caps = {p + 1: draw(st.sampled_from([0, 10, 30, 60, 100, 200])) for p in range(t)}
-    return reqs, cur, caps
-
-
 @settings(max_examples=40)
-@given(instances(), st.booleans())
+@given(periods_instances(), st.booleans())
 def test_invariants_and_agreement_with_the_pulp_reference(inst, two_step):
     reqs, cur, caps = inst
     res = allocate_periods(tidy(reqs), cur, caps, auto_weights=False, two_step=two_step)
@@ -239,7 +226,7 @@ def test_invariants_and_agreement_with_the_pulp_reference(inst, two_step):
 
 
 @settings(max_examples=30)
-@given(instances(), st.randoms(use_true_random=False))
+@given(periods_instances(), st.randoms(use_true_random=False))
 def test_permuting_rows_changes_nothing(inst, rnd):
     reqs, cur, caps = inst
     table = tidy(reqs)
@@ -254,7 +241,7 @@ def test_permuting_rows_changes_nothing(inst, rnd):
 
 
 @settings(max_examples=30)
-@given(instances())
+@given(periods_instances())
 def test_drop_in_agrees_with_tidy(inst):
     reqs, cur, caps = inst
     names = list(reqs)
@@ -322,7 +309,7 @@ def test_violations_are_empty_on_results_and_find_planted_ones():
 
 
 @settings(max_examples=60)
-@given(instances())
+@given(periods_instances())
 def test_max_flow_and_lp_step2_reach_the_same_optimum(inst):
     reqs, cur, caps = inst
     kw = dict(auto_weights=False, max_iterations=1)

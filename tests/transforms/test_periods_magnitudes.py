@@ -21,7 +21,7 @@ from fairalloc.transforms.periods import (
     lottery_violations,
     period_violations,
 )
-from tests.strategies import MAGNITUDE
+from tests.strategies import PERIODS_JUNK, periods_magnitude_instances
 
 ISSUE = dict(
     requests=pd.DataFrame({"account": ["a0", "a0", "a1", "a1"], "period": [1, 2, 1, 2],
@@ -271,18 +271,8 @@ def test_group_status_is_the_worst_of_the_groups(monkeypatch):
 
 # --- properties over magnitudes -------------------------------------------------------------------
 
-@st.composite
-def magnitude_instances(draw):
-    n = draw(st.integers(1, 5))
-    t = draw(st.integers(1, 3))
-    reqs = {f"a{i}": [draw(MAGNITUDE) for _ in range(t)] for i in range(n)}
-    cur = {a: draw(MAGNITUDE) for a in reqs}
-    caps = {p + 1: draw(MAGNITUDE) for p in range(t)}
-    return reqs, cur, caps
-
-
 @settings(max_examples=80)
-@given(magnitude_instances(), st.sampled_from(["max_flow", "lp"]), st.booleans())
+@given(periods_magnitude_instances(), st.sampled_from(["max_flow", "lp"]), st.booleans())
 def test_conservation_at_any_magnitude(inst, strategy, auto_weights):
     reqs, cur, caps = inst
     req = tidy(reqs)
@@ -296,7 +286,7 @@ def test_conservation_at_any_magnitude(inst, strategy, auto_weights):
 
 
 @settings(max_examples=40)
-@given(magnitude_instances(), st.sampled_from(["max_flow", "lp"]),
+@given(periods_magnitude_instances(), st.sampled_from(["max_flow", "lp"]),
        st.randoms(use_true_random=False))
 def test_shuffled_rows_give_identical_output_at_any_magnitude(inst, strategy, rnd):
     reqs, cur, caps = inst
@@ -312,13 +302,9 @@ def test_shuffled_rows_give_identical_output_at_any_magnitude(inst, strategy, rn
     assert a.report.status == b.report.status
 
 
-JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0], 1 + 2j,
-                        np.float32(2.0), np.int64(3)])
-
-
 @settings(max_examples=60)
-@given(magnitude_instances(), st.sampled_from(["request", "currency", "capacity", "weights",
-                                               "max_iterations", "two_step", "seed"]), JUNK)
+@given(periods_magnitude_instances(), st.sampled_from(["request", "currency", "capacity", "weights",
+                                               "max_iterations", "two_step", "seed"]), PERIODS_JUNK)
 def test_every_failure_is_a_named_error(inst, where, junk):
     reqs, cur, caps = inst
     req = tidy(reqs).astype({"request": object})

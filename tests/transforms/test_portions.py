@@ -23,7 +23,11 @@ from fairalloc.transforms.errors import (
 )
 from fairalloc.transforms.portions import METHODS, apportion, portion_violations
 from tests import reference_portions as ref
-from tests.strategies import MAGNITUDE
+from tests.strategies import (
+    ODD_RATIO,
+    portions_instances,
+    portions_magnitude_instances,
+)
 
 DIVISOR = ["jefferson", "webster", "adams", "huntington_hill"]
 
@@ -172,31 +176,15 @@ def test_integral_float_total_is_accepted():
 
 # ----------------------------------------------------------------------------- properties
 
-RATIO = st.one_of(
-    st.just(0.0),
-    st.integers(1, 30).map(float),
-    st.integers(1, 9).map(lambda k: k / 10),  # tenths: exact ties and float rounding
-    st.floats(1e-3, 1e3, allow_nan=False, allow_infinity=False),
-)
-
-
-@st.composite
-def instances(draw, max_keys: int = 7, max_total: int = 40):
-    n = draw(st.integers(1, max_keys))
-    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
-    ratios = {k: draw(RATIO) for k in keys}
-    return ratios, draw(st.integers(0, max_total))
-
-
 @settings(max_examples=150)
-@given(instances(), st.sampled_from(sorted(ref.METHODS)))
+@given(portions_instances(), st.sampled_from(sorted(ref.METHODS)))
 def test_matches_the_exact_reference(case, method):
     ratios, total = case
     assert apportion(ratios, total, method=method).to_dict() == ref.METHODS[method](ratios, total)
 
 
 @settings(max_examples=100)
-@given(instances(max_keys=40, max_total=2000), st.sampled_from(sorted(ref.METHODS)))
+@given(portions_instances(max_keys=40, max_total=2000), st.sampled_from(sorted(ref.METHODS)))
 def test_sum_is_exact(case, method):
     ratios, total = case
     out = apportion(ratios, total, method=method)
@@ -208,7 +196,7 @@ def test_sum_is_exact(case, method):
 
 
 @settings(max_examples=100)
-@given(instances(max_keys=40, max_total=5000))
+@given(portions_instances(max_keys=40, max_total=5000))
 def test_hamilton_meets_quota(case):
     ratios, total = case
     s = sum(Fraction(v) for v in ratios.values())
@@ -220,7 +208,7 @@ def test_hamilton_meets_quota(case):
 
 
 @settings(max_examples=60)
-@given(instances(max_keys=30, max_total=300), st.sampled_from(DIVISOR),
+@given(portions_instances(max_keys=30, max_total=300), st.sampled_from(DIVISOR),
        st.integers(1, 30))
 def test_divisor_methods_are_house_monotone(case, method, more):
     ratios, total = case
@@ -230,7 +218,7 @@ def test_divisor_methods_are_house_monotone(case, method, more):
 
 
 @settings(max_examples=60)
-@given(instances(max_keys=30, max_total=500), st.sampled_from(sorted(ref.METHODS)),
+@given(portions_instances(max_keys=30, max_total=500), st.sampled_from(sorted(ref.METHODS)),
        st.randoms(use_true_random=False))
 def test_permutation_invariant(case, method, rnd):
     ratios, total = case
@@ -384,18 +372,8 @@ def test_ratios_far_apart_keep_every_portion(method):
     assert got["b"] >= 2**50 - 3
 
 
-@st.composite
-def magnitude_instances(draw, max_keys: int = 12):
-    """Ratios spread over 1e-6 .. 1e12 (and 0) in one instance; totals small or near 2**50."""
-    n = draw(st.integers(1, max_keys))
-    keys = draw(st.lists(st.integers(0, 99), min_size=n, max_size=n, unique=True))
-    ratios = {k: draw(MAGNITUDE) for k in keys}
-    total = draw(st.one_of(st.integers(0, 60), st.integers(2**40, 2**50)))
-    return ratios, total
-
-
 @settings(max_examples=60)
-@given(magnitude_instances(), st.sampled_from(sorted(ref.METHODS)))
+@given(portions_magnitude_instances(), st.sampled_from(sorted(ref.METHODS)))
 def test_magnitudes_sum_exactly_and_keep_the_rules(case, method):
     ratios, total = case
     out = apportion(ratios, total, method=method)
@@ -411,15 +389,11 @@ def test_magnitudes_sum_exactly_and_keep_the_rules(case, method):
 
 
 @settings(max_examples=40)
-@given(magnitude_instances(max_keys=6), st.sampled_from(sorted(ref.METHODS)))
+@given(portions_magnitude_instances(max_keys=6), st.sampled_from(sorted(ref.METHODS)))
 def test_magnitudes_match_the_exact_reference_for_small_totals(case, method):
     ratios, total = case
     assume(total <= 60)
     assert apportion(ratios, total, method=method).to_dict() == ref.METHODS[method](ratios, total)
-
-
-ODD_RATIO = st.one_of(MAGNITUDE, st.sampled_from(
-    [True, np.False_, -1.0, math.nan, math.inf, "2", None, np.float32(0.5), np.int64(4)]))
 
 
 @settings(max_examples=60)

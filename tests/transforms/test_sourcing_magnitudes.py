@@ -5,8 +5,6 @@ only exceptions allowed out are FairallocError subclasses."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,11 +14,15 @@ from hypothesis import strategies as st
 from fairalloc.transforms.errors import FairallocError
 from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests import reference_sourcing as ref
-from tests.strategies import MAGNITUDE, grouped_sourcing_cases, sourcing_cases
+from tests.strategies import (
+    MAGNITUDE,
+    SOURCING_MAGNITUDE_CASES,
+    SOURCING_MAGNITUDE_TOLERANCES,
+    SOURCING_ODD_AMOUNT,
+    grouped_sourcing_cases,
+)
 
 RTOL = 1e-9
-TOLERANCES = st.sampled_from([0.0, 0.1, 0.5, 1 - 1e-9])
-CASES = sourcing_cases(amounts=MAGNITUDE)
 
 
 def _sums(series: pd.Series, level: str) -> pd.Series:
@@ -50,7 +52,7 @@ def approx(got: pd.Series, expected: dict) -> None:
 
 
 @settings(max_examples=80)
-@given(CASES, TOLERANCES, st.booleans())
+@given(SOURCING_MAGNITUDE_CASES, SOURCING_MAGNITUDE_TOLERANCES, st.booleans())
 def test_direct_conserves_at_any_magnitude(case, tol, redistribute):
     src, sink = direct_sourcing(case.matches, case.capacity, case.demand,
                                 relative_tolerance=tol, redistribute=redistribute)
@@ -71,7 +73,7 @@ def test_direct_conserves_at_any_magnitude(case, tol, redistribute):
 
 
 @settings(max_examples=60)
-@given(CASES, st.sampled_from(["even", "zero"]))
+@given(SOURCING_MAGNITUDE_CASES, st.sampled_from(["even", "zero"]))
 def test_proportional_serves_demand_at_any_magnitude(case, policy):
     got = proportional_sourcing(case.matches, case.demand, case.capacity, policy)
     assert_conserves(got, None, None, case.demand)
@@ -79,7 +81,7 @@ def test_proportional_serves_demand_at_any_magnitude(case, policy):
 
 
 @settings(max_examples=30)
-@given(grouped_sourcing_cases(amounts=MAGNITUDE), TOLERANCES, st.booleans())
+@given(grouped_sourcing_cases(amounts=MAGNITUDE), SOURCING_MAGNITUDE_TOLERANCES, st.booleans())
 def test_groups_conserve_at_any_magnitude_and_equal_separate_runs(groups, tol, redistribute):
     rows_m, cap, dem = [], {}, {}
     for (c, y), case in groups.items():
@@ -98,7 +100,7 @@ def test_groups_conserve_at_any_magnitude_and_equal_separate_runs(groups, tol, r
 
 
 @settings(max_examples=40)
-@given(CASES, TOLERANCES)
+@given(SOURCING_MAGNITUDE_CASES, SOURCING_MAGNITUDE_TOLERANCES)
 def test_an_unrelated_huge_source_changes_nothing(case, tol):
     # the issue's example, generalised: adding a source no match names, of capacity 1e300
     base = direct_sourcing(case.matches, case.capacity, case.demand, tol)
@@ -110,17 +112,13 @@ def test_an_unrelated_huge_source_changes_nothing(case, tol):
 
 
 #: Anything a caller might pass as an amount: valid, out of range, or of the wrong type.
-ODD_AMOUNT = st.one_of(MAGNITUDE, st.sampled_from(
-    [True, False, np.True_, -1.0, -0.0, math.nan, math.inf, "1", None, np.float32(2.5),
-     np.int64(3), 1e308, 5e-324]))
-
-
 @settings(max_examples=80)
-@given(CASES, st.data())
+@given(SOURCING_MAGNITUDE_CASES, st.data())
 def test_only_fairalloc_errors_escape(case, data):
-    cap = {k: data.draw(ODD_AMOUNT) for k in case.capacity}
-    dem = {k: data.draw(ODD_AMOUNT) for k in case.demand}
-    tol = data.draw(st.one_of(TOLERANCES, st.sampled_from([True, -0.1, 1.0, "0.1", np.nan])))
+    cap = {k: data.draw(SOURCING_ODD_AMOUNT) for k in case.capacity}
+    dem = {k: data.draw(SOURCING_ODD_AMOUNT) for k in case.demand}
+    tol = data.draw(st.one_of(SOURCING_MAGNITUDE_TOLERANCES,
+                              st.sampled_from([True, -0.1, 1.0, "0.1", np.nan])))
     flag = data.draw(st.sampled_from([True, False, np.True_, "no", 1, None]))
     for call in (lambda: direct_sourcing(case.matches, cap, dem, tol, redistribute=flag),
                  lambda: direct_sourcing(case.matches, cap, dem, tol, run_qa=flag),

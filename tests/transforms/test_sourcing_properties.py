@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests import reference_sourcing as ref
-from tests.strategies import grouped_sourcing_cases, sourcing_cases
+from tests.strategies import SOURCING_TOLERANCES, grouped_sourcing_cases, sourcing_cases
 
 RTOL = 1e-9
-TOLERANCES = st.sampled_from([0.0, 0.05, 0.1, 0.5, 0.9, 1 - 1e-9])
 
 
 def totals(series: pd.Series, level: str) -> dict:
@@ -49,7 +48,7 @@ def test_proportional_matches_reference_and_serves_whole_demand(case, policy):
             assert received == pytest.approx(case.demand[k], rel=RTOL)
 
 
-@given(sourcing_cases(), TOLERANCES)
+@given(sourcing_cases(), SOURCING_TOLERANCES)
 def test_direct_conserves_and_matches_the_spec_rule(case, tol):
     src, sink = direct_sourcing(case.matches, case.capacity, case.demand, relative_tolerance=tol)
     assert_conserves(case, src, sink)
@@ -60,7 +59,7 @@ def test_direct_conserves_and_matches_the_spec_rule(case, tol):
         assert src.to_numpy().tobytes() == sink.to_numpy().tobytes()
 
 
-@given(sourcing_cases(), TOLERANCES)
+@given(sourcing_cases(), SOURCING_TOLERANCES)
 def test_redistribute_is_maximal_and_conserves(case, tol):
     plain, _ = direct_sourcing(case.matches, case.capacity, case.demand, relative_tolerance=tol)
     src, sink = direct_sourcing(case.matches, case.capacity, case.demand,
@@ -84,7 +83,7 @@ def _frames(case):
 
 
 @settings(max_examples=60)
-@given(sourcing_cases(), TOLERANCES, st.booleans(), st.randoms(use_true_random=False))
+@given(sourcing_cases(), SOURCING_TOLERANCES, st.booleans(), st.randoms(use_true_random=False))
 def test_bit_identical_under_row_permutations(case, tol, redistribute, rnd):
     m, cap, dem = _frames(case)
     shuffled = [f.sample(frac=1, random_state=rnd.randrange(2**32)) for f in (m, cap, dem)]
@@ -114,7 +113,7 @@ def test_every_input_form_is_bit_identical(case):
 
 
 @settings(max_examples=40)
-@given(grouped_sourcing_cases(), TOLERANCES)
+@given(grouped_sourcing_cases(), SOURCING_TOLERANCES)
 def test_groups_equal_separate_runs(groups, tol):
     rows_m, rows_c, rows_d = [], [], []
     for (c, y), case in groups.items():
@@ -137,7 +136,7 @@ def test_groups_equal_separate_runs(groups, tol):
 
 
 @settings(max_examples=60)
-@given(sourcing_cases(), TOLERANCES, st.booleans(), st.integers(-900, 900))
+@given(sourcing_cases(), SOURCING_TOLERANCES, st.booleans(), st.integers(-900, 900))
 def test_scaling_every_amount_by_a_power_of_two_scales_the_result_exactly(case, tol, redis, k):
     scaled_cap = {s: np.ldexp(v, k) for s, v in case.capacity.items()}
     scaled_dem = {s: np.ldexp(v, k) for s, v in case.demand.items()}
@@ -151,7 +150,7 @@ def test_scaling_every_amount_by_a_power_of_two_scales_the_result_exactly(case, 
 
 
 @settings(max_examples=40)
-@given(grouped_sourcing_cases(), TOLERANCES, st.randoms(use_true_random=False))
+@given(grouped_sourcing_cases(), SOURCING_TOLERANCES, st.randoms(use_true_random=False))
 def test_groups_and_duplicate_rows_are_permutation_invariant(groups, tol, rnd):
     rows_m, rows_c, rows_d = [], [], []
     for (c, y), case in groups.items():
