@@ -64,7 +64,7 @@ from ortools.graph.python import max_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from fairalloc.solvers.verify import SolverFailure, Status, check, over
+from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_keyed
 
 CAPABILITY = "coverage"
 #: A water-fill ends when its total is this close (relative) to the supply …
@@ -529,7 +529,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     rounding = (excess > 0) & (excess <= NOISE * np.bincount(
         comp_g, weights=total, minlength=n_comp)[comp_k])
     if rounding.any():
-        x = _shrink(x, arc_k, rounding, b, "resource")
+        x = shrink_keyed(x, arc_k, b, only=rounding, capability=CAPABILITY, what="resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
     if status == Status.OPTIMAL and not _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
                                                       comp_k, short_c, log_price, loss):
@@ -614,32 +614,13 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
     for key, limit, what in ((arc_k, b, "resource"), (arc_g, cap, "group")):
         breach = over(np.bincount(key, weights=x, minlength=len(limit)), limit)
         if breach.any():
-            x = _shrink(x, key, breach, limit, what)
+            x = shrink_keyed(x, key, limit, only=breach, capability=CAPABILITY, what=what)
             status = Status.REPAIRED
     check(CAPABILITY, status, "resource", "supply", np.bincount(arc_k, weights=x,
                                                                   minlength=n_k), b)
     check(CAPABILITY, status, "group", "population", np.bincount(arc_g, weights=x,
                                                                    minlength=n_g), cap)
     return x, str(status)
-
-
-def _shrink(x, key, breach, limit, what: str) -> np.ndarray:
-    """``x`` with the arcs of every breaching key scaled so that their sum fits its limit:
-    :func:`fairalloc.solvers.verify.shrink_to` on arcs instead of a dense matrix (the factor
-    limit / sum, then one float lower per round until the recomputed sum fits)."""
-    x = np.array(x, dtype=np.float64, copy=True)
-    n_key = len(limit)
-    for step in range(64):
-        total = np.bincount(key, weights=x, minlength=n_key)
-        bad = breach & (total > limit)
-        if not bad.any():
-            return x
-        factor = np.divide(limit, total, out=np.ones(n_key), where=bad)
-        if step:
-            factor = np.where(bad, np.nextafter(factor, 0.0), 1.0)
-        x *= np.minimum(factor, 1.0)[key]
-    raise SolverFailure(CAPABILITY, Status.ERROR, "could not scale flows below their limit",
-                        what, np.flatnonzero(bad))
 
 
 def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:

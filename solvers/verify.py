@@ -186,12 +186,65 @@ def check(capability: str, status: str, what: str, limit_name: str, amount: np.n
         )
 
 
-def shrink_to(parts: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """Scale the columns of ``parts`` (rows: contributors, columns: limits) whose sum exceeds
-    ``limit`` so that the sum is at most the limit; other columns are returned unchanged.
+def shrink_keyed(values: np.ndarray, key: np.ndarray, limit: np.ndarray,
+                 only: np.ndarray | None = None, capability: str = "repair",
+                 what: str = "") -> np.ndarray:
+    """Scale the values of every key whose sum exceeds its limit so that the float sum fits.
 
     The factor is limit / sum, then stepped down one float at a time until the recomputed sum
-    fits, so the result holds in float64, not only in exact arithmetic.
+    fits, so the result holds in float64, not only in exact arithmetic. Keys within their
+    limit (or outside ``only``) keep their values unchanged.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Non-negative contributions (flows on arcs, cells of a matrix), 1-D.
+    key : numpy.ndarray
+        The key (limit index) of each value.
+    limit : numpy.ndarray
+        Limit per key.
+    only : numpy.ndarray, optional
+        Boolean per key: only these keys may be scaled (default: every key).
+    capability : str, default "repair"
+        Named by the failure.
+    what : str, default ""
+        The kind of key, named by the failure.
+
+    Returns
+    -------
+    numpy.ndarray
+        A scaled copy of ``values``.
+
+    Raises
+    ------
+    SolverFailure
+        The sums do not fit after 64 steps.
+
+    Examples
+    --------
+    >>> shrink_keyed(np.array([0.4, 0.2, 0.5]), np.array([0, 1, 0]), np.array([0.6, 1.0]))
+    array([0.26666667, 0.2       , 0.33333333])
+    """
+    values = np.array(values, dtype=np.float64, copy=True)
+    limit = np.asarray(limit, dtype=np.float64)
+    n = len(limit)
+    allowed = np.ones(n, dtype=bool) if only is None else np.asarray(only, dtype=bool)
+    for step in range(64):  # after the first exact ratio, one ulp down per round
+        total = np.bincount(key, weights=values, minlength=n)
+        bad = allowed & (total > limit)
+        if not bad.any():
+            return values
+        factor = np.divide(limit, total, out=np.ones(n), where=bad & (total > 0))
+        if step:
+            factor = np.where(bad, np.nextafter(factor, 0.0), 1.0)
+        values *= np.minimum(factor, 1.0)[key]
+    raise SolverFailure(capability, Status.ERROR, "could not scale flows below their limit",
+                        what, np.flatnonzero(bad))
+
+
+def shrink_to(parts: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """:func:`shrink_keyed` on a dense matrix: scale the columns of ``parts`` (rows:
+    contributors, columns: limits) whose sum exceeds ``limit`` so that the sum fits.
 
     Parameters
     ----------
@@ -204,21 +257,7 @@ def shrink_to(parts: np.ndarray, limit: np.ndarray) -> np.ndarray:
     -------
     numpy.ndarray
         A scaled copy, 2-D.
-
-    Raises
-    ------
-    SolverFailure
-        The sums do not fit after 64 steps.
     """
-    parts = np.array(parts, dtype=np.float64, ndmin=2, copy=True)
-    limit = np.asarray(limit, dtype=np.float64)
-    for step in range(64):  # after the first exact ratio, one ulp down per round
-        total = parts.sum(axis=0)
-        bad = total > limit
-        if not bad.any():
-            return parts
-        factor = np.divide(limit, total, out=np.zeros_like(total), where=bad & (total > 0))
-        if step:
-            factor = np.nextafter(factor, 0.0)
-        parts *= np.where(bad, np.minimum(factor, 1.0), 1.0)[None, :]
-    raise SolverFailure("repair", Status.ERROR, "could not scale flows below their limit")
+    parts = np.array(parts, dtype=np.float64, ndmin=2)
+    columns = np.broadcast_to(np.arange(parts.shape[1]), parts.shape).ravel()
+    return shrink_keyed(parts.ravel(), columns, limit).reshape(parts.shape)
