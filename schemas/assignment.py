@@ -6,13 +6,14 @@ exactly repeated preference collapses, the same (user, item) with two ranks is r
 repeated with the same capacity collapses; a missing capacity means unlimited.
 
 >>> import polars as pl
+>>> from fairalloc.schemas.assignment import Preferences
 >>> Preferences.validate(pl.DataFrame({"user": ["u"], "item": ["i"], "rank": [1]})).height
 1
 """
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import COUNT, RANK, Column, Table, key
+from fairalloc.schemas.tables import COUNT, RANK, Column, Table, key, models
 
 USER = key("user", "The user who ranks items.")
 ITEM = key("item", "The item ranked and assigned.")
@@ -32,9 +33,12 @@ ASSIGNMENTS = Table(
             Column("rank", "Int64", "The user's rank of that item; missing = unassigned.",
                    RANK, nullable=True)))
 
-#: One row per (user, item): rank 1 = best.
-Preferences = PREFERENCES.polars()
-#: Whole-number capacity ≥ 0 per item; missing (null) = unlimited.
-ItemCapacities = CAPACITIES.polars()
-#: ``assignments``: indexed by user.
-AssignmentsOutput = ASSIGNMENTS.pandas()
+# The pandera models, derived on first use (importing the definitions loads no pandera).
+__getattr__ = models(globals(), {
+    # One row per (user, item): rank 1 = best.
+    "Preferences": PREFERENCES.polars,
+    # Whole-number capacity ≥ 0 per item; missing (null) = unlimited.
+    "ItemCapacities": CAPACITIES.polars,
+    # ``assignments``: indexed by user.
+    "AssignmentsOutput": ASSIGNMENTS.pandas,
+})

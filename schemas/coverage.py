@@ -8,6 +8,7 @@ with other values it is rejected; repeated eligibility pairs collapse. Which gro
 resources eligibility may name is checked by the transform, which names the unknown keys.
 
 >>> import polars as pl
+>>> from fairalloc.schemas.coverage import PopulationGroups
 >>> PopulationGroups.validate(pl.DataFrame({"group": ["g"], "population": [10.0],
 ...                                         "prior": [0.5], "weight": [1.0]})).height
 1
@@ -15,7 +16,7 @@ resources eligibility may name is checked by the transform, which names the unkn
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import AMOUNT, FRACTION, POSITIVE, SHARE, Column, Table, key
+from fairalloc.schemas.tables import AMOUNT, FRACTION, POSITIVE, SHARE, Column, Table, key, models
 
 GROUP = key("group", "The population group.")
 RESOURCE = key("resource", "The scarce resource.")
@@ -51,16 +52,19 @@ RESOURCES_OUT = Table(
     values=(SUPPLY, Column("used", float, "Amount given out.", AMOUNT),
             Column("scarce", bool, "True when the supply is used up."), MARGINAL))
 
-#: Per group: population > 0, prior coverage in [0, 1), weight > 0, all finite.
-PopulationGroups = GROUPS.polars()
-#: Pairs group → resource it may receive (duplicates allowed: they collapse to one).
-Eligibility = ELIGIBILITY.polars()
-#: Supply per resource: finite, > 0, one value per resource.
-ResourceSupply = SUPPLIES.polars()
+# The pandera models, derived on first use (importing the definitions loads no pandera).
+__getattr__ = models(globals(), {
+    # Per group: population > 0, prior coverage in [0, 1), weight > 0, all finite.
+    "PopulationGroups": GROUPS.polars,
+    # Pairs group → resource it may receive (duplicates allowed: they collapse to one).
+    "Eligibility": ELIGIBILITY.polars,
+    # Supply per resource: finite, > 0, one value per resource.
+    "ResourceSupply": SUPPLIES.polars,
+    # ``coverage_allocation``: indexed by (group, resource), every eligible pair.
+    "AllocationOutput": ALLOCATION.pandas,
+    # ``group_coverage``: indexed by group.
+    "GroupsOutput": GROUPS_OUT.pandas,
+    # ``resource_usage``: indexed by resource.
+    "ResourcesOutput": RESOURCES_OUT.pandas,
+})
 
-#: ``coverage_allocation``: indexed by (group, resource), every eligible pair.
-AllocationOutput = ALLOCATION.pandas()
-#: ``group_coverage``: indexed by group.
-GroupsOutput = GROUPS_OUT.pandas()
-#: ``resource_usage``: indexed by resource.
-ResourcesOutput = RESOURCES_OUT.pandas()

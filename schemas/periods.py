@@ -5,6 +5,7 @@ The rules are the transforms' (:mod:`fairalloc.transforms.periods`): str or int 
 finite and ≥ 0; a key repeated with the same value collapses, with another value it is rejected.
 
 >>> import polars as pl
+>>> from fairalloc.schemas.periods import PeriodCapacities
 >>> PeriodCapacities.validate(pl.DataFrame({"scenario": ["s"], "period": [1],
 ...                                         "capacity": [3.0]})).height
 1
@@ -12,7 +13,7 @@ finite and ≥ 0; a key repeated with the same value collapses, with another val
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import AMOUNT, SHARE, Column, Table, key
+from fairalloc.schemas.tables import AMOUNT, SHARE, Column, Table, key, models
 
 #: The group column of the pipeline's sample data.
 BY = ("scenario",)
@@ -64,18 +65,21 @@ LOTTERY = Table(
     values=(Column("probability", float, "Chance of a seat: min(1, allocation).", SHARE),
             Column("won", int, "1 when the account won a seat in the period.", isin=(0, 1))))
 
-#: Currency per (scenario, account).
-Accounts = ACCOUNTS.grouped(SCENARIO).polars()
-#: Request per (scenario, account, period).
-PeriodRequests = REQUESTS.grouped(SCENARIO).polars()
-#: Capacity per (scenario, period).
-PeriodCapacities = CAPACITIES.grouped(SCENARIO).polars()
+# The pandera models, derived on first use (importing the definitions loads no pandera).
+__getattr__ = models(globals(), {
+    # Currency per (scenario, account).
+    "Accounts": ACCOUNTS.grouped(SCENARIO).polars,
+    # Request per (scenario, account, period).
+    "PeriodRequests": REQUESTS.grouped(SCENARIO).polars,
+    # Capacity per (scenario, period).
+    "PeriodCapacities": CAPACITIES.grouped(SCENARIO).polars,
+    # ``period_allocation``: indexed by (scenario, account, period).
+    "AllocationOutput": ALLOCATION.pandas,
+    # ``period_summary``: indexed by (scenario, period).
+    "PeriodsOutput": PERIODS.pandas,
+    # ``period_accounts``: indexed by (scenario, account).
+    "AccountsOutput": ACCOUNTS_OUT.pandas,
+    # ``seat_lottery``: indexed by (scenario, account, period).
+    "LotteryOutput": LOTTERY.pandas,
+})
 
-#: ``period_allocation``: indexed by (scenario, account, period).
-AllocationOutput = ALLOCATION.pandas()
-#: ``period_summary``: indexed by (scenario, period).
-PeriodsOutput = PERIODS.pandas()
-#: ``period_accounts``: indexed by (scenario, account).
-AccountsOutput = ACCOUNTS_OUT.pandas()
-#: ``seat_lottery``: indexed by (scenario, account, period).
-LotteryOutput = LOTTERY.pandas()

@@ -5,6 +5,7 @@ int, each given once; ratios finite and ≥ 0, whole-number ratios (votes, headc
 floats.
 
 >>> import polars as pl
+>>> from fairalloc.schemas.portions import PortionRatios
 >>> PortionRatios.validate(pl.DataFrame({"key": ["a", "b"], "ratio": [3, 1]}))["ratio"].dtype
 Float64
 >>> PortionRatios.validate(pl.DataFrame({"key": [1, 2], "ratio": [3.0, 1.0]})).height
@@ -13,7 +14,7 @@ Float64
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import AMOUNT, COUNT, Column, Table, key
+from fairalloc.schemas.tables import AMOUNT, COUNT, Column, Table, key, models
 
 KEY = key("key", "Who receives portions (a party, a region, a team).")
 
@@ -25,7 +26,10 @@ PORTIONS = Table("portions", "Whole portions per key, summing to the total.", ke
                  values=(Column("portions", "int64", "Whole portions given to the key.",
                                 COUNT),))
 
-#: One row per key: a finite ratio ≥ 0 (0 = no portions).
-PortionRatios = RATIOS.polars()
-#: ``portions``: whole portions ≥ 0, indexed by key.
-PortionsOutput = PORTIONS.pandas()
+# The pandera models, derived on first use (importing the definitions loads no pandera).
+__getattr__ = models(globals(), {
+    # One row per key: a finite ratio ≥ 0 (0 = no portions).
+    "PortionRatios": RATIOS.polars,
+    # ``portions``: whole portions ≥ 0, indexed by key.
+    "PortionsOutput": PORTIONS.pandas,
+})

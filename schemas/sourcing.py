@@ -7,13 +7,14 @@ a repeated match collapses to one; a source (sink) repeated with the same capaci
 collapses, with two different values it is rejected.
 
 >>> import polars as pl
+>>> from fairalloc.schemas.sourcing import SourceCapacity
 >>> SourceCapacity.validate(pl.DataFrame({"source": ["a", "a"], "capacity": [1.0, 1.0]})).height
 2
 """
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import AMOUNT, Column, Table, key
+from fairalloc.schemas.tables import AMOUNT, Column, Table, key, models
 
 #: The group columns of the pipeline's sample data (``by=`` of the transforms).
 BY = ("commodity", "year")
@@ -44,20 +45,23 @@ DIRECT = Table(
                    "units.", AMOUNT),
             Column("sink_volume", float, "The same volume in sink units.", AMOUNT)))
 
-#: Pairs source → sink (duplicates allowed: they collapse to one).
-Matches = MATCHES.polars()
-#: Capacity per source: finite, ≥ 0, one value per source.
-SourceCapacity = SOURCE_CAPACITY.polars()
-#: Demand per sink: finite, ≥ 0, one value per sink.
-SinkDemand = SINK_DEMAND.polars()
-#: Matches inside (commodity, year) groups.
-GroupedMatches = MATCHES.grouped(*GROUP_KEYS).polars()
-#: Capacity per (commodity, year, source).
-GroupedSourceCapacity = SOURCE_CAPACITY.grouped(*GROUP_KEYS).polars()
-#: Demand per (commodity, year, sink).
-GroupedSinkDemand = SINK_DEMAND.grouped(*GROUP_KEYS).polars()
+# The pandera models, derived on first use (importing the definitions loads no pandera).
+__getattr__ = models(globals(), {
+    # Pairs source → sink (duplicates allowed: they collapse to one).
+    "Matches": MATCHES.polars,
+    # Capacity per source: finite, ≥ 0, one value per source.
+    "SourceCapacity": SOURCE_CAPACITY.polars,
+    # Demand per sink: finite, ≥ 0, one value per sink.
+    "SinkDemand": SINK_DEMAND.polars,
+    # Matches inside (commodity, year) groups.
+    "GroupedMatches": MATCHES.grouped(*GROUP_KEYS).polars,
+    # Capacity per (commodity, year, source).
+    "GroupedSourceCapacity": SOURCE_CAPACITY.grouped(*GROUP_KEYS).polars,
+    # Demand per (commodity, year, sink).
+    "GroupedSinkDemand": SINK_DEMAND.grouped(*GROUP_KEYS).polars,
+    # ``proportional_sourcing`` as stored: indexed by (commodity, year, source, sink).
+    "ProportionalOutput": PROPORTIONAL.pandas,
+    # ``direct_sourcing`` as the pipeline writes it, in source and in sink units.
+    "DirectOutput": DIRECT.pandas,
+})
 
-#: ``proportional_sourcing`` as the pipeline writes it: indexed by (commodity, year, source, sink).
-ProportionalOutput = PROPORTIONAL.pandas()
-#: ``direct_sourcing`` as the pipeline writes it, in source and in sink units.
-DirectOutput = DIRECT.pandas()

@@ -3,7 +3,14 @@
 A :class:`Table` lists its key columns and its value columns (:class:`Column`); everything else
 is derived from it — the pandera schema of an input table (polars back-end, keys as columns),
 the pandera schema of an output table (pandas back-end, keys as the index) and the column
-descriptions the pipeline shows in Dagster (:func:`fairalloc.pipelines.metadata.table_metadata`).
+descriptions the pipeline shows in Dagster (:func:`fairalloc.pipelines.metadata.table_metadata`)
+and the transforms' coercion of an input table (:func:`fairalloc.transforms._tables.table_input`
+reads its key and value names, each value column's rule and the repeat policy from here).
+
+The definitions need nothing but the standard library and numpy: pandera is imported only when
+a schema is derived, so ``import fairalloc.transforms`` does not load it. The schema modules
+(:mod:`fairalloc.schemas.sourcing`, ...) derive their pandera models on first use
+(:func:`models`).
 
 Keys hold strings or integers, as the transforms accept both. How repeated keys are treated
 follows the transforms: ``"collapse"`` (a key repeated with the same values is one row, with
@@ -21,14 +28,24 @@ pairs without values: repeats collapse).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandera.pandas as pdx
-import pandera.polars as pa
-from pandera.api.checks import Check
+import numpy as np
 
-import fairalloc.schemas._checks  # noqa: F401  (registers Check.finite, .str_or_int, ...)
+if TYPE_CHECKING:
+    import pandera.pandas as pdx
+    import pandera.polars as pa
+    from pandera.api.checks import Check
+
+
+def _pandera() -> Any:
+    """pandera's ``Check`` with our registered checks (imported on first schema derivation)."""
+    from pandera.api.checks import Check
+
+    import fairalloc.schemas._checks  # noqa: F401  (registers Check.finite, .str_or_int, ...)
+    return Check
 
 #: The type of key columns: str or int (see :func:`fairalloc.schemas._checks.str_or_int`).
 KEY = "str or int"
@@ -47,10 +64,38 @@ class Rule:
 
     def checks(self) -> list[Check]:
         """The pandera checks of the rule (the same objects serve both back-ends)."""
+        Check = _pandera()
         out = [] if not self.finite else [Check.finite()]
         for name, bound in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)):
             if bound is not None:
                 out.append(getattr(Check, name)(bound))
+        return out
+
+    def broken(self, values: np.ndarray, name: str, *,
+               nullable: bool = False) -> list[tuple[str, np.ndarray]]:
+        """What breaks the rule in column ``name`` of floats (NaN = missing): for each way of
+        breaking it, its words and the mask of the values that do.
+
+        Missing values break it unless ``nullable``; infinite ones always (a whole-number rule
+        such as :data:`COUNT` holds integers, which are finite).
+
+        >>> [(words, mask.tolist()) for words, mask in RANK.broken(np.array([1.0, 0.0]), "rank")]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('NaN or missing rank', [False, False]), ('infinite rank', [False, False]),
+         ('rank below 1', [False, True])]
+        """
+        out = [(f"NaN or missing {name}",
+                np.zeros(values.shape, bool) if nullable else np.isnan(values)),
+               (f"infinite {name}", np.isinf(values))]
+        for bound, compare, at_zero, words in (
+                (self.ge, np.less, "negative", "below"),
+                (self.gt, np.less_equal, "zero or negative", "at or below"),
+                (self.le, np.greater, None, "above"),
+                (self.lt, np.greater_equal, None, "at or above")):
+            if bound is not None:
+                text = (f"{at_zero} {name}" if bound == 0 and at_zero
+                        else f"{name} {words} {bound:g}")
+                out.append((text, compare(values, bound)))
         return out
 
 
@@ -83,6 +128,7 @@ class Column:
 
     def checks(self) -> list[Check]:
         """Every check of the column: key type, amount rule, allowed values."""
+        Check = _pandera()
         out = [Check.str_or_int()] if self.dtype == KEY else []
         out += self.rule.checks() if self.rule else []
         if self.isin:
@@ -103,16 +149,19 @@ class Column:
 
     def polars(self, unique: bool = False) -> pa.Column:
         """The column for pandera's polars back-end."""
+        import pandera.polars as pa
         return pa.Column(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
                          coerce=self.coerce, description=self.description)
 
     def pandas(self) -> pdx.Column:
         """The column for pandera's pandas back-end."""
+        import pandera.pandas as pdx
         return pdx.Column(self._dtype, self.checks(), nullable=self.nullable,
                           coerce=self.coerce, description=self.description)
 
     def index(self, unique: bool = False) -> pdx.Index:
         """The column as an index level for pandera's pandas back-end."""
+        import pandera.pandas as pdx
         return pdx.Index(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
                          name=self.name, description=self.description)
 
@@ -160,6 +209,8 @@ class Table:
 
     def polars(self) -> pa.DataFrameSchema:
         """The input contract: pandera polars back-end, keys as columns, other columns allowed."""
+        import pandera.polars as pa
+        Check = _pandera()
         names = [c.name for c in self.keys]
         one_key = len(self.keys) == 1 and self.repeats == "reject"
         checks = []
@@ -176,6 +227,7 @@ class Table:
 
     def pandas(self) -> pdx.DataFrameSchema:
         """The output contract: pandera pandas back-end, keys as the index, no other columns."""
+        import pandera.pandas as pdx
         if len(self.keys) == 1:
             index: pdx.Index | pdx.MultiIndex = self.keys[0].index(unique=True)
         else:
@@ -202,3 +254,31 @@ def table_of(schema: Any) -> Table | None:
     if isinstance(schema, Table):
         return schema
     return (getattr(schema, "metadata", None) or {}).get("table")
+
+
+def models(namespace: dict[str, Any],
+           derive: Mapping[str, Callable[[], Any]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that derives each pandera model on first use and keeps it.
+
+    A schema module defines its tables, then ``__getattr__ = models(globals(), {...})`` with one
+    entry per model name: ``from fairalloc.schemas.portions import PortionRatios`` derives it
+    then, and importing the definitions alone (as the transforms do) never loads pandera.
+
+    Parameters
+    ----------
+    namespace : dict
+        The module's ``globals()``, where a derived model is kept.
+    derive : mapping of str to callable
+        Model name → a function of no arguments deriving it.
+
+    Returns
+    -------
+    callable
+        The module's ``__getattr__``.
+    """
+    def __getattr__(name: str) -> Any:
+        if name not in derive:
+            raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+        namespace[name] = model = derive[name]()
+        return model
+    return __getattr__

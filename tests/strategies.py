@@ -31,6 +31,36 @@ MAGNITUDE = st.one_of(
 )
 
 
+# --- input tables by their definitions (tests/schemas/test_contracts_agree.py) ----------------
+
+#: Values at and around every bound a rule in fairalloc.schemas.tables has, and the invalid ones.
+RULE_EDGES = (0.0, 0.5, 1.0, 2.0, -1.0, -0.0, 1e-300, float("nan"), float("inf"))
+
+
+@st.composite
+def defined_tables(draw, table, max_rows: int = 5):
+    """A small polars table with the columns of a table definition: keys from a tiny alphabet
+    (so keys repeat, with equal or different values) and values around every rule's bounds
+    (whole numbers for integer columns)."""
+    import polars as pl
+
+    n = draw(st.integers(min_value=1, max_value=max_rows))
+    cols = {}
+    for column in table.keys:
+        kind = draw(st.sampled_from(["str", "int"]))
+        alphabet = ["a", "b", "c"] if kind == "str" else [1, 2, 3]
+        cols[column.name] = pl.Series(column.name, draw(
+            st.lists(st.sampled_from(alphabet), min_size=n, max_size=n)))
+    for column in table.values:
+        if column.dtype is int:
+            values = draw(st.lists(st.integers(-1, 3), min_size=n, max_size=n))
+            cols[column.name] = pl.Series(column.name, values, dtype=pl.Int64)
+        else:
+            values = draw(st.lists(st.sampled_from(RULE_EDGES), min_size=n, max_size=n))
+            cols[column.name] = pl.Series(column.name, values, dtype=pl.Float64)
+    return pl.DataFrame(cols)
+
+
 # --- sourcing ---------------------------------------------------------------------------------
 
 #: Tolerances of direct sourcing (tests/transforms/test_sourcing_properties.py).

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from fairalloc.schemas.tables import Rule, Table
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
@@ -277,11 +278,12 @@ class KeyLabels(Sequence):
 def keyed_table(
     obj: Any, keys: Sequence[str], value: str, *, what: str, allow_zero: bool = True,
     amounts: bool = True, required: bool = True, extra: Sequence[str] = (),
-    collapse: bool = True,
+    collapse: bool = True, rules: Sequence[tuple[str, Rule, bool]] = (),
 ) -> KeyedTable:
     """Coerce, check amounts (finite, ≥ 0, or > 0), collapse exact duplicates, reject conflicts.
 
-    With ``collapse=False`` any repeated key is an error, even with the same values.
+    With ``collapse=False`` any repeated key is an error, even with the same values. ``rules``
+    checks value columns by their rules, ``(column, rule, nullable)`` (:func:`table_input`).
 
     >>> t = keyed_table({"b": 2, "a": 1, ("a"): 1}, ["source"], "capacity", what="capacity")
     >>> t.frame["source"].to_list(), t.values.tolist()
@@ -293,6 +295,8 @@ def keyed_table(
         require_rows(df, what)
     if amounts:  # callers with their own value rules (e.g. -1 = unlimited) check them first
         check_amounts(df, keys, value, what=what, allow_zero=allow_zero)
+    for column, rule, nullable in rules:
+        check_rule(df, keys, column, rule, what=what, nullable=nullable)
     # Sorted by key then value, repeats of a key are adjacent: an exact repeat collapses, a
     # repeat with another value is a conflict. No hashing of whole rows needed.
     # threads only pay off on large tables (their start-up dominates small sorts)
@@ -315,6 +319,44 @@ def keyed_table(
     if repeat.any():
         df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
+
+
+def table_input(
+    obj: Any, table: Table, *, what: str, by: Sequence[str] = (), value: str | None = None,
+    required: bool = True, rules: bool = True,
+) -> KeyedTable:
+    """Coerce an input table as its definition in :mod:`fairalloc.schemas` says: its key
+    columns (after the ``by`` group columns), its value columns, each value column's rule and
+    how repeated keys are treated — the same definition the pandera schemas are derived from,
+    so the library and the pipeline accept the same tables.
+
+    ``value`` names the value column of :attr:`KeyedTable.values` (default: the first); the
+    other value columns travel along. ``rules=False`` leaves the value rules to a caller with
+    its own reading of the values (e.g. missing = unlimited).
+
+    >>> from fairalloc.schemas.portions import RATIOS
+    >>> table_input({"b": 2, "a": 1}, RATIOS, what="ratios").frame.rows()
+    [('a', 1.0), ('b', 2.0)]
+    >>> table_input({"a": -1}, RATIOS, what="ratios")
+    Traceback (most recent call last):
+    fairalloc.transforms.errors.InvalidAmountError: ratios has negative ratio: 'a' (1 in all)
+    """
+    values = [c.name for c in table.values]
+    value = value or values[0]
+    checked = [(c.name, c.rule, c.nullable) for c in table.values if c.rule] if rules else []
+    return keyed_table(obj, [*by, *(c.name for c in table.keys)], value, what=what,
+                       amounts=False, required=required, collapse=table.repeats != "reject",
+                       extra=[v for v in values if v != value], rules=checked)
+
+
+def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,
+               nullable: bool = False) -> None:
+    """Raise :class:`InvalidAmountError` naming the keys whose ``value`` breaks ``rule``."""
+    for words, bad in rule.broken(df[value].to_numpy(), value, nullable=nullable):
+        if bad.any():
+            rows = np.flatnonzero(bad)
+            raise InvalidAmountError(f"{what} has {words}", key_tuples(df, keys, rows[:10]),
+                                     len(rows))
 
 
 def check_amounts(

@@ -32,10 +32,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from fairalloc.schemas import assignment as contract
 from fairalloc.solvers import assignment as kernels
 from fairalloc.transforms._params import choice, flag, whole
 from fairalloc.transforms._report import Report, stopwatch
-from fairalloc.transforms._tables import KeyedTable, code_rows, key_tuples, keyed_table, to_polars
+from fairalloc.transforms._tables import KeyedTable, code_rows, key_tuples, table_input, to_polars
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
     InvalidAmountError,
@@ -49,7 +50,9 @@ from fairalloc.transforms.options import ASSIGNMENT
 
 log = logging.getLogger(__name__)
 
-USER, ITEM, RANK, CAPACITY = "user", "item", "rank", "capacity"
+# column names from the table definitions (fairalloc.schemas.assignment)
+USER, ITEM = contract.USER.name, contract.ITEM.name
+RANK, CAPACITY = contract.PREFERENCES.values[0].name, contract.CAPACITIES.values[0].name
 
 #: Ranks beyond this are rejected (costs must stay within the solvers' integer ranges).
 MAX_RANK = 1_000_000
@@ -88,12 +91,12 @@ def _capacities(obj: Any) -> pl.DataFrame:
         raise InvalidAmountError("capacities must be whole numbers ≥ 0 (or missing for "
                                  "unlimited)", key_tuples(df, [ITEM], bad[:10]), bad.size)
     df = df.with_columns(pl.Series(CAPACITY, np.where(finite, v, -1.0)))
-    return keyed_table(df, [ITEM], CAPACITY, what="capacities", amounts=False).frame
+    return table_input(df, contract.CAPACITIES, what="capacities", rules=False).frame
 
 
 def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:
     """The preference table (sorted by user, item), each row's user code and the users."""
-    prefs = keyed_table(obj, [USER, ITEM], RANK, what="preferences")
+    prefs = table_input(obj, contract.PREFERENCES, what="preferences")
     ranks = prefs.values
     bad = np.flatnonzero((ranks < 1) | (ranks != np.floor(ranks)) | (ranks > MAX_RANK))
     if bad.size:

@@ -39,17 +39,17 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from fairalloc.schemas import coverage as contract
 from fairalloc.solvers import coverage as kernels
 from fairalloc.transforms._params import number
 from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import (
     KeyedTable,
-    check_amounts,
     code_rows,
     key_tuples,
-    keyed_table,
     level,
     multi_index,
+    table_input,
     to_polars,
     unique_pairs,
 )
@@ -58,11 +58,12 @@ from fairalloc.transforms.options import COVERAGE, LOSS_PARAMETERS
 
 log = logging.getLogger(__name__)
 
-GROUP, RESOURCE = "group", "resource"
+GROUP, RESOURCE = contract.GROUP.name, contract.RESOURCE.name  # fairalloc.schemas.coverage
 #: Relative tolerance of :func:`coverage_violations`.
 RTOL = 1e-9
 VIOLATION_COLUMNS = ["rule", "key", "amount", "limit"]
-POPULATION, PRIOR, WEIGHT, SUPPLY, AMOUNT = "population", "prior", "weight", "supply", "amount"
+POPULATION, PRIOR, WEIGHT = (c.name for c in contract.GROUPS.values)
+SUPPLY, AMOUNT = contract.SUPPLY.name, contract.ALLOCATION.values[0].name
 
 
 @dataclass(frozen=True)
@@ -127,15 +128,8 @@ def parse_loss(loss: Any) -> kernels.Loss:
 
 def _groups(obj: Any) -> tuple[KeyedTable, np.ndarray, np.ndarray, np.ndarray]:
     """The group table (sorted by group) and its population, prior and weight arrays."""
-    table = keyed_table(obj, [GROUP], POPULATION, what="groups", allow_zero=False,
-                        extra=[PRIOR, WEIGHT])
-    check_amounts(table.frame, [GROUP], PRIOR, what="groups")
-    check_amounts(table.frame, [GROUP], WEIGHT, what="groups", allow_zero=False)
+    table = table_input(obj, contract.GROUPS, what="groups")  # prior in [0, 1), others > 0
     f = table.frame[PRIOR].to_numpy()
-    bad = np.flatnonzero(f >= 1.0)
-    if bad.size:
-        raise InvalidAmountError("groups need a prior coverage in [0, 1)",
-                                 key_tuples(table.frame, [GROUP], bad[:10]), bad.size)
     return table, table.values, f, table.frame[WEIGHT].to_numpy()
 
 
@@ -266,7 +260,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     parsed = parse_loss(loss)
     with stopwatch() as sw:
         gt, n, f, w = _groups(groups)
-        rt = keyed_table(supply, [RESOURCE], SUPPLY, what="supply", allow_zero=False)
+        rt = table_input(supply, contract.SUPPLIES, what="supply")
         b = rt.values
         _representable(gt, n, f, w, rt, b, parsed)
         g, k, repeats = _pairs(eligibility, gt, rt, what="eligibility")
@@ -367,7 +361,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),
                                   "v": np.zeros(resources.n_unique())}), (RESOURCE,), "v")
     eg, ek, _ = _pairs(eligibility, gt, rt, what="eligibility")
-    at = keyed_table(allocation, [GROUP, RESOURCE], AMOUNT, what="allocation", required=False)
+    at = table_input(allocation, contract.ALLOCATION, what="allocation", required=False)
     ag, ak = code_rows(at.frame, [(gt, [GROUP], "group"), (rt, [RESOURCE], "resource")],
                        what="allocation")
     n_k = len(rt)

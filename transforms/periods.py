@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
 from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number, whole
@@ -36,6 +37,7 @@ from fairalloc.transforms._tables import (
     keyed_table,
     require_rows,
     split_groups,
+    table_input,
 )
 from fairalloc.transforms.errors import (
     EmptyInputError,
@@ -49,7 +51,7 @@ from fairalloc.transforms.options import PERIODS
 
 log = logging.getLogger(__name__)
 
-ACCOUNT, PERIOD = "account", "period"
+ACCOUNT, PERIOD = contract.ACCOUNT.name, contract.PERIOD.name  # fairalloc.schemas.periods
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,9 @@ def _options(auto_weights: Any, two_step: Any, convergence_threshold: Any,
 
 
 def _prepare(requests: Any, currency: Any, capacities: Any) -> _Problem:
-    acc = keyed_table(currency, [ACCOUNT], "currency", what="currency")
-    per = keyed_table(capacities, [PERIOD], "capacity", what="capacities")
-    req = keyed_table(requests, [ACCOUNT, PERIOD], "request", what="requests")
+    acc = table_input(currency, contract.ACCOUNTS, what="currency")
+    per = table_input(capacities, contract.CAPACITIES, what="capacities")
+    req = table_input(requests, contract.REQUESTS, what="requests")
     a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
                      what="requests")
     dense = np.zeros((len(acc), len(per)))
@@ -498,7 +500,7 @@ def allocate_resource(
         order = np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64)
     except TypeError:
         order = np.arange(n)
-    per = keyed_table(dict(zip(per_no.tolist(), caps, strict=True)), [PERIOD], "capacity",
+    per = table_input(dict(zip(per_no.tolist(), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
     problem = _Problem(pd.Index(ids.iloc[order].to_numpy(), name=ACCOUNT, tupleize_cols=False),
                        currency[order], per, matrix[order])
@@ -601,7 +603,7 @@ def lottery(allocation: Any, capacities: Any, seed: int = PERIODS.seed) -> pd.Da
     seed = whole("seed", seed, low=0)
     amounts = keyed_table(_lottery_input(allocation), [ACCOUNT, PERIOD], "allocation",
                           what="allocation")
-    per = keyed_table(capacities, [PERIOD], "capacity", what="capacities")
+    per = table_input(capacities, contract.CAPACITIES, what="capacities")
     acc_codes, per_codes = _grid_codes(amounts, per)
     n_acc = int(acc_codes.max()) + 1 if len(acc_codes) else 0
     prob = np.zeros((n_acc, len(per)))
@@ -839,8 +841,8 @@ def period_violations(allocation: pd.DataFrame, requests: Any, capacities: Any,
     """
     by = [by] if isinstance(by, str) else list(by)
     keys = [*by, ACCOUNT, PERIOD]
-    req = keyed_table(requests, keys, "request", what="requests").frame.to_pandas()
-    cap = keyed_table(capacities, [*by, PERIOD], "capacity", what="capacities").frame
+    req = table_input(requests, contract.REQUESTS, by=by, what="requests").frame.to_pandas()
+    cap = table_input(capacities, contract.CAPACITIES, by=by, what="capacities").frame
     cap = cap.to_pandas().set_index([*by, PERIOD])["capacity"]
     got = allocation["allocation"]
     asked = req.set_index(keys)["request"].reindex(got.index, fill_value=0.0)
@@ -884,7 +886,7 @@ def lottery_violations(draw: pd.DataFrame, capacities: Any,
         index levels (:class:`~fairalloc.transforms.errors.InputTypeError`).
     """
     by = [by] if isinstance(by, str) else list(by)
-    cap = keyed_table(capacities, [*by, PERIOD], "capacity", what="capacities")
+    cap = table_input(capacities, contract.CAPACITIES, by=by, what="capacities")
     limit = cap.frame.to_pandas().set_index([*by, PERIOD])["capacity"].map(np.floor)
     won = draw.groupby(level=[*by, PERIOD])["won"].sum()
     over = won[won > limit.reindex(won.index)]

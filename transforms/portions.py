@@ -38,15 +38,18 @@ import numpy as np
 import pandas as pd
 import polars as pl
 
+from fairalloc.schemas import portions as contract
 from fairalloc.solvers import portions as kernels
 from fairalloc.transforms._params import choice, number, whole
-from fairalloc.transforms._tables import KeyLabels, keyed_table
+from fairalloc.transforms._tables import KeyLabels, table_input
 from fairalloc.transforms.errors import InputTypeError, ParameterError, public, translated
 from fairalloc.transforms.options import PORTIONS as OPTIONS
 
 log = logging.getLogger(__name__)
 
-KEY, RATIO, PORTIONS = "key", "ratio", "portions"
+# column names from the table definitions (fairalloc.schemas.portions)
+KEY, RATIO = contract.KEY.name, contract.RATIOS.values[0].name
+PORTIONS = contract.PORTIONS.values[0].name
 
 #: The method names ``apportion`` accepts.
 METHODS: tuple[str, ...] = kernels.METHODS.names()
@@ -152,7 +155,7 @@ def _ratios_table(obj: Any) -> tuple[pl.DataFrame, str]:
         raise InputTypeError(
             f"ratios must be a dict, a pandas Series or a table, not {type(obj).__name__}"
         )
-    df = keyed_table(obj, [KEY], RATIO, what="ratios", collapse=False).frame
+    df = table_input(obj, contract.RATIOS, what="ratios").frame
     return df, name
 
 

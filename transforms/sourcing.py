@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fairalloc.schemas import sourcing as contract
 from fairalloc.solvers import sourcing as kernels
 from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number
@@ -56,10 +57,10 @@ from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
     key_tuples,
-    keyed_table,
     level,
     multi_index,
     require_rows,
+    table_input,
     to_polars,
     unique_pairs,
 )
@@ -68,7 +69,9 @@ from fairalloc.transforms.options import SOURCING
 
 log = logging.getLogger(__name__)
 
-SOURCE, SINK, CAPACITY, DEMAND = "source", "sink", "capacity", "demand"
+# column names from the table definitions (fairalloc.schemas.sourcing)
+SOURCE, SINK = contract.SOURCE.name, contract.SINK.name
+CAPACITY, DEMAND = contract.SOURCE_CAPACITY.values[0].name, contract.SINK_DEMAND.values[0].name
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,9 @@ def _by_columns(by: str | Sequence[str] | None) -> tuple[str, ...]:
 def _prepare(matches: Any, source_capacity: Any, sink_demand: Any, by: Any) -> _Problem:
     cols = _by_columns(by)
     src_keys, sink_keys = [*cols, SOURCE], [*cols, SINK]
-    sources = keyed_table(source_capacity, src_keys, CAPACITY, what="source_capacity")
-    sinks = keyed_table(sink_demand, sink_keys, DEMAND, what="sink_demand")
+    sources = table_input(source_capacity, contract.SOURCE_CAPACITY, by=cols,
+                          what="source_capacity")
+    sinks = table_input(sink_demand, contract.SINK_DEMAND, by=cols, what="sink_demand")
     m = to_polars(matches, [*cols, SOURCE, SINK], what="matches")
     require_rows(m, "matches")
     src, sink = code_rows(
@@ -500,8 +504,9 @@ def conservation_violations(
     else:
         source_col, sink_col = "source_volume", "sink_volume"
     src_keys, sink_keys = [*cols, SOURCE, SINK][:-1], [*cols, SINK]
-    sources = keyed_table(source_capacity, src_keys, CAPACITY, what="source_capacity")
-    sinks = keyed_table(sink_demand, sink_keys, DEMAND, what="sink_demand")
+    sources = table_input(source_capacity, contract.SOURCE_CAPACITY, by=cols,
+                          what="source_capacity")
+    sinks = table_input(sink_demand, contract.SINK_DEMAND, by=cols, what="sink_demand")
     flat = to_polars(frame.reset_index(), [*cols, SOURCE, SINK], what="allocation")
     src, sink = code_rows(
         flat, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="allocation"
