@@ -63,7 +63,13 @@ class Rule:
     finite: bool = True
 
     def checks(self) -> list[Check]:
-        """The pandera checks of the rule (the same objects serve both back-ends)."""
+        """The pandera checks of the rule (the same objects serve both back-ends).
+
+        Returns
+        -------
+        list of pandera.Check
+            Finiteness (when the rule asks for it), then one check per bound.
+        """
         Check = _pandera()
         out = [] if not self.finite else [Check.finite()]
         for name, bound in (("ge", self.ge), ("gt", self.gt), ("le", self.le), ("lt", self.lt)):
@@ -79,6 +85,23 @@ class Rule:
         Missing values break it unless ``nullable``; infinite ones always (a whole-number rule
         such as :data:`COUNT` holds integers, which are finite).
 
+        Parameters
+        ----------
+        values : numpy.ndarray
+            The column's values as floats.
+        name : str
+            The column's name, for the words.
+        nullable : bool, default False
+            Whether missing values are allowed.
+
+        Returns
+        -------
+        list of tuple
+            (words, mask) pairs: each way of breaking the rule (``"negative capacity"``)
+            and where it is broken.
+
+        Examples
+        --------
         >>> [(words, mask.tolist()) for words, mask in RANK.broken(np.array([1.0, 0.0]), "rank")]
         ... # doctest: +NORMALIZE_WHITESPACE
         [('NaN or missing rank', [False, False]), ('infinite rank', [False, False]),
@@ -127,7 +150,13 @@ class Column:
     coerce: bool = False
 
     def checks(self) -> list[Check]:
-        """Every check of the column: key type, amount rule, allowed values."""
+        """Every check of the column: key type, amount rule, allowed values.
+
+        Returns
+        -------
+        list of pandera.Check
+            The checks, the same objects for both back-ends.
+        """
         Check = _pandera()
         out = [Check.str_or_int()] if self.dtype == KEY else []
         out += self.rule.checks() if self.rule else []
@@ -136,7 +165,13 @@ class Column:
         return out
 
     def constraints(self) -> list[str]:
-        """The column's rules in words (for the Dagster column schema)."""
+        """The column's rules in words (for the Dagster column schema).
+
+        Returns
+        -------
+        list of str
+            Key type, amount rule and allowed values, in words.
+        """
         out = [KEY] if self.dtype == KEY else []
         out += [self.rule.text] if self.rule else []
         if self.isin:
@@ -148,19 +183,47 @@ class Column:
         return None if self.dtype == KEY else self.dtype
 
     def polars(self, unique: bool = False) -> pa.Column:
-        """The column for pandera's polars back-end."""
+        """The column for pandera's polars back-end.
+
+        Parameters
+        ----------
+        unique : bool, default False
+            Whether every value must be distinct.
+
+        Returns
+        -------
+        pandera.polars.Column
+            The column schema.
+        """
         import pandera.polars as pa
         return pa.Column(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
                          coerce=self.coerce, description=self.description)
 
     def pandas(self) -> pdx.Column:
-        """The column for pandera's pandas back-end."""
+        """The column for pandera's pandas back-end.
+
+        Returns
+        -------
+        pandera.pandas.Column
+            The column schema.
+        """
         import pandera.pandas as pdx
         return pdx.Column(self._dtype, self.checks(), nullable=self.nullable,
                           coerce=self.coerce, description=self.description)
 
     def index(self, unique: bool = False) -> pdx.Index:
-        """The column as an index level for pandera's pandas back-end."""
+        """The column as an index level for pandera's pandas back-end.
+
+        Parameters
+        ----------
+        unique : bool, default False
+            Whether every label must be distinct.
+
+        Returns
+        -------
+        pandera.pandas.Index
+            The index schema.
+        """
         import pandera.pandas as pdx
         return pdx.Index(self._dtype, self.checks(), nullable=self.nullable, unique=unique,
                          name=self.name, description=self.description)
@@ -195,20 +258,50 @@ class Table:
     repeats: Literal["collapse", "reject", "pairs"] = "collapse"
 
     @property
-    def columns(self) -> tuple[Column, ...]:
+    def columns(self) -> tuple[Column, ...]:  # numpydoc ignore=RT01
         """Keys first, then values."""
         return (*self.keys, *self.values)
 
     def column(self, name: str) -> Column | None:
-        """The column called ``name`` (None when the table has none)."""
+        """The column called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A column name.
+
+        Returns
+        -------
+        Column or None
+            The column; None when the table has none of that name.
+        """
         return next((c for c in self.columns if c.name == name), None)
 
     def grouped(self, *by: Column, name: str | None = None) -> Table:
-        """The same table inside groups: the ``by`` columns lead the keys."""
+        """The same table inside groups: the ``by`` columns lead the keys.
+
+        Parameters
+        ----------
+        *by : Column
+            The group columns, in order.
+        name : str, optional
+            The grouped table's name (default: the same name).
+
+        Returns
+        -------
+        Table
+            The grouped definition.
+        """
         return replace(self, name=name or self.name, keys=(*by, *self.keys))
 
     def polars(self) -> pa.DataFrameSchema:
-        """The input contract: pandera polars back-end, keys as columns, other columns allowed."""
+        """The input contract: pandera polars back-end, keys as columns, other columns allowed.
+
+        Returns
+        -------
+        pandera.polars.DataFrameSchema
+            The schema, with this definition as its ``metadata["table"]``.
+        """
         import pandera.polars as pa
         Check = _pandera()
         names = [c.name for c in self.keys]
@@ -226,7 +319,13 @@ class Table:
         )
 
     def pandas(self) -> pdx.DataFrameSchema:
-        """The output contract: pandera pandas back-end, keys as the index, no other columns."""
+        """The output contract: pandera pandas back-end, keys as the index, no other columns.
+
+        Returns
+        -------
+        pandera.pandas.DataFrameSchema
+            The schema, with this definition as its ``metadata["table"]``.
+        """
         import pandera.pandas as pdx
         if len(self.keys) == 1:
             index: pdx.Index | pdx.MultiIndex = self.keys[0].index(unique=True)

@@ -66,7 +66,7 @@ class Arcs:
         object.__setattr__(self, "unassigned_cost", min(int(self.unassigned_cost), bound))
 
     @property
-    def place_most_bound(self) -> int:
+    def place_most_bound(self) -> int:  # numpydoc ignore=RT01
         """Without side constraints, the smallest unassigned cost that makes every optimum
         place as many users as possible.
 
@@ -79,7 +79,7 @@ class Arcs:
         return top + (k - 1) * (top - 1) + 1
 
     @property
-    def places_most(self) -> bool:
+    def places_most(self) -> bool:  # numpydoc ignore=RT01
         """Without side constraints: True when the optimum places as many users as possible
         (no trade-off to weigh)."""
         return not self.allow_unassigned or self.unassigned_cost >= self.place_most_bound
@@ -98,7 +98,13 @@ class SideConstraints:
 
 
 class InfeasibleConstraints(SolverFailure):
-    """The side constraints admit no assignment (with ``allow_unassigned=False``, or at all)."""
+    """The side constraints admit no assignment (with ``allow_unassigned=False``, or at all).
+
+    Parameters
+    ----------
+    message : str
+        Which constraints conflict.
+    """
 
     def __init__(self, message: str):
         super().__init__("assignment", Status.INFEASIBLE, message)
@@ -106,6 +112,8 @@ class InfeasibleConstraints(SolverFailure):
 
 @dataclass(frozen=True)
 class Assignment:
+    """A solver's answer: the item and arc per user, the status and the tie-break levels."""
+
     item: np.ndarray  # per user, -1 when unassigned
     status: str
     levels: int  # priority levels used by the tie-break
@@ -125,8 +133,13 @@ def _assignment(arcs: Arcs, used: np.ndarray, levels: int) -> Assignment:
 
 
 class Infeasible(SolverFailure):
-    """Not every user can be placed (``allow_unassigned=False``); ``unplaced`` is the true
-    minimum number of users left out."""
+    """Not every user can be placed (``allow_unassigned=False``).
+
+    Parameters
+    ----------
+    unplaced : int
+        The true minimum number of users left out.
+    """
 
     def __init__(self, unplaced: int):
         self.unplaced = unplaced

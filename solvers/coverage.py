@@ -89,15 +89,33 @@ class Loss:
     param: float = 0.0
 
     @property
-    def exponent(self) -> float:
+    def exponent(self) -> float:  # numpydoc ignore=RT01
         """m of (1 − y)^m: 2 for the quadratic loss, the parameter for the power loss."""
         return 2.0 if self.name == "quadratic" else self.param
 
     @property
-    def polynomial(self) -> bool:
+    def polynomial(self) -> bool:  # numpydoc ignore=RT01
+        """True for the losses of the form (1 − y)^m (quadratic, power)."""
         return self.name in ("quadratic", "power")
 
     def value(self, y: np.ndarray) -> np.ndarray:
+        """F(y), the loss at coverage ``y``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            Coverages in [0, 1].
+
+        Returns
+        -------
+        numpy.ndarray
+            The loss per coverage.
+
+        Examples
+        --------
+        >>> Loss("quadratic").value(np.array([0.0, 0.5])).tolist()
+        [1.0, 0.25]
+        """
         if self.polynomial:
             return (1.0 - y) ** self.exponent
         if self.name == "log":
@@ -106,7 +124,20 @@ class Loss:
 
     def marginal(self, y: np.ndarray, w: np.ndarray) -> np.ndarray:
         """-w F'(y) ≥ 0: the value of one more unit of coverage to a group (the weight is
-        multiplied last, so a large weight overflows only if the value itself does)."""
+        multiplied last, so a large weight overflows only if the value itself does).
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            Coverages.
+        w : numpy.ndarray
+            Weights of the groups.
+
+        Returns
+        -------
+        numpy.ndarray
+            The marginal value per group.
+        """
         with np.errstate(over="ignore"):
             if self.polynomial:
                 m = self.exponent
@@ -119,11 +150,37 @@ class Loss:
     # --- falls as t rises; log λ = price_log(t) + the component's largest log weight
 
     def offsets(self, log_w_rel: np.ndarray) -> np.ndarray:
-        """a_i from log w_i − max log w of the component (≤ 0)."""
+        """The offsets a_i of the water-fill in t.
+
+        Parameters
+        ----------
+        log_w_rel : numpy.ndarray
+            log w_i − the largest log w of the group's component (≤ 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            a_i per group.
+        """
         return log_w_rel / (self.exponent - 1.0) if self.polynomial else log_w_rel
 
     def t_at(self, y: np.ndarray, a: np.ndarray, gap: np.ndarray | None = None) -> np.ndarray:
-        """The t at which a group reaches coverage ``y`` (``gap`` = 1 − y, given exactly)."""
+        """The t at which a group reaches coverage ``y``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            Coverages.
+        a : numpy.ndarray
+            The groups' offsets (:meth:`offsets`).
+        gap : numpy.ndarray, optional
+            1 − y when known exactly (default: computed from ``y``).
+
+        Returns
+        -------
+        numpy.ndarray
+            t per group.
+        """
         gap = 1.0 - y if gap is None else gap
         with np.errstate(divide="ignore"):
             if self.polynomial:
@@ -134,8 +191,27 @@ class Loss:
 
     def totals(self, t: np.ndarray, a: np.ndarray, n: np.ndarray, f: np.ndarray,
                cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """s_i(t) = n_i (y_i(t) − f_i) clipped to [0, cap_i] (written to avoid cancellation)
-        and d s_i / d t where 0 < s_i < cap_i (0 elsewhere)."""
+        """What each group receives at level ``t``, and its slope.
+
+        Parameters
+        ----------
+        t : numpy.ndarray
+            The level per group (its component's).
+        a : numpy.ndarray
+            The groups' offsets (:meth:`offsets`).
+        n : numpy.ndarray
+            Populations.
+        f : numpy.ndarray
+            Prior coverages.
+        cap : numpy.ndarray
+            The most each group can take (its population's uncovered part).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            s_i(t) = n_i (y_i(t) − f_i) clipped to [0, cap_i] (written to avoid
+            cancellation), and d s_i / d t where 0 < s_i < cap_i (0 elsewhere).
+        """
         with np.errstate(over="ignore", invalid="ignore"):
             if self.polynomial:
                 e = n * np.exp(t - a)
@@ -149,7 +225,20 @@ class Loss:
         return np.clip(s, 0.0, cap), np.where(inside, ds, 0.0)
 
     def log_price(self, t: np.ndarray, top: np.ndarray) -> np.ndarray:
-        """log λ from t and the component's largest log weight ``top``."""
+        """The log of the price λ at level ``t``.
+
+        Parameters
+        ----------
+        t : numpy.ndarray
+            Levels.
+        top : numpy.ndarray
+            The largest log weight of each level's component.
+
+        Returns
+        -------
+        numpy.ndarray
+            log λ.
+        """
         if self.polynomial:
             m = self.exponent
             return (m - 1.0) * t + np.log(m) + top
@@ -158,6 +247,8 @@ class Loss:
 
 @dataclass(frozen=True)
 class Coverage:
+    """A solver's answer: flows per arc, totals per group, prices and scarcity per resource."""
+
     x: np.ndarray  # per eligible arc
     s: np.ndarray  # per group: total received
     price: np.ndarray  # per resource: λ of its component (0 when not scarce; may underflow)

@@ -88,7 +88,17 @@ TIE_COEF_CAP = 1e9
 
 
 class LPError(SolverFailure):
-    """An LP did not solve to optimality; ``status`` and ``message`` come from HiGHS."""
+    """An LP did not solve to optimality.
+
+    Parameters
+    ----------
+    step : str
+        Which LP (``"step 1"``, ``"step 2"``, …).
+    status : int
+        HiGHS's status code.
+    message : str
+        HiGHS's message.
+    """
 
     def __init__(self, step: str, status: int, message: str):
         self.step, self.solver_message = step, message

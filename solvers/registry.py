@@ -25,14 +25,40 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Registry:
-    """Functions registered under names; looking up an unknown name lists the known ones."""
+    """Functions registered under names; looking up an unknown name lists the known ones.
+
+    Parameters
+    ----------
+    what : str
+        What the functions are (``"strategy"``, ``"method"``), for error messages.
+
+    Examples
+    --------
+    >>> methods = Registry("method")
+    >>> @methods.register("double")
+    ... def double(x):
+    ...     return 2 * x
+    >>> methods.get("double")(2), methods.names()
+    (4, ('double',))
+    """
 
     def __init__(self, what: str):
         self.what = what
         self._entries: dict[str, Callable[..., Any]] = {}
 
     def register(self, name: str) -> Callable[[F], F]:
-        """Decorator registering ``fn`` under ``name`` (a name may be registered once)."""
+        """Decorator registering a function under ``name`` (a name may be registered once).
+
+        Parameters
+        ----------
+        name : str
+            The name callers choose the function by.
+
+        Returns
+        -------
+        callable
+            The decorator; it returns the function unchanged.
+        """
 
         def deco(fn: F) -> F:
             if name in self._entries:
@@ -43,11 +69,33 @@ class Registry:
         return deco
 
     def names(self) -> tuple[str, ...]:
-        """The registered names, in registration order."""
+        """The registered names, in registration order.
+
+        Returns
+        -------
+        tuple of str
+            The names.
+        """
         return tuple(self._entries)
 
     def get(self, name: str) -> Callable[..., Any]:
-        """The function registered under ``name``; ``KeyError`` listing the known names if none."""
+        """The function registered under ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A registered name.
+
+        Returns
+        -------
+        callable
+            The function.
+
+        Raises
+        ------
+        KeyError
+            No function has that name; the message lists the known names.
+        """
         try:
             return self._entries[name]
         except (KeyError, TypeError):

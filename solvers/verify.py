@@ -55,7 +55,7 @@ class Status(StrEnum):
         return repr(self.value)
 
     @property
-    def describe(self) -> str:
+    def describe(self) -> str:  # numpydoc ignore=RT01
         """What the status means for the answer, in one sentence (a report's default message).
 
         >>> Status("repaired").describe
@@ -80,9 +80,21 @@ _MEANING = {
 class SolverFailure(RuntimeError):
     """A solver failed, or its answer broke an invariant that could not be repaired.
 
-    ``capability`` names the problem, ``status`` the solver's word for how it ended, ``what``
-    the kind of key the ``codes`` index (``"period"``, ``"resource"``, …; empty when the
-    failure names no key) and ``limit`` the invariant broken.
+    Parameters
+    ----------
+    capability : str
+        The problem (``"periods"``, ``"coverage"``, …).
+    status : str
+        The solver's word for how it ended (a :class:`Status` or the back-end's own).
+    message : str
+        What went wrong, in one sentence.
+    what : str, default ""
+        The kind of key the ``codes`` index (``"period"``, ``"resource"``, …; empty when the
+        failure names no key).
+    codes : sequence of int, default ()
+        Codes of the offending keys.
+    limit : str, default ""
+        The invariant broken.
     """
 
     def __init__(self, capability: str, status: str, message: str, what: str = "",

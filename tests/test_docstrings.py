@@ -92,3 +92,26 @@ def test_public_function_docstring(name):
 def test_numpydoc_lint(file):
     findings = process_file(ROOT / file, CONFIG)
     assert not findings, "\n".join(f"{where}: {code} {text}" for where, _, code, text in findings)
+
+
+def test_methods_and_class_constructors_are_checked_too(tmp_path):
+    source = tmp_path / "shop.py"
+    source.write_text(
+        '"""A shop."""\n\n\n'
+        "class Shop:\n"
+        '    """A shop."""\n\n'
+        "    def __init__(self, stock: float):\n"
+        "        self.stock = stock\n\n"
+        "    def sell(self, amount: float) -> float:\n"
+        '        """Sell some."""\n'
+        "        return self.stock - amount\n\n\n"
+        "def helper() -> None:\n"
+        '    """Nothing."""\n\n'
+        "    def nested(x):\n"
+        "        return x\n"
+    )
+    found = {(name, code) for _, name, code, _ in process_file(source, CONFIG)}
+    names = {name for name, _ in found}
+    assert ("shop.Shop", "PR01") in found, found  # the constructor's parameter
+    assert ("shop.Shop.sell", "PR01") in found and ("shop.Shop.sell", "RT01") in found, found
+    assert not any(name.startswith("shop.helper.") for name in names), found  # nested: exempt

@@ -63,7 +63,17 @@ def _plain(key: Any) -> Any:
 
 
 class FairallocError(ValueError):
-    """Base class: bad input or an impossible request, naming the offending keys."""
+    """Base class: bad input or an impossible request, naming the offending keys.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, in one sentence.
+    keys : sequence, optional
+        The offending keys (the first few are kept in ``.keys`` and shown).
+    total : int, optional
+        How many keys offend in all, when ``keys`` lists only some.
+    """
 
     def __init__(self, message: str, keys: Sequence[Any] | None = None, total: int | None = None):
         self.keys = [] if keys is None else [_plain(k) for k in islice(iter(keys), MAX_KEYS_SHOWN)]

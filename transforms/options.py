@@ -34,7 +34,15 @@ class Option:
 
 
 class Vocabulary:
-    """The options of one capability; ``vocabulary.name`` is an option's default."""
+    """The options of one capability; ``vocabulary.name`` is an option's default.
+
+    Parameters
+    ----------
+    capability : str
+        The capability's name.
+    **options : Option
+        Each option under its name.
+    """
 
     def __init__(self, capability: str, **options: Option):
         self.capability = capability
@@ -47,22 +55,66 @@ class Vocabulary:
             raise AttributeError(f"{self.capability} has no option {name!r}") from None
 
     def option(self, name: str) -> Option:
-        """The :class:`Option` called ``name``."""
+        """The :class:`Option` called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            An option name.
+
+        Returns
+        -------
+        Option
+            Its default, help text and choices.
+        """
         return self._options[name]
 
     def choices(self, name: str) -> tuple[str, ...]:
-        """The allowed values of a closed option."""
+        """The allowed values of a closed option.
+
+        Parameters
+        ----------
+        name : str
+            An option name.
+
+        Returns
+        -------
+        tuple of str
+            The choices.
+
+        Raises
+        ------
+        KeyError
+            The option is not a closed choice.
+        """
         found = self._options[name].choices
         if found is None:
             raise KeyError(f"{self.capability} option {name!r} is not a closed choice")
         return found
 
     def names(self) -> tuple[str, ...]:
-        """Every option name, in declaration order."""
+        """Every option name, in declaration order.
+
+        Returns
+        -------
+        tuple of str
+            The names.
+        """
         return tuple(self._options)
 
     def defaults(self, *names: str) -> dict[str, Any]:
-        """``{name: default}`` for ``names`` (all options when none are given)."""
+        """The defaults of some options.
+
+        Parameters
+        ----------
+        *names : str
+            Option names (all options when none are given).
+
+        Returns
+        -------
+        dict
+            ``{name: default}``.
+        """
         return {n: self._options[n].default for n in (names or self._options)}
 
 
