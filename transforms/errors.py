@@ -111,16 +111,19 @@ class ZeroCapacityError(FairallocError):
     """Every source matched to a sink has capacity 0 and ``on_zero_capacity="raise"``."""
 
 
-class ConservationError(FairallocError):
-    """A result breaks conservation (over capacity, over demand, negative)."""
-
-
 class SolverError(FairallocError):
     """A solver failed, found the problem infeasible, or gave an answer that broke an
     invariant and could not be repaired; the message carries the capability and the status
     (also on ``.status``)."""
 
     status: str = "error"
+
+
+class ConservationError(SolverError):
+    """A solver's answer broke conservation (over a capacity or a request, negative) beyond
+    what scaling it back could repair: nothing is returned. ``.limit`` names the limit."""
+
+    limit: str = ""
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,10 +156,11 @@ def translate(exc: BaseException, capability: str,
     A solver failure (``fairalloc.solvers.verify.SolverFailure``, or any exception carrying
     ``status``) becomes a :class:`SolverError` naming the capability, the status and — through
     ``labels``, a mapping from the failure's key kind to the keys in code order — the offending
-    keys. Errors of the libraries underneath become :class:`InputTypeError`. ``None`` means: let it
-    through unchanged (a :class:`FairallocError` already; not an ``Exception``, such as
-    ``KeyboardInterrupt``; or a failure of the machine rather than the input: ``OSError``,
-    ``MemoryError``).
+    keys; one whose answer broke a limit (``limit`` set, the problem not infeasible) becomes
+    the :class:`ConservationError` kind of :class:`SolverError`. Errors of the libraries
+    underneath become :class:`InputTypeError`. ``None`` means: let it through unchanged (a
+    :class:`FairallocError` already; not an ``Exception``, such as ``KeyboardInterrupt``; or a
+    failure of the machine rather than the input: ``OSError``, ``MemoryError``).
 
     Parameters
     ----------
@@ -180,6 +184,10 @@ def translate(exc: BaseException, capability: str,
     ...                 "periods", {"period": ["p1", "p2"]})
     >>> type(err).__name__, str(err)
     ('SolverError', "periods: over capacity (status optimal): 'p2' (1 in all)")
+    >>> err = translate(SolverFailure("periods", "error", "step 1 could not be shrunk", "period",
+    ...                               [0], "capacity"), "periods", {"period": ["p1"]})
+    >>> type(err).__name__, err.limit, isinstance(err, SolverError)
+    ('ConservationError', 'capacity', True)
     >>> str(translate(TypeError("'NoneType' object is not iterable"), "lottery"))
     "lottery: cannot use the input (TypeError: 'NoneType' object is not iterable)"
     """
@@ -197,8 +205,12 @@ def translate(exc: BaseException, capability: str,
         if labels and what in labels and len(codes):
             names = labels[what]
             keys = [names[c] for c in codes]
-        err = SolverError(message, keys)
+        limit = getattr(exc, "limit", "")
+        broke = bool(limit) and str(status) != "infeasible"  # an answer, but a broken one
+        err = (ConservationError if broke else SolverError)(message, keys)
         err.status = str(status)
+        if broke:
+            err.limit = limit
         return err
     if isinstance(exc, _INPUT_ERRORS + _foreign_input_errors()):
         return InputTypeError(f"{capability}: cannot use the input "

@@ -194,6 +194,7 @@ def test_an_answer_that_cannot_be_repaired_names_the_group(monkeypatch):
     with pytest.raises(errors.SolverError, match="'b'") as info:
         allocate_coverage(g, elig([("a", "R"), ("b", "R")]), {"R": 10})
     assert info.value.status == "error" and "coverage" in str(info.value)
+    assert isinstance(info.value, errors.ConservationError) and info.value.limit == "amount"
 
 
 def test_a_failing_price_search_is_a_solver_error_naming_resources(monkeypatch):

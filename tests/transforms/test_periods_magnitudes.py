@@ -256,6 +256,7 @@ def test_an_irreparable_answer_names_the_accounts(monkeypatch):
     with pytest.raises(errors.SolverError, match="'A'") as info:
         allocate_periods(tidy({"A": [5.0]}), {"A": 1}, {1: 3})
     assert info.value.status == "error"
+    assert isinstance(info.value, errors.ConservationError), type(info.value)  # a broken answer
 
 
 def test_group_status_is_the_worst_of_the_groups(monkeypatch):
