@@ -4,7 +4,8 @@ Routes
     ``POST /v1/sourcing``, ``/v1/periods``, ``/v1/assignments``, ``/v1/coverage``,
     ``/v1/portions``: one per capability (:mod:`fairalloc.service.capabilities`); the body is
     read on the event loop and everything else — validation, the transform, writing the
-    response — runs in a worker thread, so one large request does not stall the others.
+    response — runs in a worker thread, or for a large body in a worker process
+    (:mod:`fairalloc.service.workers`), so one large request does not stall the others.
     ``POST /portions/``: the seed-compatible portions exchange, names from the product
     catalogue; ``GET/POST /products/``, ``GET/PUT/DELETE /products/{id}``: the catalogue
     (:mod:`fairalloc.service.catalogue`). ``GET /healthz``: liveness. ``/docs``: the OpenAPI page.
@@ -31,6 +32,8 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -42,10 +45,10 @@ from pydantic.json_schema import models_json_schema
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fairalloc.service.capabilities import run
 from fairalloc.service.catalogue import Catalogue
 from fairalloc.service.models import REQUESTS, Distribution, ProductIn, ProductName
-from fairalloc.service.settings import HOST, MAX_BODY_BYTES, PORT
+from fairalloc.service.settings import HOST, MAX_BODY_BYTES, PORT, PROCESS_BODY_BYTES
+from fairalloc.service.workers import ProcessWorkers, reraise, work
 from fairalloc.transforms.errors import DuplicateKeyError, FairallocError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -251,7 +254,8 @@ def seed_portions(catalogue: Catalogue, distribution: dict[str, int]) -> list[di
     return [{"id": int(k), "name": names[int(k)], "portion": int(v)} for k, v in result.items()]
 
 
-def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_BYTES,
+               process_body_bytes: int = PROCESS_BODY_BYTES) -> FastAPI:
     """The fairalloc HTTP service as an ASGI application (for uvicorn or any ASGI server).
 
     Parameters
@@ -261,6 +265,9 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
         SQLite file ``fairalloc.db`` in the current directory.
     max_body_bytes : int, default 50_000_000
         Larger request bodies are refused with 413.
+    process_body_bytes : int, default 1_000_000
+        Larger ``/v1`` bodies are validated and computed in a worker process, smaller ones
+        in a worker thread (see :mod:`fairalloc.service.workers`).
 
     Returns
     -------
@@ -269,17 +276,26 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
 
     Examples
     --------
-    >>> from fastapi.testclient import TestClient
-    >>> client = TestClient(create_app("sqlite://"))
-    >>> client.post("/products/", json={"name": "Soup"}).json()
+    >>> app = create_app("sqlite://")  # an in-memory catalogue
+    >>> app.state.catalogue.create("Soup")
     {'id': 1, 'name': 'Soup'}
-    >>> client.post("/portions/", json={"distribution": {"portions": 3, "1": 2}}).json()
-    [{'id': 1, 'name': 'Soup', 'portion': 3}]
+    >>> sorted(r.path for r in app.routes if r.path.startswith("/p"))
+    ['/portions/', '/products/', '/products/{product_id}']
     """
     from fairalloc import __version__
 
     catalogue = Catalogue(database_url)
+    workers = ProcessWorkers()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            workers.shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="fairalloc", version=__version__,
         description="Divide scarce, capacity-limited resources among competing claimants: "
                     "every fairalloc capability as a JSON endpoint, plus the portion "
@@ -315,7 +331,7 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
         return {"status": "ok"}
 
     for name, model in REQUESTS.items():
-        _add_capability(app, name, model)
+        _add_capability(app, name, model, workers, process_body_bytes)
 
     @app.post("/portions/", response_model=list[PortionOut], tags=["portions (seed)"])
     def portions(body: Distribution) -> JSONResponse:
@@ -352,12 +368,18 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
     return app
 
 
-def _add_capability(app: FastAPI, name: str, model: type[BaseModel]) -> None:
-    """``POST /v1/<name>``: body read here, validated and computed in a worker thread."""
+def _add_capability(app: FastAPI, name: str, model: type[BaseModel], workers: ProcessWorkers,
+                    process_body_bytes: int) -> None:
+    """``POST /v1/<name>``: body read here, validated and computed in a worker thread, or in
+    a worker process when it is large."""
 
     async def endpoint(request: Request) -> Response:
         raw = await request.body()
-        return Response(await run_in_threadpool(run, name, raw), media_type="application/json")
+        if len(raw) > process_body_bytes:
+            outcome = await workers.run(name, raw)
+        else:
+            outcome = await run_in_threadpool(work, name, raw)
+        return Response(reraise(outcome), media_type="application/json")
 
     endpoint.__name__ = f"v1_{name}"
     doc = (model.__doc__ or "").strip()

@@ -173,7 +173,7 @@ class Catalogue:
         """The names of ``ids``; :class:`ProductNotFoundError` naming every id with no product."""
         with self.session() as s:
             found = dict(s.execute(select(Product.id, Product.name)
-                                   .where(Product.id.in_(ids))).tuples().all())
+                                   .where(Product.id.in_(ids))).all())
         missing = sorted(set(ids) - set(found))
         if missing:
             raise ProductNotFoundError("no product with these ids", missing)
