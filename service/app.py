@@ -279,7 +279,7 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
     >>> app = create_app("sqlite://")  # an in-memory catalogue
     >>> app.state.catalogue.create("Soup")
     {'id': 1, 'name': 'Soup'}
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/p"))
+    >>> sorted({r.path for r in app.routes if r.path.startswith("/p")})
     ['/portions/', '/products/', '/products/{product_id}']
     """
     from fairalloc import __version__
