@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -432,3 +434,40 @@ def test_large_bodies_go_through_a_worker_process_with_the_same_answers_and_erro
     r = client.post("/v1/portions", json=body)
     assert r.status_code == 422 and r.json()["error"] == "ValidationError"
     assert r.json()["errors"][0]["loc"] == ["ratios", "12345", "colour"]
+
+
+# --- the README's session ------------------------------------------------------------------------
+
+
+def readme_session() -> list[tuple[str, str, bytes, str]]:
+    """(method, path, body, shown answer) for every ``$ curl`` line of the README."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.S) if "$ curl" in b]
+    out = []
+    for cmd, shown in re.findall(r"^\$ (curl .*)\n(.*)\n", block, re.M):
+        argv = shlex.split(cmd)
+        url = next(a for a in argv if a.startswith("http://"))
+        out.append((argv[argv.index("-X") + 1], url.split("8000", 1)[1],
+                    argv[argv.index("-d") + 1].encode(), shown))
+    return out
+
+
+def without_times(answer: object) -> object:
+    if isinstance(answer, dict):
+        return {k: without_times(v) for k, v in answer.items() if k != "wall_time_s"}
+    return answer
+
+
+@pytest.mark.slow
+def test_the_readme_session_gives_what_the_readme_shows(tmp_path):
+    session = readme_session()
+    assert len(session) >= 5 and any(p == "/portions/" for _, p, _, _ in session)
+    srv = start_server(tmp_path, tmp_path / "readme.db")
+    try:
+        with httpx.Client(base_url=srv.url, timeout=60) as c:
+            for method, path, body, shown in session:
+                r = c.request(method, path, content=body,
+                              headers={"content-type": "application/json"})
+                assert without_times(r.json()) == without_times(json.loads(shown)), path
+    finally:
+        srv.stop()
