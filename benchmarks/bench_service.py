@@ -29,6 +29,7 @@ import polars as pl
 
 from benchmarks.bench_sourcing import make_inputs
 from benchmarks.harness import fmt_seconds, markdown, measure
+from fairalloc.service.settings import PROCESS_BODY_BYTES
 from fairalloc.transforms.portions import apportion
 from fairalloc.transforms.sourcing import direct_sourcing
 
@@ -115,7 +116,8 @@ def sourcing_overhead(url: str, m: int, repeats: int) -> tuple:
         service = measure(call, repeats)
     print(f"  sourcing {m:,} matches: library {fmt_seconds(library.median)}, "
           f"service {fmt_seconds(service.median)}", flush=True)
-    return (f"{m:,}", f"{len(body) / 1e6:.1f} MB", fmt_seconds(library.median),
+    where = "process" if len(body) > PROCESS_BODY_BYTES else "thread"
+    return (f"{m:,}", f"{len(body) / 1e6:.1f} MB ({where})", fmt_seconds(library.median),
             fmt_seconds(service.median), f"{service.median / library.median:.1f}×",
             f"{service.median - library.median:.3f} s", repeats)
 
