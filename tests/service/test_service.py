@@ -14,6 +14,8 @@ import math
 import random
 import re
 import shlex
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -471,3 +473,13 @@ def test_the_readme_session_gives_what_the_readme_shows(tmp_path):
                 assert without_times(r.json()) == without_times(json.loads(shown)), path
     finally:
         srv.stop()
+
+
+def test_serve_help_imports_no_web_or_data_library():
+    code = ("import sys; from fairalloc.cli import main; main(['serve', '--help']); "
+            "heavy = {'fastapi', 'sqlalchemy', 'polars', 'pandas'} & set(sys.modules); "
+            "sys.exit(f'imported {heavy}' if heavy else 0)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "--database" in proc.stdout and "FAIRALLOC_DATABASE_URL" in proc.stdout
