@@ -6,6 +6,7 @@ its process id; a test that needs a restart starts another with :func:`start_ser
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 
 SCRIPT = Path(sys.executable).parent / "fairalloc"
@@ -92,3 +94,11 @@ def server(server_dir) -> Iterator[Server]:
 def client(server) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=120) as c:
         yield c
+
+
+def records(table: pd.DataFrame | pd.Series) -> list[dict]:
+    """A library result as records: index levels first, missing values as None."""
+    frame = table.to_frame() if isinstance(table, pd.Series) else table
+    flat = frame.reset_index().astype(object)
+    return [{k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+                 else v) for k, v in r.items()} for r in flat.to_dict("records")]

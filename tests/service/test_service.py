@@ -10,7 +10,6 @@ correctly.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import shlex
@@ -27,7 +26,7 @@ import pytest
 import fairalloc as fa
 from fairalloc.service.models import REQUESTS
 from fairalloc.transforms.options import VOCABULARIES
-from tests.service.conftest import start_server
+from tests.service.conftest import records, start_server
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 SEED_BODY = b'{"distribution": {"portions": 8, "1": 3, "2": 1}}'
@@ -38,14 +37,6 @@ def rows(path: str, **where: object) -> list[dict]:
     for column, value in where.items():
         df = df.filter(pl.col(column).is_in(value))
     return df.to_dicts()
-
-
-def records(table: pd.DataFrame | pd.Series) -> list[dict]:
-    """A library result as records: index levels first, missing values as None."""
-    frame = table.to_frame() if isinstance(table, pd.Series) else table
-    flat = frame.reset_index().astype(object)
-    return [{k: (None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
-                 else v) for k, v in r.items()} for r in flat.to_dict("records")]
 
 
 def same_report(got: dict, report) -> None:
