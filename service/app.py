@@ -368,6 +368,23 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
     return app
 
 
+_ERROR_BODY = {"application/json": {"example": {
+    "error": "InvalidAmountError", "detail": "ratios has negative ratio: 'b' (1 in all)",
+    "keys": ["b"], "count": 1}}}
+#: What the ``/v1`` endpoints answer, for the OpenAPI page.
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The result tables as lists of records (``allocation`` first; index "
+                         "levels as the leading fields) and the transform's ``report``.",
+          "content": {"application/json": {"example": {
+              "allocation": [{"key": "a", "portions": 6}, {"key": "b", "portions": 2}],
+              "report": {"unallocated": 0, "method": "priority", "status": "optimal"}}}}},
+    413: {"description": "The body is above the server's limit."},
+    422: {"description": "The body does not validate (``errors`` names the fields), or the "
+                         "library refused the input (``keys`` names the keys).",
+          "content": _ERROR_BODY},
+}
+
+
 def _add_capability(app: FastAPI, name: str, model: type[BaseModel], workers: ProcessWorkers,
                     process_body_bytes: int) -> None:
     """``POST /v1/<name>``: body read here, validated and computed in a worker thread, or in
@@ -385,7 +402,7 @@ def _add_capability(app: FastAPI, name: str, model: type[BaseModel], workers: Pr
     doc = (model.__doc__ or "").strip()
     app.add_api_route(f"/v1/{name}", endpoint, methods=["POST"], tags=["capabilities"],
                       summary=f"{name.capitalize()}", description=doc,
-                      openapi_extra=_body_schema(model))
+                      openapi_extra=_body_schema(model), responses=_RESPONSES)
 
 
 def serve(host: str = HOST, port: int = PORT, database_url: str | None = None,
