@@ -48,11 +48,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fairalloc.service.catalogue import Catalogue
 from fairalloc.service.models import REQUESTS, Distribution, ProductIn, ProductName
 from fairalloc.service.settings import HOST, MAX_BODY_BYTES, PORT, PROCESS_BODY_BYTES
-from fairalloc.service.workers import ProcessWorkers, reraise, work
+from fairalloc.service.workers import ERRORS_SHOWN, ProcessWorkers, reraise, work
 from fairalloc.transforms.errors import DuplicateKeyError, FairallocError, ParameterError
 
 log = logging.getLogger(__name__)
-
 
 
 def _plain_keys(keys: list[Any]) -> list[Any]:
@@ -97,13 +96,15 @@ def error_response(exc: FairallocError) -> JSONResponse:
                   count=exc.count)
 
 
-def _validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
-    """422 naming every field that failed validation (never echoing the input)."""
+def _validation_response(errors: list[dict[str, Any]], count: int) -> JSONResponse:
+    """422 naming the fields that failed validation (the first :data:`ERRORS_SHOWN` of
+    ``count``), never echoing the input."""
     shown = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""),
-              "type": e.get("type", "")} for e in errors[:20]]
+              "type": e.get("type", "")} for e in errors[:ERRORS_SHOWN]]
     where = "; ".join(f"{'.'.join(e['loc']) or 'body'}: {e['msg']}" for e in shown)
-    return _error(422, "ValidationError", f"{len(errors)} invalid field(s): {where}",
-                  errors=shown, count=len(errors))
+    more = " …" if count > len(shown) else ""
+    return _error(422, "ValidationError", f"{count} invalid field(s): {where}{more}",
+                  errors=shown, count=count)
 
 
 class BodyTooLargeError(FairallocError):
@@ -314,11 +315,13 @@ def create_app(database_url: str | None = None, max_body_bytes: int = MAX_BODY_B
 
     @app.exception_handler(ValidationError)
     async def _invalid_body(request: Request, exc: ValidationError) -> JSONResponse:
-        return _validation_response(exc.errors(include_input=False, include_context=False))
+        return _validation_response(exc.errors(include_input=False, include_context=False),
+                                    exc.error_count())
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return _validation_response(list(exc.errors()))
+        errors = list(exc.errors())
+        return _validation_response(errors, getattr(exc, "count", len(errors)))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -13,7 +13,7 @@ where they cost no copying.
 
 Errors cross the process boundary as plain data and are raised again on the event loop side as
 the same types (a :class:`~fairalloc.transforms.errors.FairallocError` subclass with its
-message, keys and count; a validation failure as
+message, keys and count; a validation failure as :class:`BodyValidationError`, a
 :class:`fastapi.exceptions.RequestValidationError`), so one set of handlers answers for both.
 
 Examples
@@ -44,6 +44,17 @@ from fairalloc.transforms.errors import FairallocError
 
 log = logging.getLogger(__name__)
 
+#: Validation errors carried back and shown (a body may have a million; the count is kept).
+ERRORS_SHOWN = 20
+
+
+class BodyValidationError(RequestValidationError):
+    """A body that failed validation: the first :data:`ERRORS_SHOWN` errors and the count."""
+
+    def __init__(self, errors: list, count: int) -> None:
+        super().__init__(errors)
+        self.count = count
+
 
 def work(name: str, raw: bytes) -> tuple:
     """Run endpoint ``name`` on body ``raw``; the outcome as plain, picklable data.
@@ -58,14 +69,15 @@ def work(name: str, raw: bytes) -> tuple:
     Returns
     -------
     tuple
-        ``("ok", response bytes)``; ``("invalid", errors)`` for a body that fails validation;
+        ``("ok", response bytes)``; ``("invalid", first errors, count)`` for a body that fails
+        validation;
         ``("error", module, type name, message, keys, count)`` for a library error.
     """
     try:
         return ("ok", run(name, raw))
     except ValidationError as exc:
-        return ("invalid", exc.errors(include_input=False, include_context=False,
-                                      include_url=False))
+        errors = exc.errors(include_input=False, include_context=False, include_url=False)
+        return ("invalid", errors[:ERRORS_SHOWN], exc.error_count())
     except FairallocError as exc:
         return ("error", type(exc).__module__, type(exc).__name__, exc.message, exc.keys,
                 exc.count)
@@ -86,8 +98,9 @@ def reraise(outcome: tuple) -> bytes:
 
     Raises
     ------
-    fastapi.exceptions.RequestValidationError
-        The body failed validation (the fields under ``errors()``).
+    BodyValidationError
+        The body failed validation (the first fields under ``errors()``, the number on
+        ``count``).
     fairalloc.transforms.errors.FairallocError
         The library error of the outcome, rebuilt with its type, message, keys and count.
     """
@@ -95,7 +108,7 @@ def reraise(outcome: tuple) -> bytes:
     if kind == "ok":
         return outcome[1]
     if kind == "invalid":
-        raise RequestValidationError(outcome[1])
+        raise BodyValidationError(outcome[1], outcome[2])
     _, module, type_name, message, keys, count = outcome
     cls = getattr(importlib.import_module(module), type_name)
     raise cls(message, keys if count else None, count)

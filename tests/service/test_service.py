@@ -474,3 +474,15 @@ def test_serve_help_imports_no_web_or_data_library():
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert "--database" in proc.stdout and "FAIRALLOC_DATABASE_URL" in proc.stdout
+
+
+def test_a_body_with_very_many_errors_gets_the_first_twenty_and_the_count(client):
+    body = {"ratios": [{"key": i, "ratio": 1, "x": 0} for i in range(30_000)], "total": 3}
+    assert len(json.dumps(body)) > 1_000_000  # through a worker process
+    r = client.post("/v1/portions", json=body)
+    assert r.status_code == 422
+    got = r.json()
+    assert got["count"] == 30_000 and len(got["errors"]) == 20
+    assert got["errors"][0]["loc"] == ["ratios", "0", "x"]
+    r = client.post("/v1/portions", json={**body, "ratios": body["ratios"][:30]})
+    assert r.json()["count"] == 30 and len(r.json()["errors"]) == 20  # in a thread: the same
