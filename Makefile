@@ -34,7 +34,8 @@ data: $(STAMP)
 	$(BIN)/python data/generate.py
 
 # The public modules whose functions carry numpydoc docstrings (tests/test_docstrings.py: the same).
-DOC_MODULES = transforms/[!_]*.py solvers/[!_]*.py schemas/[!_]*.py pipelines/outputs.py cli/__init__.py
+DOC_MODULES = transforms/[!_]*.py solvers/[!_]*.py schemas/[!_]*.py pipelines/outputs.py cli/__init__.py \
+	service/[!_]*.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,12 +15,13 @@ from benchmarks import (
     bench_coverage,
     bench_periods,
     bench_portions,
+    bench_service,
     bench_sourcing,
 )
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
-           "portions": bench_portions}
+           "portions": bench_portions, "service": bench_service}
 
 
 def main() -> None:

@@ -249,6 +249,17 @@ def outputs(args: argparse.Namespace, progress: Progress) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+def serve(args: argparse.Namespace, progress: Progress) -> None:
+    """``fairalloc serve``: the HTTP service, until Ctrl-C or SIGTERM."""
+    if args.max_body_bytes < 0:
+        raise CLIError(f"--max-body-bytes: {args.max_body_bytes} is negative")
+    from fairalloc.service import serve as run_service
+
+    run_service(host=args.host, port=args.port, database_url=args.database,
+                max_body_bytes=args.max_body_bytes,
+                log_level="warning" if args.quiet else "info")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], None]] = {
     "sourcing": sourcing,
     "periods": periods,
@@ -256,4 +267,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Progress], None]] = {
     "coverage": coverage,
     "portions": portions,
     "outputs": outputs,
+    "serve": serve,
 }

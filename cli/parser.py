@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from importlib import metadata
 
+from fairalloc.service import settings as service
 from fairalloc.transforms.options import (
     ASSIGNMENT,
     COVERAGE,
@@ -247,6 +248,32 @@ def _outputs(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _serve(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``fairalloc serve``: the HTTP service (every capability as a JSON endpoint)."""
+    p = sub.add_parser(
+        "serve", help="Run the HTTP service",
+        description="Run the HTTP service.\n\nEvery capability as a JSON endpoint (POST "
+                    "/v1/sourcing, /v1/periods, /v1/assignments,\n/v1/coverage, /v1/portions), "
+                    "the portions exchange POST /portions/ with its product\ncatalogue "
+                    "(/products/), GET /healthz; the OpenAPI page is at /docs. Stop it with "
+                    "Ctrl-C.",
+        epilog="Example:\n  fairalloc serve --host 127.0.0.1 --port 8000 "
+               "--database sqlite:////srv/fairalloc/products.db",
+        formatter_class=_Formatter)
+    p.add_argument("--host", default=service.HOST,
+                   help="address to listen on (default: %(default)s)")
+    p.add_argument("--port", type=int, default=service.PORT, help="port (default: %(default)s)")
+    p.add_argument("--database", metavar="URL",
+                   help="SQLAlchemy URL of the product catalogue (default: "
+                        f"${service.DATABASE_ENV}, else the SQLite file "
+                        f"./{service.DEFAULT_DATABASE})")
+    p.add_argument("--max-body-bytes", type=int, default=service.MAX_BODY_BYTES, metavar="INT",
+                   help="refuse larger request bodies with 413 (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                   help="log warnings only")
+    return p
+
+
 #: Each subcommand's parser builder, in the order ``--help`` lists them.
 SUBCOMMANDS = {
     "sourcing": _sourcing,
@@ -255,6 +282,7 @@ SUBCOMMANDS = {
     "coverage": _coverage,
     "portions": _portions,
     "outputs": _outputs,
+    "serve": _serve,
 }
 
 

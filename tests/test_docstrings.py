@@ -24,7 +24,7 @@ CONFIG = parse_config(ROOT)
 #: The modules whose public functions follow the standard (the same globs as ``make lint``):
 #: private modules (``transforms/_tables.py`` …) are left out.
 PATTERNS = ("transforms/[!_]*.py", "solvers/[!_]*.py", "schemas/[!_]*.py",
-            "pipelines/outputs.py", "cli/__init__.py")
+            "pipelines/outputs.py", "cli/__init__.py", "service/[!_]*.py")
 FILES = sorted({path.relative_to(ROOT).as_posix()
                 for pattern in PATTERNS for path in ROOT.glob(pattern)})
 

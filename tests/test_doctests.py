@@ -13,7 +13,7 @@ import pkgutil
 import pytest
 
 #: The subpackages of the namespace (each maps a top-level folder of the repository).
-PACKAGES = ("transforms", "solvers", "schemas", "pipelines", "cli")
+PACKAGES = ("transforms", "solvers", "schemas", "pipelines", "cli", "service")
 
 
 def _modules() -> list[str]:

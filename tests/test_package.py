@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP_LEVEL = ("transforms", "schemas", "solvers", "pipelines", "cli")
+TOP_LEVEL = ("transforms", "schemas", "solvers", "pipelines", "cli", "service")
 
 
 def _run(*args: object, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
