@@ -120,6 +120,13 @@ class BodyLimit:
     ``Content-Length``: chunked) the bytes are counted as they arrive and reading stops at the
     limit, and whatever the application answers then (FastAPI says 400 when a body it parses
     fails to arrive) is replaced by the 413.
+
+    Parameters
+    ----------
+    app : ASGI application
+        The application behind the limit.
+    max_bytes : int
+        The largest body accepted.
     """
 
     def __init__(self, app: Any, max_bytes: int) -> None:

@@ -62,7 +62,13 @@ class Product(_Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), nullable=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"id": …, "name": …}``."""
+        """The product as JSON.
+
+        Returns
+        -------
+        dict
+            ``{"id": …, "name": …}``.
+        """
         return {"id": self.id, "name": self.name}
 
 
@@ -113,7 +119,13 @@ def _engine(url: str) -> Engine:
 
 
 class Catalogue:
-    """The products, in the database at ``url`` (see :func:`database_url`)."""
+    """The products, in a database.
+
+    Parameters
+    ----------
+    url : str, optional
+        A SQLAlchemy URL (default: see :func:`database_url`).
+    """
 
     def __init__(self, url: str | None = None) -> None:
         self.url = database_url(url)
@@ -122,16 +134,44 @@ class Catalogue:
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
-        """A new session (use it as a context manager)."""
+        """A new session.
+
+        Returns
+        -------
+        sqlalchemy.orm.Session
+            The session (use it as a context manager).
+        """
         return self._session()
 
     def products(self) -> list[dict[str, Any]]:
-        """Every product, by id."""
+        """Every product, by id.
+
+        Returns
+        -------
+        list of dict
+            ``{"id": …, "name": …}`` per product.
+        """
         with self.session() as s:
             return [p.to_dict() for p in s.scalars(select(Product).order_by(Product.id))]
 
     def get(self, product_id: int) -> dict[str, Any]:
-        """The product ``product_id``; :class:`ProductNotFoundError` when there is none."""
+        """One product.
+
+        Parameters
+        ----------
+        product_id : int
+            Its id.
+
+        Returns
+        -------
+        dict
+            ``{"id": …, "name": …}``.
+
+        Raises
+        ------
+        ProductNotFoundError
+            There is no product with that id.
+        """
         with self.session() as s:
             product = s.get(Product, product_id)
             if product is None:
@@ -139,7 +179,20 @@ class Catalogue:
             return product.to_dict()
 
     def create(self, name: str, product_id: int | None = None) -> dict[str, Any]:
-        """Add a product (the database picks the id when none is given)."""
+        """Add a product.
+
+        Parameters
+        ----------
+        name : str
+            Its name (up to 100 characters).
+        product_id : int, optional
+            Its id (the database picks one when none is given).
+
+        Returns
+        -------
+        dict
+            The stored product, ``{"id": …, "name": …}``.
+        """
         with self.session() as s:
             product = Product(id=product_id, name=name)
             s.add(product)
@@ -151,7 +204,25 @@ class Catalogue:
             return product.to_dict()
 
     def rename(self, product_id: int, name: str) -> dict[str, Any]:
-        """Change a product's name; :class:`ProductNotFoundError` when there is none."""
+        """Change a product's name.
+
+        Parameters
+        ----------
+        product_id : int
+            Its id.
+        name : str
+            The new name.
+
+        Returns
+        -------
+        dict
+            The stored product.
+
+        Raises
+        ------
+        ProductNotFoundError
+            There is no product with that id.
+        """
         with self.session() as s:
             product = s.get(Product, product_id)
             if product is None:
@@ -161,7 +232,18 @@ class Catalogue:
             return product.to_dict()
 
     def delete(self, product_id: int) -> None:
-        """Remove a product; :class:`ProductNotFoundError` when there is none."""
+        """Remove a product.
+
+        Parameters
+        ----------
+        product_id : int
+            Its id.
+
+        Raises
+        ------
+        ProductNotFoundError
+            There is no product with that id.
+        """
         with self.session() as s:
             product = s.get(Product, product_id)
             if product is None:
@@ -170,7 +252,23 @@ class Catalogue:
             s.commit()
 
     def names(self, ids: list[int]) -> dict[int, str]:
-        """The names of ``ids``; :class:`ProductNotFoundError` naming every id with no product."""
+        """The names of some products.
+
+        Parameters
+        ----------
+        ids : list of int
+            Product ids.
+
+        Returns
+        -------
+        dict
+            ``{id: name}``.
+
+        Raises
+        ------
+        ProductNotFoundError
+            Naming every id with no product.
+        """
         with self.session() as s:
             found = dict(s.execute(select(Product.id, Product.name)
                                    .where(Product.id.in_(ids))).all())

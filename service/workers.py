@@ -49,7 +49,15 @@ ERRORS_SHOWN = 20
 
 
 class BodyValidationError(RequestValidationError):
-    """A body that failed validation: the first :data:`ERRORS_SHOWN` errors and the count."""
+    """A body that failed validation: the first :data:`ERRORS_SHOWN` errors and the count.
+
+    Parameters
+    ----------
+    errors : list
+        The validation errors shown.
+    count : int
+        How many there were in all.
+    """
 
     def __init__(self, errors: list, count: int) -> None:
         super().__init__(errors)
@@ -125,14 +133,26 @@ def _warm() -> None:
 
 class ProcessWorkers:
     """A pool of worker processes for large bodies, started on first use (and again after a
-    worker died)."""
+    worker died).
+
+    Parameters
+    ----------
+    processes : int, optional
+        How many (default: up to 2, the cores there are).
+    """
 
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or min(2, os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
 
     def pool(self) -> ProcessPoolExecutor:
-        """The pool, started (and warmed up) on first use."""
+        """The pool, started (and warmed up) on first use.
+
+        Returns
+        -------
+        concurrent.futures.ProcessPoolExecutor
+            The pool.
+        """
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.processes,
                                              mp_context=multiprocessing.get_context("spawn"),
@@ -141,7 +161,20 @@ class ProcessWorkers:
 
     async def run(self, name: str, raw: bytes) -> tuple:
         """:func:`work` in a worker process; a pool whose worker died is replaced (the
-        request that met it fails with a 500)."""
+        request that met it fails with a 500).
+
+        Parameters
+        ----------
+        name : str
+            The endpoint's name.
+        raw : bytes
+            The request body.
+
+        Returns
+        -------
+        tuple
+            What :func:`work` returns.
+        """
         import asyncio
 
         loop = asyncio.get_running_loop()
