@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_assignment,
+    bench_charts,
     bench_coverage,
     bench_periods,
     bench_portions,
@@ -20,7 +21,7 @@ from benchmarks import (
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
-           "portions": bench_portions}
+           "portions": bench_portions, "charts": bench_charts}
 
 
 def main() -> None:
