@@ -694,7 +694,8 @@ def coverage_chart(result: Any, audit: pd.DataFrame | None = None, *, top: int =
     y = _barh(ax_use, list(shown.index))
     ax_use.barh(y, shown["supply"], color=_GREY, label="supply")
     scarce = shown["scarce"].to_numpy() > 0
-    scarce[len(shown) > top:] = False  # the "other" bar mixes both kinds
+    if len(resources) > top:
+        scarce[-1] = False  # the "other" bar mixes both kinds
     for mine, colour, label in ((~scarce, _BLUE, "used"), (scarce, _RED, "used up (scarce)")):
         if mine.any():
             ax_use.barh(y[mine], shown["used"].to_numpy()[mine], height=0.5, color=colour,
