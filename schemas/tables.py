@@ -21,6 +21,7 @@ pairs without values: repeats collapse).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -71,7 +72,10 @@ RANK = Rule("≥ 1", ge=1, finite=False)
 @dataclass(frozen=True)
 class Column:
     """One column: name, type (a Python type, a pandas dtype name or :data:`KEY`), meaning
-    (one line), amount rule, whether values may be missing, the values allowed."""
+    (one line), amount rule, whether values may be missing, the values allowed.
+
+    With ``regex`` the name is a regular expression naming a family of columns (e.g.
+    ``rank_[1-9][0-9]*``: one column per rank), each following the same rules."""
 
     name: str
     dtype: Any
@@ -80,6 +84,11 @@ class Column:
     nullable: bool = False
     isin: tuple = ()
     coerce: bool = False
+    regex: bool = False
+
+    def names(self, name: str) -> bool:
+        """Whether ``name`` is this column (or, with ``regex``, one of its family)."""
+        return re.fullmatch(self.name, name) is not None if self.regex else name == self.name
 
     def checks(self) -> list[Check]:
         """Every check of the column: key type, amount rule, allowed values."""
@@ -109,7 +118,8 @@ class Column:
     def pandas(self) -> pdx.Column:
         """The column for pandera's pandas back-end."""
         return pdx.Column(self._dtype, self.checks(), nullable=self.nullable,
-                          coerce=self.coerce, description=self.description)
+                          coerce=self.coerce, description=self.description, regex=self.regex,
+                          name=self.name)
 
     def index(self, unique: bool = False) -> pdx.Index:
         """The column as an index level for pandera's pandas back-end."""
@@ -137,13 +147,18 @@ def key(name: str, description: str) -> Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A table: name, meaning, key columns, value columns and how repeated keys are treated."""
+    """A table: name, meaning, key columns, value columns and how repeated keys are treated.
+
+    An output table without keys (a list of findings, e.g. the fairness audit) keeps a plain
+    row index; ``checks`` are pandera checks of the whole output table (e.g. which columns of
+    a ``regex`` family must be present)."""
 
     name: str
     description: str
     keys: tuple[Column, ...]
     values: tuple[Column, ...] = ()
     repeats: Literal["collapse", "reject", "pairs"] = "collapse"
+    checks: tuple = ()
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -152,7 +167,7 @@ class Table:
 
     def column(self, name: str) -> Column | None:
         """The column called ``name`` (None when the table has none)."""
-        return next((c for c in self.columns if c.name == name), None)
+        return next((c for c in self.columns if c.names(name)), None)
 
     def grouped(self, *by: Column, name: str | None = None) -> Table:
         """The same table inside groups: the ``by`` columns lead the keys."""
@@ -176,13 +191,15 @@ class Table:
 
     def pandas(self) -> pdx.DataFrameSchema:
         """The output contract: pandera pandas back-end, keys as the index, no other columns."""
+        index: pdx.Index | pdx.MultiIndex | None = None
         if len(self.keys) == 1:
-            index: pdx.Index | pdx.MultiIndex = self.keys[0].index(unique=True)
-        else:
+            index = self.keys[0].index(unique=True)
+        elif self.keys:
             index = pdx.MultiIndex([c.index() for c in self.keys])
         return pdx.DataFrameSchema(
             {c.name: c.pandas() for c in self.values}, index=index, strict=True,
-            name=self.name, description=self.description, metadata={"table": self},
+            checks=list(self.checks), name=self.name, description=self.description,
+            metadata={"table": self},
         )
 
 

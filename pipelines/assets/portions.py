@@ -7,9 +7,17 @@ import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import table_metadata, validate, violations_check
+from fairalloc.pipelines.metadata import (
+    chart_metadata,
+    ownership,
+    portions_summary,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import portions as schemas
 from fairalloc.transforms import portions as tf
+from fairalloc.transforms.charts import portions_chart
 from fairalloc.transforms.options import PORTIONS
 
 GROUP = "portions"
@@ -26,7 +34,7 @@ class PortionsConfig(dg.Config):
     method: choices(PORTIONS, "method") = option(PORTIONS, "method")
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"},
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP),
           check_specs=[dg.AssetCheckSpec("portions_sum_to_total", asset="portions",
                                          blocking=True,
                                          description="Portions add up to the configured total "
@@ -43,6 +51,8 @@ def portions(context: dg.AssetExecutionContext, config: PortionsConfig,
         "total": config.total, "method": config.method,
         "unallocated": result.attrs["unallocated"],
         "keys_with_portions": int((result > 0).sum()),
+        **chart_metadata(portions_chart(result, portion_ratios)),
+        **portions_summary(result, portion_ratios),
     })
     check = violations_check(tf.portion_violations(table, portion_ratios, config.total))
     yield dg.AssetCheckResult(check_name="portions_sum_to_total", passed=check.passed,
