@@ -200,8 +200,9 @@ def assign_preferences(
         raise ParameterError("constraints need strategy='milp'", [strategy])
     fill_unlisted = flag("fill_unlisted", fill_unlisted)
     allow_unassigned = flag("allow_unassigned", allow_unassigned)
-    unassigned_cost = whole("unassigned_cost", unassigned_cost, low=0)
-    seed = whole("seed", seed, low=0)
+    unassigned_cost = whole("unassigned_cost", unassigned_cost,
+                            **ASSIGNMENT.option("unassigned_cost").bounds())
+    seed = whole("seed", seed, **ASSIGNMENT.option("seed").bounds())
     with stopwatch() as sw:
         prefs, user, users = _preferences(preferences)
         caps = _capacities(capacities)

@@ -361,7 +361,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     >>> audit_fairness(groups, alloc, elig)[["complainant", "other", "definition"]].values.tolist()
     [['a', 'b', 'higher_weight']]
     """
-    tol = number("tol", tol, low=0)
+    tol = number("tol", tol, **COVERAGE.option("tol").bounds())
     gt, n, f, w = _groups(groups)
     resources = to_polars(eligibility, [GROUP, RESOURCE], what="eligibility")[RESOURCE]
     rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),

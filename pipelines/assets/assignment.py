@@ -5,7 +5,7 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
+from fairalloc.pipelines.config import bounded, choices, option
 from fairalloc.pipelines.metadata import (
     assignment_ranks,
     chart_metadata,
@@ -34,8 +34,9 @@ class AssignmentConfig(dg.Config):
     strategy: choices(ASSIGNMENT, "strategy") = option(ASSIGNMENT, "strategy")
     fill_unlisted: bool = option(ASSIGNMENT, "fill_unlisted")
     allow_unassigned: bool = option(ASSIGNMENT, "allow_unassigned")
-    unassigned_cost: int = option(ASSIGNMENT, "unassigned_cost")
-    seed: int = option(ASSIGNMENT, "seed")
+    unassigned_cost: bounded(ASSIGNMENT, "unassigned_cost") = option(  # type: ignore
+        ASSIGNMENT, "unassigned_cost")
+    seed: bounded(ASSIGNMENT, "seed") = option(ASSIGNMENT, "seed")  # type: ignore
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP))

@@ -5,7 +5,7 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
+from fairalloc.pipelines.config import bounded, choices, option
 from fairalloc.pipelines.metadata import (
     chart_metadata,
     lottery_summary,
@@ -42,16 +42,19 @@ class PeriodAllocationConfig(dg.Config):
 
     auto_weights: bool = option(PERIODS, "auto_weights")
     two_step: bool = option(PERIODS, "two_step")
-    convergence_threshold: float = option(PERIODS, "convergence_threshold")
-    demand_gap_threshold: float = option(PERIODS, "demand_gap_threshold")
-    max_iterations: int = option(PERIODS, "max_iterations")
+    convergence_threshold: bounded(PERIODS, "convergence_threshold") = option(  # type: ignore
+        PERIODS, "convergence_threshold")
+    demand_gap_threshold: bounded(PERIODS, "demand_gap_threshold") = option(  # type: ignore
+        PERIODS, "demand_gap_threshold")
+    max_iterations: bounded(PERIODS, "max_iterations") = option(  # type: ignore
+        PERIODS, "max_iterations")
     step2_strategy: choices(PERIODS, "step2_strategy") = option(PERIODS, "step2_strategy")
 
 
 class LotteryConfig(dg.Config):
     """Run config of the seat lottery."""
 
-    seed: int = option(PERIODS, "seed")
+    seed: bounded(PERIODS, "seed") = option(PERIODS, "seed")  # type: ignore
 
 
 @dg.multi_asset(

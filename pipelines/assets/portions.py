@@ -4,9 +4,10 @@ from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
+from fairalloc.pipelines.config import bounded_value, choices, option
 from fairalloc.pipelines.metadata import (
     chart_metadata,
     ownership,
@@ -18,7 +19,7 @@ from fairalloc.pipelines.metadata import (
 from fairalloc.schemas import portions as schemas
 from fairalloc.transforms import portions as tf
 from fairalloc.transforms.charts import portions_chart
-from fairalloc.transforms.options import PORTIONS
+from fairalloc.transforms.options import PORTIONS, PORTIONS_TOTAL
 
 GROUP = "portions"
 
@@ -30,7 +31,8 @@ portion_ratios = parquet_input("portion_ratios", GROUP, schemas.PortionRatios,
 class PortionsConfig(dg.Config):
     """Run config: how many whole portions to hand out, and by which method (SPEC §5)."""
 
-    total: int = 75
+    total: bounded_value(PORTIONS_TOTAL) = Field(  # type: ignore
+        default=PORTIONS_TOTAL.default, description=PORTIONS_TOTAL.help)
     method: choices(PORTIONS, "method") = option(PORTIONS, "method")
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import option
+from fairalloc.pipelines.config import bounded, option
 from fairalloc.pipelines.metadata import (
     chart_metadata,
     ownership,
@@ -40,7 +40,8 @@ sink_demand = parquet_input(
 class DirectSourcingConfig(dg.Config):
     """Run config of ``direct_sourcing``."""
 
-    relative_tolerance: float = option(SOURCING, "relative_tolerance")
+    relative_tolerance: bounded(SOURCING, "relative_tolerance") = option(  # type: ignore
+        SOURCING, "relative_tolerance")
     redistribute: bool = option(SOURCING, "redistribute")
 
 
