@@ -66,9 +66,14 @@ class AssignmentReport(Report):
     assigned: int
     unassigned: int
     unlisted: int
+    #: The objective: ``rank_cost + unassigned_penalty``.
     total_cost: int
     rank_counts: dict
     priority_levels: int
+    #: Σ rank obtained by the placed users (an unlisted item counts max rank + 2).
+    rank_cost: int = 0
+    #: ``unassigned`` × ``unassigned_cost``: what leaving users unplaced adds to the objective.
+    unassigned_penalty: int = 0
 
 
 @dataclass(frozen=True)
@@ -307,14 +312,15 @@ def _report(strategy, got, obtained, rank, arcs, result, seconds,
     counts = np.bincount(obtained[listed].astype(np.int64), minlength=int(rank.max()) + 1)
     unlisted = int((placed & ~listed).sum())
     unassigned = int((~placed).sum())
-    total = (int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
-             + unassigned * unassigned_cost)
+    rank_cost = int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
+    penalty = unassigned * unassigned_cost
+    total = rank_cost + penalty
     return AssignmentReport(
         status=str(result.status), wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
         items=len(arcs.capacity), assigned=int(placed.sum()), unassigned=unassigned,
         unlisted=unlisted, total_cost=total,
         rank_counts={k: int(c) for k, c in enumerate(counts) if k >= 1 and c},
-        priority_levels=result.levels,
+        priority_levels=result.levels, rank_cost=rank_cost, unassigned_penalty=penalty,
     )
 
 
