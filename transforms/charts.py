@@ -579,9 +579,11 @@ def assignment_chart(result: Any, capacities: Any = None, *, top: int = TOP,
     x = np.arange(len(counts))
     colours = [_BLUE, _ORANGE, _GREEN, _RED, "#8172B3", "#937860"]
     for j, name in enumerate(counts.columns):
-        ax_rank.bar(x + (j - (len(tables) - 1) / 2) * width, counts[name], width=width,
-                    color=colours[j % len(colours)], label=name)
-    ax_rank.set_xticks(x, list(counts.index))
+        bars = ax_rank.bar(x + (j - (len(tables) - 1) / 2) * width, counts[name], width=width,
+                           color=colours[j % len(colours)], label=name)
+        if len(tables) == 1:  # the small counts stay readable next to a tall first bar
+            ax_rank.bar_label(bars, labels=[_compact(v) for v in counts[name]], fontsize=7)
+    ax_rank.set_xticks(x, list(counts.index), fontsize=8)
     ax_rank.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax_rank.set_xlabel("choice obtained")
     ax_rank.set_ylabel("users")
@@ -607,7 +609,10 @@ def assignment_chart(result: Any, capacities: Any = None, *, top: int = TOP,
             _shares_histogram(ax_fill, fill.to_numpy(), "assigned / capacity", _BLUE)
             ax_fill.set_ylabel(f"share of {len(fill):,} items")
         unlimited = int((caps < 0).sum() + caps.isna().sum())
-        more = f" ({unlimited:,} unlimited not shown)" if unlimited else ""
+        closed = int((caps == 0).sum())
+        left_out = [f"{n:,} {what}" for n, what in ((unlimited, "unlimited"),
+                                                     (closed, "of capacity 0")) if n]
+        more = f" ({', '.join(left_out)} not shown)" if left_out else ""
         _title(ax_fill, f"item fill rate{more}")
     else:
         shown = _top(assigned.rename("users").to_frame(), "users", top, "items")
