@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks import (
     bench_assignment,
+    bench_charts,
     bench_coverage,
     bench_periods,
     bench_portions,
@@ -21,7 +22,8 @@ from benchmarks import (
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
-           "portions": bench_portions, "service": bench_service}
+           "portions": bench_portions, "service": bench_service,
+           "charts": bench_charts}
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,14 @@ from fairalloc.cli.io import (
     CLIError,
     Progress,
     check_output,
+    check_plot,
     emit,
+    first_line,
     read_table,
     require_columns,
+    write_plot,
 )
+from fairalloc.transforms.errors import DuplicateKeyError
 from fairalloc.transforms.options import PERIODS, SOURCING
 
 #: The options of each command that name input files.
@@ -41,37 +46,73 @@ def _inputs(args: argparse.Namespace) -> list[str]:
     return [p for p in paths.values() if p is not None]
 
 
+def _plot_path(args: argparse.Namespace, *outputs: str | None) -> Path | None:
+    """The checked ``--plot`` path: a .png that is none of the inputs and outputs."""
+    return check_plot(getattr(args, "plot", None), inputs=[*_inputs(args), *outputs])
+
+
+@contextmanager
+def _suggest_by(args: argparse.Namespace, tables: dict[str, Any], known: set[str]):
+    """Turn a repeated key into advice when the tables share columns that would tell the
+    repeats apart: allocate per group with ``--by`` those columns."""
+    try:
+        yield
+    except DuplicateKeyError as exc:
+        if args.by:
+            raise
+        frames = list(tables.values())
+        shared = [c for c in frames[0].columns if c not in known
+                  and all(c in f.columns for f in frames[1:])]
+        if not shared:
+            raise
+        flags = " ".join(f"--by {c}" for c in shared)
+        raise CLIError(f"{first_line(exc)}; the tables share the column(s) "
+                       f"{', '.join(shared)}, which may tell these keys apart: allocate each "
+                       f"group on its own with {flags}") from exc
+
+
 def sourcing(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc sourcing``: direct (within capacity) or proportional sourcing."""
     output = check_output(args.output, inputs=_inputs(args))
+    plot = _plot_path(args, args.output)
     matches = read_table(args.matches, "matches", progress)
     capacity = read_table(args.source_capacity, "source capacity", progress)
     demand = read_table(args.sink_demand, "sink demand", progress)
     from fairalloc.transforms import sourcing as tf
 
     progress.say(f"{args.method} sourcing…")
-    if args.method == "direct":
-        tol = (SOURCING.relative_tolerance if args.relative_tolerance is None
-               else args.relative_tolerance)
-        source_volume, sink_volume = tf.direct_sourcing(
-            matches, capacity, demand, relative_tolerance=tol,
-            redistribute=args.redistribute, by=args.by)
-        table = pd.concat([source_volume, sink_volume], axis=1)
-        report = source_volume.attrs["report"]
-    else:
-        policy = args.on_zero_capacity or SOURCING.on_zero_capacity
-        volume = tf.proportional_sourcing(matches, demand, capacity, on_zero_capacity=policy,
-                                          by=args.by)
-        table, report = volume.to_frame(), volume.attrs["report"]
+    with _suggest_by(args, {"matches": matches, "capacity": capacity, "demand": demand},
+                     {"source", "sink", "capacity", "demand"}):
+        result, table, report = _sourcing(args, tf, matches, capacity, demand)
     progress.say(f"allocated {report.allocated:.6g} of demand {report.total_demand:.6g} "
                  f"(unallocated {report.unallocated_demand:.6g}, "
                  f"{report.unmatched_sinks:,} unmatched sink(s))")
     emit(table, output, progress)
+    if plot is not None:
+        from fairalloc.transforms.charts import sourcing_chart
+
+        write_plot(sourcing_chart(result, demand, capacity), plot, progress)
+
+
+def _sourcing(args: argparse.Namespace, tf: Any, matches: Any, capacity: Any, demand: Any):
+    """Run the sourcing method of ``args``: the result, its table and its report."""
+    if args.method == "direct":
+        tol = (SOURCING.relative_tolerance if args.relative_tolerance is None
+               else args.relative_tolerance)
+        result = tf.direct_sourcing(
+            matches, capacity, demand, relative_tolerance=tol,
+            redistribute=args.redistribute, by=args.by)
+        return result, pd.concat(result, axis=1), result[0].attrs["report"]
+    policy = args.on_zero_capacity or SOURCING.on_zero_capacity
+    volume = tf.proportional_sourcing(matches, demand, capacity, on_zero_capacity=policy,
+                                      by=args.by)
+    return volume, volume.to_frame(), volume.attrs["report"]
 
 
 def periods(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc periods``: entitlement allocation over periods, optionally a lottery."""
     output = check_output(args.output, inputs=_inputs(args))
+    plot = _plot_path(args, args.output)
     requests = read_table(args.requests, "requests", progress)
     accounts = read_table(args.accounts, "accounts", progress)
     capacities = read_table(args.capacities, "capacities", progress)
@@ -84,10 +125,14 @@ def periods(args: argparse.Namespace, progress: Progress) -> None:
         "max_iterations": args.max_iterations, "step2_strategy": args.step2_strategy,
     }
     progress.say("allocating periods…")
-    if args.by:
-        res = tf.allocate_period_groups(requests, accounts, capacities, by=args.by, **options)
-    else:
-        res = tf.allocate_periods(requests, accounts, capacities, **options)
+    with _suggest_by(args, {"requests": requests, "accounts": accounts,
+                            "capacities": capacities},
+                     {"account", "period", "request", "currency", "capacity"}):
+        if args.by:
+            res = tf.allocate_period_groups(requests, accounts, capacities, by=args.by,
+                                            **options)
+        else:
+            res = tf.allocate_periods(requests, accounts, capacities, **options)
     report = res.report
     progress.say(f"allocated {report.allocated:.6g} of capacity {report.total_capacity:.6g} "
                  f"(request {report.total_request:.6g}), "
@@ -104,11 +149,17 @@ def periods(args: argparse.Namespace, progress: Progress) -> None:
     else:
         table = getattr(res, args.table or "allocation")
     emit(table, output, progress)
+    if plot is not None:
+        from fairalloc.transforms.charts import lottery_chart, periods_chart
+
+        write_plot(lottery_chart(table) if args.lottery else periods_chart(res), plot,
+                   progress)
 
 
 def assign(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc assign``: ranked-preference assignment."""
     output = check_output(args.output, inputs=_inputs(args))
+    plot = _plot_path(args, args.output)
     constraints = _read_json(args.constraints) if args.constraints is not None else None
     preferences = read_table(args.preferences, "preferences", progress)
     capacities = read_table(args.capacities, "capacities", progress)
@@ -120,9 +171,15 @@ def assign(args: argparse.Namespace, progress: Progress) -> None:
         allow_unassigned=args.allow_unassigned, unassigned_cost=args.unassigned_cost,
         seed=args.seed, constraints=constraints)
     report = res.report
-    progress.say(f"{report.assigned:,} of {report.users:,} user(s) assigned, "
-                 f"total cost {report.total_cost:,}")
+    progress.say(f"{report.assigned:,} of {report.users:,} user(s) assigned: rank cost "
+                 f"{report.rank_cost:,}; {report.unassigned:,} unassigned × "
+                 f"{args.unassigned_cost:,} = {report.unassigned_penalty:,} penalty "
+                 f"(objective {report.total_cost:,})")
     emit(res.allocation, output, progress)
+    if plot is not None:
+        from fairalloc.transforms.charts import assignment_chart
+
+        write_plot(assignment_chart(res, capacities), plot, progress)
 
 
 def _read_json(path: str) -> Any:
@@ -140,6 +197,7 @@ def coverage(args: argparse.Namespace, progress: Progress) -> None:
     audit_path = check_output(args.audit, "audit", inputs=_inputs(args))
     if output is not None and audit_path is not None and output.resolve() == audit_path.resolve():
         raise CLIError(f"--output and --audit name the same file {output}")
+    plot = _plot_path(args, args.output, args.audit)
     groups = read_table(args.groups, "groups", progress)
     eligibility = read_table(args.eligibility, "eligibility", progress)
     supply = read_table(args.supply, "supply", progress)
@@ -150,11 +208,16 @@ def coverage(args: argparse.Namespace, progress: Progress) -> None:
     progress.say(f"objective {res.objective:.6g}, "
                  f"{res.report.scarce_resources} scarce resource(s), "
                  f"lowest coverage {res.groups['coverage'].min():.6g}")
+    audit = None
     if audit_path is not None:
         audit = audit_fairness(groups, res.allocation, eligibility)
         progress.say(f"audit: {len(audit):,} justified complaint(s)")
         emit(audit, audit_path, progress)
     emit(getattr(res, args.table), output, progress)
+    if plot is not None:
+        from fairalloc.transforms.charts import coverage_chart
+
+        write_plot(coverage_chart(res, audit), plot, progress)
 
 
 def parse_ratios(text: str) -> dict[int | str, float]:
@@ -217,6 +280,7 @@ def _whole_number(text: str) -> int:
 def portions(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc portions``: whole portions in proportion to ratios."""
     output = check_output(args.output, inputs=_inputs(args))
+    plot = _plot_path(args, args.output)
     total = _whole_number(args.total)
     if _is_inline(args.ratios):
         ratios: Any = parse_ratios(args.ratios)
@@ -230,6 +294,10 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
     progress.say(f"{args.method}: {int(result.sum()):,} of {total:,} portion(s) handed "
                  f"out to {len(result):,} key(s), {unallocated:,} unallocated")
     emit(result, output, progress)
+    if plot is not None:
+        from fairalloc.transforms.charts import portions_chart
+
+        write_plot(portions_chart(result, ratios), plot, progress)
 
 
 def outputs(args: argparse.Namespace, progress: Progress) -> None:

@@ -90,6 +90,48 @@ path
     return path
 
 
+def check_plot(path: str | Path | None, inputs: Iterable[str | Path | None] = ()) -> Path | None:
+    """Validate a ``--plot`` path before any work: a ``.png`` file in an existing directory,
+    not one of the ``inputs`` (nor the ``--output`` given among them).
+
+    >>> check_plot("chart.svg")
+    Traceback (most recent call last):
+    ...
+    fairalloc.cli.io.CLIError: plot chart.svg: the chart is written as PNG: use a .png path
+    >>> check_plot("in.png", inputs=["./in.png"])
+    Traceback (most recent call last):
+    ...
+    fairalloc.cli.io.CLIError: plot in.png: is also an input or output (./in.png); choose \
+another path
+    """
+    if path is None:
+        return None
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise CLIError(f"plot {path}: the chart is written as PNG: use a .png path")
+    for other in inputs:
+        if other is not None and _same_file(path, Path(other)):
+            raise CLIError(f"plot {path}: is also an input or output ({other}); "
+                           "choose another path")
+    if path.is_dir():
+        raise CLIError(f"plot {path}: is a directory")
+    if not path.parent.is_dir():
+        raise CLIError(f"plot {path}: directory {path.parent} does not exist")
+    return path
+
+
+def write_plot(figure: object, path: Path | None, progress: Progress) -> None:
+    """Write a chart (a matplotlib figure) to ``path`` as PNG, atomically; nothing when
+    ``path`` is None."""
+    if path is None:
+        return
+    from fairalloc.transforms.charts import png_bytes
+
+    data = png_bytes(figure)  # type: ignore[arg-type]
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
+    progress.say(f"wrote chart {path} ({len(data) // 1024:,} KiB)")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file: resolved paths, or the same inode (links)."""
     if os.path.realpath(a) == os.path.realpath(b):

@@ -81,6 +81,13 @@ def _subcommand(subparsers, name: str, summary: str, description: str, example: 
         epilog=f"Example:\n{example}", formatter_class=_Formatter, parents=[common])
 
 
+def _plot_option(p: argparse.ArgumentParser) -> None:
+    """``--plot FILE.png``: the capability's chart, the same one Dagster and ``fairalloc.plot``
+    show."""
+    p.add_argument("--plot", metavar="FILE.png",
+                   help="also write the result's chart (PNG) to this file")
+
+
 def _sourcing(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``fairalloc sourcing``: matches, capacities, demands and the sourcing options."""
     p = _subcommand(
@@ -110,6 +117,7 @@ def _sourcing(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         f"(default: {SOURCING.on_zero_capacity})")
     p.add_argument("--by", action="append", metavar="COL",
                    help="group column present in all three tables (repeatable)")
+    _plot_option(p)
     return p
 
 
@@ -156,6 +164,7 @@ def _periods(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="draw whole units (desks, seats) from the allocation and output the draw")
     p.add_argument("--seed", type=int, metavar="INT",
                    help=f"{PERIODS.option('seed').help} (default: {PERIODS.seed})")
+    _plot_option(p)
     return p
 
 
@@ -186,6 +195,7 @@ def _assign(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--constraints", metavar="JSON",
                    help="milp only: JSON file {\"quotas\": [...], \"together\": [...], "
                         "\"conflicts\": [...]} (see assign_preferences)")
+    _plot_option(p)
     return p
 
 
@@ -212,6 +222,7 @@ def _coverage(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="which result table to output (default: %(default)s)")
     p.add_argument("--audit", metavar="PATH",
                    help="also write the fairness audit (one row per justified complaint)")
+    _plot_option(p)
     return p
 
 
@@ -230,6 +241,7 @@ def _portions(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="number of portions to hand out (a whole number ≥ 0)")
     p.add_argument("--method", choices=PORTION_METHODS, default=PORTIONS.method,
                    help="apportionment method (default: %(default)s)")
+    _plot_option(p)
     return p
 
 

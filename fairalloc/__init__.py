@@ -1,9 +1,10 @@
 """fairalloc: divide scarce, capacity-limited resources among competing claimants.
 
 The public API, one import away (``import fairalloc as fa``): the transforms of every
-capability, their result and report types, the error types and ``load_output`` for tables the
-pipeline stored. Names load on first use, so ``import fairalloc`` (and the ``fairalloc``
-command's ``--help``) stays fast and imports no data library until a transform is used.
+capability, their result and report types, their charts (``plot`` and one function per
+capability), the error types and ``load_output`` for tables the pipeline stored. Names load
+on first use, so ``import fairalloc`` (and the ``fairalloc`` command's ``--help``) stays fast
+and imports no data library until a transform is used.
 
 Examples
 --------
@@ -51,6 +52,15 @@ _API: dict[str, str] = {
     "CoverageReport": "fairalloc.transforms.coverage",
     # integer portions
     "apportion": "fairalloc.transforms.portions",
+    # charts (matplotlib figures, Agg canvas)
+    "plot": "fairalloc.transforms.charts",
+    "sourcing_chart": "fairalloc.transforms.charts",
+    "periods_chart": "fairalloc.transforms.charts",
+    "lottery_chart": "fairalloc.transforms.charts",
+    "assignment_chart": "fairalloc.transforms.charts",
+    "coverage_chart": "fairalloc.transforms.charts",
+    "audit_chart": "fairalloc.transforms.charts",
+    "portions_chart": "fairalloc.transforms.charts",
     # stored pipeline outputs
     "load_output": "fairalloc.pipelines.outputs",
     # statuses and errors
@@ -90,6 +100,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         AssignmentReport,
         PreferenceAssignment,
         assign_preferences,
+    )
+    from fairalloc.transforms.charts import (  # noqa: F401
+        assignment_chart,
+        audit_chart,
+        coverage_chart,
+        lottery_chart,
+        periods_chart,
+        plot,
+        portions_chart,
+        sourcing_chart,
     )
     from fairalloc.transforms.coverage import (  # noqa: F401
         CoverageAllocation,

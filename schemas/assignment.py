@@ -13,7 +13,7 @@ repeated with the same capacity collapses; a missing capacity means unlimited.
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import COUNT, RANK, Column, Table, key, models
+from fairalloc.schemas.tables import COUNT, RANK, Column, Table, TableCheck, key, models
 
 USER = key("user", "The user who ranks items.")
 ITEM = key("item", "The item ranked and assigned.")
@@ -33,6 +33,25 @@ ASSIGNMENTS = Table(
             Column("rank", "Int64", "The user's rank of that item; missing = unassigned.",
                    RANK, nullable=True)))
 
+def _ranks_1_to_max(frame) -> bool:
+    """The rank columns are rank_1, rank_2, … rank_K in order, none missing."""
+    ranks = [c for c in frame.columns if str(c).startswith("rank_")]
+    return ranks == [f"rank_{k}" for k in range(1, len(ranks) + 1)]
+
+
+SUMMARY = Table(
+    "assignment_summary", "Per item: capacity, users assigned and users per rank obtained.",
+    keys=(ITEM,),
+    values=(Column("capacity", "Int64", "Users the item can take; missing = unlimited.", COUNT,
+                   nullable=True),
+            Column("assigned", "int64", "Users assigned to the item.", COUNT),
+            Column(r"rank_[1-9][0-9]*", "int64", "Users who got the item as their k-th "
+                   "choice (one column per rank 1 … the worst rank listed).", COUNT,
+                   regex=True)),
+    checks=(TableCheck(_ranks_1_to_max, "rank_columns_1_to_max",
+                       "rank columns must be rank_1 … rank_K, none missing"),))
+
+
 # The pandera models, derived on first use (importing the definitions loads no pandera).
 __getattr__ = models(globals(), {
     # One row per (user, item): rank 1 = best.
@@ -41,4 +60,6 @@ __getattr__ = models(globals(), {
     "ItemCapacities": CAPACITIES.polars,
     # ``assignments``: indexed by user.
     "AssignmentsOutput": ASSIGNMENTS.pandas,
+    # ``assignment_summary``: indexed by item, rank columns rank_1 … rank_K always present.
+    "SummaryOutput": SUMMARY.pandas,
 })

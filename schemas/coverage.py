@@ -16,7 +16,17 @@ resources eligibility may name is checked by the transform, which names the unkn
 
 from __future__ import annotations
 
-from fairalloc.schemas.tables import AMOUNT, FRACTION, POSITIVE, SHARE, Column, Table, key, models
+from fairalloc.schemas.tables import (
+    AMOUNT,
+    FRACTION,
+    KEY,
+    POSITIVE,
+    SHARE,
+    Column,
+    Table,
+    key,
+    models,
+)
 
 GROUP = key("group", "The population group.")
 RESOURCE = key("resource", "The scarce resource.")
@@ -52,6 +62,22 @@ RESOURCES_OUT = Table(
     values=(SUPPLY, Column("used", float, "Amount given out.", AMOUNT),
             Column("scarce", bool, "True when the supply is used up."), MARGINAL))
 
+AUDIT = Table(
+    "fairness_audit", "One row per justified complaint (empty when the allocation is fair).",
+    keys=(),
+    values=(Column("complainant", KEY, "The group that may complain."),
+            Column("other", KEY, "The group that received the resource instead."),
+            Column("resource", KEY, "The resource they both may receive."),
+            Column("complainant_weight", "float64", "Weight of the complainant.", POSITIVE),
+            Column("other_weight", "float64", "Weight of the other group.", POSITIVE),
+            Column("complainant_coverage", "float64", "Coverage of the complainant.", SHARE),
+            Column("other_coverage", "float64", "Coverage of the other group.", SHARE),
+            Column("amount", "float64", "What the other group received of the resource.",
+                   AMOUNT),
+            Column("definition", "str", "Why the complaint is justified: higher_weight "
+                   "(w′ > w, y′ ≤ y) or lower_coverage (w′ = w, y′ < y).",
+                   isin=("higher_weight", "lower_coverage"))))
+
 # The pandera models, derived on first use (importing the definitions loads no pandera).
 __getattr__ = models(globals(), {
     # Per group: population > 0, prior coverage in [0, 1), weight > 0, all finite.
@@ -66,5 +92,7 @@ __getattr__ = models(globals(), {
     "GroupsOutput": GROUPS_OUT.pandas,
     # ``resource_usage``: indexed by resource.
     "ResourcesOutput": RESOURCES_OUT.pandas,
+    # ``fairness_audit``: one row per complaint, the same columns and dtypes when empty.
+    "AuditOutput": AUDIT.pandas,
 })
 

@@ -28,6 +28,7 @@ pairs without values: repeats collapse).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -139,7 +140,10 @@ RANK = Rule("≥ 1", ge=1, finite=False)
 @dataclass(frozen=True)
 class Column:
     """One column: name, type (a Python type, a pandas dtype name or :data:`KEY`), meaning
-    (one line), amount rule, whether values may be missing, the values allowed."""
+    (one line), amount rule, whether values may be missing, the values allowed.
+
+    With ``regex`` the name is a regular expression naming a family of columns (e.g.
+    ``rank_[1-9][0-9]*``: one column per rank), each following the same rules."""
 
     name: str
     dtype: Any
@@ -148,6 +152,22 @@ class Column:
     nullable: bool = False
     isin: tuple = ()
     coerce: bool = False
+    regex: bool = False
+
+    def names(self, name: str) -> bool:
+        """Whether ``name`` is this column (or, with ``regex``, one of its family).
+
+        Parameters
+        ----------
+        name : str
+            A column name.
+
+        Returns
+        -------
+        bool
+            True when the name is the column's.
+        """
+        return re.fullmatch(self.name, name) is not None if self.regex else name == self.name
 
     def checks(self) -> list[Check]:
         """Every check of the column: key type, amount rule, allowed values.
@@ -209,7 +229,8 @@ class Column:
         """
         import pandera.pandas as pdx
         return pdx.Column(self._dtype, self.checks(), nullable=self.nullable,
-                          coerce=self.coerce, description=self.description)
+                          coerce=self.coerce, description=self.description, regex=self.regex,
+                          name=self.name)
 
     def index(self, unique: bool = False) -> pdx.Index:
         """The column as an index level for pandera's pandas back-end.
@@ -248,14 +269,30 @@ def key(name: str, description: str) -> Column:
 
 
 @dataclass(frozen=True)
+class TableCheck:
+    """A check of a whole output table: a function of the pandas frame returning a bool, its
+    name and its error message (a pandera ``Check`` once a schema is derived)."""
+
+    fn: Callable[[Any], bool]
+    name: str
+    error: str
+
+
+@dataclass(frozen=True)
 class Table:
-    """A table: name, meaning, key columns, value columns and how repeated keys are treated."""
+    r"""A table: name, meaning, key columns, value columns and how repeated keys are treated.
+
+    An output table without keys (a list of findings, e.g. the fairness audit) keeps a plain
+    row index; ``checks`` are :class:`TableCheck`\ s of the whole output table (e.g. which
+    columns of a ``regex`` family must be present).
+    """
 
     name: str
     description: str
     keys: tuple[Column, ...]
     values: tuple[Column, ...] = ()
     repeats: Literal["collapse", "reject", "pairs"] = "collapse"
+    checks: tuple[TableCheck, ...] = ()
 
     @property
     def columns(self) -> tuple[Column, ...]:  # numpydoc ignore=RT01
@@ -275,7 +312,7 @@ class Table:
         Column or None
             The column; None when the table has none of that name.
         """
-        return next((c for c in self.columns if c.name == name), None)
+        return next((c for c in self.columns if c.names(name)), None)
 
     def grouped(self, *by: Column, name: str | None = None) -> Table:
         """The same table inside groups: the ``by`` columns lead the keys.
@@ -327,12 +364,15 @@ class Table:
             The schema, with this definition as its ``metadata["table"]``.
         """
         import pandera.pandas as pdx
+        Check = _pandera()
+        index: pdx.Index | pdx.MultiIndex | None = None
         if len(self.keys) == 1:
-            index: pdx.Index | pdx.MultiIndex = self.keys[0].index(unique=True)
-        else:
+            index = self.keys[0].index(unique=True)
+        elif self.keys:
             index = pdx.MultiIndex([c.index() for c in self.keys])
         return pdx.DataFrameSchema(
             {c.name: c.pandas() for c in self.values}, index=index, strict=True,
+            checks=[Check(c.fn, name=c.name, error=c.error) for c in self.checks],
             name=self.name, description=self.description, metadata={"table": self},
         )
 

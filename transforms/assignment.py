@@ -39,6 +39,7 @@ from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import KeyedTable, code_rows, key_tuples, table_input, to_polars
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
+    InputTypeError,
     InvalidAmountError,
     ParameterError,
     SolverError,
@@ -68,9 +69,14 @@ class AssignmentReport(Report):
     assigned: int
     unassigned: int
     unlisted: int
+    #: The objective: ``rank_cost + unassigned_penalty``.
     total_cost: int
     rank_counts: dict
     priority_levels: int
+    #: Σ rank obtained by the placed users (an unlisted item counts max rank + 2).
+    rank_cost: int = 0
+    #: ``unassigned`` × ``unassigned_cost``: what leaving users unplaced adds to the objective.
+    unassigned_penalty: int = 0
 
 
 @dataclass(frozen=True)
@@ -202,8 +208,9 @@ def assign_preferences(
         raise ParameterError("constraints need strategy='milp'", [strategy])
     fill_unlisted = flag("fill_unlisted", fill_unlisted)
     allow_unassigned = flag("allow_unassigned", allow_unassigned)
-    unassigned_cost = whole("unassigned_cost", unassigned_cost, low=0)
-    seed = whole("seed", seed, low=0)
+    unassigned_cost = whole("unassigned_cost", unassigned_cost,
+                            **ASSIGNMENT.option("unassigned_cost").bounds())
+    seed = whole("seed", seed, **ASSIGNMENT.option("seed").bounds())
     with stopwatch() as sw:
         prefs, user, users = _preferences(preferences)
         caps = _capacities(capacities)
@@ -308,14 +315,15 @@ def _report(strategy, got, obtained, rank, arcs, result, seconds,
     counts = np.bincount(obtained[listed].astype(np.int64), minlength=int(rank.max()) + 1)
     unlisted = int((placed & ~listed).sum())
     unassigned = int((~placed).sum())
-    total = (int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
-             + unassigned * unassigned_cost)
+    rank_cost = int(obtained[listed].sum()) + unlisted * (int(rank.max()) + 2)
+    penalty = unassigned * unassigned_cost
+    total = rank_cost + penalty
     return AssignmentReport(
         status=str(result.status), wall_time_s=seconds, strategy=strategy, users=arcs.n_users,
         items=len(arcs.capacity), assigned=int(placed.sum()), unassigned=unassigned,
         unlisted=unlisted, total_cost=total,
         rank_counts={k: int(c) for k, c in enumerate(counts) if k >= 1 and c},
-        priority_levels=result.levels,
+        priority_levels=result.levels, rank_cost=rank_cost, unassigned_penalty=penalty,
     )
 
 
@@ -323,8 +331,13 @@ __all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
 
 
 @public("assignment")
-def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
+def assignment_summary(allocation: pd.DataFrame, capacities: Any,
+                       max_rank: int | None = None) -> pd.DataFrame:
     """Per item: capacity (missing = unlimited), assigned, and how many got it as rank k.
+
+    The columns do not depend on who got what: ``rank_1`` … ``rank_K`` are all present (0
+    where nobody got that rank), K being ``max_rank`` (the worst rank listed in the
+    preferences) or, without it, the worst rank obtained.
 
     Parameters
     ----------
@@ -333,18 +346,21 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFram
         :attr:`PreferenceAssignment.allocation`.
     capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
         The capacities given to :func:`assign_preferences`.
+    max_rank : int, optional
+        The worst rank of the preferences (a whole number ≥ 1): the last rank column.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by item: ``capacity`` (Int64, missing = unlimited), ``assigned`` and one
-        ``rank_k`` column per rank obtained.
+        Indexed by item: ``capacity`` (Int64, missing = unlimited), ``assigned`` (int64) and
+        ``rank_1`` … ``rank_K`` (int64).
 
     Raises
     ------
     fairalloc.transforms.errors.FairallocError
-        Bad ``capacities`` (as for :func:`assign_preferences`), or an ``allocation`` lacking
-        its columns (:class:`~fairalloc.transforms.errors.InputTypeError`).
+        Bad ``capacities`` (as for :func:`assign_preferences`), an ``allocation`` lacking
+        its columns (:class:`~fairalloc.transforms.errors.InputTypeError`), or a rank
+        obtained beyond ``max_rank`` (:class:`~fairalloc.transforms.errors.ParameterError`).
 
     Examples
     --------
@@ -352,17 +368,30 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any) -> pd.DataFram
     ...                      index=pd.Index(["a", "b", "c"], name="user"))
     >>> assignment_summary(alloc, {"X": 2, "Y": None}).to_dict("index")["X"]
     {'capacity': 2, 'assigned': 2, 'rank_1': 1, 'rank_2': 1}
+    >>> assignment_summary(alloc, {"X": 2}, max_rank=4).columns.tolist()
+    ['capacity', 'assigned', 'rank_1', 'rank_2', 'rank_3', 'rank_4']
     """
     caps = _capacities(capacities)
     cap = pd.array(caps[CAPACITY].to_numpy(), dtype="Int64")
     cap[caps[CAPACITY].to_numpy() < 0] = pd.NA
     index = pd.Index(caps[ITEM].to_pandas(), name=ITEM)
+    if not {ITEM, RANK} <= set(allocation.columns):
+        raise InputTypeError("allocation needs columns item and rank",
+                             list(map(str, allocation.columns)))
     placed = allocation.dropna(subset=[ITEM])
+    ranks = placed[RANK].dropna().astype(np.int64)
+    worst = int(ranks.max()) if len(ranks) else 0
+    if max_rank is not None:
+        max_rank = whole("max_rank", max_rank, low=1)
+        if worst > max_rank:
+            raise ParameterError(f"ranks obtained beyond max_rank {max_rank}", [worst])
+    k = max(max_rank or 0, worst)
     counts = placed.groupby(ITEM)[RANK].value_counts().unstack(fill_value=0)
-    counts = counts.reindex(index, fill_value=0)
-    counts.columns = [f"rank_{int(k)}" for k in counts.columns]
+    counts = counts.reindex(index=index, columns=range(1, k + 1), fill_value=0)
+    counts.columns = [f"rank_{r}" for r in range(1, k + 1)]
     assigned = placed[ITEM].value_counts().reindex(index, fill_value=0)
-    out = pd.DataFrame({CAPACITY: cap, "assigned": assigned.to_numpy()}, index=index)
+    out = pd.DataFrame({CAPACITY: cap, "assigned": assigned.to_numpy(dtype=np.int64)},
+                       index=index)
     return pd.concat([out, counts.astype(np.int64)], axis=1)
 
 

@@ -355,7 +355,7 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     >>> audit_fairness(groups, alloc, elig)[["complainant", "other", "definition"]].values.tolist()
     [['a', 'b', 'higher_weight']]
     """
-    tol = number("tol", tol, low=0)
+    tol = number("tol", tol, **COVERAGE.option("tol").bounds())
     gt, n, f, w = _groups(groups)
     resources = to_polars(eligibility, [GROUP, RESOURCE], what="eligibility")[RESOURCE]
     rt = KeyedTable(pl.DataFrame({RESOURCE: resources.unique().sort(),
@@ -377,17 +377,22 @@ def audit_fairness(groups: Any, allocation: Any, eligibility: Any, *,
     y = f + np.bincount(ag, weights=at.values, minlength=len(n)) / n
 
     c, o, k_, amt, higher = kernels.complaints(eg, ek, n, w, y, x, tol)
-    if not len(c):
-        return pd.DataFrame({col: pd.Series(dtype=t) for col, t in _AUDIT_DTYPES.items()})
+    # the same columns and dtypes with or without complaints: keys keep the dtype of the
+    # input's keys, amounts are float64, definition is text (an empty table stays typed)
     names_g = gt.frame[GROUP].to_pandas()
     names_k = rt.frame[RESOURCE].to_pandas()
+    definition = np.array(["lower_coverage", "higher_weight"])[np.asarray(higher, dtype=int)]
     return pd.DataFrame({
-        "complainant": names_g.take(c).to_numpy(), "other": names_g.take(o).to_numpy(),
-        "resource": names_k.take(k_).to_numpy(),
-        "complainant_weight": w[c], "other_weight": w[o],
-        "complainant_coverage": y[c], "other_coverage": y[o], "amount": amt,
-        "definition": np.where(higher, "higher_weight", "lower_coverage"),
-    })
+        "complainant": names_g.take(c).reset_index(drop=True),
+        "other": names_g.take(o).reset_index(drop=True),
+        "resource": names_k.take(k_).reset_index(drop=True),
+        "complainant_weight": np.asarray(w[c], dtype=np.float64),
+        "other_weight": np.asarray(w[o], dtype=np.float64),
+        "complainant_coverage": np.asarray(y[c], dtype=np.float64),
+        "other_coverage": np.asarray(y[o], dtype=np.float64),
+        "amount": np.asarray(amt, dtype=np.float64),
+        "definition": pd.Series(definition, dtype="str"),
+    }, columns=AUDIT_COLUMNS)
 
 
 @public("coverage")
@@ -455,11 +460,6 @@ def coverage_violations(allocation: pd.DataFrame, groups: pl.DataFrame, supply: 
     rows += [("negative", k, float(v), 0.0) for k, v in amount[neg].items()]
     return pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
 
-
-_AUDIT_DTYPES = {"complainant": object, "other": object, "resource": object,
-                 "complainant_weight": float, "other_weight": float,
-                 "complainant_coverage": float, "other_coverage": float, "amount": float,
-                 "definition": object}
 
 __all__ = ["AUDIT_COLUMNS", "CoverageAllocation", "CoverageReport", "allocate_coverage",
            "audit_fairness", "coverage_violations", "parse_loss"]

@@ -26,11 +26,28 @@ from fairalloc.transforms.errors import ParameterError
 
 @dataclass(frozen=True)
 class Option:
-    """One option: its default, its closed set of choices (if any) and a one-line meaning."""
+    """One option: its default, its closed set of choices (if any), a one-line meaning and,
+    for a number, its bounds (``low`` / ``high``, open or closed; ``whole`` for integers).
+
+    >>> SOURCING.option("relative_tolerance").bounds()
+    {'low': 0, 'high': 1, 'low_open': False, 'high_open': True}
+    """
 
     default: Any
     help: str
     choices: tuple[str, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    whole: bool = False
+
+    def bounds(self) -> dict[str, Any]:
+        """The keyword bounds of the number checks (``number(name, value, **bounds)``)."""
+        out: dict[str, Any] = {"low": self.low, "high": self.high}
+        if not self.whole:
+            out.update(low_open=self.low_open, high_open=self.high_open)
+        return out
 
 
 class Vocabulary:
@@ -123,7 +140,7 @@ SOURCING = Vocabulary(
     method=Option("direct", "direct: within capacity; proportional: how much each source is "
                             "asked for", ("direct", "proportional")),
     relative_tolerance=Option(0.0, "sink demands may be overstated by up to this fraction, "
-                                   "in [0, 1)"),
+                                   "in [0, 1)", low=0, high=1, high_open=True),
     redistribute=Option(False, "repeat on what is left until nothing more moves"),
     run_qa=Option(True, "re-check the final answer strictly (no repair)"),
     on_zero_capacity=Option("even", "when all of a sink's sources have capacity 0: split "
@@ -135,12 +152,12 @@ PERIODS = Vocabulary(
     auto_weights=Option(True, "weight periods by demand (D_t / min D) instead of 1"),
     two_step=Option(True, "hand out leftover capacity in step 2"),
     convergence_threshold=Option(0.01, "step 2: a period has leftover capacity above this "
-                                       "fraction"),
+                                       "fraction", low=0),
     demand_gap_threshold=Option(0.1, "step 2: an account's unmet demand counts above this "
-                                     "amount"),
-    max_iterations=Option(10, "step 2: at most this many rounds"),
+                                     "amount", low=0),
+    max_iterations=Option(10, "step 2: at most this many rounds", low=0, whole=True),
     step2_strategy=Option("max_flow", "how each step-2 round is solved", ("max_flow", "lp")),
-    seed=Option(0, "lottery seed, an integer >= 0"),
+    seed=Option(0, "lottery seed, an integer >= 0", low=0, whole=True),
 )
 
 ASSIGNMENT = Vocabulary(
@@ -150,15 +167,15 @@ ASSIGNMENT = Vocabulary(
                     ("min_cost_flow", "rank_maximal", "milp")),
     fill_unlisted=Option(False, "also allow unranked items, at cost max rank + 2"),
     allow_unassigned=Option(True, "allow users to stay unplaced (else fail unless all fit)"),
-    unassigned_cost=Option(10_000, "cost of leaving a user unplaced"),
-    seed=Option(0, "tie-break seed"),
+    unassigned_cost=Option(10_000, "cost of leaving a user unplaced", low=0, whole=True),
+    seed=Option(0, "tie-break seed", low=0, whole=True),
 )
 
 COVERAGE = Vocabulary(
     "coverage",
     loss=Option("quadratic", "quadratic (1-y)^2, exp e^-y, power (1-y)^m with m > 1, or log "
                              "-ln(y+eps) with eps > 0", ("quadratic", "power", "log", "exp")),
-    tol=Option(1e-9, "fairness audit: relative slack before a complaint counts"),
+    tol=Option(1e-9, "fairness audit: relative slack before a complaint counts", low=0),
 )
 
 #: The losses that take a parameter: its name and the open lower bound it must exceed.
@@ -212,6 +229,10 @@ PORTIONS = Vocabulary(
     method=Option("priority", "apportionment method",
                   ("priority", "hamilton", "jefferson", "webster", "adams", "huntington_hill")),
 )
+
+#: The pipeline's run-config total of portions (``apportion`` takes it as a required argument).
+PORTIONS_TOTAL = Option(75, "number of whole portions to hand out (a whole number >= 0)",
+                        low=0, high=2**50, whole=True)
 
 #: Every capability's vocabulary by name.
 VOCABULARIES = {v.capability: v for v in (SOURCING, PERIODS, ASSIGNMENT, COVERAGE, PORTIONS)}

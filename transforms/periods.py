@@ -112,9 +112,11 @@ def _options(auto_weights: Any, two_step: Any, convergence_threshold: Any,
     """The scalar parameters, checked once (booleans are not numbers, strings not flags)."""
     return _Options(
         flag("auto_weights", auto_weights), flag("two_step", two_step),
-        number("convergence_threshold", convergence_threshold, low=0),
-        number("demand_gap_threshold", demand_gap_threshold, low=0),
-        whole("max_iterations", max_iterations, low=0),
+        number("convergence_threshold", convergence_threshold,
+               **PERIODS.option("convergence_threshold").bounds()),
+        number("demand_gap_threshold", demand_gap_threshold,
+               **PERIODS.option("demand_gap_threshold").bounds()),
+        whole("max_iterations", max_iterations, **PERIODS.option("max_iterations").bounds()),
         choice("step2_strategy", step2_strategy, kernels.STEP2_SOLVERS),
     )
 
@@ -600,7 +602,7 @@ def lottery(allocation: Any, capacities: Any, seed: int = PERIODS.seed) -> pd.Da
     >>> int(draw["won"].sum()), draw["probability"].round(6).tolist()
     (2, [0.666667, 0.666667, 0.666667])
     """
-    seed = whole("seed", seed, low=0)
+    seed = whole("seed", seed, **PERIODS.option("seed").bounds())
     amounts = keyed_table(_lottery_input(allocation), [ACCOUNT, PERIOD], "allocation",
                           what="allocation")
     per = table_input(capacities, contract.CAPACITIES, what="capacities")
@@ -782,7 +784,7 @@ def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
         frame = frame.collect()
     if "allocation" not in frame.columns:
         raise ParameterError("allocation table needs an 'allocation' column", list(frame.columns))
-    seed = whole("seed", seed, low=0)
+    seed = whole("seed", seed, **PERIODS.option("seed").bounds())
     keep = (*by, ACCOUNT, PERIOD, "allocation")  # a pandas table keeps its index levels too
     table = (frame[[c for c in frame.columns if c in keep]] if isinstance(frame, pd.DataFrame)
              else frame)

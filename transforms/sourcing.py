@@ -394,7 +394,8 @@ def direct_sourcing(
     >>> snk.round(2).tolist()
     [111.11, 460.0, 500.0]
     """
-    tol = number("relative_tolerance", relative_tolerance, low=0, high=1, high_open=True)
+    tol = number("relative_tolerance", relative_tolerance,
+                 **SOURCING.option("relative_tolerance").bounds())
     run_qa = flag("run_qa", run_qa)
     redistribute = flag("redistribute", redistribute)
     with stopwatch() as sw:

@@ -5,8 +5,11 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
+from fairalloc.pipelines.config import bounded, choices, option
 from fairalloc.pipelines.metadata import (
+    assignment_ranks,
+    chart_metadata,
+    ownership,
     report_metadata,
     table_metadata,
     validate,
@@ -14,6 +17,7 @@ from fairalloc.pipelines.metadata import (
 )
 from fairalloc.schemas import assignment as schemas
 from fairalloc.transforms import assignment as tf
+from fairalloc.transforms.charts import assignment_chart
 from fairalloc.transforms.options import ASSIGNMENT
 
 GROUP = "assignment"
@@ -30,30 +34,35 @@ class AssignmentConfig(dg.Config):
     strategy: choices(ASSIGNMENT, "strategy") = option(ASSIGNMENT, "strategy")
     fill_unlisted: bool = option(ASSIGNMENT, "fill_unlisted")
     allow_unassigned: bool = option(ASSIGNMENT, "allow_unassigned")
-    unassigned_cost: int = option(ASSIGNMENT, "unassigned_cost")
-    seed: int = option(ASSIGNMENT, "seed")
+    unassigned_cost: bounded(ASSIGNMENT, "unassigned_cost") = option(  # type: ignore
+        ASSIGNMENT, "unassigned_cost")
+    seed: bounded(ASSIGNMENT, "seed") = option(ASSIGNMENT, "seed")  # type: ignore
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP))
 def assignments(context: dg.AssetExecutionContext, config: AssignmentConfig,
                 preferences: pl.DataFrame, item_capacities: pl.DataFrame) -> pd.DataFrame:
     """The item (and rank obtained) per user."""
     res = tf.assign_preferences(preferences, item_capacities, **config.model_dump())
     validate(res.allocation, schemas.AssignmentsOutput, "assignments")
-    meta = report_metadata(res.report)
-    meta["rank_counts"] = dg.MetadataValue.json({str(k): v for k, v in
-                                                 res.report.rank_counts.items()})
     context.add_output_metadata({**table_metadata(res.allocation, schemas.AssignmentsOutput),
-                                 **meta})
+                                 **report_metadata(res.report),
+                                 **chart_metadata(assignment_chart(res, item_capacities)),
+                                 **assignment_ranks(res.allocation)})
     return res.allocation
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP))
 def assignment_summary(context: dg.AssetExecutionContext, assignments: pd.DataFrame,
-                       item_capacities: pl.DataFrame) -> pd.DataFrame:
-    """Per item: capacity, assigned and how many got it as their k-th choice."""
-    summary = tf.assignment_summary(assignments, item_capacities)
-    context.add_output_metadata(table_metadata(summary))
+                       item_capacities: pl.DataFrame, preferences: pl.DataFrame) -> pd.DataFrame:
+    """Per item: capacity, assigned and how many got it as their k-th choice (rank_1 … the
+    worst rank listed, whatever was obtained)."""
+    summary = tf.assignment_summary(assignments, item_capacities,
+                                    max_rank=int(preferences["rank"].max()))
+    validate(summary, schemas.SummaryOutput, "assignment_summary")
+    context.add_output_metadata({**table_metadata(summary, schemas.SummaryOutput),
+                                 **chart_metadata(assignment_chart(assignments, item_capacities)),
+                                 **assignment_ranks(assignments)})
     return summary
 
 

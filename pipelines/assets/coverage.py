@@ -7,7 +7,14 @@ import polars as pl
 from fairalloc.pipelines.assets.inputs import parquet_input
 from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import (
+    audit_summary,
+    chart_metadata,
+    coverage_summary,
+    ownership,
     report_metadata,
+    resources_summary,
+    share_metadata,
+    shown,
     table_metadata,
     validate,
     violations_check,
@@ -15,6 +22,7 @@ from fairalloc.pipelines.metadata import (
 from fairalloc.schemas import coverage as schemas
 from fairalloc.transforms import coverage as tf
 from fairalloc.transforms import options
+from fairalloc.transforms.charts import audit_chart, coverage_chart
 from fairalloc.transforms.options import COVERAGE
 
 GROUP = "coverage"
@@ -55,13 +63,14 @@ def loss_spec(config: CoverageConfig) -> str | tuple[str, float | None]:
     group_name=GROUP,
     outs={
         "coverage_allocation": dg.AssetOut(kinds={"pandas", "parquet"},
-                                           description="Amount per (group, resource)."),
+                                           description="Amount per (group, resource).",
+                                           **ownership(GROUP)),
         "group_coverage": dg.AssetOut(kinds={"pandas", "parquet"},
                                       description="Coverage, shortfall and allocated per "
-                                                  "group."),
+                                                  "group.", **ownership(GROUP)),
         "resource_usage": dg.AssetOut(kinds={"pandas", "parquet"},
                                       description="Supply, use, scarcity and price per "
-                                                  "resource."),
+                                                  "resource.", **ownership(GROUP)),
     },
 )
 def coverage_tables(
@@ -80,28 +89,34 @@ def coverage_tables(
                           (schemas.ResourcesOutput, res.resources)):
         validate(table, schema, schema.name)
     groups = res.groups
-    utilisation = {f"utilization {k}": float(u / s) for k, u, s in
-                   zip(res.resources.index, res.resources["used"], res.resources["supply"],
-                       strict=True)}
+    utilisation = share_metadata("utilization",
+                                 res.resources["used"] / res.resources["supply"])
+    chart = chart_metadata(coverage_chart(res))
+    shared = {**chart, **coverage_summary(groups)}
     yield dg.Output(allocation, "coverage_allocation",
                     metadata={**table_metadata(allocation, schemas.AllocationOutput),
-                              **report_metadata(res.report)})
+                              **report_metadata(res.report), **shared})
     yield dg.Output(groups, "group_coverage",
                     metadata={**table_metadata(groups, schemas.GroupsOutput),
-                              "total_shortfall": float(groups["shortfall"].sum()),
-                              "total_allocated": float(groups["allocated"].sum()),
-                              "min_coverage": float(groups["coverage"].min())})
+                              "total_shortfall": shown(float(groups["shortfall"].sum())),
+                              "total_allocated": shown(float(groups["allocated"].sum())),
+                              "min_coverage": shown(float(groups["coverage"].min()), True),
+                              **shared})
     yield dg.Output(res.resources, "resource_usage",
                     metadata={**table_metadata(res.resources, schemas.ResourcesOutput),
-                              **utilisation})
+                              **utilisation, **chart,
+                              **resources_summary(res.resources)})
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP))
 def fairness_audit(context: dg.AssetExecutionContext, coverage_allocation: pd.DataFrame,
                    population_groups: pl.DataFrame, eligibility: pl.DataFrame) -> pd.DataFrame:
     """Every justified complaint against the allocation (empty when it is fair)."""
     audit = tf.audit_fairness(population_groups, coverage_allocation, eligibility)
-    context.add_output_metadata({**table_metadata(audit), "complaints": len(audit)})
+    validate(audit, schemas.AuditOutput, "fairness_audit")
+    context.add_output_metadata({**table_metadata(audit, schemas.AuditOutput),
+                                 "complaints": len(audit), **chart_metadata(audit_chart(audit)),
+                                 **audit_summary(audit)})
     return audit
 
 

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from fairalloc.pipelines.metadata import table_metadata, validate
+from fairalloc.pipelines.metadata import ownership, shown, table_metadata, validate
 from fairalloc.pipelines.resources import DataDir
 
 
@@ -21,13 +21,14 @@ def parquet_input(
     ``total`` names a column whose sum is shown as metadata.
     """
 
-    @dg.asset(name=name, group_name=capability, description=description, kinds={"parquet"})
+    @dg.asset(name=name, group_name=capability, description=description, kinds={"parquet"},
+              **ownership(capability))
     def _load(context: dg.AssetExecutionContext, data_dir: DataDir) -> pl.DataFrame:
         path = data_dir.file(capability, file or name)
         frame = validate(pl.read_parquet(path), model, name)
         meta = {**table_metadata(frame, model), "source_file": str(path)}
         if total:
-            meta[f"total_{total}"] = float(frame[total].sum())
+            meta[f"total_{total}"] = shown(float(frame[total].sum()))
         context.add_output_metadata(meta)
         return frame
 

@@ -5,15 +5,22 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
+from fairalloc.pipelines.config import bounded, choices, option
 from fairalloc.pipelines.metadata import (
+    chart_metadata,
+    lottery_summary,
+    ownership,
+    periods_summary,
     report_metadata,
+    share_metadata,
+    shown,
     table_metadata,
     validate,
     violations_check,
 )
 from fairalloc.schemas import periods as schemas
 from fairalloc.transforms import periods as tf
+from fairalloc.transforms.charts import lottery_chart, periods_chart
 from fairalloc.transforms.options import PERIODS
 
 GROUP = "periods"
@@ -35,27 +42,33 @@ class PeriodAllocationConfig(dg.Config):
 
     auto_weights: bool = option(PERIODS, "auto_weights")
     two_step: bool = option(PERIODS, "two_step")
-    convergence_threshold: float = option(PERIODS, "convergence_threshold")
-    demand_gap_threshold: float = option(PERIODS, "demand_gap_threshold")
-    max_iterations: int = option(PERIODS, "max_iterations")
+    convergence_threshold: bounded(PERIODS, "convergence_threshold") = option(  # type: ignore
+        PERIODS, "convergence_threshold")
+    demand_gap_threshold: bounded(PERIODS, "demand_gap_threshold") = option(  # type: ignore
+        PERIODS, "demand_gap_threshold")
+    max_iterations: bounded(PERIODS, "max_iterations") = option(  # type: ignore
+        PERIODS, "max_iterations")
     step2_strategy: choices(PERIODS, "step2_strategy") = option(PERIODS, "step2_strategy")
 
 
 class LotteryConfig(dg.Config):
     """Run config of the seat lottery."""
 
-    seed: int = option(PERIODS, "seed")
+    seed: bounded(PERIODS, "seed") = option(PERIODS, "seed")  # type: ignore
 
 
 @dg.multi_asset(
     group_name=GROUP,
     outs={
         "period_allocation": dg.AssetOut(kinds={"pandas", "parquet"},
-                                         description="Allocation per account and period."),
+                                         description="Allocation per account and period.",
+                                         **ownership(GROUP)),
         "period_accounts": dg.AssetOut(kinds={"pandas", "parquet"},
-                                       description="λ, caps and binding reason per account."),
+                                       description="λ, caps and binding reason per account.",
+                                       **ownership(GROUP)),
         "period_summary": dg.AssetOut(kinds={"pandas", "parquet"},
-                                      description="Use, utilisation and price per period."),
+                                      description="Use, utilisation and price per period.",
+                                      **ownership(GROUP)),
     },
 )
 def period_tables(
@@ -72,18 +85,20 @@ def period_tables(
                           (schemas.AccountsOutput, res.accounts),
                           (schemas.PeriodsOutput, res.periods)):
         validate(table, schema, schema.name)
-    utilisation = {f"utilization {k}": float(v)
-                   for k, v in res.periods["utilization"].items()}
+    utilisation = share_metadata("utilization", res.periods["utilization"])
+    shared = {**chart_metadata(periods_chart(res)),
+              **periods_summary(res.periods, res.allocation, BY)}
     yield dg.Output(res.allocation, "period_allocation",
                     metadata={**table_metadata(res.allocation, schemas.AllocationOutput),
-                              **report_metadata(res.report)})
+                              **report_metadata(res.report), **shared})
     yield dg.Output(res.accounts, "period_accounts",
-                    metadata=table_metadata(res.accounts, schemas.AccountsOutput))
+                    metadata={**table_metadata(res.accounts, schemas.AccountsOutput), **shared})
     yield dg.Output(res.periods, "period_summary",
-                    metadata={**table_metadata(res.periods, schemas.PeriodsOutput), **utilisation})
+                    metadata={**table_metadata(res.periods, schemas.PeriodsOutput), **utilisation,
+                              **shared})
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP))
 def seat_lottery(
     context: dg.AssetExecutionContext,
     config: LotteryConfig,
@@ -96,8 +111,10 @@ def seat_lottery(
     winners = draw.groupby(level=[*BY, "period"])["won"].sum()
     context.add_output_metadata({**table_metadata(draw, schemas.LotteryOutput), "seed": config.seed,
                                  "winners": int(draw["won"].sum()),
-                                 "expected winners": float(draw["probability"].sum()),
-                                 "largest period": int(winners.max())})
+                                 "expected winners": shown(float(draw["probability"].sum())),
+                                 "largest period": int(winners.max()),
+                                 **chart_metadata(lottery_chart(draw)),
+                                 **lottery_summary(draw, BY)})
     return draw
 
 

@@ -4,13 +4,22 @@ from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
+from pydantic import Field
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import choices, option
-from fairalloc.pipelines.metadata import table_metadata, validate, violations_check
+from fairalloc.pipelines.config import bounded_value, choices, option
+from fairalloc.pipelines.metadata import (
+    chart_metadata,
+    ownership,
+    portions_summary,
+    table_metadata,
+    validate,
+    violations_check,
+)
 from fairalloc.schemas import portions as schemas
 from fairalloc.transforms import portions as tf
-from fairalloc.transforms.options import PORTIONS
+from fairalloc.transforms.charts import portions_chart
+from fairalloc.transforms.options import PORTIONS, PORTIONS_TOTAL
 
 GROUP = "portions"
 
@@ -22,11 +31,12 @@ portion_ratios = parquet_input("portion_ratios", GROUP, schemas.PortionRatios,
 class PortionsConfig(dg.Config):
     """Run config: how many whole portions to hand out, and by which method (SPEC §5)."""
 
-    total: int = 75
+    total: bounded_value(PORTIONS_TOTAL) = Field(  # type: ignore
+        default=PORTIONS_TOTAL.default, description=PORTIONS_TOTAL.help)
     method: choices(PORTIONS, "method") = option(PORTIONS, "method")
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"},
+@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"}, **ownership(GROUP),
           check_specs=[dg.AssetCheckSpec("portions_sum_to_total", asset="portions",
                                          blocking=True,
                                          description="Portions add up to the configured total "
@@ -43,6 +53,8 @@ def portions(context: dg.AssetExecutionContext, config: PortionsConfig,
         "total": config.total, "method": config.method,
         "unallocated": result.attrs["unallocated"],
         "keys_with_portions": int((result > 0).sum()),
+        **chart_metadata(portions_chart(result, portion_ratios)),
+        **portions_summary(result, portion_ratios),
     })
     check = violations_check(tf.portion_violations(table, portion_ratios, config.total))
     yield dg.AssetCheckResult(check_name="portions_sum_to_total", passed=check.passed,

@@ -6,15 +6,19 @@ import pandas as pd
 import polars as pl
 
 from fairalloc.pipelines.assets.inputs import parquet_input
-from fairalloc.pipelines.config import option
+from fairalloc.pipelines.config import bounded, option
 from fairalloc.pipelines.metadata import (
+    chart_metadata,
+    ownership,
     report_metadata,
+    sourcing_summary,
     table_metadata,
     validate,
     violations_check,
 )
 from fairalloc.schemas import sourcing as schemas
 from fairalloc.transforms import sourcing as tf
+from fairalloc.transforms.charts import sourcing_chart
 from fairalloc.transforms.options import SOURCING
 
 GROUP = "sourcing"
@@ -36,16 +40,22 @@ sink_demand = parquet_input(
 class DirectSourcingConfig(dg.Config):
     """Run config of ``direct_sourcing``."""
 
-    relative_tolerance: float = option(SOURCING, "relative_tolerance")
+    relative_tolerance: bounded(SOURCING, "relative_tolerance") = option(  # type: ignore
+        SOURCING, "relative_tolerance")
     redistribute: bool = option(SOURCING, "redistribute")
 
 
-def _publish(context: dg.AssetExecutionContext, table: pd.DataFrame, schema, report) -> None:
+def _publish(context: dg.AssetExecutionContext, table: pd.DataFrame, schema, report,
+             sink_demand: pl.DataFrame, source_capacity: pl.DataFrame) -> None:
     validate(table, schema, context.asset_key.to_user_string())
-    context.add_output_metadata({**table_metadata(table, schema), **report_metadata(report)})
+    context.add_output_metadata({
+        **table_metadata(table, schema), **report_metadata(report),
+        **chart_metadata(sourcing_chart(table, sink_demand, source_capacity)),
+        **sourcing_summary(table, sink_demand, BY)})
 
 
-@dg.asset(name="proportional_sourcing", group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(name="proportional_sourcing", group_name=GROUP, kinds={"pandas", "parquet"},
+          **ownership(GROUP))
 def proportional_sourcing_table(
     context: dg.AssetExecutionContext,
     matches: pl.DataFrame,
@@ -55,11 +65,13 @@ def proportional_sourcing_table(
     """Each sink's demand split over its sources in proportion to capacity (may exceed it)."""
     volume = tf.proportional_sourcing(matches, sink_demand, source_capacity, by=BY)
     table = volume.to_frame()
-    _publish(context, table, schemas.ProportionalOutput, volume.attrs["report"])
+    _publish(context, table, schemas.ProportionalOutput, volume.attrs["report"], sink_demand,
+             source_capacity)
     return table
 
 
-@dg.asset(name="direct_sourcing", group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(name="direct_sourcing", group_name=GROUP, kinds={"pandas", "parquet"},
+          **ownership(GROUP))
 def direct_sourcing_table(
     context: dg.AssetExecutionContext,
     config: DirectSourcingConfig,
@@ -75,7 +87,8 @@ def direct_sourcing_table(
         by=BY,
     )
     table = pd.concat([source_volume, sink_volume], axis=1)
-    _publish(context, table, schemas.DirectOutput, source_volume.attrs["report"])
+    _publish(context, table, schemas.DirectOutput, source_volume.attrs["report"], sink_demand,
+             source_capacity)
     return table
 
 

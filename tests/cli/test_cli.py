@@ -412,3 +412,83 @@ def test_choices_follow_the_transforms():
     assert cli_parser.ZERO_CAPACITY_POLICIES == sourcing.ZERO_CAPACITY_POLICIES.names()
     assert cli_parser.STEP2_STRATEGIES == periods.STEP2_SOLVERS.names()
     assert cli_parser.PORTION_METHODS == tuple(METHODS)
+
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+#: Per capability, the arguments of a run on the sample data (paths under data/).
+PLOT_RUNS = {
+    "sourcing": ["--matches", DATA / "sourcing/matches.parquet",
+                 "--source-capacity", DATA / "sourcing/source_capacity.parquet",
+                 "--sink-demand", DATA / "sourcing/sink_demand.parquet",
+                 "--by", "commodity", "--by", "year"],
+    "periods": ["--requests", DATA / "periods/requests.parquet",
+                "--accounts", DATA / "periods/accounts.parquet",
+                "--capacities", DATA / "periods/capacities.parquet", "--by", "scenario"],
+    "assign": ["--preferences", DATA / "assignment/preferences.parquet",
+               "--capacities", DATA / "assignment/capacities.parquet"],
+    "coverage": ["--groups", DATA / "coverage/groups.parquet",
+                 "--eligibility", DATA / "coverage/eligibility.parquet",
+                 "--supply", DATA / "coverage/supply.parquet"],
+    "portions": ["--ratios", DATA / "portions/ratios.parquet", "--total", 75],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", list(PLOT_RUNS))
+def test_plot_writes_the_chart_as_png(tmp_path, command):
+    chart = tmp_path / "chart.png"
+    proc = ok(command, *PLOT_RUNS[command], "--output", tmp_path / "out.parquet",
+              "--plot", chart)
+    data = chart.read_bytes()
+    assert data.startswith(PNG) and len(data) > 20_000
+    assert f"wrote chart {chart}" in proc.stderr
+    assert not list(tmp_path.glob(".fairalloc-tmp-*"))
+
+
+@pytest.mark.parametrize(("plot", "message"), [
+    ("chart.svg", "use a .png path"),
+    ("{ratios}", "is also an input or output"),
+    ("missing/chart.png", "does not exist"),
+])
+def test_plot_path_is_refused_before_anything_runs(tmp_path, capsys, plot, message):
+    ratios = tmp_path / "ratios.png"  # an input that happens to end in .png
+    output = tmp_path / "out.csv"
+    path = plot.format(ratios=ratios)
+    if not path.startswith(str(tmp_path)):
+        path = str(tmp_path / path)
+    args = ["portions", "--ratios", "a=1,b=2", "--total", "3", "--output", str(output),
+            "--plot", path]
+    if plot == "{ratios}":
+        pl.DataFrame({"key": ["a"], "ratio": [1.0]}).write_csv(ratios)
+        args[2] = str(ratios)
+    assert main(args) == 1
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+
+
+@pytest.mark.parametrize(("command", "by"), [("sourcing", "--by commodity --by year"),
+                                             ("periods", "--by scenario")])
+def test_repeated_keys_that_group_columns_separate_suggest_by(capsys, command, by):
+    args = [a for a in PLOT_RUNS[command] if not str(a).startswith("--by")]
+    args = [str(a) for a in args if str(a) not in ("commodity", "year", "scenario")]
+    assert main([command, *args, "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("fairalloc: error:")
+    assert f"allocate each group on its own with {by}" in err
+
+
+def test_assignment_report_separates_rank_cost_from_unassigned_penalty(tmp_path, capsys):
+    assert main(["assign", *map(str, PLOT_RUNS["assign"]), "--unassigned-cost", "500",
+                 "--output", str(tmp_path / "out.csv")]) == 0
+    # the summary line: rank cost of the placed users, then the penalty of the others
+    from fairalloc.transforms.assignment import assign_preferences
+
+    res = assign_preferences(pl.read_parquet(DATA / "assignment/preferences.parquet"),
+                             pl.read_parquet(DATA / "assignment/capacities.parquet"),
+                             unassigned_cost=500)
+    err = capsys.readouterr().err
+    r = res.report
+    assert (f"rank cost {r.rank_cost:,}; {r.unassigned:,} unassigned × 500 = "
+            f"{r.unassigned * 500:,} penalty (objective {r.total_cost:,})") in err
+    assert r.rank_cost + r.unassigned_penalty == r.total_cost and r.unassigned > 0

@@ -88,10 +88,21 @@ def test_outputs_read_back_equal_to_the_transform(run):
 
 
 def test_audit_is_empty(run):
-    _, storage = run
+    result, storage = run
     audit = pd.read_parquet(storage / "fairness_audit.parquet")
     assert audit.empty
     assert "complainant" in audit.columns and "definition" in audit.columns
+    schema = pl.read_parquet(storage / "fairness_audit.parquet").schema  # typed, not null
+    assert schema["complainant"] == pl.String and schema["amount"] == pl.Float64
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    assert meta["fairness_audit"]["chart"].value.startswith("![chart](data:image/png;base64,")
+    described = {c.name: c.description for c in
+                 meta["fairness_audit"]["dagster/column_schema"].value.columns}
+    assert described["definition"].startswith("Why the complaint is justified")
+    summary = meta["group_coverage"]["summary"].value
+    assert [r.data["group"] for r in summary.records][0] == "weight 5.0"
+    assert all(0 <= r.data["after"] <= 1 for r in summary.records)
 
 
 def test_metadata_shows_the_report_and_utilisation(run):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import shutil
 from pathlib import Path
 
@@ -130,3 +131,41 @@ def test_definitions_job_and_stopped_schedule():
 def test_load_output_names_what_is_stored(tmp_path):
     with pytest.raises(FileNotFoundError, match="none yet"):
         load_output("direct_sourcing", tmp_path)
+
+
+def test_metadata_shows_the_chart_and_a_summary_per_group(materialised):
+    result, storage = materialised
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata
+            for e in result.get_asset_materialization_events()}["direct_sourcing"]
+    chart = meta["chart"].value
+    prefix = "![chart](data:image/png;base64,"
+    assert chart.startswith(prefix) and chart.endswith(")")
+    png = base64.b64decode(chart[len(prefix):-1])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    summary = meta["summary"].value
+    columns = [c.name for c in summary.schema.columns]
+    assert columns == ["group", "matches", "source_volume", "sink_volume", "demand", "unmet",
+                       "fulfilment"]
+    assert all(c.description for c in summary.schema.columns)
+    rows = [r.data for r in summary.records]
+    assert sorted(r["group"] for r in rows) == [f"{c} / {y}" for c in ("cocoa", "coffee")
+                                                for y in (2024, 2025, 2026)]
+    stored = pd.read_parquet(storage / "direct_sourcing.parquet")
+    assert sum(r["matches"] for r in rows) == len(stored)
+    demand = pl.read_parquet(DATA / "sourcing" / "sink_demand.parquet")
+    for r in rows:  # rounded for display: 6 significant digits, fractions 4 decimals
+        commodity, year = r["group"].split(" / ")
+        exact = demand.filter((pl.col("commodity") == commodity)
+                              & (pl.col("year") == int(year)))["demand"].sum()
+        assert r["demand"] == float(f"{exact:.6g}")
+        assert 0 <= r["fulfilment"] <= 1 and r["fulfilment"] == round(r["fulfilment"], 4)
+    assert meta["allocated"].value == float(f"{meta['allocated'].value:.6g}")
+
+
+def test_assets_carry_owners_and_tags_of_their_capability():
+    from fairalloc.pipelines.assets import ASSETS
+
+    for assets_def in ASSETS:
+        for spec in assets_def.specs:
+            assert spec.owners == [f"team:{spec.group_name}"], spec.key
+            assert spec.tags["capability"] == spec.group_name, spec.key

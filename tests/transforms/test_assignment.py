@@ -47,6 +47,7 @@ def test_unassigned_zero_and_unlimited_capacity(strategy):
     assert (got["item"] == "X").sum() == 1 and got["item"].isna().sum() == 1
     assert res.report.unassigned == 1
     assert res.report.total_cost == 1 + 2 + 1 + 10_000
+    assert (res.report.rank_cost, res.report.unassigned_penalty) == (1 + 2 + 1, 10_000)
     loser = got.index[got["item"].isna()][0]
     assert pd.isna(got.loc[loser, "rank"])
 
