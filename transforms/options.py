@@ -43,7 +43,14 @@ class Option:
     whole: bool = False
 
     def bounds(self) -> dict[str, Any]:
-        """The keyword bounds of the number checks (``number(name, value, **bounds)``)."""
+        """The keyword bounds of the number checks.
+
+        Returns
+        -------
+        dict
+            ``low``, ``high`` (and for non-whole numbers ``low_open``, ``high_open``), as
+            ``number(name, value, **bounds)`` takes them.
+        """
         out: dict[str, Any] = {"low": self.low, "high": self.high}
         if not self.whole:
             out.update(low_open=self.low_open, high_open=self.high_open)
