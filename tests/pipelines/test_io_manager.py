@@ -4,6 +4,7 @@ split of a single-run backfill, atomic writes, provenance, and ``load_output``."
 import json
 import os
 import uuid
+from typing import NamedTuple
 
 import dagster as dg
 import numpy as np
@@ -19,7 +20,6 @@ from fairalloc.pipelines.io_manager import (
     PROVENANCE_KEY,
     ParquetIOManager,
     asset_path,
-    partition_path,
     read_provenance,
     split_by_partition,
     storage_root,
@@ -220,10 +220,15 @@ def _backfill_tags(keys: list[str]) -> dict[str, str]:
             "dagster/asset_partition_range_end": keys[-1]}
 
 
-@pytest.fixture(params=["folder", "memory"])
-def store(request, tmp_path) -> str:
-    return str(tmp_path / "storage") if request.param == "folder" else \
-        f"memory://fairalloc-test-{uuid.uuid4().hex[:8]}"
+def _new_store(kind: str, tmp_path_factory) -> str:
+    if kind == "folder":
+        return str(tmp_path_factory.mktemp("storage"))
+    return f"memory://fairalloc-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def store(request, tmp_path_factory) -> str:
+    return _new_store(getattr(request, "param", "memory"), tmp_path_factory)
 
 
 @pytest.fixture
@@ -243,8 +248,53 @@ def _run(store, instance, selection, *, tags=None, partition_key=None, factor=1.
         raise_on_error=raise_on_error)
 
 
-def _expected(key: str | None = None) -> pd.DataFrame:
-    rows = _rows()
+class Pipeline(NamedTuple):
+    store: str
+    instance: dg.DagsterInstance
+    input_runs: dict[str, str]  # partition key → run id of its input
+    alloc_run: str
+    readers_run: str
+
+
+_BUILT: dict[str, Pipeline] = {}
+
+
+def _build(kind: str, tmp_path_factory) -> Pipeline:
+    """The test assets materialised once per kind of store: the inputs in two single-run
+    backfills (so halves of the keys carry different data versions), the allocation in one
+    single-run backfill over every key (one key without rows), then the unpartitioned readers."""
+    if kind not in _BUILT:
+        store = _new_store(kind, tmp_path_factory)
+        instance = dg.DagsterInstance.ephemeral()
+        instance.add_dynamic_partitions(GROUPS.name, KEYS)
+        input_runs = {}
+        for half in (KEYS[:2], KEYS[2:]):
+            result = _run(store, instance, ["grouped_input"], tags=_backfill_tags(half))
+            input_runs.update(dict.fromkeys(half, result.run_id))
+        alloc = _run(store, instance, ["grouped_alloc"], tags=_backfill_tags(KEYS), factor=2.0)
+        readers = _run(store, instance, ["everything", "everything_flat", "per_key"])
+        _BUILT[kind] = Pipeline(store, instance, input_runs, alloc.run_id, readers.run_id)
+    return _BUILT[kind]
+
+
+@pytest.fixture(scope="module", params=["folder", "memory"])
+def pipeline(request, tmp_path_factory) -> Pipeline:
+    return _build(request.param, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def on_disk(tmp_path_factory) -> Pipeline:
+    return _build("folder", tmp_path_factory)
+
+
+def _backfill_tags(keys: list[str]) -> dict[str, str]:
+    """Tags of one run over a range of partition keys (a single-run backfill)."""
+    return {"dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[-1]}
+
+
+def _expected(key: str | None = None, factor: float = 1.0) -> pd.DataFrame:
+    rows = _rows() * factor
     if key is None:
         return rows.sort_index(level=["commodity", "year"], sort_remaining=False)
     commodity, year = key.split("|")
@@ -252,46 +302,39 @@ def _expected(key: str | None = None) -> pd.DataFrame:
                 & (rows.index.get_level_values("year") == int(year))]
 
 
-def test_single_run_backfill_writes_one_hive_file_per_key(store, instance):
-    result = _run(store, instance, ["grouped_input", "grouped_alloc"], tags=_backfill_tags(KEYS))
-    assert result.success
-    root = storage_root(store)
+def test_single_run_backfill_writes_one_hive_file_per_key(pipeline):
+    root = storage_root(pipeline.store)
     found = sorted(f[len(root.path.rstrip("/")) + 1:] for f in root.fs.find(root.path))
     assert found == sorted(
-        f"{asset}/commodity={c}/year={y}/{PART_FILE}"
-        for asset in ("grouped_alloc", "grouped_input")
-        for c, y in (k.split("|") for k in KEYS))
+        [f"{asset}/commodity={c}/year={y}/{PART_FILE}"
+         for asset in ("grouped_alloc", "grouped_input")
+         for c, y in (k.split("|") for k in KEYS)]
+        + ["everything.parquet", "everything_flat.parquet", "per_key.parquet"])
     for key in KEYS:
-        got = load_output("grouped_alloc", key, storage=store)
-        pd.testing.assert_frame_equal(got, _expected(key), check_index_type=True)
-    empty = load_output("grouped_alloc", "soy|2023", storage=store)
+        got = load_output("grouped_alloc", key, storage=pipeline.store)
+        pd.testing.assert_frame_equal(got, _expected(key, 2.0), check_index_type=True)
+    empty = load_output("grouped_alloc", "soy|2023", storage=pipeline.store)
     assert empty.empty and empty.index.names == _expected().index.names
     assert empty.index.get_level_values("year").dtype == np.dtype("int32")
-    every = load_output("grouped_alloc", storage=store)
-    pd.testing.assert_frame_equal(
-        every, pd.concat([_expected(k) for k in sorted(KEYS)]))
-    flat = load_output("grouped_alloc", storage=store, as_polars=True)
+    every = load_output("grouped_alloc", storage=pipeline.store)
+    pd.testing.assert_frame_equal(every, pd.concat([_expected(k, 2.0) for k in sorted(KEYS)]))
+    flat = load_output("grouped_alloc", storage=pipeline.store, as_polars=True)
     assert flat.columns == ["commodity", "year", "source", "sink", "volume"]
     assert flat.schema["year"] == pl.Int32 and flat.height == len(_rows())
 
 
-def test_partitioned_inputs_load_as_one_table_or_per_key(store, instance):
-    assert _run(store, instance, ["grouped_input", "grouped_alloc"],
-                tags=_backfill_tags(KEYS)).success
-    result = _run(store, instance, ["everything", "everything_flat", "per_key"])
-    assert result.success
-    whole = load_output("everything", storage=store)
-    pd.testing.assert_frame_equal(
-        whole.sort_index(), _expected().sort_index())
-    flat = load_output("everything_flat", storage=store, as_polars=True)
+def test_partitioned_inputs_load_as_one_table_or_per_key(pipeline):
+    whole = load_output("everything", storage=pipeline.store)
+    pd.testing.assert_frame_equal(whole.sort_index(), _expected(factor=2.0).sort_index())
+    flat = load_output("everything_flat", storage=pipeline.store, as_polars=True)
     assert flat.sort(["commodity", "year", "source"]).equals(
-        pl.from_pandas(_rows().reset_index()).sort(["commodity", "year", "source"]))
-    counts = load_output("per_key", storage=store)["rows"].to_dict()
+        pl.from_pandas((_rows() * 2.0).reset_index()).sort(["commodity", "year", "source"]))
+    counts = load_output("per_key", storage=pipeline.store)["rows"].to_dict()
     assert counts == {k: len(_expected(k)) for k in KEYS}
 
 
 def test_a_group_outside_the_runs_keys_is_refused_before_anything_is_written(store, instance):
-    # the input writes every group's rows, but the run covers one key only
+    # the asset returns every group's rows, but the run covers one key only
     @dg.asset(name="grouped_alloc", partitions_def=GROUPS,
               metadata={PARTITION_BY: ["commodity", "year"]})
     def leaky() -> pd.DataFrame:
@@ -302,78 +345,71 @@ def test_a_group_outside_the_runs_keys_is_refused_before_anything_is_written(sto
                             raise_on_error=False)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    message = failure.step_failure_data.error.cause.message
-    assert "UnknownKeyError" in message
-    assert "'cocoa|2025', 'soy|2024' (2 in all)" in message
+    error = failure.step_failure_data.error
+    text = error.message + (error.cause.message if error.cause else "")
+    assert "UnknownKeyError" in text
+    assert "'cocoa|2025', 'soy|2024' (2 in all)" in text
     assert list_outputs(store) == []
 
 
-def test_provenance_of_every_partition_file(store, instance):
-    # the inputs: one run per key, so each partition has its own data version
-    for key in KEYS:
-        assert _run(store, instance, ["grouped_input"], partition_key=key).success
-    result = _run(store, instance, ["grouped_alloc"], tags=_backfill_tags(KEYS), factor=2.0)
-    assert result.success
-    provs = load_output("grouped_alloc", storage=store).attrs["provenance"]
+def test_provenance_of_every_partition_file(pipeline):
+    provs = load_output("grouped_alloc", storage=pipeline.store).attrs["provenance"]
     assert set(provs) == set(KEYS)
-    input_runs = {r.run_id for r in instance.get_runs()} - {result.run_id}
     for key in KEYS:
         prov = provs[key]
-        assert prov == load_provenance("grouped_alloc", key, storage=store)
+        assert prov == load_provenance("grouped_alloc", key, storage=pipeline.store)
         assert prov["asset"] == "grouped_alloc" and prov["partition"] == key
-        assert prov["run_id"] == result.run_id
+        assert prov["run_id"] == pipeline.alloc_run
         assert prov["code_version"] == "alloc-7"
         assert prov["run_config"] == {"factor": 2.0}
         upstream = prov["inputs"]["grouped_input"]
-        assert upstream["data_version"] == f"rows-{key}"
+        half = KEYS[:2] if key in KEYS[:2] else KEYS[2:]
+        assert upstream["data_version"] == "rows-" + "+".join(sorted(half))
         assert upstream["partition"] == key
         assert upstream["source_file"] == "matches.parquet"
-        assert upstream["run_id"] in input_runs
-        # the input files carry the step's own version and metadata
-        own = load_provenance("grouped_input", key, storage=store)
+        assert upstream["run_id"] == pipeline.input_runs[key]
+        # the input files carry their step's own metadata, and no upstream
+        own = load_provenance("grouped_input", key, storage=pipeline.store)
         assert own["inputs"] == {} and own["metadata"]["source_file"] == "matches.parquet"
-        assert own["code_version"] == "in-1"
+        assert own["code_version"] == "in-1" and own["run_id"] == pipeline.input_runs[key]
 
 
-def test_provenance_of_an_unpartitioned_reader(store, instance):
-    assert _run(store, instance, ["grouped_input", "grouped_alloc"],
-                tags=_backfill_tags(KEYS)).success
-    result = _run(store, instance, ["everything"])
-    prov = load_output("everything", storage=store).attrs["provenance"]
-    assert prov["run_id"] == result.run_id and prov["partition"] is None
-    assert prov["code_version"] == "sum-1"
+def test_provenance_of_an_unpartitioned_reader(pipeline):
+    prov = load_output("everything", storage=pipeline.store).attrs["provenance"]
+    assert prov["run_id"] == pipeline.readers_run and prov["partition"] is None
+    assert prov["code_version"] == "sum-1" and prov["run_config"] is None
     # a reader of all partitions gets Dagster's one version over the partitions it read
     upstream = prov["inputs"]["grouped_alloc"]
     assert upstream["partitions"] == "combined" and len(upstream["data_version"]) == 64
+    assert upstream["run_id"] == pipeline.alloc_run
 
 
-def test_load_output_errors_name_what_is_stored(store, instance):
-    assert _run(store, instance, ["grouped_input", "grouped_alloc"],
-                tags=_backfill_tags(KEYS)).success
-    assert _run(store, instance, ["everything"]).success
+def test_load_output_errors_name_what_is_stored(pipeline):
+    store = pipeline.store
     with pytest.raises(FileNotFoundError, match=r"'nothing'.*stored: everything, "
-                                                r"grouped_alloc, grouped_input"):
+                                                r"everything_flat, grouped_alloc"):
         load_output("nothing", storage=store)
     with pytest.raises(FileNotFoundError, match=r"no stored partition 'tea\|2024'.*cocoa\|2024"):
         load_output("grouped_alloc", "tea|2024", storage=store)
     with pytest.raises(ParameterError, match="not partitioned"):
         load_output("everything", "cocoa|2024", storage=store)
     two = load_output("grouped_alloc", ["soy|2024", "cocoa|2025"], storage=store)
-    pd.testing.assert_frame_equal(two, pd.concat([_expected("soy|2024"),
-                                                  _expected("cocoa|2025")]))
+    pd.testing.assert_frame_equal(two, pd.concat([_expected("soy|2024", 2.0),
+                                                  _expected("cocoa|2025", 2.0)]))
     assert set(two.attrs["provenance"]) == {"soy|2024", "cocoa|2025"}
     stored = stored_outputs(store)
     assert {n: len(o.partitions) for n, o in stored.items()} == {
-        "everything": 0, "grouped_alloc": 4, "grouped_input": 4}
+        "everything": 0, "everything_flat": 0, "grouped_alloc": 4, "grouped_input": 4,
+        "per_key": 0}
     assert output_rows(stored["grouped_alloc"]) == len(_rows())
 
 
+@pytest.mark.parametrize("store", ["folder", "memory"], indirect=True)
 def test_a_partitioned_asset_replaces_its_old_unpartitioned_file(store, instance):
-    write_atomic(_rows(), asset_path(store, "grouped_alloc"))
-    assert _run(store, instance, ["grouped_input", "grouped_alloc"],
-                tags=_backfill_tags(KEYS)).success
-    assert not asset_path(store, "grouped_alloc").exists()
-    assert len(stored_outputs(store)["grouped_alloc"].partitions) == 4
+    write_atomic(_rows(), asset_path(store, "grouped_input"))
+    assert _run(store, instance, ["grouped_input"], tags=_backfill_tags(KEYS)).success
+    assert not asset_path(store, "grouped_input").exists()
+    assert len(stored_outputs(store)["grouped_input"].partitions) == 4
 
 
 def test_polars_outputs_and_typed_loading(tmp_path):
@@ -400,14 +436,11 @@ def test_polars_outputs_and_typed_loading(tmp_path):
     assert not list(tmp_path.glob("**/.fairalloc-tmp-*"))
 
 
-def test_the_readme_reads_of_a_hive_folder(tmp_path, instance):
-    store = str(tmp_path)
-    assert _run(store, instance, ["grouped_input", "grouped_alloc"],
-                tags=_backfill_tags(KEYS)).success
-    folder = tmp_path / "grouped_alloc"
+def test_the_readme_reads_of_a_hive_folder(on_disk):
+    folder = os.path.join(on_disk.store, "grouped_alloc")
     table = pd.read_parquet(folder, partitioning=None)
-    pd.testing.assert_frame_equal(table.sort_index(), _expected().sort_index())
+    pd.testing.assert_frame_equal(table.sort_index(), _expected(factor=2.0).sort_index())
     lazy = pl.scan_parquet(f"{folder}/**/*.parquet", hive_partitioning=True)
     frame = lazy.filter(pl.col("commodity") == "cocoa").collect()
     assert frame.schema["year"] == pl.Int32
-    assert sorted(frame["volume"].to_list()) == [1.0, 2.0, 4.0]
+    assert sorted(frame["volume"].to_list()) == [2.0, 4.0, 8.0]
