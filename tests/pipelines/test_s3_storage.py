@@ -15,6 +15,7 @@ import urllib.request
 
 import dagster as dg
 import pandas as pd
+import polars as pl
 import pytest
 
 from fairalloc.pipelines.io_manager import ParquetIOManager
@@ -144,5 +145,10 @@ def test_materialise_and_read_back_through_s3(s3_endpoint):
             stored_outputs(base, storage_options=options).items()} == {"on_s3": 3,
                                                                        "on_s3_total": 0}
     # the same objects, read the way the README shows, straight from the bucket
-    direct = pd.read_parquet(f"{BUCKET}/runs/on_s3", filesystem=fs, partitioning=None)
+    direct = pd.read_parquet(f"{base}/on_s3", storage_options=options, partitioning=None)
     pd.testing.assert_frame_equal(direct.sort_index(), _table())
+    lazy = pl.scan_parquet(f"{base}/on_s3/**/*.parquet", hive_partitioning=True,
+                           storage_options={"aws_endpoint_url": s3_endpoint,
+                                            "aws_allow_http": "true"})
+    cocoa = lazy.filter(pl.col("commodity") == "cocoa").collect()
+    assert cocoa.sort("year")["volume"].to_list() == [1.0, 2.5]
