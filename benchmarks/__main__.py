@@ -16,11 +16,12 @@ from benchmarks import (
     bench_periods,
     bench_portions,
     bench_sourcing,
+    bench_storage,
 )
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
-           "portions": bench_portions}
+           "portions": bench_portions, "storage": bench_storage}
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ Layout below the base path (a local folder, ``s3://…``, ``gs://…``, ``memory
 pandas objects are written with their index, levels first (a Series becomes a one-column
 table), so pandas reads back the same MultiIndex table and polars sees the keys first; polars
 frames are written as they are. Inputs annotated ``polars.DataFrame`` (or ``LazyFrame``) load
-with polars (flat), ``dict[...]`` as one table per partition key, anything else with pandas.
+with polars (flat), ``dict[...]`` as one table per partition key, anything else with pandas;
+the partitions of an input come one after another in the order of their sorted keys.
 
 An output that covers several partition keys (a single-run backfill) is split by its partition
 columns in one vectorised pass and written one file per key; a key without rows gets an empty
@@ -430,6 +431,14 @@ def input_versions(context: dg.OutputContext, partitions: Sequence[str | None]
     return result
 
 
+def _step(context: dg.OutputContext) -> Any:
+    """The step's execution context, or None for a context built by hand (tests, benchmarks)."""
+    try:
+        return context.step_context
+    except dg.DagsterInvariantViolationError:
+        return None
+
+
 def provenance(context: dg.OutputContext, partitions: Sequence[str | None]
                ) -> dict[str | None, dict[str, Any]]:
     """The provenance of each file an output writes (one per partition key; ``None`` for an
@@ -449,14 +458,14 @@ def provenance(context: dg.OutputContext, partitions: Sequence[str | None]
         "asset": key.to_user_string(),
         "written_at": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
-    try:
-        step = context.step_context
-    except Exception:  # noqa: BLE001 - a context built by hand has no step
-        step = None
+    step = _step(context)
     inputs: dict[str | None, dict[str, Any]] = {p: {} for p in partitions}
     if step is None:
-        base.update(run_id=getattr(context, "_run_id", None), code_version=None,
-                    run_config=None, data_version=None)
+        try:
+            run_id = context.run_id
+        except dg.DagsterInvariantViolationError:  # a context built by hand, without a run
+            run_id = None
+        base.update(run_id=run_id, code_version=None, run_config=None, data_version=None)
         output_meta: dict[str, Any] = {}
     else:
         node = step.job_def.asset_layer.get(key)
@@ -562,9 +571,10 @@ class HiveParquetIOManager(UPathIOManager):
         write_tables({paths[k]: with_provenance(parts[k], provs[k]) for k in keys})
         folder = self._get_path_without_extension(context)
         context.add_output_metadata({"path": _path_value(folder), "partitions": len(keys)})
-        if len(keys) > 1:
+        step = _step(context)
+        if len(keys) > 1 and step is not None:
             for k in keys:
-                context.step_context.add_asset_metadata(
+                step.add_asset_metadata(
                     {"partition_path": _path_value(paths[k]),
                      "partition_rows": parts[k].num_rows},
                     asset_key=context.asset_key, partition_key=k)
@@ -586,7 +596,8 @@ class HiveParquetIOManager(UPathIOManager):
                     f"asset {context.asset_key.to_user_string() if context.has_asset_key else ''}"
                     f" not at {path}: materialise it first")
             return self.load_from_path(context, path)
-        keys = [str(k) for k in context.asset_partition_keys]
+        # sorted, as load_output reads them (Dagster may hand a key range over in any order)
+        keys = sorted(str(k) for k in context.asset_partition_keys)
         if not keys:
             return None
         paths = self._partition_paths(context, keys)
