@@ -412,14 +412,19 @@ def input_versions(context: dg.OutputContext, partitions: Sequence[str | None]
     for parent in sorted(node.parent_keys, key=lambda k: k.to_user_string()):
         name = parent.to_user_string()
         parent_def = layer.get(parent).partitions_def if layer.has(parent) else None
-        if parent_def is None:
+        same = parent_def is not None and parent_def == own
+        found = {}
+        # a parent known here without partitions may be a stub of one partitioned elsewhere
+        # (a source asset outside this job): its events tell
+        if None not in partitions and (same or parent_def is None):
+            found = _latest_records(step.instance, parent, list(partitions))
+        if same or found:
+            for p in partitions:
+                result[p][name] = found.get(p) or {"data_version": None, "partition": p}
+        elif parent_def is None:
             latest = _latest_records(step.instance, parent, None).get(None)
             for p in partitions:
                 result[p][name] = latest or {"data_version": None}
-        elif own is not None and parent_def == own and None not in partitions:
-            found = _latest_records(step.instance, parent, [p for p in partitions if p])
-            for p in partitions:
-                result[p][name] = found.get(p) or {"data_version": None, "partition": p}
         else:
             info = step.maybe_fetch_and_get_input_asset_version_info(parent)
             summary = {"data_version": None} if info is None else {
