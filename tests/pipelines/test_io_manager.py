@@ -19,7 +19,9 @@ from fairalloc.pipelines.io_manager import (
     PART_FILE,
     PROVENANCE_KEY,
     ParquetIOManager,
+    asset_folder,
     asset_path,
+    partition_path,
     read_provenance,
     split_by_partition,
     storage_root,
@@ -410,6 +412,23 @@ def test_a_partitioned_asset_replaces_its_old_unpartitioned_file(store, instance
     assert _run(store, instance, ["grouped_input"], tags=_backfill_tags(KEYS)).success
     assert not asset_path(store, "grouped_input").exists()
     assert len(stored_outputs(store)["grouped_input"].partitions) == 4
+
+
+@pytest.mark.parametrize("store", ["folder", "memory"], indirect=True)
+def test_an_unpartitioned_asset_replaces_its_old_partitions(store, instance):
+    for key in KEYS[:2]:
+        write_atomic(_expected(key), partition_path(store, "everything", ["commodity", "year"],
+                                                    key))
+    for key in KEYS:
+        write_atomic(_expected(key), partition_path(store, "grouped_alloc",
+                                                    ["commodity", "year"], key))
+    assert _run(store, instance, ["everything"]).success
+    stored = stored_outputs(store)
+    assert not stored["everything"].partitioned
+    assert {f.split("/")[-1] for f in storage_root(store).fs.find(
+        asset_folder(store, "everything").path)} == set()
+    pd.testing.assert_frame_equal(load_output("everything", storage=store),
+                                  pd.concat([_expected(k) for k in sorted(KEYS)]))
 
 
 def test_polars_outputs_and_typed_loading(tmp_path):
