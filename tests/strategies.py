@@ -258,3 +258,11 @@ def storage_split_instances(draw, max_rows: int = 30):
     absent = draw(st.lists(st.sampled_from(["rye|2020", "soy|1999", "tea|2030"]), unique=True))
     keys = draw(st.permutations(present + absent))
     return frame, list(keys)
+
+
+#: Group values as a partition key holds them: any non-empty text without the separator ``|``
+#: (slashes, ``=``, ``%``, spaces and dots included: the Hive folder names must escape them).
+STORAGE_GROUP_VALUES = st.lists(
+    st.text(st.characters(blacklist_characters="|", blacklist_categories=("Cs",)),
+            min_size=1, max_size=8),
+    min_size=1, max_size=3)

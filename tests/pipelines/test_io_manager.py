@@ -21,6 +21,8 @@ from fairalloc.pipelines.io_manager import (
     ParquetIOManager,
     asset_folder,
     asset_path,
+    hive_segments,
+    key_of_segments,
     partition_path,
     read_provenance,
     split_by_partition,
@@ -37,7 +39,7 @@ from fairalloc.pipelines.outputs import (
 )
 from fairalloc.pipelines.partitions import PARTITION_BY, partition_key
 from fairalloc.transforms.errors import InputTypeError, ParameterError, UnknownKeyError
-from tests.strategies import storage_split_instances
+from tests.strategies import STORAGE_GROUP_VALUES, storage_split_instances
 
 
 def _indexed() -> pd.DataFrame:
@@ -134,6 +136,16 @@ def test_split_gives_each_key_exactly_its_groups_rows(instance):
         pd.testing.assert_frame_equal(got.reset_index(drop=True),
                                       expected.reset_index(drop=True))
     assert sum(p.num_rows for p in parts.values()) == len(frame)
+
+
+@given(STORAGE_GROUP_VALUES)
+def test_hive_folders_round_trip_any_group_values(values):
+    columns = [f"c{i}" for i in range(len(values))]
+    key = partition_key(values)
+    segments = hive_segments(columns, key)
+    for segment in segments:  # one folder each, never "." or ".." or an absolute path
+        assert "/" not in segment and segment.split("=", 1)[0] in columns
+    assert key_of_segments(segments) == (columns, key)
 
 
 def test_split_names_the_foreign_groups_and_missing_columns():
@@ -448,10 +460,17 @@ def test_polars_outputs_and_typed_loading(tmp_path):
         assert isinstance(upstream, pd.DataFrame)
         return upstream.set_index("k")
 
-    result = dg.materialize([upstream, as_polars, as_pandas], resources={"io_manager": manager})
+    @dg.asset
+    def as_lazy(upstream: pl.LazyFrame) -> pl.LazyFrame:
+        assert isinstance(upstream, pl.LazyFrame)
+        return upstream.filter(pl.col("v") > 1)
+
+    result = dg.materialize([upstream, as_polars, as_pandas, as_lazy],
+                            resources={"io_manager": manager})
     assert result.success
     assert asset_path(tmp_path, dg.AssetKey(["upstream"])).is_file()
     assert pd.read_parquet(tmp_path / "as_pandas.parquet").index.name == "k"
+    assert pl.read_parquet(tmp_path / "as_lazy.parquet").to_dicts() == [{"k": "b", "v": 2.0}]
     assert not list(tmp_path.glob("**/.fairalloc-tmp-*"))
 
 
