@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -59,8 +58,6 @@ from fairalloc.transforms.errors import InputTypeError, UnknownKeyError
 
 if TYPE_CHECKING:
     from upath import UPath
-
-log = logging.getLogger(__name__)
 
 #: Parquet key-value metadata entry holding a file's provenance (one JSON object).
 PROVENANCE_KEY = "fairalloc.provenance"
