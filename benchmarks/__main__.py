@@ -18,12 +18,13 @@ from benchmarks import (
     bench_portions,
     bench_service,
     bench_sourcing,
+    bench_storage,
 )
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
            "portions": bench_portions, "service": bench_service,
-           "charts": bench_charts}
+           "charts": bench_charts, "storage": bench_storage}
 
 
 def main() -> None:

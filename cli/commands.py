@@ -301,19 +301,20 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
 
 
 def outputs(args: argparse.Namespace, progress: Progress) -> None:
-    """``fairalloc outputs``: the tables the pipeline stored, with row counts and paths."""
-    from fairalloc.pipelines.outputs import list_outputs, load_output, output_path
-    from fairalloc.pipelines.resources import default_storage_dir
+    """``fairalloc outputs``: the tables the pipeline stored, with partitions, rows and paths."""
+    from fairalloc.pipelines.outputs import output_rows, storage_location, stored_outputs
 
-    base = Path(args.storage or default_storage_dir())
-    names = list_outputs(base)
-    if not names:
+    base = storage_location(args.storage)
+    stored = stored_outputs(base)
+    if not stored:
         raise CLIError(f"no outputs under {base}: materialise the assets first (make run)")
     lines = [f"Outputs under {base}:"]
-    lines += [f"  {name:<24} {len(load_output(name, base)):>8} rows  {output_path(name, base)}"
-              for name in names]
+    for name, output in stored.items():
+        parts = len(output.partitions) if output.partitioned else "-"
+        lines.append(f"  {name:<24} {parts!s:>5} partitions {output_rows(output):>10} rows  "
+                     f"{output.path}")
     lines.append('Read one back in a notebook: from fairalloc import load_output; '
-                 'load_output("direct_sourcing")')
+                 'load_output("direct_sourcing") (one partition: load_output(name, "cocoa|2024"))')
     sys.stdout.write("\n".join(lines) + "\n")
 
 

@@ -249,12 +249,16 @@ def _outputs(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``fairalloc outputs``: where the pipeline's tables are stored."""
     p = sub.add_parser(
         "outputs", help="List the tables the pipeline stored",
-        description="List the tables the pipeline stored.\n\nOne line per asset: name, rows, "
-                    "path (default storage: $DAGSTER_HOME/storage).",
-        epilog="Example:\n  fairalloc outputs --storage dagster_home/storage",
+        description="List the tables the pipeline stored.\n\nOne line per asset: name, "
+                    "partitions (- when unpartitioned), rows, path. Default storage: "
+                    "$FAIRALLOC_STORAGE (a folder or fsspec URL, options as JSON in "
+                    "$FAIRALLOC_STORAGE_OPTIONS), else $DAGSTER_HOME/storage.",
+        epilog="Examples:\n  fairalloc outputs --storage dagster_home/storage\n"
+               "  fairalloc outputs --storage s3://bucket/fairalloc",
         formatter_class=_Formatter)
-    p.add_argument("--storage", metavar="DIR",
-                   help="storage folder of the IO manager (default: $DAGSTER_HOME/storage)")
+    p.add_argument("--storage", metavar="DIR|URL",
+                   help="storage folder or fsspec URL of the IO manager (default: "
+                        "$FAIRALLOC_STORAGE, else $DAGSTER_HOME/storage)")
     p.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                    help="no progress on stderr")
     return p

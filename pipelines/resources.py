@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 #: Where input tables are read from, unless the ``DataDir`` resource is configured otherwise.
 DATA_DIR_VARIABLE = "FAIRALLOC_DATA_DIR"
+#: Where outputs are stored: a local folder or any fsspec URL (``s3://bucket/prefix``, ``gs://…``,
+#: ``memory://…``), unless the ``io_manager`` resource is configured otherwise.
+STORAGE_VARIABLE = "FAIRALLOC_STORAGE"
+#: fsspec options of that storage, as one JSON object (``{"endpoint_url": "http://…"}``).
+STORAGE_OPTIONS_VARIABLE = "FAIRALLOC_STORAGE_OPTIONS"
 
 
 def default_data_dir() -> str:
@@ -23,9 +30,30 @@ def default_data_dir() -> str:
 
 
 def default_storage_dir() -> str:
-    """``$DAGSTER_HOME/storage``, else ``dagster_home/storage`` in the working directory."""
+    """``$FAIRALLOC_STORAGE`` (a folder or fsspec URL), else ``$DAGSTER_HOME/storage``, else
+    ``dagster_home/storage`` in the working directory."""
+    if os.environ.get(STORAGE_VARIABLE):
+        return os.environ[STORAGE_VARIABLE]
     home = os.environ.get("DAGSTER_HOME") or str(Path.cwd() / "dagster_home")
     return str(Path(home) / "storage")
+
+
+def default_storage_options() -> dict[str, Any]:
+    """The JSON object in ``$FAIRALLOC_STORAGE_OPTIONS``, else no options.
+
+    Credentials belong where the file system's library looks for them (for s3: the
+    ``AWS_*`` variables or ``~/.aws``), not in this variable.
+    """
+    raw = os.environ.get(STORAGE_OPTIONS_VARIABLE, "").strip()
+    if not raw:
+        return {}
+    try:
+        options = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"${STORAGE_OPTIONS_VARIABLE} is not JSON: {err}") from None
+    if not isinstance(options, dict):
+        raise ValueError(f"${STORAGE_OPTIONS_VARIABLE} must be a JSON object, not {raw!r}")
+    return options
 
 
 class DataDir(dg.ConfigurableResource):

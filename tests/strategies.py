@@ -267,3 +267,32 @@ def portions_magnitude_instances(draw, max_keys: int = 12):
 #: Ratios of any magnitude mixed with values the ratio rules refuse.
 ODD_RATIO = st.one_of(MAGNITUDE, st.sampled_from(
     [True, np.False_, -1.0, math.nan, math.inf, "2", None, np.float32(0.5), np.int64(4)]))
+
+
+# --- storage (the IO manager's split of a multi-partition output) -----------------------------
+
+@st.composite
+def storage_split_instances(draw, max_rows: int = 30):
+    """(flat frame with group columns commodity, year and a value; the run's partition keys).
+
+    The keys are the groups present (in any order) plus a few absent ones, which must come
+    back as empty tables.
+    """
+    n = draw(st.integers(0, max_rows))
+    commodity = draw(st.lists(st.sampled_from(["cocoa", "soy", "tea"]), min_size=n, max_size=n))
+    year = draw(st.lists(st.integers(2020, 2023), min_size=n, max_size=n))
+    value = draw(st.lists(AMOUNT, min_size=n, max_size=n))
+    frame = pd.DataFrame({"commodity": pd.Series(commodity, dtype="str"),
+                          "year": pd.Series(year, dtype="int64"), "v": value})
+    present = sorted({f"{c}|{y}" for c, y in zip(commodity, year, strict=True)})
+    absent = draw(st.lists(st.sampled_from(["rye|2020", "soy|1999", "tea|2030"]), unique=True))
+    keys = draw(st.permutations(present + absent))
+    return frame, list(keys)
+
+
+#: Group values as a partition key holds them: any non-empty text without the separator ``|``
+#: (slashes, ``=``, ``%``, spaces and dots included: the Hive folder names must escape them).
+STORAGE_GROUP_VALUES = st.lists(
+    st.text(st.characters(blacklist_characters="|", blacklist_categories=("Cs",)),
+            min_size=1, max_size=8),
+    min_size=1, max_size=3)

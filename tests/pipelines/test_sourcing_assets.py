@@ -72,8 +72,8 @@ def test_outputs_read_back_equal_to_the_transform(materialised):
     assert (stored["sink_volume"] > stored["source_volume"]).any()  # the tolerance was applied
 
     prop = proportional_sourcing(matches, dem, cap, by=BY)
-    pd.testing.assert_series_equal(load_output("proportional_sourcing", storage)["volume"], prop,
-                                   check_exact=True)
+    stored = load_output("proportional_sourcing", storage=storage)
+    pd.testing.assert_series_equal(stored["volume"], prop, check_exact=True)
 
 
 def test_outputs_read_back_with_polars(materialised):
@@ -130,7 +130,7 @@ def test_definitions_job_and_stopped_schedule():
 
 def test_load_output_names_what_is_stored(tmp_path):
     with pytest.raises(FileNotFoundError, match="none yet"):
-        load_output("direct_sourcing", tmp_path)
+        load_output("direct_sourcing", storage=tmp_path)
 
 
 def test_metadata_shows_the_chart_and_a_summary_per_group(materialised):
