@@ -53,14 +53,47 @@ CELERY_CONFIG: Mapping[str, Any] = {
 
 
 def installed(module: str) -> bool:
-    """Whether ``module`` can be imported (an optional extra is installed)."""
+    """Whether ``module`` can be imported (an optional extra is installed).
+
+    Parameters
+    ----------
+    module : str
+        A top-level module name, e.g. ``"dagster_celery"``.
+
+    Returns
+    -------
+    bool
+        True when the module is found; it is not imported.
+
+    Examples
+    --------
+    >>> installed("dagster"), installed("no_such_module")
+    (True, False)
+    """
     return importlib.util.find_spec(module) is not None
 
 
 def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
-    """``job`` again with each parallel executor: forked processes (``<name>_parallel``), Celery
-    workers when dagster-celery is installed (``<name>_celery``), Kubernetes pods when dagster-k8s
-    is installed (``<name>_k8s``); same selection, partitions and tags."""
+    """``job`` again with each parallel executor, same selection, partitions and tags.
+
+    Parameters
+    ----------
+    job : dagster.UnresolvedAssetJobDefinition
+        An asset job from ``define_asset_job`` (its executor is the code location's default).
+
+    Returns
+    -------
+    list of dagster.UnresolvedAssetJobDefinition
+        ``<name>_parallel`` (forked processes, :data:`FORKSERVER_CONFIG` as default run config),
+        ``<name>_celery`` when dagster-celery is installed (:data:`CELERY_CONFIG`) and
+        ``<name>_k8s`` when dagster-k8s is installed.
+
+    Examples
+    --------
+    >>> job = dg.define_asset_job("nightly", selection=dg.AssetSelection.groups("sourcing"))
+    >>> [j.name for j in scale_out_jobs(job)][0]
+    'nightly_parallel'
+    """
     variants: list[tuple[str, Any, Mapping[str, Any] | None, str]] = [
         ("parallel", dg.multiprocess_executor, FORKSERVER_CONFIG,
          "Steps in processes forked from a preloaded fork server."),
