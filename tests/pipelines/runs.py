@@ -9,7 +9,7 @@ not depend on the environment a worker or fork server was started with.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +33,23 @@ def run_config(storage: Path, ops: Mapping[str, Any] | None = None) -> dict[str,
 
 
 def execute(job_name: str, home: Path, selection: dg.AssetSelection, config: Mapping[str, Any],
-            tags: Mapping[str, str] | None = None) -> tuple[dg.ExecutionResult, set[str]]:
+            tags: Mapping[str, str] | None = None,
+            partitions: Mapping[str, Sequence[str]] | None = None,
+            ) -> tuple[dg.ExecutionResult, set[str]]:
     """Run ``selection`` with the job ``job_name`` of ``fairalloc.pipelines`` in the instance at
-    ``home``; the result and the names of the assets it materialised."""
+    ``home``; the result and the names of the assets it materialised.
+
+    ``partitions`` registers dynamic partition keys (definition name → keys) in the instance
+    first; ``tags`` carry a partition or a partition range
+    (``dagster/asset_partition_range_start`` / ``_end``) for a single-run backfill.
+    """
     repository = ReconstructableRepository.for_module("fairalloc.pipelines", "defs", os.getcwd())
     job = repository.get_reconstructable_job(job_name)
     asset_graph = repository.get_definition().asset_graph
     keys = selection.resolve(asset_graph)
     with dg.DagsterInstance.from_config(str(home)) as instance:
+        for name, keys in (partitions or {}).items():
+            instance.add_dynamic_partitions(name, list(keys))
         result = dg.execute_job(job, instance, run_config=dict(config),
                                 asset_selection=sorted(keys), tags=dict(tags or {}))
         stored = {e.asset_key.to_user_string()

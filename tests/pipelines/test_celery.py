@@ -40,9 +40,11 @@ pytestmark = [
 
 CELERY_YAML = ROOT / "deploy" / "celery.yaml"
 WORKERS = 2
-#: What the workers materialise; a partitioned backfill selects partitioned assets here and
-#: passes the partition range in TAGS.
+#: What the workers materialise. For a partitioned backfill: select the partitioned assets,
+#: register their keys in PARTITIONS ({"sourcing_groups": [...]}) and put the range in TAGS
+#: ({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}).
 SELECTION = dg.AssetSelection.groups("sourcing", "portions")
+PARTITIONS: dict[str, list[str]] = {}
 TAGS: dict[str, str] = {}
 OPS = {"direct_sourcing": {"config": {"relative_tolerance": 0.1}},
        "portions": {"config": {"total": 90, "method": "hamilton"}}}
@@ -188,7 +190,7 @@ def test_celery_workers_store_the_same_tables_as_an_in_process_run(cluster, tmp_
     reference_home.mkdir()
     start = time.perf_counter()
     expected, in_process = execute("allocate_all", reference_home, SELECTION,
-                                   run_config(reference, OPS), TAGS)
+                                   run_config(reference, OPS), TAGS, PARTITIONS)
     record_property("in_process_seconds", round(time.perf_counter() - start, 1))
     assert expected.success
 
@@ -196,7 +198,7 @@ def test_celery_workers_store_the_same_tables_as_an_in_process_run(cluster, tmp_
     storage = tmp_path / "celery"
     start = time.perf_counter()
     result, stored = execute("allocate_all_celery", cluster["home"], SELECTION,
-                             run_config(storage, OPS), TAGS)
+                             run_config(storage, OPS), TAGS, PARTITIONS)
     record_property("celery_seconds", round(time.perf_counter() - start, 1))
     assert result.success, _logs(cluster["root"])
     assert stored == in_process
