@@ -1,5 +1,7 @@
 # fairalloc: `make run` materialises every asset on the sample data, `make test` runs the suite.
 # Both create the virtual environment first when it is missing or pyproject.toml changed.
+# `make run` runs the job allocate_all in one process (a process per step would spend seconds
+# importing each time); `make cluster` runs it through Celery workers (deploy/cluster.sh).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(abspath dagster_home)
 export FAIRALLOC_DATA_DIR := $(abspath data)
 
-.PHONY: run test dev bench data lint clean
+.PHONY: run cluster test dev bench data lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/dagster asset materialize -m fairalloc.pipelines --select '*'
+	$(BIN)/dagster job execute -m fairalloc.pipelines -j allocate_all
+	$(BIN)/fairalloc outputs
+
+cluster: $(STAMP)
+	PYTHON=$(BIN)/python deploy/cluster.sh
 	$(BIN)/fairalloc outputs
 
 test: $(STAMP)

@@ -1,10 +1,14 @@
-"""The ``pipelines`` code location: every asset, its checks, a job over all of them, a schedule."""
+"""The ``pipelines`` code location: every asset, its checks, a job over all of them, a schedule.
+
+Steps run in process unless a job says otherwise (see :mod:`fairalloc.pipelines.executors`).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from fairalloc.pipelines.assets import ASSETS, CHECKS
+from fairalloc.pipelines.executors import scale_out_jobs
 from fairalloc.pipelines.io_manager import ParquetIOManager
 from fairalloc.pipelines.resources import DataDir
 
@@ -31,7 +35,8 @@ def resources() -> dict[str, object]:
 defs = dg.Definitions(
     assets=ASSETS,
     asset_checks=CHECKS,
-    jobs=[allocate_all],
+    jobs=[allocate_all, *scale_out_jobs(allocate_all)],
     schedules=[daily],
     resources=resources(),
+    executor=dg.in_process_executor,
 )

@@ -1,0 +1,80 @@
+"""Where steps run: in process by default; the forkserver job, run as a user runs it, stores the
+same tables as an in-process run."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import pytest
+import yaml
+
+from fairalloc.pipelines import defs
+from fairalloc.pipelines.executors import FORKSERVER_CONFIG, PRELOAD_MODULES
+from fairalloc.pipelines.outputs import list_outputs
+from tests import ROOT
+from tests.pipelines.runs import assert_same_tables, execute, run_config
+
+#: A small selection for the forked run (two assets and a check, three steps).
+SELECTION = dg.AssetSelection.groups("portions")
+OPS = {"portions": {"config": {"total": 90, "method": "hamilton"}}}
+
+
+def test_every_job_but_the_scale_out_ones_runs_in_process():
+    executors = {job.name: job.executor_def.name
+                 for job in defs.get_repository_def().get_all_jobs()}
+    assert executors["allocate_all"] == "in_process"
+    assert executors["__ASSET_JOB"] == "in_process"  # the UI's "Materialize"
+    assert executors["allocate_all_parallel"] == "multiprocess"
+    assert executors["allocate_all_celery"] == "celery"
+    assert executors["allocate_all_k8s"] == "k8s"
+
+
+def test_scale_out_jobs_select_what_allocate_all_selects():
+    graph = defs.get_repository_def().asset_graph
+    expected = defs.resolve_job_def("allocate_all").asset_layer.executable_asset_keys
+    for name in ("allocate_all_parallel", "allocate_all_celery", "allocate_all_k8s"):
+        assert defs.resolve_job_def(name).asset_layer.executable_asset_keys == expected, name
+    assert expected == dg.AssetSelection.all().resolve(graph)
+
+
+def test_the_fork_server_preloads_the_resolved_code_location():
+    job = defs.resolve_job_def("allocate_all_parallel")
+    default = job.run_config_schema.config_type.fields["execution"].default_value
+    assert default == {"config": dict(FORKSERVER_CONFIG)}
+    assert FORKSERVER_CONFIG["start_method"]["forkserver"]["preload_modules"] == list(
+        PRELOAD_MODULES)
+    for module in PRELOAD_MODULES:
+        assert importlib.import_module(module)
+
+
+@pytest.mark.slow
+def test_forkserver_run_from_the_command_line_equals_an_in_process_run(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    storage = tmp_path / "forked"
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(run_config(storage, OPS)))
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "execute", "-m", "fairalloc.pipelines",
+         "-j", "allocate_all_parallel", "-c", str(config),
+         "-o", ",".join(k.to_user_string() for k in SELECTION.resolve(
+             defs.get_repository_def().asset_graph))],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-5000:]
+    assert "Executing steps using multiprocess executor" in log
+    assert "RUN_SUCCESS" in log, log[-5000:]
+
+    reference = tmp_path / "in_process"
+    (tmp_path / "reference_home").mkdir()
+    result, stored = execute("allocate_all", tmp_path / "reference_home", SELECTION,
+                             run_config(reference, OPS))
+    assert result.success
+    assert set(list_outputs(storage)) == stored == {"portion_ratios", "portions"}
+    assert_same_tables(stored, storage, reference)
