@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from fairalloc.schemas.tables import COUNT, RANK, Column, Table, key
 
+#: The group column of the pipeline's sample data (``by=`` of the transforms).
+BY = ("campaign",)
+
+CAMPAIGN = key("campaign", "The registration campaign: each is assigned on its own.")
 USER = key("user", "The user who ranks items.")
 ITEM = key("item", "The item ranked and assigned.")
 
@@ -31,6 +35,12 @@ ASSIGNMENTS = Table(
                    nullable=True),
             Column("rank", "Int64", "The user's rank of that item; missing = unassigned.",
                    RANK, nullable=True)))
+SUMMARY = Table(
+    "assignment_summary", "Per item: capacity, assigned and per-rank counts.",
+    keys=(CAMPAIGN, ITEM),
+    values=(Column("capacity", "Int64", "Users the item can take; missing = unlimited.", COUNT,
+                   nullable=True),
+            Column("assigned", int, "Users assigned to the item.", COUNT)))
 
 #: One row per (user, item): rank 1 = best.
 Preferences = PREFERENCES.polars()
@@ -38,3 +48,10 @@ Preferences = PREFERENCES.polars()
 ItemCapacities = CAPACITIES.polars()
 #: ``assignments``: indexed by user.
 AssignmentsOutput = ASSIGNMENTS.pandas()
+
+#: Ranked choices per (campaign, user, item).
+GroupedPreferences = PREFERENCES.grouped(CAMPAIGN).polars()
+#: Capacity per (campaign, item); missing = unlimited.
+GroupedItemCapacities = CAPACITIES.grouped(CAMPAIGN).polars()
+#: ``assignments`` as the pipeline writes it: indexed by (campaign, user).
+GroupedAssignmentsOutput = ASSIGNMENTS.grouped(CAMPAIGN).pandas()
