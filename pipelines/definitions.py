@@ -1,25 +1,15 @@
-"""The ``pipelines`` code location: every asset, its checks, a job over all of them, a schedule."""
+"""The ``pipelines`` code location: every asset (checks on their assets), the jobs (one per
+partition set), their daily schedules and the sensor that registers new groups."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from fairalloc.pipelines.assets import ASSETS, CHECKS
+from fairalloc.pipelines.assets import ASSETS
 from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.jobs import ALLOCATE_ALL, SCHEDULES
 from fairalloc.pipelines.resources import DataDir
-
-allocate_all = dg.define_asset_job(
-    "allocate_all",
-    selection=dg.AssetSelection.all(),
-    description="Materialise every allocation table (and run its checks).",
-)
-
-daily = dg.ScheduleDefinition(
-    name="allocate_all_daily",
-    job=allocate_all,
-    cron_schedule="0 3 * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+from fairalloc.pipelines.sensors import input_groups
 
 
 def resources() -> dict[str, object]:
@@ -30,8 +20,8 @@ def resources() -> dict[str, object]:
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[allocate_all],
-    schedules=[daily],
+    jobs=ALLOCATE_ALL,
+    schedules=SCHEDULES,
+    sensors=[input_groups],
     resources=resources(),
 )

@@ -14,7 +14,8 @@ from fairalloc.pipelines.resources import default_storage_dir
 
 
 def output_path(name: str, storage_dir: str | Path | None = None) -> Path:
-    """Where asset ``name`` is stored (``$DAGSTER_HOME/storage/<name>.parquet`` by default).
+    """Where asset ``name`` is stored (``$DAGSTER_HOME/storage/<name>.parquet`` by default; a
+    partitioned asset: the folder ``<name>/`` of its partitions).
 
     Parameters
     ----------
@@ -26,9 +27,11 @@ def output_path(name: str, storage_dir: str | Path | None = None) -> Path:
     Returns
     -------
     pathlib.Path
-        The Parquet file of the asset (it may not exist yet).
+        The Parquet file (or folder of partitions) of the asset (it may not exist yet).
     """
-    return asset_path(storage_dir or default_storage_dir(), name)
+    base = storage_dir or default_storage_dir()
+    folder = Path(base) / name
+    return folder if folder.is_dir() else asset_path(base, name)
 
 
 def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFrame:
@@ -46,7 +49,7 @@ def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFram
     Returns
     -------
     pandas.DataFrame
-        The stored table.
+        The stored table (a partitioned asset: all its partitions as one table).
 
     Raises
     ------
@@ -54,6 +57,8 @@ def load_output(name: str, storage_dir: str | Path | None = None) -> pd.DataFram
         ``name`` is not stored; the message lists the stored assets.
     """
     path = output_path(name, storage_dir)
+    if path.is_dir():  # partitions, Hive-style: the key columns are inside the files too
+        return pd.read_parquet(path, partitioning=None)
     if not path.is_file():
         known = ", ".join(list_outputs(storage_dir)) or "none yet: run `make run`"
         raise FileNotFoundError(f"no materialised asset {name!r} at {path} (stored: {known})")
@@ -74,4 +79,8 @@ def list_outputs(storage_dir: str | Path | None = None) -> list[str]:
         Asset names (empty when the folder does not exist).
     """
     base = Path(storage_dir or default_storage_dir())
-    return sorted(p.stem for p in base.glob("*.parquet")) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    files = [p.stem for p in base.glob("*.parquet")]
+    folders = [p.name for p in base.iterdir() if p.is_dir() and next(p.rglob("*.parquet"), None)]
+    return sorted(files + folders)

@@ -1,31 +1,44 @@
-"""Fair-coverage assets (group ``coverage``): scarce resources to weighted populations."""
+"""Fair-coverage assets (group ``coverage``): scarce resources to weighted populations.
+
+Unpartitioned: the sample data is one connected problem. Checks run before storage."""
+
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
 import polars as pl
 
-from fairalloc.pipelines.assets.inputs import parquet_input
+from fairalloc.pipelines.assets.inputs import input_assets
 from fairalloc.pipelines.config import choices, option
 from fairalloc.pipelines.metadata import (
+    checked,
     report_metadata,
     table_metadata,
     validate,
     violations_check,
 )
+from fairalloc.pipelines.versions import code_version
 from fairalloc.schemas import coverage as schemas
 from fairalloc.transforms import coverage as tf
 from fairalloc.transforms import options
 from fairalloc.transforms.options import COVERAGE
 
 GROUP = "coverage"
+VERSION = code_version(GROUP, __file__)
+#: Arguments shared by the outputs: code version and automation (unpartitioned: one problem).
+OUTPUT = dict(kinds={"pandas", "parquet"}, code_version=VERSION,
+              automation_condition=dg.AutomationCondition.eager())
 
-population_groups = parquet_input("population_groups", GROUP, schemas.PopulationGroups,
-                                  "Population, prior coverage and weight per group.",
-                                  total="population", file="groups")
-eligibility = parquet_input("eligibility", GROUP, schemas.Eligibility,
-                            "Pairs (group, resource): who may receive what.")
-resource_supply = parquet_input("resource_supply", GROUP, schemas.ResourceSupply,
-                                "Supply per resource.", total="supply", file="supply")
+population_groups_file, population_groups = input_assets(
+    "population_groups", GROUP, schemas.PopulationGroups,
+    "Population, prior coverage and weight per group.", total="population", file="groups",
+    version=VERSION)
+eligibility_file, eligibility = input_assets(
+    "eligibility", GROUP, schemas.Eligibility, "Pairs (group, resource): who may receive what.",
+    version=VERSION)
+resource_supply_file, resource_supply = input_assets(
+    "resource_supply", GROUP, schemas.ResourceSupply, "Supply per resource.", total="supply",
+    file="supply", version=VERSION)
 
 
 class CoverageConfig(dg.Config):
@@ -54,15 +67,20 @@ def loss_spec(config: CoverageConfig) -> str | tuple[str, float | None]:
 @dg.multi_asset(
     group_name=GROUP,
     outs={
-        "coverage_allocation": dg.AssetOut(kinds={"pandas", "parquet"},
+        "coverage_allocation": dg.AssetOut(**OUTPUT,
                                            description="Amount per (group, resource)."),
-        "group_coverage": dg.AssetOut(kinds={"pandas", "parquet"},
+        "group_coverage": dg.AssetOut(**OUTPUT,
                                       description="Coverage, shortfall and allocated per "
                                                   "group."),
-        "resource_usage": dg.AssetOut(kinds={"pandas", "parquet"},
+        "resource_usage": dg.AssetOut(**OUTPUT,
                                       description="Supply, use, scarcity and price per "
                                                   "resource."),
     },
+    check_specs=[dg.AssetCheckSpec(
+        "coverage_within_supply", asset="coverage_allocation", blocking=True,
+        description="Against the inputs: no resource used beyond its supply, no group above "
+                    "coverage 1, nothing negative, only known groups and resources; run before "
+                    "the tables are stored.")],
 )
 def coverage_tables(
     context: dg.AssetExecutionContext,
@@ -78,31 +96,40 @@ def coverage_tables(
     for schema, table in ((schemas.AllocationOutput, allocation),
                           (schemas.GroupsOutput, res.groups),
                           (schemas.ResourcesOutput, res.resources)):
-        validate(table, schema, schema.name)
+        validate(table, schema, schema.name, log=context.log)
     groups = res.groups
     utilisation = {f"utilization {k}": float(u / s) for k, u, s in
                    zip(res.resources.index, res.resources["used"], res.resources["supply"],
                        strict=True)}
-    yield dg.Output(allocation, "coverage_allocation",
-                    metadata={**table_metadata(allocation, schemas.AllocationOutput),
-                              **report_metadata(res.report)})
-    yield dg.Output(groups, "group_coverage",
-                    metadata={**table_metadata(groups, schemas.GroupsOutput),
-                              "total_shortfall": float(groups["shortfall"].sum()),
-                              "total_allocated": float(groups["allocated"].sum()),
-                              "min_coverage": float(groups["coverage"].min())})
-    yield dg.Output(res.resources, "resource_usage",
-                    metadata={**table_metadata(res.resources, schemas.ResourcesOutput),
-                              **utilisation})
+    check = violations_check(
+        tf.coverage_violations(allocation, population_groups, resource_supply),
+        check_name="coverage_within_supply", asset_key=dg.AssetKey("coverage_allocation"))
+    yield from checked([check], [
+        dg.Output(allocation, "coverage_allocation",
+                  metadata={**table_metadata(allocation, schemas.AllocationOutput),
+                            **report_metadata(res.report)}),
+        dg.Output(groups, "group_coverage",
+                  metadata={**table_metadata(groups, schemas.GroupsOutput),
+                            "total_shortfall": float(groups["shortfall"].sum()),
+                            "total_allocated": float(groups["allocated"].sum()),
+                            "min_coverage": float(groups["coverage"].min())}),
+        dg.Output(res.resources, "resource_usage",
+                  metadata={**table_metadata(res.resources, schemas.ResourcesOutput),
+                            **utilisation}),
+    ])
 
 
-@dg.asset(group_name=GROUP, kinds={"pandas", "parquet"})
+@dg.asset(group_name=GROUP, **OUTPUT, check_specs=[dg.AssetCheckSpec(
+    "allocation_is_fair", asset="fairness_audit", blocking=True,
+    description="No justified complaint: the audit is empty (checked before it is stored).")])
 def fairness_audit(context: dg.AssetExecutionContext, coverage_allocation: pd.DataFrame,
-                   population_groups: pl.DataFrame, eligibility: pl.DataFrame) -> pd.DataFrame:
+                   population_groups: pl.DataFrame, eligibility: pl.DataFrame) -> Iterator:
     """Every justified complaint against the allocation (empty when it is fair)."""
     audit = tf.audit_fairness(population_groups, coverage_allocation, eligibility)
-    context.add_output_metadata({**table_metadata(audit), "complaints": len(audit)})
-    return audit
+    check = violations_check(audit_violations(audit), check_name="allocation_is_fair",
+                             asset_key=context.asset_key)
+    yield from checked([check], [dg.Output(audit, metadata={**table_metadata(audit),
+                                                            "complaints": len(audit)})])
 
 
 def audit_violations(audit: pd.DataFrame) -> pd.DataFrame:
@@ -114,21 +141,3 @@ def audit_violations(audit: pd.DataFrame) -> pd.DataFrame:
         "amount": audit["amount"].to_numpy(dtype=float),
         "limit": 0.0,
     }, columns=tf.VIOLATION_COLUMNS)
-
-
-@dg.asset_check(asset="coverage_allocation", blocking=True,
-                additional_ins={"population_groups": dg.AssetIn("population_groups"),
-                                "resource_supply": dg.AssetIn("resource_supply")})
-def coverage_within_supply(coverage_allocation: pd.DataFrame, population_groups: pl.DataFrame,
-                           resource_supply: pl.DataFrame) -> dg.AssetCheckResult:
-    """Against the inputs: no resource used beyond its supply, no group above coverage 1,
-    nothing negative, only known groups and resources."""
-    return violations_check(
-        tf.coverage_violations(coverage_allocation, population_groups, resource_supply))
-
-
-@dg.asset_check(asset="fairness_audit", blocking=True)
-def allocation_is_fair(fairness_audit: pd.DataFrame) -> dg.AssetCheckResult:
-    """No justified complaint: the audit is empty."""
-    return violations_check(audit_violations(fairness_audit))
-
