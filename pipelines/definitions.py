@@ -24,4 +24,7 @@ defs = dg.Definitions(
     schedules=SCHEDULES,
     sensors=[input_groups],
     resources=resources(),
+    # steps run in the run's process: a process per step would import the code location again
+    # for every step (seconds each); parallel executors are chosen by deployment
+    executor=dg.in_process_executor,
 )

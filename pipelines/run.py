@@ -30,20 +30,24 @@ REPOSITORY_TAG = ".dagster/repository"
 
 
 def run_all(instance: dg.DagsterInstance, jobs: list[str] | None = None,
-            run_config: dict | None = None) -> list[dg.ExecuteInProcessResult]:
+            run_config: dict | None = None,
+            definitions: dg.Definitions | None = None) -> list[dg.ExecuteInProcessResult]:
     """Sync the partitions, then run every job of ``allocate_all`` (or ``jobs``) once over all
-    its partitions; returns the results (runs that failed included)."""
+    its partitions; returns the results (runs that failed included). ``run_config`` maps job
+    names to run config; ``definitions`` replaces the code location's (e.g. other resources).
+    """
     from fairalloc.pipelines.definitions import defs
     from fairalloc.pipelines.jobs import ALLOCATE_ALL, PARTITIONED_JOBS, range_tags
     from fairalloc.pipelines.partitions import GROUP_SETS
-    from fairalloc.pipelines.resources import DataDir
     from fairalloc.pipelines.sensors import sync
 
-    keys = sync(instance, DataDir())
+    definitions = definitions or defs
+    data_dir = definitions.resources["data_dir"]
+    keys = sync(instance, data_dir)
     partitions = {PARTITIONED_JOBS[g.capability].name: keys[g.name] for g in GROUP_SETS}
     results = []
     for name in jobs or [j.name for j in ALLOCATE_ALL]:
-        job = defs.resolve_job_def(name)
+        job = definitions.resolve_job_def(name)
         tags = {REPOSITORY_TAG: f"__repository__@{LOCATION}",
                 **range_tags(partitions.get(name, []))}
         start = time.perf_counter()

@@ -7,9 +7,9 @@ per file for the fingerprints) and
 * registers the groups it has not seen as dynamic partitions and requests a run of the
   capability's job for each (run key: capability, group and fingerprint, so a tick never asks
   twice for the same content);
-* observes the input files: for every registered group whose rows changed since the last tick,
-  an observation of ``<input>_file`` with the new fingerprint as data version, so the eager
-  automation conditions re-materialise exactly the changed partitions;
+* observes the input files: for every group whose rows changed since the last tick (or that is
+  new), an observation of ``<input>_file`` with the new fingerprint as data version, so the
+  eager automation conditions re-materialise exactly the changed partitions;
 * reports groups that are registered but no longer in the inputs. They are **kept**, not
   deleted: their stored tables and run history stay addressable, and deleting a partition is a
   decision for a person (the UI, or ``instance.delete_dynamic_partition``). They are **not
@@ -75,17 +75,17 @@ def scan(data_dir: DataDir, group_sets: Sequence[GroupSet] = GROUP_SETS) -> list
     return out
 
 
-def observations(scans: Sequence[Scan], registered: Mapping[str, Sequence[str]],
+def observations(scans: Sequence[Scan],
                  last: Mapping[str, Mapping[str, str]]) -> list[dg.AssetObservation]:
-    """Observations of the input files, for registered groups whose fingerprint differs from
-    ``last`` (asset → key → version of the previous tick)."""
+    """Observations of the input files, for the groups whose fingerprint differs from ``last``
+    (asset → key → version of the previous tick). A new group is observed in the tick that
+    registers it, before its first run, so that run does not count as stale afterwards."""
     out = []
     for s in scans:
-        known = set(registered.get(s.groups.name, ()))
         for asset, versions in s.versions.items():
             before = last.get(asset, {})
             for key, version in versions.items():
-                if key in known and before.get(key) != version:
+                if before.get(key) != version:
                     out.append(dg.AssetObservation(
                         asset_key=dg.AssetKey.from_user_string(asset), partition=key,
                         tags={DATA_VERSION_TAG: version}))
@@ -122,7 +122,7 @@ def input_groups(context: dg.SensorEvaluationContext, data_dir: DataDir) -> dg.S
                  for k in new]
     tags = {REMOVED_TAG: json.dumps(removed, sort_keys=True)} if removed else {}
     runs = [r.with_replaced_attrs(tags={**r.tags, **tags}) for r in runs]
-    observed = observations(scans, registered, last)
+    observed = observations(scans, last)
     cursor = {a: v for s in scans for a, v in s.versions.items()}
     skip = None
     if not runs:
@@ -149,7 +149,7 @@ def sync(instance: dg.DagsterInstance, data_dir: DataDir) -> dict[str, list[str]
                 "groups registered in %s but no longer in the inputs (kept, not deleted): %s",
                 s.groups.name, ", ".join(gone))
     registered = _registered(instance)
-    for event in observations(scans, registered, _recorded(instance, scans, registered)):
+    for event in observations(scans, _recorded(instance, scans, registered)):
         instance.report_runless_asset_event(event)
     return registered
 
