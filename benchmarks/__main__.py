@@ -14,13 +14,14 @@ from benchmarks import (
     bench_assignment,
     bench_coverage,
     bench_periods,
+    bench_pipeline,
     bench_portions,
     bench_sourcing,
 )
 
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
-           "portions": bench_portions}
+           "portions": bench_portions, "pipeline": bench_pipeline}
 
 
 def main() -> None:
