@@ -7,7 +7,14 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from fairalloc.pipelines.io_manager import ParquetIOManager, asset_path, write_atomic
+from fairalloc.pipelines.io_manager import (
+    ParquetIOManager,
+    asset_path,
+    partition_path,
+    write_atomic,
+)
+from fairalloc.pipelines.outputs import list_outputs, load_output
+from fairalloc.pipelines.partitions import PARTITION_BY
 
 
 def _indexed() -> pd.DataFrame:
@@ -73,3 +80,49 @@ def test_polars_outputs_and_typed_loading(tmp_path):
     assert result.success
     assert asset_path(tmp_path, dg.AssetKey(["upstream"])).is_file()
     assert pd.read_parquet(tmp_path / "as_pandas.parquet").index.name == "k"
+
+
+# --- partitions (a file per partition key, Hive-style folders) ---------------------------------
+
+GROUPS = dg.DynamicPartitionsDefinition(name="test_groups")
+
+
+def _partitioned(frame: pd.DataFrame):
+    @dg.asset(partitions_def=GROUPS, backfill_policy=dg.BackfillPolicy.single_run(),
+              metadata={PARTITION_BY: ["commodity", "year"]})
+    def table() -> pd.DataFrame:
+        return frame
+
+    @dg.asset(partitions_def=GROUPS, backfill_policy=dg.BackfillPolicy.single_run())
+    def reader(table: pd.DataFrame) -> None:
+        assert table.index.names == ["commodity", "year", "source", "sink"]
+        assert len(table) == 2
+
+    return [table, reader]
+
+
+def test_a_multi_partition_output_is_split_per_partition_and_read_back(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("test_groups", ["c|2024", "c|2025"])
+    result = dg.materialize(_partitioned(_indexed()), instance=instance,
+                            resources={"io_manager": ParquetIOManager(base_dir=str(tmp_path))},
+                            tags={"dagster/asset_partition_range_start": "c|2024",
+                                  "dagster/asset_partition_range_end": "c|2025"})
+    assert result.success
+    first = partition_path(tmp_path, "table", ["commodity", "year"], "c|2024")
+    assert first == tmp_path / "table" / "commodity=c" / "year=2024" / "part-0.parquet"
+    pd.testing.assert_frame_equal(pd.read_parquet(first), _indexed().iloc[:1])
+    assert list_outputs(tmp_path) == ["table"]
+    pd.testing.assert_frame_equal(load_output("table", tmp_path), _indexed())
+
+
+def test_a_group_outside_the_runs_partitions_is_refused_and_nothing_written(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("test_groups", ["c|2024", "c|2025"])
+    result = dg.materialize(_partitioned(_indexed()), instance=instance, partition_key="c|2024",
+                            resources={"io_manager": ParquetIOManager(base_dir=str(tmp_path))},
+                            raise_on_error=False, selection=["table"])
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "c|2025" in str(failure.step_failure_data.error)
+    assert not list(tmp_path.rglob("*.parquet"))
