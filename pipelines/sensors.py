@@ -4,9 +4,10 @@ Every tick it reads the group columns of each partitioned capability's input fil
 (:data:`~fairalloc.pipelines.partitions.GROUP_SETS`; only those columns, and one ``group_by``
 per file for the fingerprints) and
 
-* registers the groups it has not seen as dynamic partitions and requests a run of the
-  capability's job for each (run key: capability, group and fingerprint, so a tick never asks
-  twice for the same content);
+* registers the groups it has not seen as dynamic partitions and requests one run of the
+  capability's job over them (a single-run backfill: they are registered last, in order, so
+  they form one partition range; the run key is made of the groups and their fingerprints, so
+  the same content is never asked for twice);
 * observes the input files: for every group whose rows changed since the last tick (or that is
   new), an observation of ``<input>_file`` with the new fingerprint as data version, so the
   eager automation conditions re-materialise exactly the changed partitions;
@@ -22,6 +23,7 @@ tests use it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from fairalloc.pipelines.assets.inputs import file_key
-from fairalloc.pipelines.jobs import PARTITIONED_JOBS
+from fairalloc.pipelines.jobs import PARTITIONED_JOBS, range_tags
 from fairalloc.pipelines.partitions import GROUP_SETS, GroupSet
 from fairalloc.pipelines.resources import DataDir
 from fairalloc.pipelines.versions import versions_by_group
@@ -117,9 +119,11 @@ def input_groups(context: dg.SensorEvaluationContext, data_dir: DataDir) -> dg.S
         if new:
             requests.append(dg.AddDynamicPartitionsRequest(s.groups.name, new))
             context.log.info("new groups in %s: %s", s.groups.name, ", ".join(new))
-        runs += [dg.RunRequest(job_name=job_name(s.groups), partition_key=k,
-                               run_key=f"{s.groups.capability}:{k}:{s.fingerprint(k)}")
-                 for k in new]
+        if new:  # one single-run backfill over the new groups (registered last, in order)
+            fingerprint = hashlib.sha256(
+                "".join(f"{k}:{s.fingerprint(k)};" for k in new).encode()).hexdigest()[:16]
+            runs.append(dg.RunRequest(job_name=job_name(s.groups), tags=range_tags(new),
+                                      run_key=f"{s.groups.capability}:{fingerprint}"))
     tags = {REMOVED_TAG: json.dumps(removed, sort_keys=True)} if removed else {}
     runs = [r.with_replaced_attrs(tags={**r.tags, **tags}) for r in runs]
     observed = observations(scans, last)

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from fairalloc.pipelines.assets import sourcing as sourcing_assets
+from fairalloc.pipelines.jobs import RANGE_END, RANGE_START
 from fairalloc.pipelines.partitions import ASSIGNMENT, PERIODS, SOURCING
 from fairalloc.pipelines.resources import DataDir
 from fairalloc.pipelines.sensors import REMOVED_TAG, input_groups, sync
@@ -54,11 +55,12 @@ def test_new_groups_are_registered_observed_and_run(data):
         assert added == {SOURCING.name: SOURCING_KEYS,
                          PERIODS.name: ["desks", "large", "published"],
                          ASSIGNMENT.name: ["2025-autumn", "2026-autumn", "2026-spring"]}
-        runs = {(r.job_name, r.partition_key) for r in result.run_requests}
-        assert {k for j, k in runs if j == "allocate_sourcing"} == set(SOURCING_KEYS)
-        assert {k for j, k in runs if j == "allocate_periods"} == {"desks", "large", "published"}
-        assert len(runs) == 12
-        assert len({r.run_key for r in result.run_requests}) == 12
+        # one single-run backfill per capability over its new groups (registered in order)
+        runs = {r.job_name: (r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests}
+        assert runs == {"allocate_sourcing": ("cocoa|2024", "coffee|2026"),
+                        "allocate_periods": ("desks", "published"),
+                        "allocate_assignment": ("2025-autumn", "2026-spring")}
+        assert len({r.run_key for r in result.run_requests}) == 3
         # every file of every group observed once, in the tick that registers it
         observed = {(e.asset_key.to_user_string(), e.partition) for e in result.asset_events}
         assert ("matches_file", "coffee|2025") in observed
@@ -101,7 +103,7 @@ def test_a_removed_group_is_reported_and_kept(data, caplog):
             [t, t.head(1).with_columns(pl.lit(2027, pl.Int64).alias("year"))]))
         result = _tick(instance, data)
         (request,) = result.run_requests
-        assert request.partition_key == "cocoa|2027"
+        assert request.tags[RANGE_START] == request.tags[RANGE_END] == "cocoa|2027"
         assert json.loads(request.tags[REMOVED_TAG]) == {SOURCING.name: ["coffee|2026"]}
 
 
