@@ -4,7 +4,9 @@
 version is a content fingerprint (per group when partitioned: a change in one group's rows
 changes only that partition's version). ``<name>`` reads it — only its partitions' groups, by a
 filter pushed down to the Parquet scan — validates it and stores it; it carries the same
-fingerprint as data version and the file's path as ``source_file``. Downstream of a changed
+fingerprint as data version (a run of several partitions records each group's fingerprint in
+``fingerprints`` and leaves the data versions to Dagster: one value would be stamped on all of
+them) and the file's path as ``source_file``. Downstream of a changed
 file, ``AutomationCondition.eager()`` re-materialises only the affected partitions.
 """
 
@@ -94,6 +96,10 @@ def input_assets(
         meta["fingerprint"] = version
         context.log.info("%s: %d rows from %s (fingerprint %s)", name, frame.height, path,
                          version)
+        if groups is not None and len(keys) > 1:
+            # one data version would be stamped on every partition of the run: leave it to
+            # Dagster (code version + the file's per-group version); ``fingerprints`` has each
+            return dg.Output(frame, metadata=meta)
         with warnings.catch_warnings():  # data versions on outputs: "beta" in dagster 1.13
             warnings.simplefilter("ignore", dg.BetaWarning)
             return dg.Output(frame, metadata=meta, data_version=dg.DataVersion(version))

@@ -160,3 +160,23 @@ def sourcing_assets_list() -> list:
 def test_the_sample_data_groups_are_what_the_readme_says():
     matches = read(DATA, "sourcing", "matches")
     assert matches.select("commodity", "year").unique().height == len(SOURCING_KEYS)
+
+
+def test_observing_a_file_asset_gives_the_sensors_fingerprints(data):
+    """The observable source assets (the UI's "Observe" button) and the sensor agree."""
+    from dagster._core.definitions.observe import observe
+
+    from fairalloc.pipelines.sensors import scan
+
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SOURCING.name, SOURCING_KEYS)
+        result = observe([sourcing_assets.matches_file], instance=instance,
+                         resources={"data_dir": DataDir(path=str(data))})
+        assert result.success
+        observed = {e.event_specific_data.asset_observation.partition:
+                    e.event_specific_data.asset_observation.tags["dagster/data_version"]
+                    for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION"}
+        (sourcing_scan,) = [s for s in scan(DataDir(path=str(data)))
+                            if s.groups.name == SOURCING.name]
+        assert observed == sourcing_scan.versions["matches_file"]
+        assert set(observed) == set(SOURCING_KEYS)

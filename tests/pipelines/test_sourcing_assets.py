@@ -16,6 +16,7 @@ from fairalloc.pipelines.assets import sourcing as sourcing_assets
 from fairalloc.pipelines.io_manager import partition_path
 from fairalloc.pipelines.jobs import RANGE_END, RANGE_START
 from fairalloc.pipelines.partitions import SOURCING, partition_key
+from fairalloc.pipelines.versions import versions_by_group
 from fairalloc.transforms import sourcing as tf
 from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests.pipelines import DATA, materialise, read
@@ -120,6 +121,11 @@ def test_a_single_partition_reads_only_its_group(tmp_path):
     group = read(DATA, "sourcing", "matches").filter(
         (pl.col("commodity") == "coffee") & (pl.col("year") == 2025))
     assert meta["matches"]["dagster/row_count"].value == group.height
+    # its data version is the group's fingerprint, the one the observed file carries
+    tags = {e.asset_key.to_user_string(): e.materialization.tags
+            for e in result.get_asset_materialization_events()}
+    fingerprint = versions_by_group(read(DATA, "sourcing", "matches"), BY)["coffee|2025"]
+    assert tags["matches"]["dagster/data_version"] == fingerprint
     assert sorted(p.parent.parent.name + "/" + p.parent.name
                   for p in (tmp_path / "matches").rglob("*.parquet")) == [
         "commodity=coffee/year=2025"]
