@@ -119,7 +119,7 @@ def input_groups(context: dg.SensorEvaluationContext, data_dir: DataDir) -> dg.S
         if new:
             requests.append(dg.AddDynamicPartitionsRequest(s.groups.name, new))
             context.log.info("new groups in %s: %s", s.groups.name, ", ".join(new))
-        if new:  # one single-run backfill over the new groups (registered last, in order)
+            # one single-run backfill over the new groups (registered last, in order)
             fingerprint = hashlib.sha256(
                 "".join(f"{k}:{s.fingerprint(k)};" for k in new).encode()).hexdigest()[:16]
             runs.append(dg.RunRequest(job_name=job_name(s.groups), tags=range_tags(new),
