@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# register the data's groups as partitions, then run every job of allocate_all once, in process
 run: $(STAMP)
-	$(BIN)/dagster job execute -m fairalloc.pipelines -j allocate_all
+	$(BIN)/python -m fairalloc.pipelines.run
 	$(BIN)/fairalloc outputs
 
 cluster: $(STAMP)

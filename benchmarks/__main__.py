@@ -15,6 +15,7 @@ from benchmarks import (
     bench_charts,
     bench_coverage,
     bench_periods,
+    bench_pipeline,
     bench_portions,
     bench_service,
     bench_sourcing,
@@ -24,7 +25,7 @@ from benchmarks import (
 BENCHES = {"sourcing": bench_sourcing, "periods": bench_periods,
            "assignment": bench_assignment, "coverage": bench_coverage,
            "portions": bench_portions, "service": bench_service,
-           "charts": bench_charts, "storage": bench_storage}
+           "charts": bench_charts, "storage": bench_storage, "pipeline": bench_pipeline}
 
 
 def main() -> None:

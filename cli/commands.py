@@ -169,7 +169,7 @@ def assign(args: argparse.Namespace, progress: Progress) -> None:
     res = assign_preferences(
         preferences, capacities, strategy=args.strategy, fill_unlisted=args.fill_unlisted,
         allow_unassigned=args.allow_unassigned, unassigned_cost=args.unassigned_cost,
-        seed=args.seed, constraints=constraints)
+        seed=args.seed, constraints=constraints, by=args.by)
     report = res.report
     progress.say(f"{report.assigned:,} of {report.users:,} user(s) assigned: rank cost "
                  f"{report.rank_cost:,}; {report.unassigned:,} unassigned × "

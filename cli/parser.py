@@ -173,14 +173,17 @@ def _assign(sub, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p = _subcommand(
         sub, "assign", "Assign users to items by ranked preferences",
         "Tables: preferences (user, item, rank; 1 = best), capacities (item, capacity;\n"
-        "empty = unlimited). Each user gets at most one item. Output, indexed by user: item,\n"
-        "rank (empty when unassigned).",
+        "empty = unlimited), each plus the --by columns. Each user gets at most one item.\n"
+        "Output, indexed by (*by, user): item, rank (empty when unassigned).",
         "  fairalloc assign --preferences data/assignment/preferences.parquet \\\n"
-        "      --capacities data/assignment/capacities.parquet \\\n"
+        "      --capacities data/assignment/capacities.parquet --by campaign \\\n"
         "      --strategy rank_maximal --seed 3 --output assignment.parquet",
         common)
     p.add_argument("--preferences", required=True, metavar="PATH", help="table user, item, rank")
     p.add_argument("--capacities", required=True, metavar="PATH", help="table item, capacity")
+    p.add_argument("--by", action="append", metavar="COL",
+                   help="group column present in both tables, e.g. campaign (repeatable); "
+                        "each group is assigned on its own")
     p.add_argument("--strategy", choices=ASSIGN_STRATEGIES, default=ASSIGNMENT.strategy,
                    help="social optimum, lexicographic fairness tiers, or the social optimum "
                         "under --constraints (default: %(default)s)")

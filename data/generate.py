@@ -10,9 +10,12 @@ Periods (data/periods/): three scenarios of the entitlement allocation, told apa
 ``desks`` (20 teams × 3 terms asking for one desk each per term, most of them in term 2) and
 ``large`` (5 000 accounts × 12 periods, requests of 0–5 units).
 
-Assignment (data/assignment/): 1 000 users ranking 3–10 of 50 items (popular items ranked
-far more often), item capacities in proportion to popularity totalling about 90 % of the
-users, the two least popular items closed (capacity 0) and one unlimited (capacity missing).
+Assignment (data/assignment/): three independent registration campaigns told apart by a
+``campaign`` column (``by="campaign"``): ``2026-spring`` (1 000 users ranking 3–10 of 50
+items), ``2025-autumn`` (400 users, 20 items) and ``2026-autumn`` (600 users, 30 items).
+Popular items are ranked far more often; item capacities are in proportion to popularity,
+totalling about 90 % of the users; the two least popular items of a campaign are closed
+(capacity 0) and one is unlimited (capacity missing).
 
 Coverage (data/coverage/): a vaccine-allocation-shaped instance. 254 regions of varied size
 (lognormal) × 5 priority groups P1–P5 (of different population shares) = 1 270 groups keyed
@@ -104,9 +107,29 @@ def period_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
             "capacities": pl.concat(cap)}
 
 
+#: Independent registration campaigns: (name, users, items). The first is drawn from the shared
+#: generator (as when there was one campaign, so the data after it stays the same); the others
+#: from generators of their own.
+CAMPAIGNS = (("2026-spring", 1_000, 50), ("2025-autumn", 400, 20), ("2026-autumn", 600, 30))
+
+
 def assignment_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
-    """preferences (user, item, rank) and capacities (item, capacity; null = unlimited)."""
-    n_users, n_items = 1_000, 50
+    """preferences (campaign, user, item, rank) and capacities (campaign, item, capacity;
+    null = unlimited), one independent problem per campaign."""
+    prefs, caps = [], []
+    for i, (name, n_users, n_items) in enumerate(CAMPAIGNS):
+        p, c = _campaign(rng if i == 0 else np.random.default_rng([SEED, i]), n_users, n_items)
+        prefs.append(p.select(pl.lit(name).alias("campaign"), pl.all()))
+        caps.append(c.select(pl.lit(name).alias("campaign"), pl.all()))
+    return {"preferences": pl.concat(prefs).sort("campaign", "user", "rank"),
+            "capacities": pl.concat(caps).sort("campaign", "item")}
+
+
+def _campaign(rng: np.random.Generator, n_users: int,
+              n_items: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One campaign: users ranking 3–10 items (popular items ranked far more often),
+    capacities in proportion to popularity totalling about 90 % of the users, the two least
+    popular items closed (capacity 0) and the last one unlimited (capacity missing)."""
     items = np.array([f"item{i:02d}" for i in range(1, n_items + 1)])
     popularity = rng.pareto(1.2, n_items) + 0.1
     # weighted sampling without replacement for every user at once (exponential race keys)
@@ -124,7 +147,7 @@ def assignment_tables(rng: np.random.Generator) -> dict[str, pl.DataFrame]:
     cap = pl.DataFrame({"item": items, "capacity": pl.Series(capacity, dtype=pl.Int64)})
     cap = cap.with_columns(pl.when(pl.col("item") == items[-1]).then(None)
                            .otherwise(pl.col("capacity")).alias("capacity"))
-    return {"preferences": prefs.sort("user", "rank"), "capacities": cap}
+    return prefs, cap
 
 
 N_COVERAGE_REGIONS = 254

@@ -1,29 +1,20 @@
-"""The ``pipelines`` code location: every asset, its checks, a job over all of them, a schedule.
+"""The ``pipelines`` code location: every asset (checks on their assets), the jobs (one per
+partition set, each also with the parallel executors of :mod:`fairalloc.pipelines.executors`),
+their daily schedules and the sensor that registers new groups.
 
-Steps run in process unless a job says otherwise (see :mod:`fairalloc.pipelines.executors`).
+Steps run in process unless a job says otherwise.
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from fairalloc.pipelines.assets import ASSETS, CHECKS
+from fairalloc.pipelines.assets import ASSETS
 from fairalloc.pipelines.executors import scale_out_jobs
 from fairalloc.pipelines.io_manager import ParquetIOManager
+from fairalloc.pipelines.jobs import ALLOCATE_ALL, SCHEDULES
 from fairalloc.pipelines.resources import DataDir
-
-allocate_all = dg.define_asset_job(
-    "allocate_all",
-    selection=dg.AssetSelection.all(),
-    description="Materialise every allocation table (and run its checks).",
-)
-
-daily = dg.ScheduleDefinition(
-    name="allocate_all_daily",
-    job=allocate_all,
-    cron_schedule="0 3 * * *",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)
+from fairalloc.pipelines.sensors import input_groups
 
 
 def resources() -> dict[str, object]:
@@ -34,9 +25,11 @@ def resources() -> dict[str, object]:
 
 defs = dg.Definitions(
     assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[allocate_all, *scale_out_jobs(allocate_all)],
-    schedules=[daily],
+    jobs=[*ALLOCATE_ALL, *(variant for job in ALLOCATE_ALL for variant in scale_out_jobs(job))],
+    schedules=SCHEDULES,
+    sensors=[input_groups],
     resources=resources(),
+    # steps run in the run's process: a process per step would import the code location again
+    # for every step (seconds each); the parallel variants of each job are chosen per run
     executor=dg.in_process_executor,
 )

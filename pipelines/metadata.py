@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -365,10 +365,12 @@ def report_metadata(report: Any) -> dict[str, Any]:
     return out
 
 
-def validate(frame: Any, schema: Any, name: str) -> Any:
+def validate(frame: Any, schema: Any, name: str, log: Any = None) -> Any:
     """Validate ``frame`` (a polars input or a pandas output) with a pandera ``schema`` of the
-    matching back-end; on failure stop the asset with a :class:`dagster.Failure` whose metadata
-    shows the failure cases and the failing rows — never a raw ``SchemaErrors``.
+    matching back-end; on failure stop the asset with a :class:`dagster.Failure` whose
+    description (shown in the run log and the terminal) and metadata show the failing rows with
+    the rule each broke — never a raw ``SchemaErrors``. ``log`` (the asset's ``context.log``)
+    also gets the description as an error.
 
     >>> from fairalloc.schemas.portions import PortionsOutput
     >>> bad = pd.DataFrame({"portions": [1, -1]}, index=pd.Index(["a", "b"], name="key"))
@@ -376,22 +378,29 @@ def validate(frame: Any, schema: Any, name: str) -> Any:
     ...     validate(bad, PortionsOutput, "portions")
     ... except dg.Failure as failure:
     ...     print(failure.description)
-    ...     print(failure.metadata["failing_rows"].value)
     portions failed validation (1 failure cases: ['greater_than_or_equal_to(0)'])
-    | key | portions |
-    |---|---|
-    | b | -1 |
+    failing rows, with the rule each broke:
+    | key | portions | broken rule |
+    |---|---|---|
+    | b | -1 | portions: greater_than_or_equal_to(0) |
     """
     try:
         return schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        raise failure(frame, exc, name) from None
+        error = failure(frame, exc, name)
+        if log is not None:
+            log.error(error.description)
+        raise error from None
+
+
+#: Failing rows shown in a failure's description (all of them, up to 50, in its metadata).
+DESCRIBED_ROWS = 20
 
 
 def failure(frame: Any, exc: pandera.errors.SchemaErrors, name: str) -> dg.Failure:
     """The :class:`dagster.Failure` of a lazy pandera validation of ``frame`` that failed:
-    failure cases, failing rows (by row number for polars, by index label for pandas) and
-    their count as metadata."""
+    failure cases, failing rows (by row number for polars, by index label for pandas) each with
+    the rules it broke, and their count, in the description and as metadata."""
     cases = exc.failure_cases
     if isinstance(cases, pd.DataFrame):
         labels = cases["index"].map(lambda v: None if v is None or v != v else str(v)) \
@@ -399,36 +408,77 @@ def failure(frame: Any, exc: pandera.errors.SchemaErrors, name: str) -> dg.Failu
         cases = pl.from_pandas(cases.astype(str).assign(
             **({} if labels is None else {"index": labels})))
     metadata: dict[str, Any] = {"failure_cases": dg.MetadataValue.md(markdown_table(cases, 50))}
+    checks = sorted(set(cases["check"].cast(pl.String).to_list()))
+    description = f"{name} failed validation ({cases.height} failure cases: {checks})"
     failing = _failing_rows(frame, cases)
     if failing is not None and len(failing):
         metadata["failing_rows"] = dg.MetadataValue.md(markdown_table(failing, 50))
         metadata["failing_row_count"] = len(failing)
-    checks = sorted(set(cases["check"].cast(pl.String).to_list()))
-    return dg.Failure(
-        description=f"{name} failed validation ({cases.height} failure cases: {checks})",
-        metadata=metadata,
-    )
+        more = len(failing) - DESCRIBED_ROWS
+        description += ("\nfailing rows, with the rule each broke:\n"
+                        + markdown_table(failing, DESCRIBED_ROWS)
+                        + (f"\n… and {more} more failing rows" if more > 0 else ""))
+    else:
+        description += "\n" + markdown_table(cases, DESCRIBED_ROWS)
+    return dg.Failure(description=description, metadata=metadata)
+
+
+def _rules(cases: pl.DataFrame) -> pl.DataFrame:
+    """Per failing row (``index``): the rules it broke, as ``column: check`` joined by ``; ``."""
+    column = pl.col("column").cast(pl.String) if "column" in cases.columns else pl.lit(None)
+    rule = pl.when(column.is_null()).then(pl.col("check").cast(pl.String)).otherwise(
+        pl.concat_str([column, pl.col("check").cast(pl.String)], separator=": "))
+    return (cases.filter(pl.col("index").is_not_null())
+            .with_columns(rule.alias("broken rule"), pl.col("index").cast(pl.String))
+            .group_by("index", maintain_order=True)
+            .agg(pl.col("broken rule").unique(maintain_order=True).str.join("; ")))
 
 
 def _failing_rows(frame: Any, cases: pl.DataFrame) -> pl.DataFrame | pd.DataFrame | None:
     if "index" not in cases.columns:
         return None
+    rules = dict(_rules(cases).iter_rows())
     if isinstance(frame, pd.DataFrame):
         # pandas reports index labels (tuples for a MultiIndex), written out as text
-        labels = set(cases["index"].drop_nulls().to_list())
-        shown = frame.index.map(str).isin(labels)
-        return frame[shown]
+        text = frame.index.map(str)
+        shown = frame[text.isin(set(rules))]
+        return shown.assign(**{"broken rule": [rules[t] for t in shown.index.map(str)]})
     rows = cases["index"].drop_nulls().cast(pl.Int64).unique().sort()
-    return frame.with_row_index("row")[rows.to_numpy()]
+    shown = frame.with_row_index("row")[rows.to_numpy()]
+    return shown.with_columns(pl.col("row").cast(pl.String).replace_strict(rules)
+                              .alias("broken rule"))
 
 
-def violations_check(violations: pd.DataFrame, shown: int = 20) -> dg.AssetCheckResult:
+def violations_check(violations: pd.DataFrame, shown: int = 20, *, check_name: str | None = None,
+                     asset_key: Any = None) -> dg.AssetCheckResult:
     """An asset check result from a violations table (columns rule, key, amount, limit):
     passed when empty; metadata counts the violations per rule and shows the first ones."""
     counts = violations["rule"].value_counts().to_dict() if len(violations) else {}
     preview = violations.head(shown).astype({"key": str}).to_string(index=False)
     return dg.AssetCheckResult(
-        passed=violations.empty,
+        passed=violations.empty, check_name=check_name, asset_key=asset_key,
         metadata={"violations": len(violations), **{f"{k} count": v for k, v in counts.items()},
                   "first violations": dg.MetadataValue.text(preview if counts else "none")},
     )
+
+
+def checked(checks: list[dg.AssetCheckResult], outputs: list[Any]) -> Iterator[Any]:
+    """Yield the check results, then — only if every one passed — the outputs: the check
+    runs before storage, so a table that fails it is never written over the last good one.
+
+    A failed check is recorded (its result is yielded, failed) and the asset stops with a
+    :class:`dagster.Failure` naming the checks and their first violations.
+    """
+    yield from checks
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        def value(check: dg.AssetCheckResult, name: str) -> Any:
+            return getattr(check.metadata.get(name), "value", check.metadata.get(name))
+
+        lines = [f"{c.check_name} on {c.asset_key.to_user_string() if c.asset_key else '?'}: "
+                 f"{value(c, 'violations')} violations\n{value(c, 'first violations')}"
+                 for c in failed]
+        raise dg.Failure(description="check failed before storage; nothing was stored (the "
+                                     "last stored table, if any, stays as it was):\n"
+                                     + "\n".join(lines))
+    yield from outputs

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 #: Where input tables are read from, unless the ``DataDir`` resource is configured otherwise.
@@ -57,7 +58,9 @@ def default_storage_options() -> dict[str, Any]:
 
 
 class DataDir(dg.ConfigurableResource):
-    """The directory holding each capability's input Parquet files (``<dir>/<capability>/``)."""
+    """The directory holding each capability's input tables (``<dir>/<capability>/``): each
+    one Parquet file ``<name>.parquet`` or a Hive-partitioned folder ``<name>/`` (e.g.
+    ``matches/commodity=cocoa/year=2024/part-0.parquet``)."""
 
     path: str = Field(default_factory=default_data_dir)  # type: ignore[assignment]
 
@@ -67,3 +70,23 @@ class DataDir(dg.ConfigurableResource):
         if not path.is_file():
             raise FileNotFoundError(f"input table {name!r} not found at {path}")
         return path
+
+    def source(self, capability: str, name: str) -> Path:
+        """Where input table ``name`` of ``capability`` is: the file ``<name>.parquet``, else
+        the Hive folder ``<name>/``; a clear error naming both when neither exists."""
+        folder = Path(self.path) / capability / name
+        file = folder.with_name(f"{name}.parquet")
+        if file.is_file():
+            return file
+        if folder.is_dir():
+            return folder
+        raise FileNotFoundError(f"input table {name!r} not found at {file} (nor a Hive folder "
+                                f"{folder}/)")
+
+    def scan(self, capability: str, name: str) -> tuple[pl.LazyFrame, Path]:
+        """A lazy scan of input table ``name`` (file or Hive folder) and its path: filters on
+        it are pushed down to the Parquet reader (row groups, and a Hive folder's files)."""
+        path = self.source(capability, name)
+        if path.is_dir():
+            return pl.scan_parquet(path, hive_partitioning=True), path
+        return pl.scan_parquet(path), path

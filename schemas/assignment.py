@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from fairalloc.schemas.tables import COUNT, RANK, Column, Table, TableCheck, key, models
 
+#: The group column of the pipeline's sample data (``by=`` of the transforms).
+BY = ("campaign",)
+
+CAMPAIGN = key("campaign", "The registration campaign: each is assigned on its own.")
 USER = key("user", "The user who ranks items.")
 ITEM = key("item", "The item ranked and assigned.")
 
@@ -62,4 +66,12 @@ __getattr__ = models(globals(), {
     "AssignmentsOutput": ASSIGNMENTS.pandas,
     # ``assignment_summary``: indexed by item, rank columns rank_1 … rank_K always present.
     "SummaryOutput": SUMMARY.pandas,
+    # Ranked choices per (campaign, user, item).
+    "GroupedPreferences": PREFERENCES.grouped(CAMPAIGN).polars,
+    # Capacity per (campaign, item); missing = unlimited.
+    "GroupedItemCapacities": CAPACITIES.grouped(CAMPAIGN).polars,
+    # ``assignments`` as the pipeline writes it: indexed by (campaign, user).
+    "GroupedAssignmentsOutput": ASSIGNMENTS.grouped(CAMPAIGN).pandas,
+    # ``assignment_summary`` as the pipeline writes it: indexed by (campaign, item).
+    "GroupedSummaryOutput": SUMMARY.grouped(CAMPAIGN).pandas,
 })

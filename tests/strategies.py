@@ -145,6 +145,25 @@ def assignment_magnitude_instances(draw):
     return p, {k: draw(ASSIGNMENT_CAPACITY) for k in caps}
 
 
+@st.composite
+def assignment_group_instances(draw):
+    """(preferences, capacities, groups): 1 .. 3 independent assignment_instances() stacked
+    with a ``campaign`` column (str or int names; the same user and item names recur across
+    campaigns), and each campaign's own (name, preferences, capacities)."""
+    names = draw(st.lists(st.one_of(st.integers(0, 9), st.sampled_from(["a", "b", "c"])),
+                          min_size=1, max_size=3, unique=True))
+    names = [n for n in names if isinstance(n, type(names[0]))]  # one key kind per column
+    groups = []
+    for name in names:
+        p, caps = draw(assignment_instances())
+        groups.append((name, p, pd.DataFrame({"item": list(caps),
+                                              "capacity": list(caps.values())})))
+    prefs_all = pd.concat([p.assign(campaign=n) for n, p, _ in groups], ignore_index=True)
+    caps_all = pd.concat([c.assign(campaign=n) for n, _, c in groups], ignore_index=True)
+    order = draw(st.permutations(range(len(prefs_all))))
+    return prefs_all.iloc[list(order)], caps_all, groups
+
+
 # --- coverage ---------------------------------------------------------------------------------
 
 COVERAGE_LOSSES = ["quadratic", ("power", 3.0), ("power", 1.5), ("log", 0.1), "exp"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -65,3 +65,14 @@ def stopwatch() -> Iterator[Stopwatch]:
         yield sw
     finally:
         sw.seconds = time.perf_counter() - start
+
+
+def worst_status(statuses: Iterable[str]) -> Status:
+    """The worst of several statuses (of independent groups), in the declaration order of
+    :class:`~fairalloc.solvers.verify.Status` (optimal < repaired < iteration_limit < …).
+
+    >>> worst_status(["optimal", "repaired", "optimal"])
+    'repaired'
+    """
+    order = list(Status)
+    return max((Status(s) for s in statuses), key=order.index)

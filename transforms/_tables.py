@@ -23,6 +23,7 @@ from fairalloc.transforms.errors import (
     FairallocError,
     InputTypeError,
     InvalidAmountError,
+    ParameterError,
     UnknownKeyError,
 )
 
@@ -492,6 +493,29 @@ def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
         names=[p[0].name for p in parts],
         verify_integrity=False,
     )
+
+
+def by_columns(by: Any) -> list[str]:
+    """The group columns of a ``by=`` argument: one name or a non-empty sequence of names.
+
+    >>> by_columns("campaign"), by_columns(("commodity", "year"))
+    (['campaign'], ['commodity', 'year'])
+    """
+    cols = [by] if isinstance(by, str) else list(by) if isinstance(by, Iterable) else [by]
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise ParameterError("by must name one or more group columns", [by])
+    return cols
+
+
+def stack_groups(parts: Sequence[tuple[tuple, pd.DataFrame]], by: Sequence[str]) -> pd.DataFrame:
+    """The groups' tables ``[(key tuple, table), …]`` stacked, the ``by`` levels leading.
+
+    >>> t = pd.DataFrame({"v": [1]}, index=pd.Index(["a"], name="k"))
+    >>> stack_groups([(("x",), t), (("y",), t)], ["g"]).index.tolist()
+    [('x', 'a'), ('y', 'a')]
+    """
+    keys = [k if len(k) > 1 else k[0] for k, _ in parts]
+    return pd.concat([t for _, t in parts], keys=keys, names=list(by))
 
 
 def split_groups(frames: dict[str, Any], by: Sequence[str], *, what: str) -> list[tuple]:

@@ -20,11 +20,18 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       numbers (numpy integers too, never bools); a bool amount or key is an
       :class:`~fairalloc.transforms.errors.InputTypeError`. Every exception leaving these functions
       is a :class:`~fairalloc.transforms.errors.FairallocError`.
+    * ``by=`` (group columns, e.g. independent registration campaigns): each group is solved on
+      its own, exactly as if called with that group's rows alone (same seed), and the results
+      are stacked with the group columns leading the index, as sourcing and periods do. Users
+      and items are keyed within their group (``item1`` of two campaigns are two items).
+      ``constraints`` name users and items without a group, so they cannot be combined with
+      ``by`` (a :class:`~fairalloc.transforms.errors.ParameterError`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,8 +42,17 @@ import polars as pl
 from fairalloc.schemas import assignment as contract
 from fairalloc.solvers import assignment as kernels
 from fairalloc.transforms._params import choice, flag, whole
-from fairalloc.transforms._report import Report, stopwatch
-from fairalloc.transforms._tables import KeyedTable, code_rows, key_tuples, table_input, to_polars
+from fairalloc.transforms._report import Report, stopwatch, worst_status
+from fairalloc.transforms._tables import (
+    KeyedTable,
+    by_columns,
+    code_rows,
+    key_tuples,
+    split_groups,
+    stack_groups,
+    table_input,
+    to_polars,
+)
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
     InputTypeError,
@@ -133,6 +149,7 @@ def assign_preferences(
     unassigned_cost: int = ASSIGNMENT.unassigned_cost,
     seed: int = ASSIGNMENT.seed,
     constraints: Any = None,
+    by: str | Sequence[str] | None = None,
 ) -> PreferenceAssignment:
     """Give each user at most one item, best for all (``"min_cost_flow"``) or fairest by tiers.
 
@@ -163,12 +180,16 @@ def assign_preferences(
         ``"conflicts": [{"users": [...], "items": [a, b]}]}`` (the group may not occupy both).
         Constraints that admit no assignment raise
         :class:`~fairalloc.transforms.errors.SolverError`.
+    by : str or list of str, optional
+        Group columns (e.g. ``"campaign"``) carried by both tables: every group is an
+        independent assignment, solved as if alone; the result's index gains them as leading
+        levels and the report adds up over the groups (status: the worst).
 
     Returns
     -------
     PreferenceAssignment
-        ``allocation`` (indexed by user, columns ``item`` and ``rank``, missing when
-        unplaced) and the :class:`AssignmentReport`.
+        ``allocation`` (indexed by user, or ``(*by, user)``; columns ``item`` and ``rank``,
+        missing when unplaced) and the :class:`AssignmentReport`.
 
     Raises
     ------
@@ -202,7 +223,22 @@ def assign_preferences(
     {'U1': 'I1', 'U2': 'I2'}
     >>> res.report.rank_counts
     {1: 1, 2: 1}
+
+    Two independent campaigns at once:
+
+    >>> two = pd.concat([prefs.assign(campaign="spring"), prefs.assign(campaign="autumn")])
+    >>> caps = pd.DataFrame({"campaign": ["spring", "spring", "autumn", "autumn"],
+    ...                      "item": ["I1", "I2", "I1", "I2"], "capacity": [1, 1, 2, 0]})
+    >>> assign_preferences(two, caps, by="campaign").allocation["item"].to_dict()
+    {('autumn', 'U1'): 'I1', ('autumn', 'U2'): 'I1', ('spring', 'U1'): 'I1', ('spring', 'U2'): 'I2'}
     """
+    if by is not None:
+        if constraints is not None:
+            raise ParameterError("constraints cannot be combined with by= (they name users "
+                                 "and items without their group)", ["constraints"])
+        return _assign_groups(preferences, capacities, by_columns(by), strategy=strategy,
+                              fill_unlisted=fill_unlisted, allow_unassigned=allow_unassigned,
+                              unassigned_cost=unassigned_cost, seed=seed)
     choice("strategy", strategy, kernels.STRATEGIES)
     if constraints is not None and strategy != "milp":
         raise ParameterError("constraints need strategy='milp'", [strategy])
@@ -260,6 +296,29 @@ def assign_preferences(
     report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds, unassigned_cost)
     log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
              report.assigned, report.users, report.wall_time_s)
+    return PreferenceAssignment(allocation, report)
+
+
+def _assign_groups(preferences: Any, capacities: Any, by: list[str],
+                   **options: Any) -> PreferenceAssignment:
+    """:func:`assign_preferences` per group of the ``by`` columns, stacked (``by`` leading)."""
+    choice("strategy", options["strategy"], kernels.STRATEGIES)  # before any group is split
+    groups = split_groups({"preferences": preferences, "capacities": capacities}, by,
+                          what="assign_preferences")
+    results = [(key, assign_preferences(t["preferences"], t["capacities"], **options))
+               for key, t in groups]
+    reports = [r.report for _, r in results]
+    counts: dict[int, int] = {}
+    for r in reports:
+        for k, c in r.rank_counts.items():
+            counts[k] = counts.get(k, 0) + c
+    total = {f: sum(getattr(r, f) for r in reports) for f in (
+        "wall_time_s", "users", "items", "assigned", "unassigned", "unlisted", "total_cost")}
+    report = AssignmentReport(status=worst_status(r.status for r in reports),
+                              strategy=options["strategy"],
+                              rank_counts=dict(sorted(counts.items())),
+                              priority_levels=max(r.priority_levels for r in reports), **total)
+    allocation = stack_groups([(k, r.allocation) for k, r in results], by)
     return PreferenceAssignment(allocation, report)
 
 
@@ -332,7 +391,8 @@ __all__ = ["AssignmentReport", "PreferenceAssignment", "assign_preferences"]
 
 @public("assignment")
 def assignment_summary(allocation: pd.DataFrame, capacities: Any,
-                       max_rank: int | None = None) -> pd.DataFrame:
+                       max_rank: int | None = None,
+                       by: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Per item: capacity (missing = unlimited), assigned, and how many got it as rank k.
 
     The columns do not depend on who got what: ``rank_1`` … ``rank_K`` are all present (0
@@ -348,12 +408,16 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any,
         The capacities given to :func:`assign_preferences`.
     max_rank : int, optional
         The worst rank of the preferences (a whole number ≥ 1): the last rank column.
+    by : str or list of str, optional
+        Group columns: ``allocation`` indexed by ``(*by, user)`` and ``capacities`` a table
+        with the ``by`` columns; each group is summarised on its own.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by item: ``capacity`` (Int64, missing = unlimited), ``assigned`` (int64) and
-        ``rank_1`` … ``rank_K`` (int64).
+        Indexed by item (or ``(*by, item)``): ``capacity`` (Int64, missing = unlimited),
+        ``assigned`` (int64) and ``rank_1`` … ``rank_K`` (int64; 0 where nobody in the group
+        obtained rank k).
 
     Raises
     ------
@@ -371,6 +435,17 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any,
     >>> assignment_summary(alloc, {"X": 2}, max_rank=4).columns.tolist()
     ['capacity', 'assigned', 'rank_1', 'rank_2', 'rank_3', 'rank_4']
     """
+    if by is not None:
+        by = by_columns(by)
+        parts = [(k, assignment_summary(_group_allocation(t["allocation"]), t["capacities"],
+                                        max_rank=max_rank))
+                 for k, t in split_groups({"allocation": allocation, "capacities": capacities},
+                                          by, what="assignment_summary")]
+        out = stack_groups(parts, by)
+        ranks = sorted((c for c in out.columns if c.startswith("rank_")),
+                       key=lambda c: int(c.removeprefix("rank_")))
+        out[ranks] = out[ranks].fillna(0).astype(np.int64)
+        return out[[CAPACITY, "assigned", *ranks]]
     caps = _capacities(capacities)
     cap = pd.array(caps[CAPACITY].to_numpy(), dtype="Int64")
     cap[caps[CAPACITY].to_numpy() < 0] = pd.NA
@@ -396,7 +471,8 @@ def assignment_summary(allocation: pd.DataFrame, capacities: Any,
 
 
 @public("assignment")
-def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataFrame:
+def assignment_violations(allocation: pd.DataFrame, capacities: Any,
+                          by: str | Sequence[str] | None = None) -> pd.DataFrame:
     """Breaches of an assignment (empty when none): ``over_capacity`` items, ``duplicate_user``
     rows (a user placed twice) and ``unknown_item`` placements.
 
@@ -406,6 +482,9 @@ def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataF
         Indexed by user, column ``item`` (missing when unplaced).
     capacities : dict, pandas.Series, pandas.DataFrame or polars.DataFrame
         The capacities given to :func:`assign_preferences`.
+    by : str or list of str, optional
+        Group columns, as for :func:`assignment_summary`; a key then starts with its group's
+        values (``(campaign, item)``).
 
     Returns
     -------
@@ -418,6 +497,12 @@ def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataF
         Bad ``capacities`` (as for :func:`assign_preferences`), or an ``allocation`` lacking
         its ``item`` column (:class:`~fairalloc.transforms.errors.InputTypeError`).
     """
+    if by is not None:
+        groups = split_groups({"allocation": allocation, "capacities": capacities},
+                              by_columns(by), what="assignment_violations")
+        found = [assignment_violations(_group_allocation(t["allocation"]), t["capacities"])
+                 .assign(key=lambda v, k=k: [(*k, x) for x in v["key"]]) for k, t in groups]
+        return pd.concat(found, ignore_index=True)
     caps = _capacities(capacities)
     limit = pd.Series(caps[CAPACITY].to_numpy(), index=caps[ITEM].to_pandas())
     placed = allocation[ITEM].dropna()
@@ -431,3 +516,8 @@ def assignment_violations(allocation: pd.DataFrame, capacities: Any) -> pd.DataF
     dup = allocation.index[allocation.index.duplicated()].unique()
     rows += [("duplicate_user", k, int((allocation.index == k).sum()), 1) for k in dup]
     return pd.DataFrame(rows, columns=["rule", "key", "amount", "limit"])
+
+
+def _group_allocation(frame: pl.DataFrame) -> pd.DataFrame:
+    """One group's allocation rows (from :func:`split_groups`) indexed by user again."""
+    return frame.to_pandas().set_index(USER)

@@ -27,11 +27,11 @@ import polars as pl
 
 from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
-from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number, whole
-from fairalloc.transforms._report import Report, stopwatch
+from fairalloc.transforms._report import Report, stopwatch, worst_status
 from fairalloc.transforms._tables import (
     KeyedTable,
+    by_columns,
     code_rows,
     key_tuples,
     keyed_table,
@@ -697,7 +697,7 @@ def allocate_period_groups(
     >>> allocate_period_groups(req, cur, cap, by="scenario").allocation["allocation"].tolist()
     [2.0, 5.0]
     """
-    by = _by(by)
+    by = by_columns(by)
     groups = split_groups({"requests": requests, "currency": currency,
                            "capacities": capacities}, by, what="allocate_period_groups")
     if not groups:
@@ -714,30 +714,11 @@ def allocate_period_groups(
     total = {f: sum(getattr(r, f) for r in reports) for f in (
         "wall_time_s", "accounts", "periods", "classes", "total_capacity", "total_request",
         "allocated", "step1_allocated", "step2_allocated", "unallocated_capacity")}
-    report = PeriodReport(status=_worst(r.status for r in reports),
+    report = PeriodReport(status=worst_status(r.status for r in reports),
                           iterations=max(r.iterations for r in reports), **total)
     return PeriodAllocation(stack("allocation"), stack("accounts"), stack("periods"),
                             report.step1_allocated, report.step2_allocated, report.iterations,
                             report=report)
-
-
-def _worst(statuses: Iterable[str]) -> str:
-    """The worst of several statuses, in the declaration order of
-    :class:`~fairalloc.solvers.verify.Status` (optimal < repaired < iteration_limit < …).
-
-    >>> _worst(["optimal", "repaired", "optimal"])
-    'repaired'
-    """
-    order = list(Status)
-    return max(statuses, key=lambda s: order.index(Status(s)))
-
-
-def _by(by: Any) -> list[str]:
-    """The group columns: one name or a non-empty sequence of names."""
-    cols = [by] if isinstance(by, str) else list(by) if isinstance(by, Iterable) else [by]
-    if not cols or not all(isinstance(c, str) for c in cols):
-        raise ParameterError("by must name one or more group columns", [by])
-    return cols
 
 
 @public("lottery")
@@ -773,7 +754,7 @@ def lottery_groups(allocation: pd.DataFrame | pd.Series, capacities: Any,
     fairalloc.transforms.errors.FairallocError
         Whatever :func:`lottery` raises for a group.
     """
-    by = _by(by)
+    by = by_columns(by)
     if isinstance(allocation, PeriodAllocation):
         allocation = allocation.allocation
     frame = allocation.to_frame("allocation") if isinstance(allocation, pd.Series) else allocation

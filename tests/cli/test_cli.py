@@ -162,17 +162,18 @@ def test_assign_rank_maximal_matches_the_transform(tmp_path):
     p = sample(tmp_path, "assignment")
     out = tmp_path / "assignment.parquet"
     ok("assign", "--preferences", p["preferences"], "--capacities", p["capacities"],
-       "--strategy", "rank_maximal", "--seed", 3, "--output", out)
+       "--by", "campaign", "--strategy", "rank_maximal", "--seed", 3, "--output", out)
     prefs, caps = read(p["preferences"]), read(p["capacities"])
-    res = assign_preferences(prefs, caps, strategy="rank_maximal", seed=3)
+    res = assign_preferences(prefs, caps, strategy="rank_maximal", seed=3, by="campaign")
     got = pl.read_parquet(out)
     assert_frame_equal(got, flat(res.allocation))
-    assert got.height == prefs["user"].n_unique()
+    assert got.height == prefs.select("campaign", "user").n_unique()
     placed = got.filter(pl.col("item").is_not_null())
-    load = placed.group_by("item").len().join(caps, on="item")
+    load = placed.group_by("campaign", "item").len().join(caps, on=["campaign", "item"])
     assert load.filter(pl.col("len") > pl.col("capacity")).height == 0
     # every placement is one of the user's ranked items, at the rank they gave it
-    listed = placed.join(prefs, on=["user", "item"], how="left", suffix="_given")
+    listed = placed.join(prefs, on=["campaign", "user", "item"], how="left",
+                         suffix="_given")
     assert (listed["rank"] == listed["rank_given"]).all()
 
 

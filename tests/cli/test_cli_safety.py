@@ -37,7 +37,8 @@ def _command(tmp_path: Path, name: str) -> tuple[list[object], Path]:
                      "--by", "commodity", "--by", "year"],
         "periods": ["--requests", p.get("requests"), "--accounts", p.get("accounts"),
                     "--capacities", p.get("capacities"), "--by", "scenario"],
-        "assign": ["--preferences", p.get("preferences"), "--capacities", p.get("capacities")],
+        "assign": ["--by", "campaign", "--preferences", p.get("preferences"), "--capacities",
+                   p.get("capacities")],
         "coverage": ["--groups", p.get("groups"), "--eligibility", p.get("eligibility"),
                      "--supply", p.get("supply")],
     }[name]

@@ -59,11 +59,17 @@ def test_assignment_sample_has_the_promised_shape():
     base = ROOT / "data" / "assignment"
     prefs = pl.read_parquet(base / "preferences.parquet")
     caps = pl.read_parquet(base / "capacities.parquet")
-    per_user = prefs.group_by("user").len()["len"]
-    assert prefs["user"].n_unique() == 1_000 and caps.height == 50
+    # three independent campaigns: (users, items) each
+    users = dict(prefs.group_by("campaign").agg(pl.col("user").n_unique()).iter_rows())
+    items = dict(caps.group_by("campaign").len().iter_rows())
+    assert users == {"2026-spring": 1_000, "2025-autumn": 400, "2026-autumn": 600}
+    assert items == {"2026-spring": 50, "2025-autumn": 20, "2026-autumn": 30}
+    per_user = prefs.group_by("campaign", "user").len()["len"]
     assert per_user.min() >= 3 and per_user.max() <= 10
-    assert caps["capacity"].sum() < 1_000  # tight
-    assert caps["capacity"].null_count() == 1 and (caps["capacity"] == 0).sum() == 2
+    for campaign, n_users in users.items():
+        mine = caps.filter(pl.col("campaign") == campaign)["capacity"]
+        assert mine.sum() < n_users  # tight
+        assert mine.null_count() == 1 and (mine == 0).sum() == 2
 
 
 def test_coverage_sample_has_the_promised_shape():

@@ -20,7 +20,12 @@ from fairalloc.transforms.assignment import (
     assignment_summary,
     assignment_violations,
 )
-from tests.strategies import assignment_instances, assignment_magnitude_instances, prefs
+from tests.strategies import (
+    assignment_group_instances,
+    assignment_instances,
+    assignment_magnitude_instances,
+    prefs,
+)
 
 STRATEGIES = ["min_cost_flow", "rank_maximal"]
 
@@ -487,3 +492,56 @@ def test_only_fairalloc_errors_escape(inst, data):
     except errors.FairallocError:
         return
     assert res.allocation.index.is_unique
+
+
+# --- by=: independent groups (campaigns) ------------------------------------------------------
+
+def test_groups_are_solved_independently_with_the_group_level_first():
+    p = prefs([("u1", "x", 1), ("u2", "x", 1), ("u2", "y", 2)])
+    both = pd.concat([p.assign(campaign="spring"), p.assign(campaign="autumn")])
+    caps = pd.DataFrame({"campaign": ["spring", "spring", "autumn", "autumn"],
+                         "item": ["x", "y", "x", "y"], "capacity": [1, 1, 2, 0]})
+    res = assign_preferences(both, caps, by="campaign")
+    assert res.allocation.index.names == ["campaign", "user"]
+    # x holds two users in autumn (both get rank 1), one in spring (u2 gets y at rank 2)
+    assert res.allocation["item"].to_dict() == {
+        ("autumn", "u1"): "x", ("autumn", "u2"): "x", ("spring", "u1"): "x",
+        ("spring", "u2"): "y"}
+    assert res.report.users == 4 and res.report.rank_counts == {1: 3, 2: 1}
+    assert res.report.total_cost == 5
+    summary = assignment_summary(res.allocation, caps, by="campaign")
+    assert summary.loc[("spring", "y"), "rank_2"] == 1
+    assert summary.loc[("autumn", "y"), "rank_2"] == 0  # filled: nobody got rank 2 there
+    assert assignment_violations(res.allocation, caps, by="campaign").empty
+    worse = res.allocation.copy()
+    worse.loc[("autumn", "u1"), "item"] = "y"
+    found = assignment_violations(worse, caps, by="campaign")
+    assert found[["rule", "key"]].values.tolist() == [["over_capacity", ("autumn", "y")]]
+
+
+def test_by_refuses_constraints_and_groups_missing_from_a_table():
+    p = prefs([("u1", "x", 1)]).assign(campaign="a")
+    caps = pd.DataFrame({"campaign": ["a"], "item": ["x"], "capacity": [1]})
+    with pytest.raises(errors.ParameterError, match="constraints"):
+        assign_preferences(p, caps, by="campaign", strategy="milp", constraints={})
+    with pytest.raises(errors.UnknownKeyError, match="b"):
+        assign_preferences(pd.concat([p, p.assign(campaign="b")]), caps, by="campaign")
+
+
+@settings(max_examples=60)
+@given(assignment_group_instances(), st.sampled_from(["min_cost_flow", "rank_maximal"]),
+       st.integers(0, 5))
+def test_a_group_of_the_by_result_is_the_solve_of_that_group_alone(inst, strategy, seed):
+    prefs_all, caps_all, groups = inst
+    res = assign_preferences(prefs_all, caps_all, by="campaign", strategy=strategy, seed=seed)
+    assert list(res.allocation.index.names) == ["campaign", "user"]
+    assert sorted(res.allocation.index.get_level_values(0).unique()) == sorted(
+        n for n, _, _ in groups)
+    users = assigned = 0
+    for name, p, caps in groups:
+        alone = assign_preferences(p, caps, strategy=strategy, seed=seed)
+        pd.testing.assert_frame_equal(res.allocation.xs(name, level="campaign"),
+                                      alone.allocation, check_exact=True)
+        users += alone.report.users
+        assigned += alone.report.assigned
+    assert (res.report.users, res.report.assigned) == (users, assigned)
