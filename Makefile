@@ -1,6 +1,6 @@
 # fairalloc: `make run` materialises every asset on the sample data, `make test` runs the suite.
 # Both create the virtual environment first when it is missing or pyproject.toml changed.
-# `make run` runs the job allocate_all in one process (a process per step would spend seconds
+# `make run` runs the jobs of "allocate all" in one process (a process per step would spend seconds
 # importing each time); `make cluster` runs it through Celery workers (deploy/cluster.sh).
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-# register the data's groups as partitions, then run every job of allocate_all once, in process
+# register the data's groups as partitions, then run each job of "allocate all" once, in process
 run: $(STAMP)
 	$(BIN)/python -m fairalloc.pipelines.run
 	$(BIN)/fairalloc outputs

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A Celery cluster on this machine (`make cluster`): Debian's redis-server on 127.0.0.1, two
-# Celery workers, one run of the job allocate_all_celery through them, then everything stopped
+# Celery workers, one single-run backfill of allocate_sourcing_celery through them, then all stopped
 # by process id. The workers share this machine's Dagster instance ($DAGSTER_HOME, sqlite) and
 # storage ($DAGSTER_HOME/storage); on several machines, point them at one Postgres instance and
 # object storage instead (deploy/README.md).
 #
-#   deploy/cluster.sh [arguments of `dagster job execute`, e.g. -c run.yaml, --partition-range A...B]
+#   deploy/cluster.sh [arguments of `dagster job execute`, e.g. -c run.yaml]
 #
 # Environment: PYTHON (default .venv/bin/python), DAGSTER_HOME (required, absolute),
 # FAIRALLOC_DATA_DIR (inputs), WORKERS (default 2), REDIS_PORT (default: a free port).
@@ -76,6 +76,17 @@ while len(app.control.ping(timeout=0.5)) < int(sys.argv[1]):
         sys.exit("the workers did not answer within 180 s")
 EOF
 
+# register the data's (commodity, year) groups as partitions; the run covers all of them
+RANGE=$("$PYTHON" -c '
+import json, dagster as dg
+from fairalloc.pipelines.jobs import range_tags
+from fairalloc.pipelines.resources import DataDir
+from fairalloc.pipelines.sensors import sync
+with dg.DagsterInstance.get() as instance:
+    print(json.dumps(range_tags(sync(instance, DataDir())["sourcing_groups"])))')
+
 start=$(date +%s%N)
-"$PYTHON" -m dagster job execute -m fairalloc.pipelines -j allocate_all_celery "$@"
-echo "allocate_all_celery: $((($(date +%s%N) - start) / 1000000)) ms through $WORKERS workers" >&2
+"$PYTHON" -m dagster job execute -m fairalloc.pipelines -j allocate_sourcing_celery \
+  --tags "$RANGE" "$@"
+echo "allocate_sourcing_celery (a single-run backfill of every sourcing partition):" \
+  "$((($(date +%s%N) - start) / 1000000)) ms through $WORKERS workers" >&2

@@ -1,19 +1,19 @@
 """Where a run's steps execute: one process, forked processes on one machine, Celery workers.
 
-- **In process** (the default of the code location, and of ``allocate_all``): every step runs in
+- **In process** (the default of the code location and of its jobs): every step runs in
   the process that launched the run. A step process of Dagster's default multiprocess executor
   first imports the code location (dagster, pandas, polars, pandera, scipy, OR-Tools): about 5 s
   per step on 2 cores, which for the sample data is far more than the work itself.
-- **Forked processes** (``allocate_all_parallel``): the multiprocess executor with the
+- **Forked processes** (``<job>_parallel``): the multiprocess executor with the
   ``forkserver`` start method; the fork server imports :data:`PRELOAD_MODULES` once (the code
   location, its resolved repository) and every step process is forked from it, so a step starts
   with everything loaded instead of spending seconds on imports.
-- **Celery workers** (``allocate_all_celery``, when the ``celery`` extra is installed): each step
+- **Celery workers** (``<job>_celery``, when the ``celery`` extra is installed): each step
   is a Celery task on a Redis broker; workers on any machine that reach the broker, the Dagster
   instance (``DAGSTER_HOME``) and the storage run them. Broker and result backend come from
   ``$FAIRALLOC_CELERY_BROKER`` and ``$FAIRALLOC_CELERY_BACKEND`` when the run starts;
   ``deploy/celery.yaml`` holds the same configuration for the workers.
-- **Kubernetes pods** (``allocate_all_k8s``, when the ``deploy`` extra is installed): the
+- **Kubernetes pods** (``<job>_k8s``, when the ``deploy`` extra is installed): the
   ``k8s_job_executor`` runs each step as a Kubernetes Job; image, namespace and environment come
   from the ``K8sRunLauncher`` of the instance (``deploy/dagster.yaml``, ``deploy/README.md``).
 
@@ -29,11 +29,11 @@ from typing import Any
 
 import dagster as dg
 
-#: Imported once by the fork server of ``allocate_all_parallel`` (and by each Celery worker
+#: Imported once by the fork server of the ``<job>_parallel`` jobs (and by each Celery worker
 #: before it forks its pool): the code location with everything its steps import.
 PRELOAD_MODULES = ("fairalloc.pipelines.warm",)
 
-#: Executor configuration of ``allocate_all_parallel`` (``max_concurrent`` unset: one step per
+#: Executor configuration of the ``<job>_parallel`` jobs (``max_concurrent`` unset: one step per
 #: core).
 FORKSERVER_CONFIG: Mapping[str, Any] = {
     "start_method": {"forkserver": {"preload_modules": list(PRELOAD_MODULES)}},
@@ -43,7 +43,7 @@ FORKSERVER_CONFIG: Mapping[str, Any] = {
 CELERY_BROKER_VARIABLE = "FAIRALLOC_CELERY_BROKER"
 CELERY_BACKEND_VARIABLE = "FAIRALLOC_CELERY_BACKEND"
 
-#: Executor configuration of ``allocate_all_celery``: read from the environment at launch, so one
+#: Executor configuration of the ``<job>_celery`` jobs: read from the environment at launch, so one
 #: definition serves every cluster; workers import the code location before taking tasks.
 CELERY_CONFIG: Mapping[str, Any] = {
     "broker": {"env": CELERY_BROKER_VARIABLE},

@@ -32,9 +32,10 @@ REPOSITORY_TAG = ".dagster/repository"
 def run_all(instance: dg.DagsterInstance, jobs: list[str] | None = None,
             run_config: dict | None = None,
             definitions: dg.Definitions | None = None) -> list[dg.ExecuteInProcessResult]:
-    """Sync the partitions, then run every job of ``allocate_all`` (or ``jobs``) once over all
-    its partitions; returns the results (runs that failed included). ``run_config`` maps job
-    names to run config; ``definitions`` replaces the code location's (e.g. other resources).
+    """Sync the partitions, then run every job of "allocate all"
+    (:data:`~fairalloc.pipelines.jobs.ALLOCATE_ALL`, or ``jobs``) once over all its partitions;
+    returns the results (runs that failed included). ``run_config`` maps job names to run
+    config; ``definitions`` replaces the code location's (e.g. other resources).
     """
     from fairalloc.pipelines.definitions import defs
     from fairalloc.pipelines.jobs import ALLOCATE_ALL, PARTITIONED_JOBS, range_tags
@@ -61,7 +62,8 @@ def run_all(instance: dg.DagsterInstance, jobs: list[str] | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("jobs", nargs="*", help="jobs to run (default: all of allocate_all)")
+    parser.add_argument("jobs", nargs="*",
+                        help='jobs to run (default: every job of "allocate all")')
     args = parser.parse_args(argv)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))

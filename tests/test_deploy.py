@@ -60,7 +60,7 @@ def test_postgres_storage_uses_psycopg2():
 
 
 def test_k8s_run_config_validates_against_the_job():
-    job = defs.resolve_job_def("allocate_all_k8s")
+    job = defs.resolve_job_def("allocate_unpartitioned_k8s")
     assert job.executor_def.name == "k8s"
     result = validate_config(job.run_config_schema.config_type, _load("k8s-run.yaml"))
     assert result.success, [e.message for e in result.errors]

@@ -61,5 +61,6 @@ def assert_same_tables(names: set[str], storage: Path, reference: Path) -> None:
     """Every table in ``names`` is stored identically under ``storage`` and ``reference``."""
     assert names
     for name in sorted(names):
-        pd.testing.assert_frame_equal(load_output(name, storage), load_output(name, reference),
+        pd.testing.assert_frame_equal(load_output(name, storage=storage),
+                                      load_output(name, storage=reference),
                                       obj=name)

@@ -1,5 +1,6 @@
 """Celery on Redis as the distributed executor: a Redis server and two real Celery workers on
-127.0.0.1, a run through ``allocate_all_celery``, its tables equal to an in-process run's.
+127.0.0.1, a single-run backfill of every sourcing partition through ``allocate_sourcing_celery``,
+its tables equal to an in-process run's.
 
 Redis runs from a temporary folder on a free port without persistence; the workers are started
 exactly as ``dagster-celery worker start`` would start them, but as our own child processes, so
@@ -29,6 +30,7 @@ from fairalloc.pipelines.executors import (
     CELERY_BROKER_VARIABLE,
     CELERY_CONFIG,
 )
+from fairalloc.pipelines.jobs import range_tags
 from tests import ROOT
 from tests.pipelines.runs import DATA, assert_same_tables, execute, run_config
 
@@ -40,12 +42,12 @@ pytestmark = [
 
 CELERY_YAML = ROOT / "deploy" / "celery.yaml"
 WORKERS = 2
-#: What the workers materialise. For a partitioned backfill: select the partitioned assets,
-#: register their keys in PARTITIONS ({"sourcing_groups": [...]}) and put the range in TAGS
-#: ({"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}).
-SELECTION = dg.AssetSelection.groups("sourcing", "portions")
-PARTITIONS: dict[str, list[str]] = {}
-TAGS: dict[str, str] = {}
+#: What the workers materialise: a single-run backfill of every (commodity, year) partition of
+#: the sample data, registered first, the range in the run's tags.
+SELECTION = dg.AssetSelection.groups("sourcing")
+KEYS = ["cocoa|2024", "cocoa|2025", "cocoa|2026", "coffee|2024", "coffee|2025", "coffee|2026"]
+PARTITIONS: dict[str, list[str]] = {"sourcing_groups": KEYS}
+TAGS: dict[str, str] = range_tags(KEYS)
 OPS = {"direct_sourcing": {"config": {"relative_tolerance": 0.1}},
        "portions": {"config": {"total": 90, "method": "hamilton"}}}
 
@@ -189,7 +191,7 @@ def test_celery_workers_store_the_same_tables_as_an_in_process_run(cluster, tmp_
     reference_home = tmp_path / "reference_home"
     reference_home.mkdir()
     start = time.perf_counter()
-    expected, in_process = execute("allocate_all", reference_home, SELECTION,
+    expected, in_process = execute("allocate_sourcing", reference_home, SELECTION,
                                    run_config(reference, OPS), TAGS, PARTITIONS)
     record_property("in_process_seconds", round(time.perf_counter() - start, 1))
     assert expected.success
@@ -197,12 +199,12 @@ def test_celery_workers_store_the_same_tables_as_an_in_process_run(cluster, tmp_
     cluster["ready"]()
     storage = tmp_path / "celery"
     start = time.perf_counter()
-    result, stored = execute("allocate_all_celery", cluster["home"], SELECTION,
+    result, stored = execute("allocate_sourcing_celery", cluster["home"], SELECTION,
                              run_config(storage, OPS), TAGS, PARTITIONS)
     record_property("celery_seconds", round(time.perf_counter() - start, 1))
     assert result.success, _logs(cluster["root"])
     assert stored == in_process
-    assert {"matches", "direct_sourcing", "proportional_sourcing", "portions"} <= stored
+    assert {"matches", "direct_sourcing", "proportional_sourcing"} <= stored
     assert_same_tables(stored, storage, reference)
 
     # the steps were spread over both workers (each takes one task at a time)

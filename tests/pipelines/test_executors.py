@@ -14,6 +14,7 @@ import yaml
 
 from fairalloc.pipelines import defs
 from fairalloc.pipelines.executors import FORKSERVER_CONFIG, PRELOAD_MODULES
+from fairalloc.pipelines.jobs import ALLOCATE_ALL
 from fairalloc.pipelines.outputs import list_outputs
 from tests import ROOT
 from tests.pipelines.runs import assert_same_tables, execute, run_config
@@ -23,26 +24,37 @@ SELECTION = dg.AssetSelection.groups("portions")
 OPS = {"portions": {"config": {"total": 90, "method": "hamilton"}}}
 
 
+JOBS = [job.name for job in ALLOCATE_ALL]
+
+
 def test_every_job_but_the_scale_out_ones_runs_in_process():
     executors = {job.name: job.executor_def.name
                  for job in defs.get_repository_def().get_all_jobs()}
-    assert executors["allocate_all"] == "in_process"
     assert executors["__ASSET_JOB"] == "in_process"  # the UI's "Materialize"
-    assert executors["allocate_all_parallel"] == "multiprocess"
-    assert executors["allocate_all_celery"] == "celery"
-    assert executors["allocate_all_k8s"] == "k8s"
+    for name in JOBS:
+        assert executors[name] == "in_process", name
+        assert executors[f"{name}_parallel"] == "multiprocess", name
+        assert executors[f"{name}_celery"] == "celery", name
+        assert executors[f"{name}_k8s"] == "k8s", name
 
 
-def test_scale_out_jobs_select_what_allocate_all_selects():
+def test_scale_out_jobs_select_and_partition_what_their_job_does():
     graph = defs.get_repository_def().asset_graph
-    expected = defs.resolve_job_def("allocate_all").asset_layer.executable_asset_keys
-    for name in ("allocate_all_parallel", "allocate_all_celery", "allocate_all_k8s"):
-        assert defs.resolve_job_def(name).asset_layer.executable_asset_keys == expected, name
-    assert expected == dg.AssetSelection.all().resolve(graph)
+    executable = set()
+    for name in JOBS:
+        job = defs.resolve_job_def(name)
+        expected = job.asset_layer.executable_asset_keys
+        executable |= expected
+        for suffix in ("parallel", "celery", "k8s"):
+            variant = defs.resolve_job_def(f"{name}_{suffix}")
+            assert variant.asset_layer.executable_asset_keys == expected, variant.name
+            assert variant.partitions_def == job.partitions_def, variant.name
+    # together the jobs of "allocate all" materialise every asset
+    assert executable == dg.AssetSelection.all().resolve(graph)
 
 
 def test_the_fork_server_preloads_the_resolved_code_location():
-    job = defs.resolve_job_def("allocate_all_parallel")
+    job = defs.resolve_job_def("allocate_unpartitioned_parallel")
     default = job.run_config_schema.config_type.fields["execution"].default_value
     assert default == {"config": dict(FORKSERVER_CONFIG)}
     assert FORKSERVER_CONFIG["start_method"]["forkserver"]["preload_modules"] == list(
@@ -61,7 +73,7 @@ def test_forkserver_run_from_the_command_line_equals_an_in_process_run(tmp_path)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     done = subprocess.run(
         [sys.executable, "-m", "dagster", "job", "execute", "-m", "fairalloc.pipelines",
-         "-j", "allocate_all_parallel", "-c", str(config),
+         "-j", "allocate_unpartitioned_parallel", "-c", str(config),
          "-o", ",".join(k.to_user_string() for k in SELECTION.resolve(
              defs.get_repository_def().asset_graph))],
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
@@ -73,7 +85,7 @@ def test_forkserver_run_from_the_command_line_equals_an_in_process_run(tmp_path)
 
     reference = tmp_path / "in_process"
     (tmp_path / "reference_home").mkdir()
-    result, stored = execute("allocate_all", tmp_path / "reference_home", SELECTION,
+    result, stored = execute("allocate_unpartitioned", tmp_path / "reference_home", SELECTION,
                              run_config(reference, OPS))
     assert result.success
     assert set(list_outputs(storage)) == stored == {"portion_ratios", "portions"}
