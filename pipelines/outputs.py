@@ -30,12 +30,18 @@ class StoredOutput:
     partitions: dict[str, UPath] = field(default_factory=dict)
 
     @property
-    def partitioned(self) -> bool:
+    def partitioned(self) -> bool:  # numpydoc ignore=RT01
         """Whether the asset is stored as Hive partitions (a folder), not one file."""
         return bool(self.partitions)
 
     def files(self) -> list[UPath]:
-        """Its Parquet files: the partition files sorted by key, or the one file."""
+        """Its Parquet files.
+
+        Returns
+        -------
+        list of upath.UPath
+            The partition files sorted by key, or the one file.
+        """
         return [self.partitions[k] for k in sorted(self.partitions)] or [self.path]
 
 
