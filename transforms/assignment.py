@@ -103,17 +103,19 @@ class PreferenceAssignment:
     report: AssignmentReport = field(repr=False)
 
 
-def _capacities(obj: Any) -> pl.DataFrame:
-    """Item → integer capacity ≥ 0, or null/NaN for unlimited (kept as -1)."""
-    df = to_polars(obj, [ITEM], CAPACITY, what="capacities")
+def _capacities(obj: Any, by: Sequence[str] = ()) -> pl.DataFrame:
+    """(*by,) item → integer capacity ≥ 0, or null/NaN for unlimited (kept as -1)."""
+    keys = [*by, ITEM]
+    df = to_polars(obj, keys, CAPACITY, what="capacities")
     v = df[CAPACITY].to_numpy()
     finite = ~np.isnan(v)
     bad = np.flatnonzero(finite & ((v < 0) | (v != np.floor(v)) | np.isinf(v)))
     if bad.size:
         raise InvalidAmountError("capacities must be whole numbers ≥ 0 (or missing for "
-                                 "unlimited)", key_tuples(df, [ITEM], bad[:10]), bad.size)
+                                 "unlimited)", key_tuples(df, keys, bad[:10]), bad.size)
     df = df.with_columns(pl.Series(CAPACITY, np.where(finite, v, -1.0)))
-    return table_input(df, contract.CAPACITIES, what="capacities", rules=False).frame
+    return table_input(df, contract.CAPACITIES, by=list(by), what="capacities",
+                       rules=False).frame
 
 
 def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:

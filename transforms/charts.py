@@ -592,11 +592,17 @@ def assignment_chart(result: Any, capacities: Any = None, *, top: int = TOP,
         _legend(ax_rank)
 
     first = next(iter(tables.values()))
-    assigned = first["item"].value_counts(dropna=True)
+    # a result of assign_preferences(by=...) is indexed (*by, user): items are per group
+    levels = [str(n) for n in first.index.names[:-1]]
+    if levels:
+        assigned = first.reset_index().groupby([*levels, "item"], dropna=True).size()
+    else:
+        assigned = first["item"].value_counts(dropna=True)
     if capacities is not None:
         from fairalloc.transforms.assignment import _capacities  # the transform's own reading
 
-        caps = _capacities(capacities).to_pandas().set_index("item")["capacity"]
+        caps = _capacities(capacities, levels).to_pandas().set_index(
+            [*levels, "item"])["capacity"]
         limited = caps[caps > 0]
         fill = assigned.reindex(limited.index, fill_value=0) / limited
         if len(fill) <= top:

@@ -109,6 +109,20 @@ def test_assignment_chart_counts_choices_per_strategy_and_fill_rates():
     assert _widths(fill) == [1.0, 1.0]  # both items full
 
 
+def test_assignment_chart_of_groups_reads_items_per_group():
+    # the same item names in two campaigns are different items with their own capacities
+    prefs = pd.DataFrame({"campaign": ["c1", "c1", "c2", "c2"], "user": ["a", "b", "a", "b"],
+                          "item": ["X", "X", "X", "Y"], "rank": [1, 1, 1, 1]})
+    caps = pd.DataFrame({"campaign": ["c1", "c2", "c2"], "item": ["X", "X", "Y"],
+                         "capacity": [2, 4, 1]})
+    res = fa.assign_preferences(prefs, caps, by="campaign")
+    fig = fa.plot(res, caps)
+    ranks, fill = fig.axes
+    assert _xlabels(ranks) == ["1st", "none"] and _heights(ranks) == [4.0, 0.0]
+    fills = dict(zip(_ylabels(fill), _widths(fill), strict=True))
+    assert fills == {"c1 / X": 1.0, "c2 / X": 0.25, "c2 / Y": 1.0}
+
+
 def test_coverage_chart_marks_scarce_resources_and_prices():
     groups = pd.DataFrame({"group": ["old", "young", "few"], "population": [100, 300, 10],
                            "prior": [0.0, 0.0, 0.0], "weight": [3.0, 1.0, 1.0]})
