@@ -166,10 +166,12 @@ def assign(args: argparse.Namespace, progress: Progress) -> None:
     from fairalloc.transforms.assignment import assign_preferences
 
     progress.say(f"assigning ({args.strategy})…")
-    res = assign_preferences(
-        preferences, capacities, strategy=args.strategy, fill_unlisted=args.fill_unlisted,
-        allow_unassigned=args.allow_unassigned, unassigned_cost=args.unassigned_cost,
-        seed=args.seed, constraints=constraints, by=args.by)
+    with _suggest_by(args, {"preferences": preferences, "capacities": capacities},
+                     {"user", "item", "rank", "capacity"}):
+        res = assign_preferences(
+            preferences, capacities, strategy=args.strategy, fill_unlisted=args.fill_unlisted,
+            allow_unassigned=args.allow_unassigned, unassigned_cost=args.unassigned_cost,
+            seed=args.seed, constraints=constraints, by=args.by)
     report = res.report
     progress.say(f"{report.assigned:,} of {report.users:,} user(s) assigned: rank cost "
                  f"{report.rank_cost:,}; {report.unassigned:,} unassigned × "

@@ -315,7 +315,8 @@ def _assign_groups(preferences: Any, capacities: Any, by: list[str],
         for k, c in r.rank_counts.items():
             counts[k] = counts.get(k, 0) + c
     total = {f: sum(getattr(r, f) for r in reports) for f in (
-        "wall_time_s", "users", "items", "assigned", "unassigned", "unlisted", "total_cost")}
+        "wall_time_s", "users", "items", "assigned", "unassigned", "unlisted", "total_cost",
+        "rank_cost", "unassigned_penalty")}
     report = AssignmentReport(status=worst_status(r.status for r in reports),
                               strategy=options["strategy"],
                               rank_counts=dict(sorted(counts.items())),

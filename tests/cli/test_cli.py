@@ -427,7 +427,7 @@ PLOT_RUNS = {
                 "--accounts", DATA / "periods/accounts.parquet",
                 "--capacities", DATA / "periods/capacities.parquet", "--by", "scenario"],
     "assign": ["--preferences", DATA / "assignment/preferences.parquet",
-               "--capacities", DATA / "assignment/capacities.parquet"],
+               "--capacities", DATA / "assignment/capacities.parquet", "--by", "campaign"],
     "coverage": ["--groups", DATA / "coverage/groups.parquet",
                  "--eligibility", DATA / "coverage/eligibility.parquet",
                  "--supply", DATA / "coverage/supply.parquet"],
@@ -469,10 +469,11 @@ def test_plot_path_is_refused_before_anything_runs(tmp_path, capsys, plot, messa
 
 
 @pytest.mark.parametrize(("command", "by"), [("sourcing", "--by commodity --by year"),
-                                             ("periods", "--by scenario")])
+                                             ("periods", "--by scenario"),
+                                             ("assign", "--by campaign")])
 def test_repeated_keys_that_group_columns_separate_suggest_by(capsys, command, by):
     args = [a for a in PLOT_RUNS[command] if not str(a).startswith("--by")]
-    args = [str(a) for a in args if str(a) not in ("commodity", "year", "scenario")]
+    args = [str(a) for a in args if str(a) not in ("commodity", "year", "scenario", "campaign")]
     assert main([command, *args, "-q"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("fairalloc: error:")
@@ -487,7 +488,7 @@ def test_assignment_report_separates_rank_cost_from_unassigned_penalty(tmp_path,
 
     res = assign_preferences(pl.read_parquet(DATA / "assignment/preferences.parquet"),
                              pl.read_parquet(DATA / "assignment/capacities.parquet"),
-                             unassigned_cost=500)
+                             unassigned_cost=500, by="campaign")
     err = capsys.readouterr().err
     r = res.report
     assert (f"rank cost {r.rank_cost:,}; {r.unassigned:,} unassigned × 500 = "
