@@ -58,14 +58,14 @@ def test_a_campaign_equals_its_solve_alone(run):
     alone = assign_preferences(read(DATA, "assignment", "preferences").filter(pick).drop(BY),
                                read(DATA, "assignment", "capacities").filter(pick).drop(BY),
                                seed=3)
-    stored = load_output("assignments", storage).xs("2026-spring", level="campaign")
+    stored = load_output("assignments", storage=storage).xs("2026-spring", level="campaign")
     pd.testing.assert_frame_equal(stored, alone.allocation, check_exact=True)
 
 
 def test_summary_counts_are_consistent(run):
     _, storage = run
-    assigned = load_output("assignments", storage)
-    summary = load_output("assignment_summary", storage)
+    assigned = load_output("assignments", storage=storage)
+    summary = load_output("assignment_summary", storage=storage)
     assert summary.index.names == ["campaign", "item"]
     assert summary["assigned"].sum() == assigned["item"].notna().sum()
     limited = summary["capacity"].notna()

@@ -57,7 +57,7 @@ def test_each_partition_equals_the_by_result_restricted_to_its_scenario(run):
 
 def test_published_scenario_read_back(run):
     _, storage = run
-    table = load_output("period_allocation", storage)
+    table = load_output("period_allocation", storage=storage)
     assert table.index.names == ["scenario", "account", "period"]
     published = table.xs("published", level="scenario")["allocation"].unstack("period")
     np.testing.assert_allclose(published.to_numpy(),
@@ -77,7 +77,7 @@ def test_large_scenario_equals_the_transform_alone(run):
 
 def test_lottery_seed_and_capacity(run):
     result, storage = run
-    draw = load_output("seat_lottery", storage)
+    draw = load_output("seat_lottery", storage=storage)
     caps = read(DATA, "periods", "capacities").to_pandas()
     limit = caps.set_index(["scenario", "period"])["capacity"]
     won = draw.groupby(level=["scenario", "period"])["won"].sum()
