@@ -56,7 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from ortools.graph.python import max_flow
-from scipy.optimize import linprog, minimize
+from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from fairalloc.solvers.registry import Registry
@@ -85,15 +85,18 @@ OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 
 SMALL = 1e-9
 #: Cap on the scaled coefficient of the step-1 tie-break (u / reach of a class).
 TIE_COEF_CAP = 1e9
-#: Step-1 LPs over more classes than this are solved by sifting (see :func:`_step1_lp`);
-#: also the size of the sample that gives the first prices.
+#: Step-1 LPs over more classes than this are solved by sifting (see :func:`_step1_lp`).
 SIFT_MIN = 2000
+#: Classes in the sample whose LP gives the sifting's first prices.
+SIFT_SAMPLE = 500
 #: Classes nearest to their reduced cost 0 that join the first working set of the sifting.
-SIFT_WORK = 2000
+SIFT_WORK = 1000
 #: Sifting rounds before falling back to the whole LP.
 SIFT_ROUNDS = 30
 #: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine.
 SMOOTHING = (1e-2, 1e-4, 1e-6)
+#: Newton steps per smoothing level, at most.
+NEWTON_STEPS = 30
 #: After the first smoothing level, classes with |d| above this share of their cost are
 #: taken as fixed on their side of d = 0 while the prices are refined.
 BAND = 0.05
@@ -436,7 +439,7 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
     n = len(cost)
     if n <= SIFT_MIN:
         return _lp("step-1", cost, a, rhs, hi)
-    sample = np.unique(np.linspace(0, n - 1, SIFT_MIN).astype(np.int64))
+    sample = np.unique(np.linspace(0, n - 1, min(SIFT_SAMPLE, n)).astype(np.int64))
     _, mu = _lp("step-1", cost[sample], a[sample], rhs * (len(sample) / n), hi[sample],
                 SIFT_METHOD)
     mu = _smoothed_prices(cost, a, rhs, hi, mu)
@@ -474,10 +477,10 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
 def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
     """Row prices near the optimal duals of the step-1 LP: its dual g(μ) smoothed with ε
     softplus(d / ε) per class (ε a shrinking share of the class's cost, :data:`SMOOTHING`)
-    and minimised over μ ≥ 0 by L-BFGS-B from ``mu``. After the first level only the classes
-    with |d| within :data:`BAND` of their cost are smoothed; the others enter as the linear
-    function they are on their side of d = 0. Only a starting point: the sifting that follows
-    makes the answer exact whatever these prices are.
+    and minimised over μ ≥ 0 by projected Newton steps (the Hessian is T × T) from ``mu``.
+    After the first level only the classes with |d| within :data:`BAND` of their cost are
+    smoothed; the others enter as the linear function they are on their side of d = 0. Only a
+    starting point: the sifting that follows makes the answer exact whatever these prices are.
     """
     # hi beyond what the rows allow alone (a_ct z ≤ rhs_t ≤ 1) changes nothing in the LP
     top = a.max(axis=1)
@@ -492,20 +495,46 @@ def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
             up = ~near & (d > 0)
             lin_c, lin_a = float(h[up] @ cost[up]), h[up] @ a[up]
             sel = np.flatnonzero(near)
-        c_s, a_s, h_s = cost[sel], a[sel], h[sel]
-        e = eps * c_s + 1e-300
-        base = rhs - lin_a
+        mu = _newton(cost[sel], a[sel], h[sel], eps * cost[sel] + 1e-300, rhs - lin_a, lin_c,
+                     mu)
+    return mu
 
-        def g(m, c_s=c_s, a_s=a_s, h_s=h_s, e=e, base=base, lin_c=lin_c):
-            x = (c_s - a_s @ m) / e
-            q = np.exp(-np.abs(x))
-            soft = (np.maximum(x, 0.0) + np.log1p(q)) * e
-            sig = np.where(x >= 0, 1.0 / (1.0 + q), q / (1.0 + q))
-            return base @ m + lin_c + h_s @ soft, base - (h_s * sig) @ a_s
 
-        res = minimize(g, mu, jac=True, method="L-BFGS-B", bounds=[(0.0, None)] * len(mu),
-                       options={"maxiter": 100, "ftol": 1e-15, "gtol": 1e-13})
-        mu = res.x
+def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
+    """Minimise base·μ + const + Σ h e softplus((c − a·μ) / e) over μ ≥ 0: projected Newton
+    steps with backtracking (a convex, smooth function of T variables)."""
+
+    def value(m):
+        x = (c - a @ m) / e
+        return base @ m + const + h @ ((np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) * e)
+
+    f = value(mu)
+    for _ in range(NEWTON_STEPS):
+        x = (c - a @ mu) / e
+        q = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1.0, q) / (1.0 + q)
+        grad = base - (h * sig) @ a
+        curv = h * sig * (1.0 - sig) / e
+        hess = (a * curv[:, None]).T @ a
+        move = ~((mu <= 0) & (grad > 0))  # a price at 0 the gradient pushes below stays
+        step = np.zeros_like(mu)
+        if move.any():
+            sub = hess[np.ix_(move, move)]
+            sub = sub + np.eye(len(sub)) * (1e-12 * np.trace(sub) + 1e-300)
+            step[move] = -np.linalg.lstsq(sub, grad[move], rcond=None)[0]
+        t = 1.0
+        for _ in range(40):
+            new = np.maximum(mu + t * step, 0.0)
+            f_new = value(new)
+            if f_new <= f + 1e-4 * (grad @ (new - mu)):
+                break
+            t *= 0.5
+        else:
+            return mu
+        done = np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+        mu, f = new, f_new
+        if done:
+            break
     return mu
 
 

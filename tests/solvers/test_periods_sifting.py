@@ -56,6 +56,7 @@ def test_sifted_step1_reaches_the_plain_highs_optimum(instance):
     with pytest.MonkeyPatch.context() as mp:  # sift from 8 classes on (default: 2000)
         mp.setattr(kernels, "SIFT_MIN", 8)
         mp.setattr(kernels, "SIFT_WORK", 4)
+        mp.setattr(kernels, "SIFT_SAMPLE", 5)
         assert_step1_optimal(requests, currency, capacity, weights)
 
 
