@@ -358,8 +358,11 @@ def step1(
     fairalloc.solvers.verify.SolverFailure
         An answer broke a limit beyond repair, naming the accounts or periods.
     """
+    return _step1(requests, currency, capacity, weights, _group(currency, requests))
+
+
+def _step1(requests, currency, capacity, weights, group: _Grouping):
     share, weighted, u = entitlements(requests, currency, capacity, weights)
-    group = _group(currency, requests)
     ids, n_cls = group.ids, len(group.sizes)
     w_cls = group.sum(weighted)  # Σ W over the class: objective coefficient of λ_c
     r_cls = group.sum(requests)  # (C, T) summed requests
@@ -478,23 +481,21 @@ def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
     """Row prices near the optimal duals of the step-1 LP: its dual g(μ) smoothed with ε
     softplus(d / ε) per class (ε a shrinking share of the class's cost, :data:`SMOOTHING`)
     and minimised over μ ≥ 0 by projected Newton steps (the Hessian is T × T) from ``mu``.
-    After the first level only the classes with |d| within :data:`BAND` of their cost are
-    smoothed; the others enter as the linear function they are on their side of d = 0. Only a
+    Only the classes with |d| within :data:`BAND` of their cost (5 × that at the first level)
+    are smoothed; the others enter as the linear function they are on their side of d = 0. Only a
     starting point: the sifting that follows makes the answer exact whatever these prices are.
     """
     # hi beyond what the rows allow alone (a_ct z ≤ rhs_t ≤ 1) changes nothing in the LP
     top = a.max(axis=1)
     h = np.minimum(hi, _ratio(np.ones_like(top), top))
     h = np.where(np.isfinite(h), h, 0.0)
-    sel = np.arange(len(cost))
-    lin_c, lin_a = 0.0, np.zeros(len(mu))  # Σ h (cost − a·μ) over the classes fixed at hi
     for level, eps in enumerate(SMOOTHING):
-        if level == 1:  # from here on, smooth near d = 0 only
-            d = cost - a @ mu
-            near = np.abs(d) <= BAND * cost
-            up = ~near & (d > 0)
-            lin_c, lin_a = float(h[up] @ cost[up]), h[up] @ a[up]
-            sel = np.flatnonzero(near)
+        # smooth near d = 0 only (a wide band for the coarse first level)
+        d = cost - a @ mu
+        near = np.abs(d) <= BAND * cost * (5.0 if level == 0 else 1.0)
+        up = ~near & (d > 0)
+        lin_c, lin_a = float(h[up] @ cost[up]), h[up] @ a[up]
+        sel = np.flatnonzero(near)
         mu = _newton(cost[sel], a[sel], h[sel], eps * cost[sel] + 1e-300, rhs - lin_a, lin_c,
                      mu)
     return mu
@@ -847,6 +848,7 @@ def step2_iteration(
     convergence_threshold: float,
     demand_gap_threshold: float,
     strategy: str = "max_flow",
+    group: _Grouping | None = None,
 ) -> tuple[np.ndarray, bool] | None:
     """One leftover round: the extra allocation b (N × T) and whether it had to be repaired,
     or None when a stopping rule holds.
@@ -875,6 +877,10 @@ def step2_iteration(
         An account is unmet while its unmet request exceeds this in a leftover period.
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
+    group : _Grouping, optional
+        The accounts' classes when the caller knows them (every account of a step-1 class
+        has the same allocation, so :func:`solve_periods` passes the step-1 classes);
+        by default they are found from currency, requests and allocation.
 
     Returns
     -------
@@ -898,7 +904,8 @@ def step2_iteration(
     unmet = (gap > demand_gap_threshold).any(axis=1)
     if not unmet.any():
         return None
-    group = _group(currency, requests, alloc)
+    if group is None:
+        group = _group(currency, requests, alloc)
     ids, sizes = group.ids, group.sizes
     n_cls = len(sizes)
     upper = np.maximum(group.min(gap), 0.0)  # (C, P)
@@ -1003,14 +1010,18 @@ def solve_periods(
     currency = np.asarray(currency, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    lam, price, u, share, n_cls, status = step1(requests, currency, capacity, weights)
+    # Step 1 gives every account of a class (currency, requests) the same λ, and every round
+    # the same b, so the classes of step 2 (currency, requests, allocation) are those of step 1
+    group = _group(currency, requests)
+    lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
     alloc = first.copy()
     iterations = 0
     if two_step:
         for _ in range(max_iterations):
             got = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                  convergence_threshold, demand_gap_threshold, step2_strategy)
+                                  convergence_threshold, demand_gap_threshold, step2_strategy,
+                                  group=group)
             if got is None:
                 break
             extra, repaired = got
