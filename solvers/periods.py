@@ -7,6 +7,16 @@ identical allocations by construction and the LPs shrink when many accounts look
 Both steps are linear programs solved with the HiGHS that ships inside scipy
 (``scipy.optimize.linprog``); constraint matrices are sparse and built with numpy.
 
+Step 1 at scale. HiGHS slows down far more than linearly on the step-1 LP beyond about 10^4
+classes (T dense rows, every column boxed), yet the optimum is decided by T numbers: at a
+vertex at most T classes lie strictly between their bounds and every other sits at the bound
+picked by the sign of its reduced cost under the T period prices. Beyond :data:`SIFT_MIN`
+classes fairalloc therefore finds prices close to the optimal ones from the smoothed dual
+(Newton steps on T variables), then sifts: HiGHS solves the LP over the ~10^3 classes nearest
+to reduced cost 0 with every other class fixed at its bound, every class is priced with the
+LP's duals, and wrongly fixed ones join the LP until none is left — at which point the answer
+meets the optimality conditions of the whole LP (:func:`_step1_lp`).
+
 Scaling. HiGHS works to absolute tolerances (about 1e-7) and refuses matrix values of 1e15
 and more, so every LP is scaled per component before it is solved: each column by the largest
 value its variable can take on its own (the allocation a class could receive if it were alone),
@@ -30,8 +40,9 @@ weighted request is priced exactly by the period prices (e.g. one period, or eve
 capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
 solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
 accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
-are resolved by HiGHS on the canonically ordered problem (classes sorted by currency, then
-requests), so the result is deterministic and independent of input order. (A class that could
+are resolved by HiGHS on the canonically ordered problem (classes in the order of a 64-bit
+hash of their rounded currency and requests), so the result is deterministic and independent
+of input order. (A class that could
 not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
 times its reach, to keep the LP representable.)
 
