@@ -433,7 +433,8 @@ def _lp(step: str, cost, a, rhs, hi, method: str = "highs-ipm") -> tuple[np.ndar
 def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
     """The scaled step-1 LP, max cost·z s.t. aᵀz ≤ rhs, 0 ≤ z ≤ hi: z and the row prices.
 
-    Up to :data:`SIFT_MIN` classes it goes to HiGHS whole. Beyond, through its dual, a
+    When every class fits at its upper bound, that is the optimum (prices 0). Otherwise, up
+    to :data:`SIFT_MIN` classes the LP goes to HiGHS whole. Beyond, through its dual, a
     function of the T row prices μ alone: g(μ) = rhs·μ + Σ_c hi_c max(0, d_c) with the reduced
     costs d_c = cost_c − a_c·μ. At a vertex at most T classes lie strictly between their
     bounds; every other sits at the bound the sign of d_c picks. So:
@@ -451,6 +452,9 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
        :data:`SIFT_ROUNDS` the whole LP is solved instead.
     """
     n = len(cost)
+    if (hi <= 1.0).all() and (a.T @ hi <= rhs).all():
+        # every class at its cap fits: the optimum (costs ≥ 0), with prices 0
+        return hi.copy(), np.zeros(a.shape[1])
     if n <= SIFT_MIN:
         return _lp("step-1", cost, a, rhs, hi)
     sample = np.unique(np.linspace(0, n - 1, min(SIFT_SAMPLE, n)).astype(np.int64))
