@@ -138,8 +138,9 @@ def test_solver_failure_is_reported_with_its_status(monkeypatch):
 
     monkeypatch.setattr(kernels, "linprog",
                         lambda *a, **k: SimpleNamespace(status=4, message="numerical trouble"))
+    # the caps would put 50 into period 1, which holds 40: step 1 needs its LP
     with pytest.raises(errors.SolverError, match="status 4"):
-        allocate_periods(**PUBLISHED)
+        allocate_periods(tidy({"A": [50, 0], "B": [50, 50]}), {"A": 1, "B": 1}, {1: 40, 2: 40})
 
 
 # --- drop-in interface -------------------------------------------------------------------------
