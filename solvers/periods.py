@@ -7,6 +7,16 @@ identical allocations by construction and the LPs shrink when many accounts look
 Both steps are linear programs solved with the HiGHS that ships inside scipy
 (``scipy.optimize.linprog``); constraint matrices are sparse and built with numpy.
 
+Step 1 at scale. HiGHS slows down far more than linearly on the step-1 LP beyond about 10^4
+classes (T dense rows, every column boxed), yet the optimum is decided by T numbers: at a
+vertex at most T classes lie strictly between their bounds and every other sits at the bound
+picked by the sign of its reduced cost under the T period prices. Beyond :data:`SIFT_MIN`
+classes fairalloc therefore finds prices close to the optimal ones from the smoothed dual
+(Newton steps on T variables), then sifts: HiGHS solves the LP over the ~10^3 classes nearest
+to reduced cost 0 with every other class fixed at its bound, every class is priced with the
+LP's duals, and wrongly fixed ones join the LP until none is left — at which point the answer
+meets the optimality conditions of the whole LP (:func:`_step1_lp`).
+
 Scaling. HiGHS works to absolute tolerances (about 1e-7) and refuses matrix values of 1e15
 and more, so every LP is scaled per component before it is solved: each column by the largest
 value its variable can take on its own (the allocation a class could receive if it were alone),
@@ -30,8 +40,9 @@ weighted request is priced exactly by the period prices (e.g. one period, or eve
 capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
 solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
 accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
-are resolved by HiGHS on the canonically ordered problem (classes sorted by currency, then
-requests), so the result is deterministic and independent of input order. (A class that could
+are resolved by HiGHS on the canonically ordered problem (classes in the order of a 64-bit
+hash of their rounded currency and requests), so the result is deterministic and independent
+of input order. (A class that could
 not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
 times its reach, to keep the LP representable.)
 
@@ -85,6 +96,24 @@ OPTIONS = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 
 SMALL = 1e-9
 #: Cap on the scaled coefficient of the step-1 tie-break (u / reach of a class).
 TIE_COEF_CAP = 1e9
+#: Step-1 LPs over more classes than this are solved by sifting (see :func:`_step1_lp`).
+SIFT_MIN = 2000
+#: Classes in the sample whose LP gives the sifting's first prices.
+SIFT_SAMPLE = 500
+#: Classes nearest to their reduced cost 0 that join the first working set of the sifting.
+SIFT_WORK = 1000
+#: Sifting rounds before falling back to the whole LP.
+SIFT_ROUNDS = 30
+#: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine.
+SMOOTHING = (1e-2, 1e-4, 1e-6)
+#: Newton steps per smoothing level, at most.
+NEWTON_STEPS = 30
+#: After the first smoothing level, classes with |d| above this share of their cost are
+#: taken as fixed on their side of d = 0 while the prices are refined.
+BAND = 0.05
+#: HiGHS method of the sifting's LPs: dual simplex (on T rows it needs few pivots, while
+#: interior point pays for a crossover on every small LP).
+SIFT_METHOD = "highs-ds"
 
 
 class LPError(SolverFailure):
@@ -180,7 +209,11 @@ def entitlements(
 
 
 def classes(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> tuple[np.ndarray, np.ndarray]:
-    """Class id per row (classes in sorted order of the rounded values) and class sizes.
+    """Class id per row and class sizes; rows are identical when their values agree after
+    rounding to ``tol``.
+
+    Classes are numbered in the order of a 64-bit hash of their rounded values: deterministic
+    and independent of the order of the rows (see :func:`_group`).
 
     Parameters
     ----------
@@ -199,26 +232,73 @@ def classes(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> tuple[np.ndarra
     Examples
     --------
     >>> ids, sizes = classes(np.array([2.0, 1.0, 2.0]), np.array([[1.0], [1.0], [1.0]]))
-    >>> ids.tolist(), sizes.tolist()
-    ([1, 0, 1], [1, 2])
+    >>> bool(ids[0] == ids[2] != ids[1]), sorted(sizes.tolist())
+    (True, [1, 2])
     """
+    group = _group(*columns, tol=tol)
+    return group.ids, group.sizes
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (xor-shift-multiply) that spreads every input bit over the output."""
+    x ^= x >> np.uint64(31)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+@dataclass(frozen=True)
+class _Grouping:
+    """Rows grouped into classes: ``order`` lists the rows class by class, ``starts`` where
+    each class begins in it."""
+
+    ids: np.ndarray
+    sizes: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values[self.order], self.starts, axis=0)
+
+    def min(self, values: np.ndarray) -> np.ndarray:
+        return np.minimum.reduceat(values[self.order], self.starts, axis=0)
+
+
+def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
+    """Group rows by their rounded values, hashing each row to 64 bits and sorting the hashes
+    (one 1-D sort instead of a lexicographic one over every column). The rows of every class
+    are then compared value by value with the class's first row; should two different rows
+    ever share a hash, the rows are grouped by a lexicographic sort instead."""
     decimals = int(round(-np.log10(tol)))
     # rounded floats, not scaled integers (those overflow int64 beyond ~9e12); + 0.0 folds -0.0
     key = np.column_stack([np.round(np.asarray(c, dtype=np.float64), decimals) + 0.0
                            for c in columns])
-    _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-    return ids.ravel(), sizes
-
-
-def _member_matrix(ids: np.ndarray, n_classes: int) -> sp.csr_matrix:
-    n = len(ids)
-    return sp.csr_matrix((np.ones(n), (ids, np.arange(n))), shape=(n_classes, n))
-
-
-def _class_min(values: np.ndarray, ids: np.ndarray, n_classes: int) -> np.ndarray:
-    out = np.full((n_classes,) + values.shape[1:], np.inf)
-    np.minimum.at(out, ids, values)
-    return out
+    n = len(key)
+    bits = key.view(np.uint64)
+    h = np.zeros(n, np.uint64)
+    for j in range(key.shape[1]):  # loop over columns (a handful), not rows
+        x = bits[:, j] + np.uint64((0x9E3779B97F4A7C15 * (j + 1)) % 2**64)
+        h = _mix(h ^ _mix(x))
+    order = np.argsort(h, kind="stable")
+    hs = h[order]
+    new = np.empty(n, dtype=bool)
+    new[:1] = True
+    np.not_equal(hs[1:], hs[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    cls_of_sorted = np.cumsum(new) - 1
+    ks = key[order]
+    if not (ks == ks[starts[cls_of_sorted]]).all():  # a hash collision: never seen, but exact
+        _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        ids = ids.ravel()
+        order = np.argsort(ids, kind="stable")
+        starts = np.r_[0, np.cumsum(sizes)[:-1]]
+        return _Grouping(ids, sizes, order, starts)
+    ids = np.empty(n, dtype=np.int64)
+    ids[order] = cls_of_sorted
+    sizes = np.diff(np.r_[starts, n])
+    return _Grouping(ids, sizes, order, starts)
 
 
 def _solve(step: str, c, a_ub, b_ub, bounds, method: str = "highs-ipm", **kw):
@@ -299,13 +379,15 @@ def step1(
     fairalloc.solvers.verify.SolverFailure
         An answer broke a limit beyond repair, naming the accounts or periods.
     """
+    return _step1(requests, currency, capacity, weights, _group(currency, requests))
+
+
+def _step1(requests, currency, capacity, weights, group: _Grouping):
     share, weighted, u = entitlements(requests, currency, capacity, weights)
-    ids, sizes = classes(currency, requests)
-    n_cls = len(sizes)
-    members = _member_matrix(ids, n_cls)
-    w_cls = members @ weighted  # Σ W over the class: objective coefficient of λ_c
-    r_cls = members @ requests  # (C, T) summed requests
-    u_cls = _class_min(u, ids, n_cls)
+    ids, n_cls = group.ids, len(group.sizes)
+    w_cls = group.sum(weighted)  # Σ W over the class: objective coefficient of λ_c
+    r_cls = group.sum(requests)  # (C, T) summed requests
+    u_cls = group.min(u)
     lam_cls, price = _step1_classes(w_cls, r_cls, u_cls, capacity)
     lam, status = verify_step1(lam_cls[ids], u, requests, capacity)
     return lam, price, u, share, n_cls, status
@@ -336,11 +418,9 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
         k = float(cost.max())
     if live.any() and k > 0 and rows.size:
         hi = _ratio(u_cls[live], v)
-        a_ub = sp.csr_matrix(a[:, rows].T)
-        res = _solve("step-1", -cost / k, a_ub, rhs, _bounds(hi))
-        z = np.clip(res.x, 0.0, hi)
-        dual = np.maximum(-res.ineqlin.marginals, 0.0)  # per scaled row
-        z = _max_min_tie_break(z, cost / k, a_ub, rhs, dual, hi)
+        a = np.ascontiguousarray(a[:, rows])
+        z, dual = _step1_lp(cost / k, a, rhs, hi)
+        z = _max_min_tie_break(z, cost / k, a, rhs, dual, hi)
         lam[live] = np.minimum(z * v, u_cls[live])
         price[rows] = dual * k / capacity[rows]
     # periods outside the LP: capacity 0 priced at the least that makes λ = 0 optimal for
@@ -353,52 +433,186 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     return lam, price
 
 
-def _max_min_tie_break(z, cost, a_ub, rhs, dual, hi) -> np.ndarray:
+def _lp(step: str, cost, a, rhs, hi, method: str = "highs-ipm") -> tuple[np.ndarray, np.ndarray]:
+    """max cost·z s.t. aᵀz ≤ rhs, 0 ≤ z ≤ hi (a dense, one row per variable) with HiGHS:
+    z and the row prices (≥ 0)."""
+    res = _solve(step, -cost, sp.csr_matrix(a.T), rhs, _bounds(hi), method=method)
+    return np.clip(res.x, 0.0, hi), np.maximum(-res.ineqlin.marginals, 0.0)
+
+
+def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
+    """The scaled step-1 LP, max cost·z s.t. aᵀz ≤ rhs, 0 ≤ z ≤ hi: z and the row prices.
+
+    When every class fits at its upper bound, that is the optimum (prices 0). Otherwise, up
+    to :data:`SIFT_MIN` classes the LP goes to HiGHS whole. Beyond, through its dual, a
+    function of the T row prices μ alone: g(μ) = rhs·μ + Σ_c hi_c max(0, d_c) with the reduced
+    costs d_c = cost_c − a_c·μ. At a vertex at most T classes lie strictly between their
+    bounds; every other sits at the bound the sign of d_c picks. So:
+
+    1. prices close to the optimal ones: the LP on an evenly spaced sample of the classes,
+       then g smoothed (max(0, d) → ε softplus(d / ε), ε shrinking to 1e-7 of each class's
+       cost) and minimised over μ ≥ 0 (L-BFGS-B, one matrix-vector product per step);
+    2. sifting, exact: the LP over the :data:`SIFT_WORK` classes nearest to d = 0, every other
+       class fixed at the bound its d picks (hi where d > 0, else 0; a class that could not
+       take hi alone is never fixed there) and its use taken off the rows (classes fixed at
+       hi that overfill a row are freed, least useful first); the LP's prices price out every
+       class; those fixed on the wrong side (beyond 1e-9 relative) join the LP, which is
+       solved again. When none is left, z and the prices satisfy the optimality conditions of
+       the whole LP: z is an optimum of it. The LP only grows, so the rounds end; after
+       :data:`SIFT_ROUNDS` the whole LP is solved instead.
+    """
+    n = len(cost)
+    if (hi <= 1.0).all() and (a.T @ hi <= rhs).all():
+        # every class at its cap fits: the optimum (costs ≥ 0), with prices 0
+        return hi.copy(), np.zeros(a.shape[1])
+    if n <= SIFT_MIN:
+        return _lp("step-1", cost, a, rhs, hi)
+    sample = np.unique(np.linspace(0, n - 1, min(SIFT_SAMPLE, n)).astype(np.int64))
+    _, mu = _lp("step-1", cost[sample], a[sample], rhs * (len(sample) / n), hi[sample],
+                SIFT_METHOD)
+    mu = _smoothed_prices(cost, a, rhs, hi, mu)
+    tol = 1e-9 * cost + 1e-12
+    d = cost - a @ mu
+    work = np.zeros(n, dtype=bool)
+    work[np.argpartition(np.abs(d) / (cost + tol), min(SIFT_WORK, n - 1))[:SIFT_WORK]] = True
+    work |= (d > 0) & ~(hi <= 1.0)  # could not take hi alone (or hi is infinite)
+    at_hi = (d > 0) & ~work
+    for rounds in range(SIFT_ROUNDS):
+        left = rhs - a[at_hi].T @ hi[at_hi]
+        while (left < 0).any():  # the fixed classes overfill a row: free the least useful
+            t = int(np.argmin(left))
+            cand = np.flatnonzero(at_hi & (a[:, t] > 0))
+            cand = cand[np.argsort(d[cand], kind="stable")]
+            need = np.searchsorted(np.cumsum(a[cand, t] * hi[cand]), -left[t], side="right")
+            move = cand[:need + 1]
+            work[move], at_hi[move] = True, False
+            left = rhs - a[at_hi].T @ hi[at_hi]
+        idx = np.flatnonzero(work)
+        z_w, mu = _lp("step-1", cost[idx], a[idx], left, hi[idx], SIFT_METHOD)
+        d = cost - a @ mu
+        wrong = ~work & np.where(at_hi, d < -tol, d > tol)
+        log.debug("step-1 sifting round %d: %d classes in the LP, %d priced out wrongly",
+                  rounds, len(idx), int(wrong.sum()))
+        if not wrong.any():
+            z = np.where(at_hi, hi, 0.0)
+            z[idx] = z_w
+            return z, mu
+        work |= wrong
+        at_hi &= ~work
+    return _lp("step-1", cost, a, rhs, hi)  # did not settle: the whole LP
+
+
+def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
+    """Row prices near the optimal duals of the step-1 LP: its dual g(μ) smoothed with ε
+    softplus(d / ε) per class (ε a shrinking share of the class's cost, :data:`SMOOTHING`)
+    and minimised over μ ≥ 0 by projected Newton steps (the Hessian is T × T) from ``mu``.
+    Only the classes with |d| within :data:`BAND` of their cost (5 × that at the first level)
+    are smoothed; the others enter as the linear function they are on their side of d = 0. Only a
+    starting point: the sifting that follows makes the answer exact whatever these prices are.
+    """
+    # hi beyond what the rows allow alone (a_ct z ≤ rhs_t ≤ 1) changes nothing in the LP
+    top = a.max(axis=1)
+    h = np.minimum(hi, _ratio(np.ones_like(top), top))
+    h = np.where(np.isfinite(h), h, 0.0)
+    for level, eps in enumerate(SMOOTHING):
+        # smooth near d = 0 only (a wide band for the coarse first level)
+        d = cost - a @ mu
+        near = np.abs(d) <= BAND * cost * (5.0 if level == 0 else 1.0)
+        up = ~near & (d > 0)
+        lin_c, lin_a = float(h[up] @ cost[up]), h[up] @ a[up]
+        sel = np.flatnonzero(near)
+        mu = _newton(cost[sel], a[sel], h[sel], eps * cost[sel] + 1e-300, rhs - lin_a, lin_c,
+                     mu)
+    return mu
+
+
+def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
+    """Minimise base·μ + const + Σ h e softplus((c − a·μ) / e) over μ ≥ 0: projected Newton
+    steps with backtracking (a convex, smooth function of T variables)."""
+
+    def value(m):
+        x = (c - a @ m) / e
+        return base @ m + const + h @ ((np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) * e)
+
+    f = value(mu)
+    for _ in range(NEWTON_STEPS):
+        x = (c - a @ mu) / e
+        q = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1.0, q) / (1.0 + q)
+        grad = base - (h * sig) @ a
+        curv = h * sig * (1.0 - sig) / e
+        hess = (a * curv[:, None]).T @ a
+        move = ~((mu <= 0) & (grad > 0))  # a price at 0 the gradient pushes below stays
+        step = np.zeros_like(mu)
+        if move.any():
+            sub = hess[np.ix_(move, move)]
+            sub = sub + np.eye(len(sub)) * (1e-12 * np.trace(sub) + 1e-300)
+            step[move] = -np.linalg.lstsq(sub, grad[move], rcond=None)[0]
+        t = 1.0
+        for _ in range(40):
+            new = np.maximum(mu + t * step, 0.0)
+            f_new = value(new)
+            if f_new <= f + 1e-4 * (grad @ (new - mu)):
+                break
+            t *= 0.5
+        else:
+            return mu
+        done = np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+        mu, f = new, f_new
+        if done:
+            break
+    return mu
+
+
+def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     """Among optimal z, maximise min λ_c / u_c over the classes with zero reduced cost.
 
-    Works on the scaled step-1 LP (z = λ / v, rows divided by capacity, costs ≤ 1). The
-    optimal face is described by complementary slackness with the step-1 duals: a class with
-    nonzero reduced cost keeps its step-1 value (at a bound), and every period with a positive
-    dual uses its whole capacity. Only the classes with zero reduced cost (the free ones)
-    move; λ_c / u_c = z_c / hi_c. If the face LP fails numerically, the step-1 optimum is
-    kept.
+    Works on the scaled step-1 LP (z = λ / v, ``a`` one row per class and one column per
+    capacity row divided by its capacity, costs ≤ 1). The optimal face is described by
+    complementary slackness with the step-1 duals: a class with nonzero reduced cost keeps
+    its step-1 value (at a bound), and every period with a positive dual uses its whole
+    capacity. Only the classes with zero reduced cost (the free ones) move; λ_c / u_c =
+    z_c / hi_c. The LP is built over the free classes alone (the others' use is taken off the
+    rows). If it fails numerically, the step-1 optimum is kept.
     """
-    reduced = cost - a_ub.T @ dual
+    reduced = cost - a @ dual
     free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
     k = int(free.sum())
     if k < 2:
         return z
-    n = len(cost)
     # the other classes stay where step 1 put them (snapped onto a bound within 1e-9 of it):
     # with costs spread over many orders of magnitude the duals are only as good as HiGHS'
     # tolerances, so a class is not pushed to a bound on the sign of its reduced cost alone
     fixed = np.where(np.abs(z - hi) <= 1e-9 * hi, hi, np.where(z <= 1e-9, 0.0, z))
-    lo = np.where(free, 0.0, fixed)
-    up = np.where(free, hi, fixed)
     idx = np.flatnonzero(free)
-    # variables [z (n), τ]; τ hi_c − z_c ≤ 0 for free c; priced periods are equalities
+    rest = ~free
+    left = rhs - a[rest].T @ fixed[rest]
+    # variables [z_free (k), τ]; τ hi_c − z_c ≤ 0 for free c; priced periods are equalities
     tie = sp.csr_matrix(
         (np.concatenate([-np.ones(k), np.minimum(hi[idx], TIE_COEF_CAP)]),
-         (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([idx, np.full(k, n)]))),
-        shape=(k, n + 1),
+         (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([np.arange(k),
+                                                                         np.full(k, k)]))),
+        shape=(k, k + 1),
     )
-    cap_rows = sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], 1))]).tocsr()
+    cap_rows = sp.hstack([sp.csr_matrix(a[idx].T), sp.csr_matrix((a.shape[1], 1))]).tocsr()
     priced = dual > 1e-12
-    c = np.zeros(n + 1)
+    c = np.zeros(k + 1)
     c[-1] = -1.0
     res = linprog(
         c,
         A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
-        b_ub=np.concatenate([rhs[~priced], np.zeros(k)]),
+        b_ub=np.concatenate([left[~priced], np.zeros(k)]),
         A_eq=cap_rows[priced] if priced.any() else None,
-        b_eq=rhs[priced] if priced.any() else None,
-        bounds=np.vstack([np.column_stack([lo, _bounds(up)[:, 1]]), [[0.0, 1.0]]]),
+        b_eq=left[priced] if priced.any() else None,
+        bounds=np.vstack([_bounds(hi[idx]), [[0.0, 1.0]]]),
         method="highs-ipm", options=OPTIONS,
     )
     if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
         return z
-    return np.clip(res.x[:n], lo, up)
+    out = fixed.copy()
+    out[idx] = np.clip(res.x[:k], 0.0, hi[idx])
+    return out
 
 
 def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity: np.ndarray
@@ -659,6 +873,7 @@ def step2_iteration(
     convergence_threshold: float,
     demand_gap_threshold: float,
     strategy: str = "max_flow",
+    group: _Grouping | None = None,
 ) -> tuple[np.ndarray, bool] | None:
     """One leftover round: the extra allocation b (N × T) and whether it had to be repaired,
     or None when a stopping rule holds.
@@ -687,6 +902,10 @@ def step2_iteration(
         An account is unmet while its unmet request exceeds this in a leftover period.
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
+    group : _Grouping, optional
+        The accounts' classes when the caller knows them (every account of a step-1 class
+        has the same allocation, so :func:`solve_periods` passes the step-1 classes);
+        by default they are found from currency, requests and allocation.
 
     Returns
     -------
@@ -710,9 +929,11 @@ def step2_iteration(
     unmet = (gap > demand_gap_threshold).any(axis=1)
     if not unmet.any():
         return None
-    ids, sizes = classes(currency, requests, alloc)
+    if group is None:
+        group = _group(currency, requests, alloc)
+    ids, sizes = group.ids, group.sizes
     n_cls = len(sizes)
-    upper = np.maximum(_class_min(gap, ids, n_cls), 0.0)  # (C, P)
+    upper = np.maximum(group.min(gap), 0.0)  # (C, P)
     wp = weights[periods]
     ent_cap = np.full(n_cls, np.inf)
     if unmet.sum() >= 2:
@@ -720,8 +941,8 @@ def step2_iteration(
         # renormalised shares over the unmet accounts; equal shares when none holds currency
         own = share / budget if budget > 0 else np.full(len(share), 1.0 / unmet.sum())
         pool = float(wp @ remaining[periods])
-        unmet_cls = _class_min((~unmet).astype(float), ids, n_cls) == 0
-        ent_cap = np.where(unmet_cls, _class_min(own, ids, n_cls) * pool, np.inf)
+        unmet_cls = group.min((~unmet).astype(float)) == 0
+        ent_cap = np.where(unmet_cls, group.min(own) * pool, np.inf)
     b_cls = np.clip(solver(upper, sizes.astype(np.float64), wp, remaining[periods], ent_cap),
                     0.0, upper)
     b, repaired = verify_round(b_cls[ids], remaining[periods], gap, wp, ent_cap[ids])
@@ -814,14 +1035,18 @@ def solve_periods(
     currency = np.asarray(currency, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    lam, price, u, share, n_cls, status = step1(requests, currency, capacity, weights)
+    # Step 1 gives every account of a class (currency, requests) the same λ, and every round
+    # the same b, so the classes of step 2 (currency, requests, allocation) are those of step 1
+    group = _group(currency, requests)
+    lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
     alloc = first.copy()
     iterations = 0
     if two_step:
         for _ in range(max_iterations):
             got = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                  convergence_threshold, demand_gap_threshold, step2_strategy)
+                                  convergence_threshold, demand_gap_threshold, step2_strategy,
+                                  group=group)
             if got is None:
                 break
             extra, repaired = got

@@ -249,6 +249,24 @@ def periods_magnitude_instances(draw):
     return reqs, cur, caps
 
 
+@st.composite
+def periods_many_class_instances(draw, max_accounts: int = 150):
+    """(requests N × T, currency N, capacity T) as arrays, with about as many account classes
+    as accounts: integer requests 0–19 per period (plus 1 in the first), currency 1–5 (some
+    accounts 0), capacities 20–60 % of each period's demand; some accounts repeat another."""
+    n = draw(st.integers(10, max_accounts))
+    t = draw(st.integers(1, 6))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    requests = rng.integers(0, 20, (n, t)).astype(float)
+    requests[:, 0] += 1
+    currency = rng.integers(1, 6, n).astype(float) * (rng.random(n) > 0.05)
+    twins = rng.random(n) < draw(st.sampled_from([0.0, 0.2, 0.6]))
+    source = rng.integers(0, n, n)
+    requests[twins], currency[twins] = requests[source[twins]], currency[source[twins]]
+    capacity = np.floor(requests.sum(axis=0) * rng.uniform(0.2, 0.6, t))
+    return requests, currency, capacity
+
+
 #: Values no periods parameter accepts, or only some do.
 PERIODS_JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0],
                                 1 + 2j, np.float32(2.0), np.int64(3)])

@@ -32,12 +32,14 @@ from fairalloc.transforms._report import Report, stopwatch, worst_status
 from fairalloc.transforms._tables import (
     KeyedTable,
     by_columns,
+    check_rule,
     code_rows,
     key_tuples,
     keyed_table,
     require_rows,
     split_groups,
     table_input,
+    to_polars,
 )
 from fairalloc.transforms.errors import (
     EmptyInputError,
@@ -124,13 +126,59 @@ def _options(auto_weights: Any, two_step: Any, convergence_threshold: Any,
 def _prepare(requests: Any, currency: Any, capacities: Any) -> _Problem:
     acc = table_input(currency, contract.ACCOUNTS, what="currency")
     per = table_input(capacities, contract.CAPACITIES, what="capacities")
-    req = table_input(requests, contract.REQUESTS, what="requests")
-    a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
-                     what="requests")
-    dense = np.zeros((len(acc), len(per)))
-    dense[a, p] = req.values
+    dense = _dense_requests(requests, acc, per)
     return _Problem(pd.Index(acc.frame[ACCOUNT].to_pandas(), name=ACCOUNT), acc.values, per,
                     dense)
+
+
+def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarray:
+    """The requests as an accounts × periods array (0 where no row).
+
+    The long table is coded without sorting it: account keys are looked up once per run of
+    equal keys (tidy tables usually list an account's periods together), numeric period keys
+    by binary search in the sorted period keys; a repeated (account, period) cell is found by
+    counting cells. Repeats (collapsed when equal, refused when not) take the general path.
+    """
+    keys = [ACCOUNT, PERIOD]
+    (request,) = contract.REQUESTS.values  # its name and rule, as table_input reads them
+    df = to_polars(requests, keys, request.name, what="requests")
+    require_rows(df, "requests")
+    check_rule(df, keys, request.name, request.rule, what="requests")
+    n_a, n_t = len(acc), len(per)
+    a = _run_codes(df, acc)
+    p = _period_codes(df, per)
+    cell = a * n_t + p
+    values = df[request.name].to_numpy()
+    if (np.bincount(cell, minlength=n_a * n_t) > 1).any():  # repeats: the general path
+        req = table_input(df, contract.REQUESTS, what="requests")
+        a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
+                         what="requests")
+        cell, values = a * n_t + p, req.values
+    dense = np.zeros(n_a * n_t)
+    dense[cell] = values
+    return dense.reshape(n_a, n_t)
+
+
+def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
+    """Account code of every row, looking each run of equal keys up once."""
+    col = df[ACCOUNT]
+    head = (col != col.shift(1)).fill_null(True).to_numpy()
+    (codes,) = code_rows(df.filter(pl.Series(head)), [(acc, [ACCOUNT], "account")],
+                         what="requests")
+    return codes[np.cumsum(head) - 1]
+
+
+def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
+    """Period code of every row: binary search in the sorted integer keys (a key not found
+    goes to :func:`code_rows`, which names it), else a hash lookup."""
+    keys, col = per.frame[PERIOD], df[PERIOD]
+    if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
+        sorted_keys, values = keys.to_numpy(), col.to_numpy()
+        codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
+        if (sorted_keys[codes] == values).all():
+            return codes
+    (codes,) = code_rows(df, [(per, [PERIOD], "period")], what="requests")
+    return codes
 
 
 def _period_keys(problem: _Problem, rows: np.ndarray | None = None) -> list:

@@ -87,6 +87,24 @@ def test_polars_inputs_and_tables():
     pd.testing.assert_frame_equal(a.allocation, b.allocation, check_exact=True)
 
 
+def test_request_rows_in_any_layout_read_the_same():
+    # rows by period (no runs of one account), an exact repeat collapsing, string periods
+    req = tidy({"A": [10, 0], "B": [5, 7], "C": [0, 3]}).sort_values(["period", "account"])
+    base = allocate_periods(req, {"A": 1, "B": 2, "C": 1}, {1: 9, 2: 6})
+    again = allocate_periods(pd.concat([req, req.iloc[[2]]]).iloc[::-1],
+                             {"A": 1, "B": 2, "C": 1}, {1: 9, 2: 6})
+    pd.testing.assert_frame_equal(base.allocation, again.allocation, check_exact=True)
+    named = allocate_periods(req.assign(period=req["period"].map({1: "p1", 2: "p2"})),
+                             {"A": 1, "B": 2, "C": 1}, {"p1": 9, "p2": 6})
+    np.testing.assert_array_equal(named.allocation["allocation"].to_numpy(),
+                                  base.allocation["allocation"].to_numpy())
+    for period in (0, 3):  # below and above every period key
+        bad = pd.concat([req, pd.DataFrame({"account": ["A"], "period": [period],
+                                            "request": [1.0]})])
+        with pytest.raises(errors.UnknownKeyError, match=str(period)):
+            allocate_periods(bad, {"A": 1, "B": 2, "C": 1}, {1: 9, 2: 6})
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "needle"),
     [
@@ -120,8 +138,9 @@ def test_solver_failure_is_reported_with_its_status(monkeypatch):
 
     monkeypatch.setattr(kernels, "linprog",
                         lambda *a, **k: SimpleNamespace(status=4, message="numerical trouble"))
+    # the caps would put 50 into period 1, which holds 40: step 1 needs its LP
     with pytest.raises(errors.SolverError, match="status 4"):
-        allocate_periods(**PUBLISHED)
+        allocate_periods(tidy({"A": [50, 0], "B": [50, 50]}), {"A": 1, "B": 1}, {1: 40, 2: 40})
 
 
 # --- drop-in interface -------------------------------------------------------------------------
