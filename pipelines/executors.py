@@ -17,8 +17,9 @@
   ``k8s_job_executor`` runs each step as a Kubernetes Job; image, namespace and environment come
   from the ``K8sRunLauncher`` of the instance (``deploy/dagster.yaml``, ``deploy/README.md``).
 
-A run config that sets ``execution`` replaces the job's default executor configuration as a
-whole: a run config file that changes one field (``max_concurrent``) repeats the others.
+The parallel and Celery executors come configured with their jobs (their configuration is not
+run config): a partitioned job's run config, which carries the partition, would replace a
+default ``execution`` block.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAs
     Returns
     -------
     list of dagster.UnresolvedAssetJobDefinition
-        ``<name>_parallel`` (forked processes, :data:`FORKSERVER_CONFIG` as default run config),
+        ``<name>_parallel`` (forked processes, the executor configured with
+        :data:`FORKSERVER_CONFIG`),
         ``<name>_celery`` when dagster-celery is installed (:data:`CELERY_CONFIG`) and
         ``<name>_k8s`` when dagster-k8s is installed.
 
@@ -111,11 +113,11 @@ def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAs
     return [
         dg.define_asset_job(
             f"{job.name}_{suffix}",
-            selection=job.selection,
-            partitions_def=job.partitions_def,
+            selection=job.selection,  # partitions follow from the selected assets
             tags=job.tags,
-            executor_def=executor,
-            config={"execution": {"config": dict(config)}} if config else None,
+            # the executor comes configured: a partitioned job's own run config (its partition)
+            # would replace a default ``execution`` block
+            executor_def=executor.configured(dict(config)) if config else executor,
             description=f"{job.description or ''} {note}".strip(),
         )
         for suffix, executor, config, note in variants

@@ -25,8 +25,7 @@ CRON = "0 3 * * *"
 def _job(groups: GroupSet) -> dg.UnresolvedAssetJobDefinition:
     return dg.define_asset_job(
         f"allocate_{groups.capability}",
-        selection=dg.AssetSelection.groups(groups.capability),
-        partitions_def=groups.definition,
+        selection=dg.AssetSelection.groups(groups.capability),  # partitioned by its assets
         description=f"Materialise the {groups.capability} tables for a range of partitions "
                     f"({', '.join(groups.by)}); checks run before storage.")
 

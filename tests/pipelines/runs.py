@@ -48,8 +48,8 @@ def execute(job_name: str, home: Path, selection: dg.AssetSelection, config: Map
     asset_graph = repository.get_definition().asset_graph
     keys = selection.resolve(asset_graph)
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        for name, keys in (partitions or {}).items():
-            instance.add_dynamic_partitions(name, list(keys))
+        for name, partition_keys in (partitions or {}).items():
+            instance.add_dynamic_partitions(name, list(partition_keys))
         result = dg.execute_job(job, instance, run_config=dict(config),
                                 asset_selection=sorted(keys), tags=dict(tags or {}))
         stored = {e.asset_key.to_user_string()

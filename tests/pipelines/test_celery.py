@@ -48,8 +48,7 @@ SELECTION = dg.AssetSelection.groups("sourcing")
 KEYS = ["cocoa|2024", "cocoa|2025", "cocoa|2026", "coffee|2024", "coffee|2025", "coffee|2026"]
 PARTITIONS: dict[str, list[str]] = {"sourcing_groups": KEYS}
 TAGS: dict[str, str] = range_tags(KEYS)
-OPS = {"direct_sourcing": {"config": {"relative_tolerance": 0.1}},
-       "portions": {"config": {"total": 90, "method": "hamilton"}}}
+OPS = {"direct_sourcing": {"config": {"relative_tolerance": 0.1}}}
 
 
 def free_port() -> int:

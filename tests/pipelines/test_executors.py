@@ -53,10 +53,13 @@ def test_scale_out_jobs_select_and_partition_what_their_job_does():
     assert executable == dg.AssetSelection.all().resolve(graph)
 
 
-def test_the_fork_server_preloads_the_resolved_code_location():
-    job = defs.resolve_job_def("allocate_unpartitioned_parallel")
-    default = job.run_config_schema.config_type.fields["execution"].default_value
-    assert default == {"config": dict(FORKSERVER_CONFIG)}
+@pytest.mark.parametrize("name", [f"{job.name}_parallel" for job in ALLOCATE_ALL])
+def test_the_fork_server_preloads_the_resolved_code_location(name):
+    # the executor comes configured, partitioned jobs too (whose own run config would replace a
+    # default execution block)
+    resolved = defs.resolve_job_def(name).executor_def.apply_config_mapping({})
+    assert resolved.success
+    assert resolved.value["config"]["start_method"] == FORKSERVER_CONFIG["start_method"]
     assert FORKSERVER_CONFIG["start_method"]["forkserver"]["preload_modules"] == list(
         PRELOAD_MODULES)
     for module in PRELOAD_MODULES:
