@@ -305,6 +305,8 @@ def keyed_table(
     # repeat with another value is a conflict. No hashing of whole rows needed.
     # threads only pay off on large tables (their start-up dominates small sorts)
     values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
+    if _strictly_increasing(df, keys):  # already sorted, no repeats: the sort is the identity
+        return KeyedTable(df, tuple(keys), value)
     df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
     def same_as_previous(col: str) -> np.ndarray:
         c = df[col]
@@ -326,6 +328,21 @@ def keyed_table(
     if repeat.any():
         df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
+
+
+def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether the integer key columns ``keys`` strictly increase row by row (lexicographic),
+    checked in numpy; False for other key types (they are sorted by polars)."""
+    cols = [df[k] for k in keys]
+    if not all(c.dtype.is_integer() for c in cols):
+        return False
+    greater = np.zeros(max(df.height - 1, 0), bool)
+    equal = np.ones_like(greater)
+    for c in cols:
+        a = c.to_numpy()
+        greater |= equal & (a[1:] > a[:-1])
+        equal &= a[1:] == a[:-1]
+    return bool(greater.all())
 
 
 def table_input(
@@ -428,6 +445,13 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
     if len(cols) == 1:  # Series operations: no query-engine start-up
         keys = table.frame[table.keys[0]]
         col = df[cols[0]]
+        if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
+            # int keys, sorted and unique: a binary search, each hit checked (numpy only)
+            k, v = keys.to_numpy(), col.to_numpy()
+            pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
+            found = k[pos] == v if len(k) else np.zeros(len(v), bool)
+            return pl.Series(pos, dtype=pl.Int64) if found.all() else \
+                pl.Series(np.where(found, pos, -1)).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
             # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
             return col.cast(pl.Enum(keys), strict=False).to_physical()
