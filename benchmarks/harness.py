@@ -83,6 +83,26 @@ def measure(fn: Callable[[], Any], repeats: int, *, memory: bool = False) -> Mea
     return Measurement(tuple(times), peak)
 
 
+def measure_together(fns: Sequence[Callable[[], Any]], repeats: int, *, memory: bool = False
+                     ) -> list[Measurement]:
+    """:func:`measure` for several functions compared with each other, their timed calls
+    interleaved (one call of each per repeat), so that a busy spell of a shared machine
+    slows them alike instead of one of them; peak memory as :func:`measure`."""
+    peaks = [measure(fn, 0, memory=True).peak_mb if memory else 0.0 for fn in fns]
+    times: list[list[float]] = [[] for _ in fns]
+    gc.collect()
+    for _ in range(repeats):
+        for fn, out in zip(fns, times, strict=True):
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - start)
+            finally:
+                gc.enable()
+    return [Measurement(tuple(t), p) for t, p in zip(times, peaks, strict=True)]
+
+
 def fmt_seconds(s: float) -> str:
     return f"{s * 1000:.1f} ms" if s < 1 else f"{s:.2f} s"
 

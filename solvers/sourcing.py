@@ -128,11 +128,13 @@ def proportional_split(
     total = np.bincount(sink, weights=weight, minlength=n_sink)
     degree = np.bincount(sink, minlength=n_sink)
     zero_sinks = (total <= 0) & (degree > 0)
-    served = total[sink] > 0
-    safe_total = np.where(total > 0, total, 1.0)
+    total_at = total[sink]  # one random gather over the matches, reused (10^7 of them cost)
+    served = total_at > 0
+    total_at[~served] = 1.0
     with np.errstate(over="ignore", under="ignore"):
         product = dem * weight
-        flows = product / safe_total[sink]
+        flows = product / total_at
+    del total_at
     # demand × capacity or the sink's total capacity out of the normal float range: redo those
     # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
     odd = ~np.isfinite(total) | ((total > 0) & (total < _TINY))

@@ -209,7 +209,9 @@ def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
         return s.cast(pl.String if s.dtype == pl.Null else s.dtype)
     if s.null_count():
         raise InputTypeError(f"{what}: column {col!r} has missing keys", ["<null>"])
-    if isinstance(s.dtype, _STRING_TYPES) or s.dtype == pl.String:
+    if s.dtype in (pl.String, pl.Int64):  # no cast: a cast starts polars' query engine
+        return s
+    if isinstance(s.dtype, _STRING_TYPES):
         return s.cast(pl.String)
     if s.dtype.is_integer():
         return s.cast(pl.Int64)
@@ -226,6 +228,8 @@ def _value_cast(df: pl.DataFrame, col: str, what: str, keys: Sequence[str] = ())
     if s.dtype == pl.Boolean or not (s.dtype.is_numeric() or s.dtype == pl.Null):
         raise InputTypeError(f"{what}: column {col!r} must be numeric, not {s.dtype}", [col])
     # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
+    if s.dtype.is_float() or s.dtype.is_integer():  # numpy reads nulls as NaN: no query
+        return pl.Series(col, s.to_numpy().astype(np.float64, copy=False) + 0.0)
     return pl.Series(col, s.cast(pl.Float64).fill_null(float("nan")).to_numpy() + 0.0)
 
 
@@ -302,9 +306,14 @@ def keyed_table(
     # repeat with another value is a conflict. No hashing of whole rows needed.
     # threads only pay off on large tables (their start-up dominates small sorts)
     values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
+    if _strictly_increasing(df, keys):  # already sorted, no repeats: the sort is the identity
+        return KeyedTable(df, tuple(keys), value)
     df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
     def same_as_previous(col: str) -> np.ndarray:
         c = df[col]
+        v = c.to_numpy() if c.dtype.is_numeric() and not c.null_count() else None
+        if v is not None and not (v.dtype.kind == "f" and np.isnan(v).any()):
+            return np.r_[False, v[1:] == v[:-1]]  # numpy: no query-engine start-up
         return np.r_[False, (c.slice(1) == c.slice(0, max(len(c) - 1, 0))).to_numpy()]
 
     repeat = np.logical_and.reduce([same_as_previous(k) for k in keys])
@@ -320,6 +329,21 @@ def keyed_table(
     if repeat.any():
         df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
+
+
+def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether the integer key columns ``keys`` strictly increase row by row (lexicographic),
+    checked in numpy; False for other key types (they are sorted by polars)."""
+    cols = [df[k] for k in keys]
+    if not all(c.dtype.is_integer() for c in cols):
+        return False
+    greater = np.zeros(max(df.height - 1, 0), bool)
+    equal = np.ones_like(greater)
+    for c in cols:
+        a = c.to_numpy()
+        greater |= equal & (a[1:] > a[:-1])
+        equal &= a[1:] == a[:-1]
+    return bool(greater.all())
 
 
 def table_input(
@@ -377,51 +401,98 @@ def check_amounts(
             )
 
 
+#: From this many rows on, :func:`code_rows` looks keys up by their 64-bit hashes (an integer
+#: lookup, checked against the keys afterwards) instead of by the keys themselves.
+HASHED_LOOKUP_ROWS = 100_000
+
+
 def code_rows(
     df: pl.DataFrame, tables: Sequence[tuple[KeyedTable, Sequence[str], str]], *, what: str
 ) -> list[np.ndarray]:
     """Codes of every row of ``df`` in each table: ``(table, columns of df, name)``.
 
-    Single-key tables are looked up with a hash map of their keys (``replace_strict``), tables
-    with several key columns by a left join on them (``columns`` of ``df`` taken in the order
-    of ``table.keys``); a row naming keys missing from a table raises :class:`UnknownKeyError`
-    naming them.
+    ``columns`` of ``df`` are taken in the order of ``table.keys``; a row naming keys missing
+    from a table raises :class:`UnknownKeyError` naming them.
+
+    Large inputs (:data:`HASHED_LOOKUP_ROWS` rows or more) are coded by hashing every row's
+    key columns once into 64 bits and looking the hashes up among the table's
+    (:func:`_hashed_codes`): an integer lookup, much cheaper than hashing and comparing strings
+    in a hash table of strings. Every code found is then checked exactly (the table's keys at
+    the codes equal the row's keys), so a hash collision can never code a row wrongly; any row
+    that does not check out, and any table whose own keys' hashes collide, goes the exact way.
+    Small inputs are coded exactly at once: single-key tables through a cast to an Enum of
+    their sorted keys (strings) or a hash map of their keys (``replace_strict``), tables with
+    several key columns by a left join on them.
     """
-    lazy = df.lazy()
-    coded: dict[str, pl.Series] = {}
-    names, joins = [], False
-    for i, (table, cols, _) in enumerate(tables):
-        _check_join_types(df, table, cols, what)
-        code = f"__code{i}"
-        names.append(code)
-        if len(cols) == 1:  # Series operations: no query-engine start-up
-            keys = table.frame[table.keys[0]]
-            col = df[cols[0]]
-            if keys.dtype == pl.String and df.height <= 100_000:
-                # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
-                found = col.cast(pl.Enum(keys), strict=False).to_physical()
-            else:
-                found = col.replace_strict(keys, pl.int_range(0, len(keys), eager=True),
-                                           default=None)
-            coded[code] = found.cast(pl.Int64).alias(code)
-            continue
-        right = table.frame.lazy().select(
-            [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
-        ).with_row_index(code)
-        lazy = lazy.join(right, on=list(cols), how="left", maintain_order="left")
-        joins = True
-    frame = lazy.collect() if joins else df
-    coded.update({c: frame[c] for c in names if c not in coded})
     out = []
-    for (_, cols, name), code in zip(tables, names, strict=True):
-        if coded[code].null_count():
-            unknown = frame.filter(coded[code].is_null()).select(cols).unique().sort(cols)
-            raise UnknownKeyError(
-                f"{what} names {name} keys missing from the {name} table",
-                key_tuples(unknown, list(cols)),
-            )
-        out.append(coded[code].to_numpy().astype(np.int64))
+    for table, cols, name in tables:
+        _check_join_types(df, table, cols, what)
+        codes = _hashed_codes(df, table, cols) if df.height >= HASHED_LOOKUP_ROWS else None
+        if codes is None:
+            found = _exact_codes(df, table, cols)
+            if found.null_count():
+                unknown = df.filter(found.is_null()).select(cols).unique().sort(cols)
+                raise UnknownKeyError(
+                    f"{what} names {name} keys missing from the {name} table",
+                    key_tuples(unknown, list(cols)),
+                )
+            codes = found.to_numpy().astype(np.int64, copy=False)
+        out.append(codes)
     return out
+
+
+def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl.Series:
+    """Row codes by the keys themselves (null where a key is missing from the table)."""
+    if len(cols) == 1:  # Series operations: no query-engine start-up
+        keys = table.frame[table.keys[0]]
+        col = df[cols[0]]
+        if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
+            # int keys, sorted and unique: a binary search, each hit checked (numpy only)
+            k, v = keys.to_numpy(), col.to_numpy()
+            pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
+            found = k[pos] == v if len(k) else np.zeros(len(v), bool)
+            return pl.Series(pos, dtype=pl.Int64) if found.all() else \
+                pl.Series(np.where(found, pos, -1)).replace(-1, None)
+        if keys.dtype == pl.String and df.height <= 100_000:
+            # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
+            return col.cast(pl.Enum(keys), strict=False).to_physical()
+        return col.replace_strict(keys, pl.int_range(0, len(keys), eager=True), default=None)
+    right = table.frame.lazy().select(
+        [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
+    ).with_row_index("__code")
+    return df.lazy().select(cols).join(right, on=list(cols), how="left",
+                                       maintain_order="left").collect()["__code"]
+
+
+def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
+    """One 64-bit hash per row of the columns ``cols`` (the same function for both sides)."""
+    if len(cols) == 1:
+        return df[cols[0]].hash()
+    return df.select(cols).hash_rows()
+
+
+def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
+                  ) -> np.ndarray | None:
+    """Row codes by the 64-bit hashes of the keys, every code checked against the keys.
+
+    None when the table's own keys' hashes collide, or when some row's code does not check
+    out (an unknown key, or a hash collision with a key of the table): the exact lookup then
+    decides (and names unknown keys).
+    """
+    right = pd.Index(_row_hashes(table.frame, table.keys).to_numpy())
+    if not right.is_unique:
+        return None
+    # an integer hash table (pandas' engine for uint64, built once by is_unique): -1 = absent
+    codes = right.get_indexer(_row_hashes(df, cols).to_numpy())
+    if codes.min(initial=0) < 0:
+        return None
+    ok = None
+    for k, c in zip(table.keys, cols, strict=True):  # exact: the keys at the codes are the rows'
+        same = table.frame[k].gather(codes) == df[c]
+        ok = same if ok is None else ok & same
+    if not ok.all():
+        return None
+    return codes.astype(np.int64, copy=False)
 
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
@@ -452,12 +523,20 @@ def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np
     shift = max(int(n_b - 1).bit_length(), 1)
     if int(a.max(initial=0)).bit_length() + shift > 62:
         raise OverflowError("too many keys to pack a pair of codes into 64 bits")
-    pair = pl.Series((a << shift) | b).sort().to_numpy()
+    # one array, worked in place: a fresh array of 10^7 numbers costs more than the work on it
+    pair = np.left_shift(a, shift, dtype=np.int64)
+    pair |= b
+    pair.sort()  # numpy's vectorised sort: cheaper than polars' on one core of a busy machine
     keep = np.empty(len(pair), dtype=bool)
     keep[:1] = True
     np.not_equal(pair[1:], pair[:-1], out=keep[1:])
-    pair = pair[keep]
-    return pair >> shift, pair & ((1 << shift) - 1), int(len(keep) - keep.sum())
+    dups = int(len(keep) - np.count_nonzero(keep))
+    if dups:
+        pair = pair[keep]
+    del keep
+    high = pair >> shift
+    pair &= (1 << shift) - 1
+    return high, pair, dups
 
 
 def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
@@ -467,16 +546,16 @@ def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.
     """
     s = table.frame[col]
     if table.keys == (col,):  # one key, sorted and unique: codes are rows already
-        per_row = np.arange(len(s))
-        uniq = s
-    elif col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
-        change = s.ne_missing(s.shift(1)).to_numpy()
-        per_row = np.cumsum(change) - 1
-        uniq = s.filter(pl.Series(change))
+        uniq, lc = s, codes
     else:
-        per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
-        uniq = s.unique().sort()
-    lc = per_row[codes]
+        if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
+            change = s.ne_missing(s.shift(1)).to_numpy()
+            per_row = np.cumsum(change) - 1
+            uniq = s.filter(pl.Series(change))
+        else:
+            per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
+            uniq = s.unique().sort()
+        lc = per_row[codes]
     used = np.bincount(lc, minlength=len(uniq)) > 0
     if not used.all():
         remap = np.cumsum(used) - 1

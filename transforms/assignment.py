@@ -127,9 +127,19 @@ def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:
         raise InvalidAmountError(f"ranks must be whole numbers from 1 to {MAX_RANK:,}",
                                  key_tuples(prefs.frame, [USER, ITEM], bad[:10]), bad.size)
     # sorted by user: a user's rows are one run, so run ids are the sorted user codes
-    user = prefs.frame[USER].rle_id().to_numpy().astype(np.int64)
-    starts = np.flatnonzero(np.diff(user, prepend=-1))
-    users = prefs.frame[USER].gather(starts)
+    col = prefs.frame[USER]
+    if col.dtype == pl.Int64:  # numpy: no query-engine start-up on small tables
+        v = col.to_numpy()
+        change = np.empty(len(v), bool)
+        change[:1] = True
+        np.not_equal(v[1:], v[:-1], out=change[1:])
+        user = np.cumsum(change) - 1
+        starts = np.flatnonzero(change)
+        users = pl.Series(USER, v[starts])
+    else:
+        user = col.rle_id().to_numpy().astype(np.int64)
+        starts = np.flatnonzero(np.diff(user, prepend=-1))
+        users = col.gather(starts)
     packed = np.sort(user * (MAX_RANK + 1) + ranks.astype(np.int64))
     twice = np.flatnonzero(packed[1:] == packed[:-1])
     if twice.size:

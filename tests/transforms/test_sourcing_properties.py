@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fairalloc.transforms import _tables
 from fairalloc.transforms.sourcing import direct_sourcing, proportional_sourcing
 from tests import reference_sourcing as ref
 from tests.strategies import SOURCING_TOLERANCES, grouped_sourcing_cases, sourcing_cases
@@ -166,3 +167,25 @@ def test_groups_and_duplicate_rows_are_permutation_invariant(groups, tol, rnd):
     b = direct_sourcing(*shuffled, tol, redistribute=True, by=by)
     for x, y in zip(a, b, strict=True):
         pd.testing.assert_series_equal(x, y, check_exact=True)
+
+
+@given(sourcing_cases(), grouped_sourcing_cases(), SOURCING_TOLERANCES)
+@settings(max_examples=40)
+def test_large_input_key_lookup_gives_the_same_bits(case, groups, tol):
+    """Large inputs code their keys by hash (transforms/_tables.py): forced on small ones here,
+    the answer must be the exact lookup's, bit for bit, with and without groups."""
+    rows, cap, dem = [], {}, {}
+    for (c, y), g in groups.items():
+        rows += [(c, y, s, k) for s, k in g.matches]
+        cap |= {(c, y, s): v for s, v in g.capacity.items()}
+        dem |= {(c, y, k): v for k, v in g.demand.items()}
+    grouped = (pd.DataFrame(rows, columns=["commodity", "year", "source", "sink"]), cap, dem)
+    runs = [((case.matches, case.capacity, case.demand), {}),
+            (grouped, {"by": ["commodity", "year"]})]
+    for args, kw in runs:
+        exact = direct_sourcing(*args, tol, **kw)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+            hashed = direct_sourcing(*args, tol, **kw)
+        for a, b in zip(hashed, exact, strict=True):
+            pd.testing.assert_series_equal(a, b, check_exact=True)

@@ -1,10 +1,12 @@
 """Shared input coercion: the forms every transform accepts, and the errors it raises."""
 
+import hypothesis.strategies as st
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given
 
-from fairalloc.transforms import errors
+from fairalloc.transforms import _tables, errors
 from fairalloc.transforms._tables import KeyedTable, code_rows, to_polars
 
 
@@ -39,3 +41,64 @@ def test_code_rows_single_key_codes_and_unknown_keys(keys):
     bad = pl.DataFrame({"k": [keys[0], "zz" if isinstance(keys[0], str) else 99]})
     with pytest.raises(errors.UnknownKeyError, match="zz|99"):
         code_rows(bad, [(table, ["k"], "key")], what="rows")
+
+
+# --- large inputs: keys looked up by their 64-bit hashes, every code checked exactly ----------
+
+@pytest.fixture
+def hashed(monkeypatch):
+    """Every input takes the hashed lookup of code_rows, however small."""
+    monkeypatch.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+
+
+def _table(cols: dict) -> KeyedTable:
+    frame = pl.DataFrame(cols).sort(list(cols))
+    return KeyedTable(frame.with_columns(v=pl.lit(1.0)), tuple(cols), "v")
+
+
+@given(st.lists(st.one_of(st.text(max_size=3), st.just("")), min_size=1, max_size=8,
+                unique=True), st.data())
+def test_hashed_codes_equal_the_keys_positions(keys, data):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+        rows = data.draw(st.lists(st.sampled_from(keys), min_size=1, max_size=20))
+        (codes,) = code_rows(pl.DataFrame({"r": rows}, schema={"r": pl.String}),
+                             [(_table({"k": keys}), ["r"], "key")], what="rows")
+    assert [sorted(keys)[c] for c in codes] == rows
+
+
+def test_hashed_codes_of_two_key_columns(hashed):
+    table = _table({"g": [1, 1, 2], "k": ["a", "b", "a"]})
+    rows = pl.DataFrame({"k2": ["a", "b", "a", "a"], "g2": [2, 1, 1, 2]})
+    (codes,) = code_rows(rows, [(table, ["g2", "k2"], "key")], what="rows")
+    assert codes.tolist() == [2, 1, 0, 2]
+    with pytest.raises(errors.UnknownKeyError, match=r"\(2, 'b'\)"):
+        code_rows(pl.DataFrame({"g2": [2], "k2": ["b"]}), [(table, ["g2", "k2"], "key")],
+                  what="rows")
+
+
+@pytest.mark.parametrize("keys", [["a", "c", "b"], [3, 1, 2]])
+def test_hashed_lookup_names_unknown_keys(hashed, keys):
+    table = KeyedTable(pl.DataFrame({"k": sorted(keys), "v": [1.0, 2.0, 3.0]}), ("k",), "v")
+    bad = pl.DataFrame({"k": [keys[0], "zz" if isinstance(keys[0], str) else 99]})
+    with pytest.raises(errors.UnknownKeyError, match="zz|99"):
+        code_rows(bad, [(table, ["k"], "key")], what="rows")
+
+
+def test_a_hash_shared_by_two_keys_is_still_coded_exactly(hashed, monkeypatch):
+    # a hash that only sees a string's length: "a" and "b" collide in the table
+    monkeypatch.setattr(_tables, "_row_hashes",
+                        lambda df, cols: df[cols[0]].str.len_bytes().cast(pl.UInt64))
+    table = _table({"k": ["a", "b", "cc"]})
+    (codes,) = code_rows(pl.DataFrame({"k": ["b", "cc", "a"]}), [(table, ["k"], "key")],
+                         what="rows")
+    assert codes.tolist() == [1, 2, 0]
+
+
+def test_an_unknown_key_sharing_a_known_keys_hash_is_named(hashed, monkeypatch):
+    # "z" hashes like "a" (same length): the exact check after the lookup must catch it
+    monkeypatch.setattr(_tables, "_row_hashes",
+                        lambda df, cols: df[cols[0]].str.len_bytes().cast(pl.UInt64))
+    table = _table({"k": ["a", "bb"]})
+    with pytest.raises(errors.UnknownKeyError, match="'z'"):
+        code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
