@@ -22,7 +22,6 @@ $(STAMP): pyproject.toml
 # register the data's groups as partitions, then run each job of "allocate all" once, in process
 run: $(STAMP)
 	$(BIN)/python -m fairalloc.pipelines.run
-	$(BIN)/fairalloc outputs
 
 cluster: $(STAMP)
 	PYTHON=$(BIN)/python deploy/cluster.sh

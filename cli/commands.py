@@ -304,20 +304,15 @@ def portions(args: argparse.Namespace, progress: Progress) -> None:
 
 def outputs(args: argparse.Namespace, progress: Progress) -> None:
     """``fairalloc outputs``: the tables the pipeline stored, with partitions, rows and paths."""
-    from fairalloc.pipelines.outputs import output_rows, storage_location, stored_outputs
+    from fairalloc.pipelines.outputs import describe_outputs
 
-    base = storage_location(args.storage)
-    stored = stored_outputs(base)
-    if not stored:
-        raise CLIError(f"no outputs under {base}: materialise the assets first (make run)")
-    lines = [f"Outputs under {base}:"]
-    for name, output in stored.items():
-        parts = len(output.partitions) if output.partitioned else "-"
-        lines.append(f"  {name:<24} {parts!s:>5} partitions {output_rows(output):>10} rows  "
-                     f"{output.path}")
-    lines.append('Read one back in a notebook: from fairalloc import load_output; '
-                 'load_output("direct_sourcing") (one partition: load_output(name, "cocoa|2024"))')
-    sys.stdout.write("\n".join(lines) + "\n")
+    text = describe_outputs(args.storage)
+    if text is None:
+        from fairalloc.pipelines.outputs import storage_location
+
+        raise CLIError(f"no outputs under {storage_location(args.storage)}: materialise the "
+                       "assets first (make run)")
+    sys.stdout.write(text)
 
 
 def serve(args: argparse.Namespace, progress: Progress) -> None:

@@ -368,3 +368,31 @@ def output_rows(output: StoredOutput) -> int:
         with path.open("rb") as fh:
             rows += pq.ParquetFile(fh).metadata.num_rows
     return rows
+
+
+def describe_outputs(storage: str | os.PathLike | None = None) -> str | None:
+    """What ``fairalloc outputs`` and ``make run`` print: every stored table with its partition
+    count, rows and path, and how to read one back.
+
+    Parameters
+    ----------
+    storage : str or os.PathLike, optional
+        The storage folder or URL; default as :func:`storage_location`.
+
+    Returns
+    -------
+    str or None
+        The listing (lines ending in a newline); None when nothing is stored.
+    """
+    base = storage_location(storage)
+    stored = stored_outputs(base)
+    if not stored:
+        return None
+    lines = [f"Outputs under {base}:"]
+    for name, output in stored.items():
+        parts = len(output.partitions) if output.partitioned else "-"
+        lines.append(f"  {name:<24} {parts!s:>5} partitions {output_rows(output):>10} rows  "
+                     f"{output.path}")
+    lines.append('Read one back in a notebook: from fairalloc import load_output; '
+                 'load_output("direct_sourcing") (one partition: load_output(name, "cocoa|2024"))')
+    return "\n".join(lines) + "\n"

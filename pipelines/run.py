@@ -9,7 +9,8 @@
 
 Runs are recorded in ``$DAGSTER_HOME`` under their job names and tagged with the code location
 ``fairalloc.pipelines``, so ``dagster dev -m fairalloc.pipelines`` shows them on each job's
-page. Exits with status 1 when a run fails.
+page. Ends with the listing of ``fairalloc outputs`` (in this process: the code location is
+imported already). Exits with status 1 when a run fails.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     with dg.DagsterInstance.get() as instance:
         results = run_all(instance, args.jobs or None)
+    from fairalloc.pipelines.outputs import describe_outputs
+
+    sys.stdout.write(describe_outputs() or "nothing stored\n")  # what fairalloc outputs prints
     return 0 if all(r.success for r in results) else 1
 
 
