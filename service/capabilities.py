@@ -259,17 +259,18 @@ def assignments(body: Any) -> bytes:
     Returns
     -------
     bytes
-        ``allocation`` (by user: item and rank, null when unplaced) and the report.
+        ``allocation`` (by ``*by, user``: item and rank, null when unplaced) and the report.
     """
     from fairalloc.transforms.assignment import assign_preferences
 
-    preferences = table(body.preferences, assignment_tables.PREFERENCES, "preferences")
-    capacities = table(body.capacities, assignment_tables.CAPACITIES, "capacities")
+    preferences = table(body.preferences, assignment_tables.PREFERENCES, "preferences",
+                        body.by)
+    capacities = table(body.capacities, assignment_tables.CAPACITIES, "capacities", body.by)
     constraints = None if body.constraints is None else body.constraints.model_dump()
     res = assign_preferences(
         preferences, capacities, strategy=body.strategy, fill_unlisted=body.fill_unlisted,
         allow_unassigned=body.allow_unassigned, unassigned_cost=body.unassigned_cost,
-        seed=body.seed, constraints=constraints)
+        seed=body.seed, constraints=constraints, by=body.by)
     return document({"allocation": res.allocation}, res.report.to_dict())
 
 

@@ -215,9 +215,11 @@ class Constraints(BaseModel):
 AssignmentRequest = _model(
     "AssignmentRequest",
     "Ranked-preference assignment (SPEC §3): each user at most one item.",
-    preferences=_rows(assignment_tables.PREFERENCES, "preferences"),
-    capacities=_rows(assignment_tables.CAPACITIES, "capacities"),
-    constraints=(Constraints | None, Field(default=None, description="strategy milp only.")),
+    preferences=_rows(assignment_tables.PREFERENCES, "preferences", extra=True),
+    capacities=_rows(assignment_tables.CAPACITIES, "capacities", extra=True),
+    by=_BY,
+    constraints=(Constraints | None, Field(default=None, description="strategy milp only "
+                                                                     "(not with by).")),
     **options(ASSIGNMENT),
 )
 

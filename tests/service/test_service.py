@@ -161,10 +161,14 @@ def test_periods_with_the_lottery_agree_with_the_library(client):
 def test_assignment_agrees_with_the_library(client):
     preferences, capacities = rows("assignment/preferences.parquet"), rows(
         "assignment/capacities.parquet")
+    # the sample data holds three registration campaigns: each is assigned on its own
     got = post(client, "/v1/assignments", {"preferences": preferences, "capacities": capacities,
-                                           "strategy": "rank_maximal", "seed": 4})
+                                           "strategy": "rank_maximal", "seed": 4,
+                                           "by": ["campaign"]})
     res = fa.assign_preferences(pl.DataFrame(preferences), pl.DataFrame(capacities),
-                                strategy="rank_maximal", seed=4)
+                                strategy="rank_maximal", seed=4, by="campaign")
+    assert {r["campaign"] for r in got["allocation"]} == {"2025-autumn", "2026-spring",
+                                                          "2026-autumn"}
     assert got["allocation"] == records(res.allocation)
     same_report(got["report"], res.report)
 
