@@ -16,7 +16,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import polars as pl
 
 from benchmarks.bench_sourcing import make_inputs
 from benchmarks.harness import fmt_seconds, markdown, measure
+from benchmarks.servers import free_port
 from fairalloc.service.settings import PROCESS_BODY_BYTES
 from fairalloc.transforms.portions import apportion
 from fairalloc.transforms.sourcing import direct_sourcing
@@ -41,15 +41,9 @@ CLIENTS = 10
 REQUESTS = 2_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(workdir: Path) -> tuple[subprocess.Popen, str]:
     """``fairalloc serve`` in ``workdir``; returns the process and its URL once it answers."""
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "fairalloc", "serve", "--port", str(port), "--quiet",
            "--database", f"sqlite:///{workdir / 'bench.db'}"]
     proc = subprocess.Popen(cmd, cwd=workdir, stdout=subprocess.DEVNULL,

@@ -14,14 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 import uuid
 
 import dagster as dg
@@ -29,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.harness import fmt_seconds, markdown, measure
+from benchmarks.servers import start_moto, stop
 from fairalloc.pipelines.io_manager import HiveParquetIOManager, storage_root
 from fairalloc.pipelines.partitions import PARTITION_BY, partition_key
 
@@ -73,47 +67,6 @@ def _contexts(asset: str) -> tuple[dg.OutputContext, dg.InputContext]:
     return out, inp
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    """``moto_server`` on 127.0.0.1 and a free port; fake credentials in this process."""
-    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-                      AWS_DEFAULT_REGION="us-east-1")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                             "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            break
-        except urllib.error.HTTPError:
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError("moto_server did not start") from None
-            time.sleep(0.2)
-    return proc, url
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop the server by its process id."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def bench_size(m: int, repeats: int, endpoint: str) -> list[tuple]:
     table = make_table(m)
     expected = table.sort_index(level=["commodity", "year"], sort_remaining=False)
@@ -151,6 +104,8 @@ def bench_size(m: int, repeats: int, endpoint: str) -> list[tuple]:
 
 def run(sizes=SIZES, repeats: int | None = None) -> str:
     """The Markdown table for ``sizes`` (one moto_server for all of them)."""
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
+                      AWS_DEFAULT_REGION="us-east-1")  # any credentials: moto checks none
     proc, endpoint = start_moto()
     try:
         rows = [row for m in sizes for row in bench_size(m, repeats or REPEATS, endpoint)]

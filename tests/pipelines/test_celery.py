@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +23,7 @@ import psutil
 import pytest
 import yaml
 
+from benchmarks.servers import free_port, stop
 from fairalloc.pipelines.executors import (
     CELERY_BACKEND_VARIABLE,
     CELERY_BROKER_VARIABLE,
@@ -51,12 +50,6 @@ TAGS: dict[str, str] = range_tags(KEYS)
 OPS = {"direct_sourcing": {"config": {"relative_tolerance": 0.1}}}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def redis_server() -> str:
     """Debian's redis-server, installed with apt-get (as root) on a fresh machine."""
     found = shutil.which("redis-server")
@@ -71,17 +64,6 @@ def redis_server() -> str:
         pytest.fail("redis-server is missing and cannot be installed (apt-get install "
                     "redis-server, as root)")
     return found
-
-
-def stop(process: subprocess.Popen, timeout: float = 30) -> None:
-    """SIGTERM (a Celery worker's warm shutdown), SIGKILL if it has not exited in time."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def alive(pids: set[int]) -> set[int]:

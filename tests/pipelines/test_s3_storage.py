@@ -5,19 +5,13 @@ are fake and only in this test's environment.
 """
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import dagster as dg
 import pandas as pd
 import polars as pl
 import pytest
 
+from benchmarks.servers import start_moto, stop
 from fairalloc.pipelines.io_manager import ParquetIOManager
 from fairalloc.pipelines.outputs import load_output, load_provenance, stored_outputs
 from fairalloc.pipelines.partitions import PARTITION_BY
@@ -27,42 +21,6 @@ pytestmark = pytest.mark.slow
 BUCKET = "fairalloc-test"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto(port: int) -> subprocess.Popen:
-    """``python -m moto.server`` on 127.0.0.1:``port``, once it answers."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            return proc
-        except urllib.error.HTTPError:  # it answers
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError(f"moto_server did not start on 127.0.0.1:{port}") from None
-            time.sleep(0.2)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Stop the server by its process id (SIGTERM, then SIGKILL)."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint():
     """An S3 endpoint with an empty bucket; fake credentials in the environment."""
@@ -70,11 +28,10 @@ def s3_endpoint():
              ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
                       AWS_DEFAULT_REGION="us-east-1")
-    proc = start_moto(free_port())
+    proc, endpoint = start_moto()
     try:
         import s3fs
 
-        endpoint = f"http://127.0.0.1:{proc.args[-1]}"
         s3fs.S3FileSystem(endpoint_url=endpoint, skip_instance_cache=True).mkdir(BUCKET)
         yield endpoint
     finally:

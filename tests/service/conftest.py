@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +18,8 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+
+from benchmarks.servers import free_port, stop
 
 SCRIPT = Path(sys.executable).parent / "fairalloc"
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "fairalloc"]
@@ -36,20 +36,7 @@ class Server:
 
     def stop(self) -> int:
         """SIGTERM by pid, then SIGKILL if it lingers; returns the exit status."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=30)
-        return self.process.returncode
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return stop(self.process)
 
 
 def start_server(workdir: Path, database: Path | None = None, *args: str) -> Server:
