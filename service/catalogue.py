@@ -173,9 +173,7 @@ class Catalogue:
             There is no product with that id.
         """
         with self.session() as s:
-            product = s.get(Product, product_id)
-            if product is None:
-                raise ProductNotFoundError("no product with this id", [product_id])
+            product = _existing(s, product_id)
             return product.to_dict()
 
     def create(self, name: str, product_id: int | None = None) -> dict[str, Any]:
@@ -224,9 +222,7 @@ class Catalogue:
             There is no product with that id.
         """
         with self.session() as s:
-            product = s.get(Product, product_id)
-            if product is None:
-                raise ProductNotFoundError("no product with this id", [product_id])
+            product = _existing(s, product_id)
             product.name = name
             s.commit()
             return product.to_dict()
@@ -245,9 +241,7 @@ class Catalogue:
             There is no product with that id.
         """
         with self.session() as s:
-            product = s.get(Product, product_id)
-            if product is None:
-                raise ProductNotFoundError("no product with this id", [product_id])
+            product = _existing(s, product_id)
             s.delete(product)
             s.commit()
 
@@ -276,3 +270,11 @@ class Catalogue:
         if missing:
             raise ProductNotFoundError("no product with these ids", missing)
         return found
+
+
+def _existing(session: Session, product_id: int) -> Product:
+    """The product ``product_id``; :class:`ProductNotFoundError` when there is none."""
+    product = session.get(Product, product_id)
+    if product is None:
+        raise ProductNotFoundError("no product with this id", [product_id])
+    return product
