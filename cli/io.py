@@ -78,16 +78,7 @@ path
     if path is None:
         return None
     table_format(path, what)
-    path = Path(path)
-    for other in inputs:
-        if other is not None and _same_file(path, Path(other)):
-            raise CLIError(f"{what} {path}: is also an input ({other}); "
-                           "choose another output path")
-    if path.is_dir():
-        raise CLIError(f"{what} {path}: is a directory")
-    if not path.parent.is_dir():
-        raise CLIError(f"{what} {path}: directory {path.parent} does not exist")
-    return path
+    return _writable(Path(path), what, inputs, "is also an input", "another output path")
 
 
 def check_plot(path: str | Path | None, inputs: Iterable[str | Path | None] = ()) -> Path | None:
@@ -109,14 +100,20 @@ another path
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise CLIError(f"plot {path}: the chart is written as PNG: use a .png path")
+    return _writable(path, "plot", inputs, "is also an input or output", "another path")
+
+
+def _writable(path: Path, what: str, inputs: Iterable[str | Path | None], clash: str,
+              instead: str) -> Path:
+    """``path`` when it can be written: not one of ``inputs`` (nor another name of one), not a
+    directory, in a directory that exists."""
     for other in inputs:
         if other is not None and _same_file(path, Path(other)):
-            raise CLIError(f"plot {path}: is also an input or output ({other}); "
-                           "choose another path")
+            raise CLIError(f"{what} {path}: {clash} ({other}); choose {instead}")
     if path.is_dir():
-        raise CLIError(f"plot {path}: is a directory")
+        raise CLIError(f"{what} {path}: is a directory")
     if not path.parent.is_dir():
-        raise CLIError(f"plot {path}: directory {path.parent} does not exist")
+        raise CLIError(f"{what} {path}: directory {path.parent} does not exist")
     return path
 
 
