@@ -13,9 +13,15 @@
   instance (``DAGSTER_HOME``) and the storage run them. Broker and result backend come from
   ``$FAIRALLOC_CELERY_BROKER`` and ``$FAIRALLOC_CELERY_BACKEND`` when the run starts;
   ``deploy/celery.yaml`` holds the same configuration for the workers.
-- **Kubernetes pods** (``<job>_k8s``, when the ``deploy`` extra is installed): the
-  ``k8s_job_executor`` runs each step as a Kubernetes Job; image, namespace and environment come
-  from the ``K8sRunLauncher`` of the instance (``deploy/dagster.yaml``, ``deploy/README.md``).
+- **Kubernetes pods** (``<job>_k8s``, when the ``deploy`` extra is installed and the code
+  location runs in Kubernetes): the ``k8s_job_executor`` runs each step as a Kubernetes Job;
+  image, namespace and environment come from the ``K8sRunLauncher`` of the instance
+  (``deploy/dagster.yaml``, ``deploy/README.md``). Kubernetes sets
+  :data:`KUBERNETES_VARIABLE` in every pod; elsewhere the jobs are left out, as they could not
+  run, and so is the import of dagster-k8s with the Kubernetes client (about 1 s of every
+  start of the code location: ``make run``, each ``dagster`` command). ``FAIRALLOC_K8S_JOBS=1``
+  (:data:`K8S_JOBS_VARIABLE`) defines them anywhere, e.g. to launch them from a shell outside
+  the cluster; ``0`` never.
 
 The parallel and Celery executors come configured with their jobs (their configuration is not
 run config): a partitioned job's run config, which carries the partition, would replace a
@@ -25,6 +31,7 @@ default ``execution`` block.
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +59,11 @@ CELERY_CONFIG: Mapping[str, Any] = {
     "include": list(PRELOAD_MODULES),
 }
 
+#: Set by Kubernetes in every pod: the ``<job>_k8s`` jobs are defined where they can run.
+KUBERNETES_VARIABLE = "KUBERNETES_SERVICE_HOST"
+#: ``1`` defines the ``<job>_k8s`` jobs outside Kubernetes too, ``0`` never (unset: only in a pod).
+K8S_JOBS_VARIABLE = "FAIRALLOC_K8S_JOBS"
+
 
 def installed(module: str) -> bool:
     """Whether ``module`` can be imported (an optional extra is installed).
@@ -74,13 +86,45 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAssetJobDefinition]:
+def in_kubernetes() -> bool:
+    """Whether the ``<job>_k8s`` jobs are defined: :data:`K8S_JOBS_VARIABLE` when set (``1`` or
+    ``0``), else whether this process runs in a Kubernetes pod (:data:`KUBERNETES_VARIABLE`).
+
+    Returns
+    -------
+    bool
+        True in a pod, or with ``FAIRALLOC_K8S_JOBS=1``.
+
+    Raises
+    ------
+    fairalloc.ParameterError
+        ``FAIRALLOC_K8S_JOBS`` is set to anything but ``1`` or ``0``.
+
+    Examples
+    --------
+    >>> in_kubernetes() == ("KUBERNETES_SERVICE_HOST" in os.environ)  # FAIRALLOC_K8S_JOBS unset
+    True
+    """
+    flag = os.environ.get(K8S_JOBS_VARIABLE)
+    if flag is None:
+        return bool(os.environ.get(KUBERNETES_VARIABLE))
+    if flag not in ("0", "1"):
+        from fairalloc.transforms.errors import ParameterError
+
+        raise ParameterError(f"{K8S_JOBS_VARIABLE} must be 1 or 0, not {flag!r}")
+    return flag == "1"
+
+
+def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition, kubernetes: bool | None = None
+                   ) -> list[dg.UnresolvedAssetJobDefinition]:
     """``job`` again with each parallel executor, same selection, partitions and tags.
 
     Parameters
     ----------
     job : dagster.UnresolvedAssetJobDefinition
         An asset job from ``define_asset_job`` (its executor is the code location's default).
+    kubernetes : bool, optional
+        Whether to add the ``<name>_k8s`` job; default :func:`in_kubernetes`.
 
     Returns
     -------
@@ -88,7 +132,7 @@ def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAs
         ``<name>_parallel`` (forked processes, the executor configured with
         :data:`FORKSERVER_CONFIG`),
         ``<name>_celery`` when dagster-celery is installed (:data:`CELERY_CONFIG`) and
-        ``<name>_k8s`` when dagster-k8s is installed.
+        ``<name>_k8s`` when dagster-k8s is installed and ``kubernetes``.
 
     Examples
     --------
@@ -105,7 +149,7 @@ def scale_out_jobs(job: dg.UnresolvedAssetJobDefinition) -> list[dg.UnresolvedAs
 
         variants.append(("celery", celery_executor, CELERY_CONFIG,
                          f"Steps as Celery tasks (broker ${CELERY_BROKER_VARIABLE})."))
-    if installed("dagster_k8s"):
+    if (in_kubernetes() if kubernetes is None else kubernetes) and installed("dagster_k8s"):
         from dagster_k8s import k8s_job_executor
 
         variants.append(("k8s", k8s_job_executor, None,

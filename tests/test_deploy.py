@@ -15,8 +15,8 @@ from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes.config_class import class_from_code_pointer
 from sqlalchemy.engine import make_url
 
-from fairalloc.pipelines import defs
 from tests import ROOT
+from tests.pipelines.test_executors import IN_KUBERNETES
 
 DEPLOY = ROOT / "deploy"
 
@@ -60,7 +60,7 @@ def test_postgres_storage_uses_psycopg2():
 
 
 def test_k8s_run_config_validates_against_the_job():
-    job = defs.resolve_job_def("allocate_unpartitioned_k8s")
+    job = IN_KUBERNETES.resolve_job_def("allocate_unpartitioned_k8s")
     assert job.executor_def.name == "k8s"
     result = validate_config(job.run_config_schema.config_type, _load("k8s-run.yaml"))
     assert result.success, [e.message for e in result.errors]

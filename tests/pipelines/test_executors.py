@@ -13,9 +13,19 @@ import pytest
 import yaml
 
 from fairalloc.pipelines import defs
-from fairalloc.pipelines.executors import FORKSERVER_CONFIG, PRELOAD_MODULES
+from fairalloc.pipelines.assets import ASSETS
+from fairalloc.pipelines.definitions import resources
+from fairalloc.pipelines.executors import (
+    FORKSERVER_CONFIG,
+    K8S_JOBS_VARIABLE,
+    KUBERNETES_VARIABLE,
+    PRELOAD_MODULES,
+    in_kubernetes,
+    scale_out_jobs,
+)
 from fairalloc.pipelines.jobs import ALLOCATE_ALL
 from fairalloc.pipelines.outputs import list_outputs
+from fairalloc.transforms.errors import ParameterError
 from tests import ROOT
 from tests.pipelines.runs import assert_same_tables, execute, run_config
 
@@ -35,7 +45,32 @@ def test_every_job_but_the_scale_out_ones_runs_in_process():
         assert executors[name] == "in_process", name
         assert executors[f"{name}_parallel"] == "multiprocess", name
         assert executors[f"{name}_celery"] == "celery", name
-        assert executors[f"{name}_k8s"] == "k8s", name
+        # outside Kubernetes (the suite's machine) there are no Kubernetes jobs
+        assert f"{name}_k8s" not in executors, name
+
+
+def test_the_kubernetes_jobs_exist_where_kubernetes_runs(monkeypatch):
+    monkeypatch.delenv(K8S_JOBS_VARIABLE, raising=False)
+    monkeypatch.delenv(KUBERNETES_VARIABLE, raising=False)
+    assert not in_kubernetes()
+    monkeypatch.setenv(KUBERNETES_VARIABLE, "10.96.0.1")  # what Kubernetes sets in a pod
+    assert in_kubernetes()
+    monkeypatch.setenv(K8S_JOBS_VARIABLE, "0")
+    assert not in_kubernetes()
+    monkeypatch.delenv(KUBERNETES_VARIABLE)
+    monkeypatch.setenv(K8S_JOBS_VARIABLE, "1")
+    assert in_kubernetes()
+    assert [j.name for j in scale_out_jobs(ALLOCATE_ALL[0])][-1] == f"{ALLOCATE_ALL[0].name}_k8s"
+    monkeypatch.setenv(K8S_JOBS_VARIABLE, "yes")
+    with pytest.raises(ParameterError, match=K8S_JOBS_VARIABLE):
+        in_kubernetes()
+
+
+#: The code location as it is in a Kubernetes pod: with the ``<job>_k8s`` jobs.
+IN_KUBERNETES = dg.Definitions(
+    assets=ASSETS, resources=resources(), executor=dg.in_process_executor,
+    jobs=[*ALLOCATE_ALL,
+          *(v for job in ALLOCATE_ALL for v in scale_out_jobs(job, kubernetes=True))])
 
 
 def test_scale_out_jobs_select_and_partition_what_their_job_does():
@@ -45,8 +80,9 @@ def test_scale_out_jobs_select_and_partition_what_their_job_does():
         job = defs.resolve_job_def(name)
         expected = job.asset_layer.executable_asset_keys
         executable |= expected
+        assert IN_KUBERNETES.resolve_job_def(f"{name}_k8s").executor_def.name == "k8s"
         for suffix in ("parallel", "celery", "k8s"):
-            variant = defs.resolve_job_def(f"{name}_{suffix}")
+            variant = IN_KUBERNETES.resolve_job_def(f"{name}_{suffix}")
             assert variant.asset_layer.executable_asset_keys == expected, variant.name
             assert variant.partitions_def == job.partitions_def, variant.name
     # together the jobs of "allocate all" materialise every asset
