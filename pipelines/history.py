@@ -2,23 +2,26 @@
 
 ``make run``, ``make dev`` and ``make cluster`` keep Dagster's runs and events in SQLite files
 under ``$DAGSTER_HOME`` (``dagster_home/dagster.yaml`` names the two classes below). Dagster's
-own SQLite storages build a new SQLAlchemy engine for every transaction, so every statement is
-compiled again and every engine set up again: in ``make run`` about 2 000 engines, 3 s of its
-22 s (CPU, measured December 2026 with dagster 1.13.27). These subclasses keep one engine per
-database file and process, and with it SQLAlchemy's cache of compiled statements.
+own SQLite storages build a new SQLAlchemy engine, and open a new SQLite connection, for every
+transaction: every statement is compiled again, and closing the connection checkpoints the
+file's write-ahead log (two disk flushes). In ``make run`` that was about 2 000 engines and as
+many checkpoints, 5–6 s of its 22 s (measured December 2026 with dagster 1.13.27). These
+subclasses keep one engine per file and process, with SQLAlchemy's cache of compiled
+statements; the run database (``history/runs.db``) and the event index
+(``history/runs/index.db``) also keep their connections open; every connection commits with
+``synchronous=NORMAL`` (write-ahead-log mode flushes at checkpoints, not at every commit).
 
-Nothing else changes: the same files in the same places (``history/runs.db``,
-``history/runs/<run id>.db``, ``history/runs/index.db``), the same schema and migrations, and
-still a new SQLite connection per transaction, closed after it (``NullPool``): closing the last
-connection to a file checkpoints its write-ahead log into it, which is what the UI's live view of
-a run watches for. A forked process (the multiprocess executor, Celery workers) builds engines of
-its own rather than use its parent's. Removing run files (``wipe``) drops the engines first.
+Otherwise nothing changes: the same files in the same places, the same schema and migrations.
+A run's own event file (``history/runs/<run id>.db``) still gets a new connection per
+transaction, closed after it: the checkpoint on close is what the UI's live view of a run
+watches for. A forked process (the multiprocess executor, Celery workers) builds engines of
+its own and leaves its parent's alone. Removing run files (``wipe``) drops the engines first.
 
 Deployments on Postgres (``deploy/dagster.yaml``) do not use these classes.
 
-Both classes rely on the storage's connection method (``_connect`` of the event log,
-``connect`` of the run storage) of the pinned dagster release; ``tests/pipelines/test_history.py``
-fails when a release changes them.
+Both classes replace the storage's connection method (``_connect`` of the event log,
+``connect`` of the run storage) of the pinned dagster release;
+``tests/pipelines/test_history.py`` fails when a release changes them.
 """
 
 from __future__ import annotations
@@ -29,12 +32,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 from dagster._core.storage.event_log import SqliteEventLogStorage
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 #: Where Dagster's default SQLite storages keep runs (``runs.db``) and events (``runs/``),
 #: below ``$DAGSTER_HOME``; the classes default to the same places.
@@ -52,25 +57,43 @@ def _history_dir(*parts: str) -> str:
 
 
 class _Engines:
-    """SQLAlchemy engines by connection string, for the process that built them."""
+    """SQLAlchemy engines by connection string, for the process that built them.
+
+    ``pooled`` engines keep their connections open between transactions (``QueuePool``,
+    thread-safe); the others open and close one per transaction (``NullPool``). Every
+    connection commits with ``synchronous=NORMAL``: in write-ahead-log mode a commit is then not
+    flushed to disk on its own but at the next checkpoint; a power cut may lose the last events,
+    never the file.
+    """
 
     def __init__(self) -> None:
         self._engines: dict[str, Engine] = {}
         self._pid = os.getpid()
+        self._inherited: list[Engine] = []
 
-    def get(self, url: str, **connect_args: Any) -> Engine:
-        if self._pid != os.getpid():  # forked: the parent's engines stay the parent's
+    def get(self, url: str, pooled: bool = False, **connect_args: Any) -> Engine:
+        if self._pid != os.getpid():
+            # forked: the parent's engines and open connections stay the parent's; they are
+            # kept (not closed, not collected: closing an inherited SQLite handle in the child
+            # would disturb the parent's locks) and this process builds its own
+            self._inherited.extend(self._engines.values())
             self._engines, self._pid = {}, os.getpid()
         engine = self._engines.get(url)
         if engine is None:
-            engine = self._engines[url] = create_engine(url, poolclass=NullPool,
-                                                        connect_args=connect_args)
+            engine = create_engine(url, poolclass=QueuePool if pooled else NullPool,
+                                   connect_args={"check_same_thread": False, **connect_args})
+            sa.event.listen(engine, "connect", _normal_sync)
+            self._engines[url] = engine
         return engine
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
         self._engines = {}
+
+
+def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
 def _optional_base_dir() -> dict[str, dg.Field]:
@@ -115,6 +138,7 @@ class SqliteEventLog(SqliteEventLogStorage):
     def _connect(self, shard: str) -> Iterator[Connection]:
         with self._db_lock:
             engine = self._engines.get(self.conn_string_for_shard(shard),
+                                       pooled=shard == INDEX_SHARD_NAME,
                                        timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
             if shard not in self._initialized_dbs:
                 self._initdb(engine)
@@ -174,7 +198,7 @@ class SqliteRuns(SqliteRunStorage):
     @contextmanager
     def connect(self) -> Iterator[Connection]:  # numpydoc ignore=RT01
         """A connection in a transaction, from this process's engine."""
-        with self._engines.get(self._conn_string).connect() as conn, conn.begin():
+        with self._engines.get(self._conn_string, pooled=True).connect() as conn, conn.begin():
             yield conn
 
     def dispose(self) -> None:

@@ -140,3 +140,39 @@ def test_without_dagster_home_the_default_folder_is_refused(monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME"):
         SqliteEventLog.from_config_value(None, {})
+
+
+def test_connections_commit_without_a_flush_each_and_threads_share_the_history(home):
+    with dg.DagsterInstance.get() as instance:
+        result = _run(instance, home)
+        storages = (instance.run_storage.connect(),
+                    instance.event_log_storage.index_connection(),
+                    instance.event_log_storage.run_connection(result.run_id))
+        for connection in storages:
+            with connection as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+                assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        run = instance.get_run_by_id(result.run_id)
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                for j in range(10):
+                    instance.report_engine_event(f"thread {i} event {j}", run)
+                    instance.add_run_tags(run.run_id, {f"thread{i}": str(j)})
+                    assert instance.get_runs_count() == 1
+                    instance.fetch_materializations(dg.AssetKey("portions"), limit=1)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert errors == []
+        messages = [e.message for e in instance.all_logs(result.run_id)]
+        assert sum(m.startswith("thread ") for m in messages) == 80
+        tags = instance.get_run_by_id(result.run_id).tags
+        assert {k: v for k, v in tags.items() if k.startswith("thread")} == {
+            f"thread{i}": "9" for i in range(8)}
