@@ -96,11 +96,24 @@ def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-def _optional_base_dir() -> dict[str, dg.Field]:
-    return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+class _EnginePerFile:
+    """What both storages add to Dagster's: ``base_dir`` optional in ``dagster.yaml``, and
+    their engines dropped when the storage is disposed of."""
+
+    _engines: _Engines
+
+    @classmethod
+    def config_type(cls) -> dict[str, dg.Field]:  # numpydoc ignore=RT01
+        """``base_dir``, optional."""
+        return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
+
+    def dispose(self) -> None:
+        """Dispose of the storage (the parent's ``dispose``), then of its engines."""
+        super().dispose()  # type: ignore[misc]
+        self._engines.dispose()
 
 
-class SqliteEventLog(SqliteEventLogStorage):
+class SqliteEventLog(_EnginePerFile, SqliteEventLogStorage):
     """Dagster's SQLite event log (a file per run and an index file), one engine per file.
 
     Parameters
@@ -122,11 +135,6 @@ class SqliteEventLog(SqliteEventLogStorage):
     def __init__(self, base_dir: str | None = None, inst_data: Any = None) -> None:
         self._engines = _Engines()  # before the parent's set-up, which may connect
         super().__init__(base_dir or _history_dir("runs"), inst_data)
-
-    @classmethod
-    def config_type(cls) -> dict[str, dg.Field]:  # numpydoc ignore=RT01
-        """``base_dir``, optional."""
-        return _optional_base_dir()
 
     @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]
@@ -152,13 +160,9 @@ class SqliteEventLog(SqliteEventLogStorage):
             self._engines.dispose()
         super().wipe()
 
-    def dispose(self) -> None:
-        """Stop watching files and drop the engines."""
-        super().dispose()
-        self._engines.dispose()
 
 
-class SqliteRuns(SqliteRunStorage):
+class SqliteRuns(_EnginePerFile, SqliteRunStorage):
     """Dagster's SQLite run storage (``runs.db``), one engine per process.
 
     Built from ``dagster.yaml`` through :meth:`from_config_value` (as Dagster's own class is,
@@ -184,11 +188,6 @@ class SqliteRuns(SqliteRunStorage):
         super().__init__(conn_string, inst_data)
 
     @classmethod
-    def config_type(cls) -> dict[str, dg.Field]:  # numpydoc ignore=RT01
-        """``base_dir``, optional."""
-        return _optional_base_dir()
-
-    @classmethod
     def from_config_value(cls, inst_data: Any, config_value: Mapping[str, Any]
                           ) -> SqliteRuns:  # numpydoc ignore=PR01,RT01
         """The storage ``dagster.yaml`` describes (default folder ``$DAGSTER_HOME/history``)."""
@@ -200,8 +199,3 @@ class SqliteRuns(SqliteRunStorage):
         """A connection in a transaction, from this process's engine."""
         with self._engines.get(self._conn_string, pooled=True).connect() as conn, conn.begin():
             yield conn
-
-    def dispose(self) -> None:
-        """Drop the engine."""
-        super().dispose()
-        self._engines.dispose()
