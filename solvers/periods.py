@@ -265,6 +265,16 @@ class _Grouping:
     def min(self, values: np.ndarray) -> np.ndarray:
         return np.minimum.reduceat(values[self.order], self.starts, axis=0)
 
+    def min_max(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest value per class, from one gather of ``values``."""
+        if len(self.sizes) == len(self.ids):  # every class has one row: no reduction
+            out = np.empty_like(values)
+            out[self.ids] = values
+            return out, out
+        ordered = values[self.order]
+        return (np.minimum.reduceat(ordered, self.starts, axis=0),
+                np.maximum.reduceat(ordered, self.starts, axis=0))
+
 
 def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
     """Group rows by their rounded values, hashing each row to 64 bits and sorting the hashes
@@ -805,12 +815,15 @@ def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 
 
 def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
-                 weights: np.ndarray, ent: np.ndarray) -> tuple[np.ndarray, bool]:
+                 weights: np.ndarray, ent: np.ndarray, sizes: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, bool]:
     """Check one step-2 round b (N × P) and shrink it onto its limits where it breaks them.
 
     Limits: Σ_i b_it ≤ R_t per period, b ≤ gap (so a + b ≤ r), Σ_t w_t b_it ≤ ent_i per
     account with an entitlement row (+inf: none). Returns b and whether it was repaired.
-    NaN or negative amounts raise :class:`SolverFailure` naming the accounts.
+    NaN or negative amounts raise :class:`SolverFailure` naming the accounts. With
+    ``sizes``, each row stands for that many accounts with the same b, the same gap (the
+    smallest of theirs) and the same entitlement (its rows are classes of accounts).
 
     Parameters
     ----------
@@ -824,6 +837,8 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
         Weight per leftover period.
     ent : numpy.ndarray
         Entitlement cap per account (+inf: none).
+    sizes : numpy.ndarray, optional
+        Accounts per row (default: 1 each).
 
     Returns
     -------
@@ -858,40 +873,81 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
         extra = extra.copy()
         extra[ent_rows] = np.minimum(weighted.T / weights[None, :], extra[ent_rows])
         repaired = True
-    if over(extra.sum(axis=0), remaining).any():
-        extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
+    if sizes is None:
+        if over(extra.sum(axis=0), remaining).any():
+            extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
+    elif over(sizes @ extra, remaining).any():
+        total = shrink_to(extra * sizes[:, None], np.maximum(remaining, 0.0))
+        extra, repaired = np.minimum(total / sizes[:, None], extra), True
     return extra, repaired
 
 
-def step2_iteration(
-    requests: np.ndarray,
-    alloc: np.ndarray,
-    share: np.ndarray,
-    currency: np.ndarray,
-    capacity: np.ndarray,
-    weights: np.ndarray,
-    convergence_threshold: float,
-    demand_gap_threshold: float,
-    strategy: str = "max_flow",
-    group: _Grouping | None = None,
-) -> tuple[np.ndarray, bool] | None:
-    """One leftover round: the extra allocation b (N × T) and whether it had to be repaired,
-    or None when a stopping rule holds.
+@dataclass
+class _Leftover:
+    """Step 2's state per class: every account of a class gets the same b each round, so
+    the unmet request of account i in period t is gap0_it − B_ct (gap0 = r − a after step 1,
+    B the class's step-2 total so far) and only the (C × T) arrays change from round to round.
 
-    Identical accounts (currency, requests, current allocation) form one class and get equal
-    b. The entitlement cap of an unmet account (only when at least two are unmet) is its
-    share renormalised over the unmet accounts times the weighted remaining capacity.
+    ``low`` / ``high`` are the smallest and largest gap0 over each class's accounts (they
+    differ only by the class's rounding, :data:`IDENTICAL_TOL`); ``share_min`` /
+    ``share_sum`` the smallest and summed entitlement share, ``count`` the accounts.
+    """
+
+    low: np.ndarray  # (C, T)
+    high: np.ndarray  # (C, T)
+    extra: np.ndarray  # (C, T) B
+    used: np.ndarray  # (T,) Σ_i a_it after step 1
+    share_min: np.ndarray  # (C,)
+    share_sum: np.ndarray  # (C,)
+    count: np.ndarray  # (C,) float
+
+    @classmethod
+    def after_step1(cls, group: _Grouping, requests: np.ndarray, first: np.ndarray,
+                    share: np.ndarray) -> _Leftover:
+        gap0 = requests - first
+        low, high = group.min_max(gap0)
+        return cls(low, high, np.zeros_like(low), first.sum(axis=0), group.min(share),
+                   group.sum(share), group.sizes.astype(np.float64))
+
+
+def _unmet_counts(state: _Leftover, periods: np.ndarray, threshold: float, group: _Grouping,
+                  requests: np.ndarray, first: np.ndarray, share: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: how many of its accounts are unmet (some unmet request above
+    ``threshold`` in a leftover period), and their summed share. A class whose largest gap
+    says unmet and smallest says met (its accounts straddle the threshold within the
+    class's rounding) is counted account by account."""
+    extra = state.extra[:, periods]
+    some = ((state.high[:, periods] - extra) > threshold).any(axis=1)
+    every = ((state.low[:, periods] - extra) > threshold).any(axis=1)
+    count = np.where(every, state.count, 0.0)
+    shares = np.where(every, state.share_sum, 0.0)
+    mixed = np.flatnonzero(some & ~every)
+    if mixed.size:
+        rows = np.flatnonzero(np.isin(group.ids, mixed))
+        cls_of = group.ids[rows]
+        gap = (requests[np.ix_(rows, periods)] - first[np.ix_(rows, periods)]) - extra[cls_of]
+        unmet = (gap > threshold).any(axis=1)
+        count += np.bincount(cls_of[unmet], minlength=len(count))
+        shares += np.bincount(cls_of[unmet], weights=share[rows[unmet]], minlength=len(count))
+    return count, shares
+
+
+def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
+                convergence_threshold: float, demand_gap_threshold: float,
+                strategy: str = "max_flow", mixed=None) -> tuple[np.ndarray, bool] | None:
+    """One leftover round on the classes: the extra allocation b per class (C × T) and
+    whether it had to be repaired, or None when a stopping rule holds.
+
+    Every account of a class gets the class's b (at most the smallest unmet request among
+    them), so identical accounts stay identical. The entitlement cap of an unmet account
+    (only when at least two are unmet) is its share renormalised over the unmet accounts
+    times the weighted remaining capacity.
 
     Parameters
     ----------
-    requests : numpy.ndarray
-        Requests r, accounts × periods (N × T).
-    alloc : numpy.ndarray
-        Current allocation a, N × T.
-    share : numpy.ndarray
-        Entitlement share per account.
-    currency : numpy.ndarray
-        Currency per account (N).
+    state : _Leftover
+        Per-class unmet requests and step-2 totals so far.
     capacity : numpy.ndarray
         Capacity per period (T).
     weights : numpy.ndarray
@@ -902,51 +958,51 @@ def step2_iteration(
         An account is unmet while its unmet request exceeds this in a leftover period.
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
-    group : _Grouping, optional
-        The accounts' classes when the caller knows them (every account of a step-1 class
-        has the same allocation, so :func:`solve_periods` passes the step-1 classes);
-        by default they are found from currency, requests and allocation.
+    mixed : callable, optional
+        ``(periods) -> (count, shares)``: unmet accounts and their summed share per class
+        (:func:`_unmet_counts`); by default every account of a class is taken as its
+        smallest unmet request says.
 
     Returns
     -------
     tuple of (numpy.ndarray, bool) or None
-        The extra allocation b (N × T) and whether it was repaired; None when no period is
-        left over or no account is unmet.
+        The extra allocation per class (C × T) and whether it was repaired; None when no
+        period is left over or no account is unmet.
 
     Raises
     ------
     LPError
         HiGHS did not solve an LP.
     fairalloc.solvers.verify.SolverFailure
-        An answer broke a limit beyond repair, naming the accounts or periods.
+        An answer broke a limit beyond repair, naming the classes or periods.
     """
     solver = STEP2_SOLVERS.get(strategy)
-    remaining = capacity - alloc.sum(axis=0)
+    sizes = state.count
+    remaining = capacity - (state.used + sizes @ state.extra)
     periods = np.flatnonzero(remaining > convergence_threshold * capacity)
     if periods.size == 0:
         return None
-    gap = requests[:, periods] - alloc[:, periods]
-    unmet = (gap > demand_gap_threshold).any(axis=1)
-    if not unmet.any():
+    if mixed is None:
+        every = ((state.low[:, periods] - state.extra[:, periods])
+                 > demand_gap_threshold).any(axis=1)
+        count, shares = np.where(every, sizes, 0.0), np.where(every, state.share_sum, 0.0)
+    else:
+        count, shares = mixed(periods)
+    n_unmet = float(count.sum())
+    if n_unmet == 0:
         return None
-    if group is None:
-        group = _group(currency, requests, alloc)
-    ids, sizes = group.ids, group.sizes
-    n_cls = len(sizes)
-    upper = np.maximum(group.min(gap), 0.0)  # (C, P)
+    upper = np.maximum(state.low[:, periods] - state.extra[:, periods], 0.0)  # (C, P)
     wp = weights[periods]
-    ent_cap = np.full(n_cls, np.inf)
-    if unmet.sum() >= 2:
-        budget = share[unmet].sum()
+    ent_cap = np.full(len(sizes), np.inf)
+    if n_unmet >= 2:
+        budget = float(shares.sum())
         # renormalised shares over the unmet accounts; equal shares when none holds currency
-        own = share / budget if budget > 0 else np.full(len(share), 1.0 / unmet.sum())
+        own = state.share_min / budget if budget > 0 else np.full(len(sizes), 1.0 / n_unmet)
         pool = float(wp @ remaining[periods])
-        unmet_cls = group.min((~unmet).astype(float)) == 0
-        ent_cap = np.where(unmet_cls, group.min(own) * pool, np.inf)
-    b_cls = np.clip(solver(upper, sizes.astype(np.float64), wp, remaining[periods], ent_cap),
-                    0.0, upper)
-    b, repaired = verify_round(b_cls[ids], remaining[periods], gap, wp, ent_cap[ids])
-    extra = np.zeros_like(alloc)
+        ent_cap = np.where(count > 0, own * pool, np.inf)
+    b_cls = np.clip(solver(upper, sizes, wp, remaining[periods], ent_cap), 0.0, upper)
+    b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
+    extra = np.zeros_like(state.extra)
     extra[:, periods] = b
     return extra, repaired
 
@@ -1040,27 +1096,37 @@ def solve_periods(
     group = _group(currency, requests)
     lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
-    alloc = first.copy()
     iterations = 0
-    if two_step:
+    second = np.zeros_like(first)
+    if two_step and max_iterations > 0:
+        # the rounds work on the classes (C × T), the accounts' arrays are read once here
+        # and written once at the end
+        state = _Leftover.after_step1(group, requests, first, share)
+
+        def mixed(periods):
+            return _unmet_counts(state, periods, demand_gap_threshold, group, requests, first,
+                                 share)
+
         for _ in range(max_iterations):
-            got = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                  convergence_threshold, demand_gap_threshold, step2_strategy,
-                                  group=group)
+            got = step2_round(state, capacity, weights, convergence_threshold,
+                              demand_gap_threshold, step2_strategy, mixed)
             if got is None:
                 break
             extra, repaired = got
             if repaired:
                 status = str(Status.REPAIRED)
-            gain = float(extra.sum(axis=0) @ weights)
-            alloc += extra
+            gain = float((state.count @ extra) @ weights)
+            state.extra += extra
             iterations += 1
             if gain < MIN_GAIN:
                 break
+        if iterations:
+            second = state.extra[group.ids]
+    alloc = first + second
     verify_allocation(alloc, requests, capacity)
     if status != Status.OPTIMAL:
         log.warning("periods: a solver answer broke a limit and was shrunk onto it")
-    return PeriodSolution(first, alloc - first, lam, u, share, weights, price, iterations,
+    return PeriodSolution(first, second, lam, u, share, weights, price, iterations,
                           n_cls, status)
 
 

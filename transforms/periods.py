@@ -36,6 +36,7 @@ from fairalloc.transforms._tables import (
     code_rows,
     key_tuples,
     keyed_table,
+    multi_index,
     require_rows,
     split_groups,
     table_input,
@@ -356,63 +357,87 @@ def allocate_periods(
         problem = _prepare(requests, currency, capacities)
         sol = _solve(problem, weights, opt)
         result = _result(problem, sol)
-    report = _report(problem, sol, sw.seconds)
+    report = _report(problem, sol, sw.seconds, result)
     log.info("allocate_periods: %d accounts × %d periods, %d step-2 iteration(s), %.3fs, %s",
              report.accounts, report.periods, report.iterations, report.wall_time_s,
              report.status)
     return PeriodAllocation(*result, report=report)
 
 
-def _binding(problem: _Problem, sol: kernels.PeriodSolution, alloc: np.ndarray) -> np.ndarray:
+#: The ``binding`` labels by code (see :func:`_binding_codes`).
+BINDING = ("full", "entitlement", "capacity")
+
+
+def _binding_codes(problem: _Problem, sol: kernels.PeriodSolution,
+                   alloc: np.ndarray) -> np.ndarray:
+    """Code of each account's ``binding`` label in :data:`BINDING`."""
     full = (alloc >= problem.requests * (1 - 1e-9)).all(axis=1)
     at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
-    return np.where(full, "full", np.where(at_cap, "entitlement", "capacity"))
+    return np.where(full, 0, np.where(at_cap, 1, 2))
+
+
+def _labels(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The ``binding`` labels of ``codes`` as a pandas string array: the three labels taken
+    by code (no string built per account)."""
+    return pd.array(list(BINDING), dtype=str).take(codes)
 
 
 def _result(problem: _Problem, sol: kernels.PeriodSolution):
-    t = problem.requests.shape[1]
-    alloc = sol.step1 + sol.step2
+    """The three result tables and the weighted step totals.
+
+    The (account, period) index is built from the keys and their codes (the account keys
+    are the currency table's, sorted and unique, so they are the level as they stand), and
+    the four value columns are written into one (4, N·T) block that pandas takes as it is:
+    no key is hashed again and no column copied again.
+    """
+    n, t = problem.requests.shape
+    block = np.empty((4, n * t))
+    block[0] = problem.requests.ravel()
+    block[1] = sol.step1.ravel()
+    block[2] = sol.step2.ravel()
+    alloc = np.add(sol.step1, sol.step2, out=block[3].reshape(n, t))
     acc_keys = problem.accounts
-    per_keys = problem.periods.frame[PERIOD].to_pandas()
-    index = pd.MultiIndex.from_product([acc_keys, per_keys], names=[ACCOUNT, PERIOD])
-    allocation = pd.DataFrame(
-        {"request": problem.requests.ravel(), "step1": sol.step1.ravel(),
-         "step2": sol.step2.ravel(), "allocation": alloc.ravel()},
-        index=index,
-    )
+    per_keys = pd.Index(problem.periods.frame[PERIOD].to_pandas(), name=PERIOD)
+    index = multi_index([(acc_keys, np.repeat(np.arange(n), t)),
+                         (per_keys, np.tile(np.arange(t), n))])
+    allocation = pd.DataFrame(block.T, index=index,
+                              columns=["request", "step1", "step2", "allocation"], copy=False)
+    w = sol.weights
+    weighted_alloc = alloc @ w
     accounts = pd.DataFrame(
         {"currency": problem.currency, "entitlement_share": sol.share,
          "lambda": sol.lam, "u_cap": sol.u_cap,
-         "weighted_request": problem.requests @ sol.weights,
-         "weighted_allocated": alloc @ sol.weights,
-         "binding": _binding(problem, sol, alloc)},
+         "weighted_request": problem.requests @ w,
+         "weighted_allocated": weighted_alloc,
+         "binding": _labels(_binding_codes(problem, sol, alloc))},
         index=acc_keys,
     )
     used = alloc.sum(axis=0)
     cap = problem.periods.values
     periods = pd.DataFrame(
-        {"capacity": cap, "weight": sol.weights, "used": used,
+        {"capacity": cap, "weight": w, "used": used,
          "utilization": np.divide(used, cap, out=np.zeros(t), where=cap > 0),
          "price": sol.price},
-        index=pd.Index(per_keys, name=PERIOD),
+        index=per_keys,
     )
-    step1_total = float(sol.step1.sum(axis=0) @ sol.weights)
-    step2_total = float(sol.step2.sum(axis=0) @ sol.weights)
+    step1_total = float(sol.step1.sum(axis=0) @ w)
+    step2_total = float(sol.step2.sum(axis=0) @ w)
     return allocation, accounts, periods, step1_total, step2_total, sol.iterations
 
 
-def _report(problem: _Problem, sol: kernels.PeriodSolution, seconds: float) -> PeriodReport:
-    w = sol.weights
-    alloc = sol.step1 + sol.step2
-    s1, s2 = float(sol.step1.sum(axis=0) @ w), float(sol.step2.sum(axis=0) @ w)
+def _report(problem: _Problem, sol: kernels.PeriodSolution, seconds: float,
+            result: tuple) -> PeriodReport:
+    """The report, from the result tables' totals (no pass over the N × T arrays again)."""
+    periods, s1, s2 = result[2], result[3], result[4]
+    used = periods["used"].to_numpy()
+    cap = problem.periods.values
     return PeriodReport(
         status=sol.status, wall_time_s=seconds, accounts=len(problem.accounts),
         periods=len(problem.periods), classes=sol.classes, iterations=sol.iterations,
-        total_capacity=float(problem.periods.values.sum()),
-        total_request=float(problem.requests.sum()), allocated=float(alloc.sum()),
+        total_capacity=float(cap.sum()),
+        total_request=float(problem.requests.sum()), allocated=float(used.sum()),
         step1_allocated=s1, step2_allocated=s2,
-        unallocated_capacity=float(np.maximum(problem.periods.values - alloc.sum(axis=0),
-                                              0).sum()),
+        unallocated_capacity=float(np.maximum(cap - used, 0).sum()),
     )
 
 
