@@ -104,8 +104,10 @@ SIFT_SAMPLE = 500
 SIFT_WORK = 1000
 #: Sifting rounds before falling back to the whole LP.
 SIFT_ROUNDS = 30
-#: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine.
-SMOOTHING = (1e-2, 1e-4, 1e-6)
+#: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine. One coarse
+#: level suffices: the prices only pick the sifting's first working set (finer levels cost
+#: 2-3 x the Newton work and, on issue 16's instances, moved no class across d = 0).
+SMOOTHING = (1e-2,)
 #: Newton steps per smoothing level, at most.
 NEWTON_STEPS = 30
 #: After the first smoothing level, classes with |d| above this share of their cost are
@@ -343,6 +345,32 @@ def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray
     return values, np.maximum(1.0 - reserve, 0.0)
 
 
+#: Rows per block of :func:`_gram`: small enough that BLAS multiplies each block on one thread.
+GRAM_BLOCK = 64
+
+
+def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """xᵀ y for tall (n × T) x and y, as a sum of products of 64-row blocks.
+
+    One large product goes to BLAS on several threads, and on a shared, busy machine those
+    threads wait for each other: 100 000 × 52 took anywhere from 0.02 s to 2.4 s. Each small
+    block stays on one thread (numpy loops over the blocks in C), which costs about as much as
+    the best case of the large product and never more.
+
+    >>> x = np.arange(300.0).reshape(150, 2)
+    >>> bool(np.allclose(_gram(x, x), x.T @ x))
+    True
+    """
+    n, t = x.shape
+    nb = n // GRAM_BLOCK
+    head = nb * GRAM_BLOCK
+    out = x[head:].T @ y[head:]
+    if nb:
+        out += np.matmul(x[:head].reshape(nb, GRAM_BLOCK, t).transpose(0, 2, 1),
+                         y[:head].reshape(nb, GRAM_BLOCK, y.shape[1])).sum(axis=0)
+    return out
+
+
 def _bounds(hi: np.ndarray) -> np.ndarray:
     """Bounds [0, hi] for HiGHS, with scaled bounds beyond BIG_BOUND as infinite."""
     return np.column_stack([np.zeros(len(hi)), np.where(hi > BIG_BOUND, np.inf, hi)])
@@ -428,7 +456,8 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
         k = float(cost.max())
     if live.any() and k > 0 and rows.size:
         hi = _ratio(u_cls[live], v)
-        a = np.ascontiguousarray(a[:, rows])
+        if rows.size < a.shape[1]:  # (C, T) arrays are the large ones: copy only to drop
+            a = np.ascontiguousarray(a[:, rows])
         z, dual = _step1_lp(cost / k, a, rhs, hi)
         z = _max_min_tie_break(z, cost / k, a, rhs, dual, hi)
         lam[live] = np.minimum(z * v, u_cls[live])
@@ -460,8 +489,8 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
     bounds; every other sits at the bound the sign of d_c picks. So:
 
     1. prices close to the optimal ones: the LP on an evenly spaced sample of the classes,
-       then g smoothed (max(0, d) → ε softplus(d / ε), ε shrinking to 1e-7 of each class's
-       cost) and minimised over μ ≥ 0 (L-BFGS-B, one matrix-vector product per step);
+       then g smoothed (max(0, d) → ε softplus(d / ε), ε a share :data:`SMOOTHING` of each
+       class's cost) and minimised over μ ≥ 0 (projected Newton steps, T × T Hessian);
     2. sifting, exact: the LP over the :data:`SIFT_WORK` classes nearest to d = 0, every other
        class fixed at the bound its d picks (hi where d > 0, else 0; a class that could not
        take hi alone is never fixed there) and its use taken off the rows (classes fixed at
@@ -551,7 +580,7 @@ def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
         sig = np.where(x >= 0, 1.0, q) / (1.0 + q)
         grad = base - (h * sig) @ a
         curv = h * sig * (1.0 - sig) / e
-        hess = (a * curv[:, None]).T @ a
+        hess = _gram(a * curv[:, None], a)
         move = ~((mu <= 0) & (grad > 0))  # a price at 0 the gradient pushes below stays
         step = np.zeros_like(mu)
         if move.any():
@@ -715,10 +744,13 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if not g.any():
         return np.zeros_like(upper)
     # components: periods linked through classes with entitlement rows (a P × P graph)
-    link = (g > 0) & capped[:, None]
+    pos = g > 0
+    link = pos & capped[:, None]
     linked = link.astype(np.float32)
-    n_comp, comp_p = connected_components(sp.csr_matrix(linked.T @ linked), directed=False)
-    has_arc = (g > 0).any(axis=1)
+    n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
+                                          directed=False)
+    has_arc = pos.any(axis=1)
+    del pos, linked
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
@@ -738,16 +770,17 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g_int = np.floor(g, out=g).astype(np.int64).ravel()
     del g
     mid = np.flatnonzero(g_int > 0)
-    mid_c = mid // n_p
-    direct = ~capped[mid_c]
-    cls_nodes = 2 + np.arange(n_cls)
-    per_nodes = 2 + n_cls + np.arange(n_p)
-    tails = np.concatenate([np.zeros(len(src_cls), np.int64),
-                            np.where(direct, 0, cls_nodes[mid_c]), per_nodes])
-    heads = np.concatenate([cls_nodes[src_cls], per_nodes[mid % n_p],
-                            np.ones(n_p, np.int64)])
+    mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))  # OR-Tools' nodes: int32
+    # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
+    per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
+    tails = np.concatenate([np.zeros(len(src_cls), np.int32),
+                            np.where(capped[mid_c], mid_c + 2, 0).astype(np.int32),
+                            per_nodes])
+    heads = np.concatenate([(src_cls + 2).astype(np.int32), mid_p + np.int32(2 + n_cls),
+                            np.ones(n_p, np.int32)])
     caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
                            ints(sink_cap, k[comp_p])])
+    del g_int
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     status = flow.solve(0, 1)
@@ -755,7 +788,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
     y = np.zeros(n_cls * n_p)
     got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
-    y[mid] = np.ldexp(got, -k_per[mid % n_p])
+    y[mid] = np.ldexp(got, -k_per[mid_p])
     return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
 
 
@@ -910,18 +943,21 @@ class _Leftover:
                    group.sum(share), group.sizes.astype(np.float64))
 
 
-def _unmet_counts(state: _Leftover, periods: np.ndarray, threshold: float, group: _Grouping,
-                  requests: np.ndarray, first: np.ndarray, share: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, threshold: float,
+                  group: _Grouping, requests: np.ndarray, first: np.ndarray,
+                  share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per class: how many of its accounts are unmet (some unmet request above
-    ``threshold`` in a leftover period), and their summed share. A class whose largest gap
-    says unmet and smallest says met (its accounts straddle the threshold within the
-    class's rounding) is counted account by account."""
-    extra = state.extra[:, periods]
-    some = ((state.high[:, periods] - extra) > threshold).any(axis=1)
-    every = ((state.low[:, periods] - extra) > threshold).any(axis=1)
+    ``threshold`` in a leftover period), and their summed share. ``low`` is each class's
+    smallest unmet request in the leftover ``periods``. A class whose largest gap says unmet
+    and smallest says met (its accounts straddle the threshold within the class's rounding)
+    is counted account by account."""
+    every = (low > threshold).any(axis=1)
     count = np.where(every, state.count, 0.0)
     shares = np.where(every, state.share_sum, 0.0)
+    if state.high is state.low:  # one account per class: nothing to straddle
+        return count, shares
+    extra = state.extra[:, periods]
+    some = ((state.high[:, periods] - extra) > threshold).any(axis=1)
     mixed = np.flatnonzero(some & ~every)
     if mixed.size:
         rows = np.flatnonzero(np.isin(group.ids, mixed))
@@ -959,7 +995,8 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
     mixed : callable, optional
-        ``(periods) -> (count, shares)``: unmet accounts and their summed share per class
+        ``(periods, low) -> (count, shares)``: unmet accounts and their summed share per
+        class, given each class's smallest unmet request ``low`` in the leftover periods
         (:func:`_unmet_counts`); by default every account of a class is taken as its
         smallest unmet request says.
 
@@ -982,16 +1019,17 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     periods = np.flatnonzero(remaining > convergence_threshold * capacity)
     if periods.size == 0:
         return None
+    cols = slice(None) if periods.size == len(capacity) else periods  # a view when all
+    low = state.low[:, cols] - state.extra[:, cols]  # each class's smallest unmet request
     if mixed is None:
-        every = ((state.low[:, periods] - state.extra[:, periods])
-                 > demand_gap_threshold).any(axis=1)
+        every = (low > demand_gap_threshold).any(axis=1)
         count, shares = np.where(every, sizes, 0.0), np.where(every, state.share_sum, 0.0)
     else:
-        count, shares = mixed(periods)
+        count, shares = mixed(periods, low)
     n_unmet = float(count.sum())
     if n_unmet == 0:
         return None
-    upper = np.maximum(state.low[:, periods] - state.extra[:, periods], 0.0)  # (C, P)
+    upper = np.maximum(low, 0.0, out=low)  # (C, P)
     wp = weights[periods]
     ent_cap = np.full(len(sizes), np.inf)
     if n_unmet >= 2:
@@ -1002,6 +1040,8 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
         ent_cap = np.where(count > 0, own * pool, np.inf)
     b_cls = np.clip(solver(upper, sizes, wp, remaining[periods], ent_cap), 0.0, upper)
     b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
+    if isinstance(cols, slice):
+        return b, repaired
     extra = np.zeros_like(state.extra)
     extra[:, periods] = b
     return extra, repaired
@@ -1103,9 +1143,9 @@ def solve_periods(
         # and written once at the end
         state = _Leftover.after_step1(group, requests, first, share)
 
-        def mixed(periods):
-            return _unmet_counts(state, periods, demand_gap_threshold, group, requests, first,
-                                 share)
+        def mixed(periods, low):
+            return _unmet_counts(state, periods, low, demand_gap_threshold, group, requests,
+                                 first, share)
 
         for _ in range(max_iterations):
             got = step2_round(state, capacity, weights, convergence_threshold,
