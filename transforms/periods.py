@@ -161,12 +161,19 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
 
 
 def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
-    """Account code of every row, looking each run of equal keys up once."""
+    """Account code of every row, looking each run of equal keys up once; when the runs
+    name the currency table's accounts in its (sorted) order, as a table sorted by account
+    does, their codes are 0, 1, 2, … and nothing is looked up."""
     col = df[ACCOUNT]
     head = (col != col.shift(1)).fill_null(True).to_numpy()
-    (codes,) = code_rows(df.filter(pl.Series(head)), [(acc, [ACCOUNT], "account")],
-                         what="requests")
-    return codes[np.cumsum(head) - 1]
+    run = np.cumsum(head) - 1
+    heads = df.filter(pl.Series(head))
+    keys = acc.frame[ACCOUNT]
+    if (heads.height == keys.len() and heads.schema[ACCOUNT] == keys.dtype
+            and bool((heads[ACCOUNT] == keys).all())):
+        return run
+    (codes,) = code_rows(heads, [(acc, [ACCOUNT], "account")], what="requests")
+    return codes[run]
 
 
 def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
@@ -175,6 +182,9 @@ def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
     keys, col = per.frame[PERIOD], df[PERIOD]
     if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
         sorted_keys, values = keys.to_numpy(), col.to_numpy()
+        lo, hi = sorted_keys[0], sorted_keys[-1]
+        if hi - lo == len(sorted_keys) - 1 and values.min() >= lo and values.max() <= hi:
+            return values - lo  # consecutive keys (1 … T): the code is the offset
         codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
         if (sorted_keys[codes] == values).all():
             return codes
