@@ -98,6 +98,9 @@ SMALL = 1e-9
 TIE_COEF_CAP = 1e9
 #: Step-1 LPs over more classes than this are solved by sifting (see :func:`_step1_lp`).
 SIFT_MIN = 2000
+#: Step-1 tie-break LPs over more free classes than this are solved by sifting
+#: (:func:`_tie_break_sifted`).
+TIE_SIFT_MIN = 2000
 #: Classes in the sample whose LP gives the sifting's first prices.
 SIFT_SAMPLE = 500
 #: Classes nearest to their reduced cost 0 that join the first working set of the sifting.
@@ -612,7 +615,8 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     its step-1 value (at a bound), and every period with a positive dual uses its whole
     capacity. Only the classes with zero reduced cost (the free ones) move; λ_c / u_c =
     z_c / hi_c. The LP is built over the free classes alone (the others' use is taken off the
-    rows). If it fails numerically, the step-1 optimum is kept.
+    rows); beyond :data:`TIE_SIFT_MIN` free classes it is solved by sifting
+    (:func:`_tie_break_sifted`). If it fails numerically, the step-1 optimum is kept.
     """
     reduced = cost - a @ dual
     free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
@@ -626,32 +630,106 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     idx = np.flatnonzero(free)
     rest = ~free
     left = rhs - a[rest].T @ fixed[rest]
-    # variables [z_free (k), τ]; τ hi_c − z_c ≤ 0 for free c; priced periods are equalities
-    tie = sp.csr_matrix(
-        (np.concatenate([-np.ones(k), np.minimum(hi[idx], TIE_COEF_CAP)]),
-         (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([np.arange(k),
-                                                                         np.full(k, k)]))),
-        shape=(k, k + 1),
-    )
-    cap_rows = sp.hstack([sp.csr_matrix(a[idx].T), sp.csr_matrix((a.shape[1], 1))]).tocsr()
     priced = dual > 1e-12
-    c = np.zeros(k + 1)
+    a_free, h = a[idx], hi[idx]
+    coef = np.minimum(h, TIE_COEF_CAP)
+    if k > TIE_SIFT_MIN:
+        got = _tie_break_sifted(a_free, h, coef, left, priced, z[idx])
+    else:
+        got = _tie_lp(a_free, h, coef, left, priced, np.arange(k), "highs-ipm")
+    if got is None:  # keep the step-1 optimum: it is optimal, only less evenly tied
+        return z
+    out = fixed.copy()
+    out[idx] = np.clip(got[0], 0.0, h)
+    return out
+
+
+def _tie_lp(a, h, coef, left, priced, work, method, quiet=False):
+    """The tie-break LP with the classes ``work`` as variables and every other class tied
+    to the smallest fulfilment (z_c = τ coef_c, in the τ column): max τ s.t. τ coef_c ≤ z_c
+    (c in ``work``), the capacity rows (equalities where ``priced``), 0 ≤ z ≤ h, τ ≤ 1.
+
+    Returns z for every class, and the prices of the capacity rows as HiGHS reports them
+    (minimising −τ: ≤ 0 on inequalities, either sign on equalities), and τ; None if the LP
+    failed (logged as a warning unless ``quiet``).
+    """
+    k, n_w = len(h), len(work)
+    tied = np.ones(k, dtype=bool)
+    tied[work] = False
+    tau_col = a[tied].T @ coef[tied]  # what the tied classes use per unit of τ
+    tie = sp.csr_matrix(
+        (np.concatenate([-np.ones(n_w), coef[work]]),
+         (np.concatenate([np.arange(n_w), np.arange(n_w)]),
+          np.concatenate([np.arange(n_w), np.full(n_w, n_w)]))),
+        shape=(n_w, n_w + 1),
+    )
+    cap_rows = sp.hstack([sp.csr_matrix(a[work].T), sp.csr_matrix(tau_col[:, None])]).tocsr()
+    c = np.zeros(n_w + 1)
     c[-1] = -1.0
     res = linprog(
         c,
         A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
-        b_ub=np.concatenate([left[~priced], np.zeros(k)]),
+        b_ub=np.concatenate([left[~priced], np.zeros(n_w)]),
         A_eq=cap_rows[priced] if priced.any() else None,
         b_eq=left[priced] if priced.any() else None,
-        bounds=np.vstack([_bounds(hi[idx]), [[0.0, 1.0]]]),
-        method="highs-ipm", options=OPTIONS,
+        bounds=np.vstack([_bounds(h[work]), [[0.0, 1.0]]]),
+        method=method, options=OPTIONS,
     )
-    if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
+    if res.status != 0:
+        if quiet:
+            return None
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
-        return z
-    out = fixed.copy()
-    out[idx] = np.clip(res.x[:k], 0.0, hi[idx])
-    return out
+        return None
+    tau = float(res.x[-1])
+    z = coef * tau
+    z[work] = res.x[:n_w]
+    m = np.zeros(len(left))
+    m[~priced] = res.ineqlin.marginals[:int((~priced).sum())]
+    if priced.any():
+        m[priced] = res.eqlin.marginals
+    return z, m, tau
+
+
+def _tie_break_sifted(a, h, coef, left, priced, z0):
+    """The tie-break LP over many free classes by sifting, exact.
+
+    At its optimum almost every free class sits at the smallest fulfilment (z_c = τ coef_c):
+    only classes that the capacity rows need above it (at most a few per row at a vertex, and
+    those at their cap) have their own value. So the LP is solved with a working set of
+    classes as variables and every other class tied to τ (:func:`_tie_lp`); a tied class
+    whose rise would raise τ at the LP's row prices (reduced cost −a_c·m < 0 beyond 1e-9
+    relative, and room above τ coef_c) joins the working set, until none is left: the row
+    prices then certify the whole LP's optimum. The first working set is the classes step 1
+    left highest relative to their caps and an even sample (so the rows' equalities can be
+    met); an infeasible working set is doubled. After :data:`SIFT_ROUNDS` rounds, or when the
+    working set passes 50 000 classes, the whole LP is solved instead.
+    """
+    k = len(h)
+    ratio = z0 / coef
+    order = np.argsort(-ratio, kind="stable")  # classes are canonically ordered: stable
+    size = min(SIFT_WORK, k)
+    work = np.zeros(k, dtype=bool)
+    work[order[:size]] = True
+    work[np.unique(np.linspace(0, k - 1, min(SIFT_SAMPLE, k)).astype(np.int64))] = True
+    for rounds in range(SIFT_ROUNDS):
+        if work.sum() > 50_000:
+            break
+        idx = np.flatnonzero(work)
+        got = _tie_lp(a, h, coef, left, priced, idx, SIFT_METHOD, quiet=True)
+        if got is None:  # e.g. the tied classes cannot meet the rows' equalities: grow
+            size = min(2 * size, k)
+            work[order[:size]] = True
+            continue
+        z, m, tau = got
+        d = -(a @ m)
+        room = h - tau * coef > 1e-12 * h
+        wrong = ~work & room & (d < -(1e-9 * (a @ np.abs(m)) + 1e-12))
+        log.debug("step-1 tie-break sifting round %d: %d classes in the LP, %d priced out "
+                  "wrongly", rounds, len(idx), int(wrong.sum()))
+        if not wrong.any():
+            return z, m, tau
+        work |= wrong
+    return _tie_lp(a, h, coef, left, priced, np.arange(k), "highs-ipm")
 
 
 def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity: np.ndarray
