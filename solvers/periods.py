@@ -265,10 +265,15 @@ class _Grouping:
     starts: np.ndarray
 
     def sum(self, values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values[self.order], self.starts, axis=0)
+        return np.add.reduceat(self.sorted(values), self.starts, axis=0)
 
     def min(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(values[self.order], self.starts, axis=0)
+        return np.minimum.reduceat(self.sorted(values), self.starts, axis=0)
+
+    def sorted(self, values: np.ndarray) -> np.ndarray:
+        """``values`` in class order (``np.take``: several times faster than indexing the rows
+        of a 2-D array)."""
+        return np.take(values, self.order, axis=0)
 
     def min_max(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Smallest and largest value per class, from one gather of ``values``."""
@@ -276,7 +281,7 @@ class _Grouping:
             out = np.empty_like(values)
             out[self.ids] = values
             return out, out
-        ordered = values[self.order]
+        ordered = self.sorted(values)
         return (np.minimum.reduceat(ordered, self.starts, axis=0),
                 np.maximum.reduceat(ordered, self.starts, axis=0))
 
@@ -284,8 +289,9 @@ class _Grouping:
 def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
     """Group rows by their rounded values, hashing each row to 64 bits and sorting the hashes
     (one 1-D sort instead of a lexicographic one over every column). The rows of every class
-    are then compared value by value with the class's first row; should two different rows
-    ever share a hash, the rows are grouped by a lexicographic sort instead."""
+    are then compared value by value with their neighbour (equal neighbours all through a
+    class: all equal); should two different rows ever share a hash, the rows are grouped by a
+    lexicographic sort instead."""
     decimals = int(round(-np.log10(tol)))
     # rounded floats, not scaled integers (those overflow int64 beyond ~9e12); + 0.0 folds -0.0
     key = np.column_stack([np.round(np.asarray(c, dtype=np.float64), decimals) + 0.0
@@ -296,15 +302,18 @@ def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
     for j in range(key.shape[1]):  # loop over columns (a handful), not rows
         x = bits[:, j] + np.uint64((0x9E3779B97F4A7C15 * (j + 1)) % 2**64)
         h = _mix(h ^ _mix(x))
-    order = np.argsort(h, kind="stable")
+    # the class numbers come from the hashes alone; the order of rows within a class (the
+    # sort's, deterministic) only orders the additions of their values
+    order = np.argsort(h)
     hs = h[order]
     new = np.empty(n, dtype=bool)
     new[:1] = True
     np.not_equal(hs[1:], hs[:-1], out=new[1:])
     starts = np.flatnonzero(new)
     cls_of_sorted = np.cumsum(new) - 1
-    ks = key[order]
-    if not (ks == ks[starts[cls_of_sorted]]).all():  # a hash collision: never seen, but exact
+    ks = np.take(key, order, axis=0)
+    rows = ks.view(np.dtype((np.void, ks.itemsize * ks.shape[1]))).ravel()  # bytes of a row
+    if not ((rows[1:] == rows[:-1]) | new[1:]).all():  # a hash collision: never seen, but exact
         _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
         ids = ids.ravel()
         order = np.argsort(ids, kind="stable")
@@ -1239,7 +1248,7 @@ def solve_periods(
             if gain < MIN_GAIN:
                 break
         if iterations:
-            second = state.extra[group.ids]
+            second = np.take(state.extra, group.ids, axis=0)
     alloc = first + second
     verify_allocation(alloc, requests, capacity)
     if status != Status.OPTIMAL:
