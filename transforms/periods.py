@@ -587,36 +587,40 @@ def allocate_resource(
         order = np.arange(n)
     per = table_input(dict(zip(per_no.tolist(), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
-    problem = _Problem(pd.Index(ids.iloc[order].to_numpy(), name=ACCOUNT, tupleize_cols=False),
-                       currency[order], per, matrix[order])
+    # the ids as one array, converted once: pandas strings when every id is a string (what
+    # pandas would make of them in each table, at once instead of per table), else objects
+    keys = (pd.array(id_list, dtype=str) if pd.api.types.infer_dtype(id_list) == "string"
+            else ids.to_numpy())
+    problem = _Problem(pd.Index(keys.take(order), name=ACCOUNT, tupleize_cols=False),
+                       currency[order], per, np.take(matrix, order, axis=0))
     sol = _solve(problem, weights, opt)
     back = np.empty(n, dtype=np.int64)
     back[order] = np.arange(n)  # row of each caller account in the solved problem
     alloc = sol.step1 + sol.step2
     w = sol.weights
-    summary = pd.DataFrame({
-        "account_id": ids.to_numpy(), "cur": currency,
+    req = np.take(problem.requests, back, axis=0)  # in the caller's order
+    s1, s2 = np.take(sol.step1, back, axis=0), np.take(sol.step2, back, axis=0)
+    both = np.take(alloc, back, axis=0)
+    columns = {
+        "account_id": keys, "cur": currency,
         "entitlement_share": sol.share[back], "lambda": sol.lam[back],
-        "u_cap": sol.u_cap[back], "weighted_request": (problem.requests @ w)[back],
-        "weighted_allocated": (alloc @ w)[back],
-    })
-    kinds = (("req", problem.requests), ("alloc", alloc), ("step1_alloc", sol.step1),
-             ("step2_alloc", sol.step2))
+        "u_cap": sol.u_cap[back], "weighted_request": req @ w,
+        "weighted_allocated": both @ w,
+    }
+    kinds = (("req", req), ("alloc", both), ("step1_alloc", s1), ("step2_alloc", s2))
     for k in range(n_t):  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
         for name, values in kinds:
-            summary[f"{name}_period_{k + 1}"] = values[back, k]
-    # one row per (account, period, step) in the caller's order; step-2 rows above 1e-6
-    pos = np.repeat(np.arange(n), n_t)
-    period = np.tile(per_no, n)
-    s1, s2 = sol.step1[back].ravel(), sol.step2[back].ravel()
-    req = problem.requests[back].ravel()
-    keep = np.flatnonzero(s2 > 1e-6)
-    rows = np.concatenate([np.arange(n * n_t), keep])
-    step = np.concatenate([np.ones(n * n_t, np.int64), np.full(len(keep), 2, np.int64)])
-    sort = np.lexsort((step, period[rows], pos[rows]))
-    rows, step = rows[sort], step[sort]
+            columns[f"{name}_period_{k + 1}"] = values[:, k]
+    summary = pd.DataFrame(columns)
+    # one row per (account, period, step) in the caller's order: each (account, period) cell
+    # once for step 1, and once more right after for step 2 where that is above 1e-6
+    s1, s2, req = s1.ravel(), s2.ravel(), req.ravel()
+    twice = s2 > 1e-6
+    rows = np.repeat(np.arange(n * n_t), 1 + twice)
+    step = np.ones(len(rows), np.int64)
+    step[(np.cumsum(1 + twice) - 1)[twice]] = 2  # the second row of a cell is its step 2
     detailed = pd.DataFrame({
-        "account_id": ids.to_numpy()[pos[rows]], PERIOD: period[rows], "step": step,
+        "account_id": keys.take(rows // n_t), PERIOD: per_no[rows % n_t], "step": step,
         "allocation": np.where(step == 1, s1[rows], s2[rows]), "request": req[rows],
     })
     used = alloc.sum(axis=0)
