@@ -357,6 +357,36 @@ def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray
     return values, np.maximum(1.0 - reserve, 0.0)
 
 
+def row_reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced over each row of a 2-D array (numpy ``ufunc.reduce(axis=1)``),
+    column by column when rows are short: numpy reduces many short rows 3-7 times slower
+    than it combines a few long columns.
+
+    Parameters
+    ----------
+    ufunc : numpy.ufunc
+        A binary ufunc (``np.add``, ``np.minimum``, ``np.logical_or``, …).
+    values : numpy.ndarray
+        Rows × columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per row.
+
+    Examples
+    --------
+    >>> row_reduce(np.maximum, np.array([[1.0, 3.0, 2.0], [5.0, 4.0, 0.0]])).tolist()
+    [3.0, 5.0]
+    """
+    if values.ndim != 2 or not 0 < values.shape[1] <= 64:
+        return ufunc.reduce(values, axis=1)
+    out = values[:, 0].copy()
+    for j in range(1, values.shape[1]):  # loop over columns (periods), not rows
+        ufunc(out, values[:, j], out=out)
+    return out
+
+
 #: Rows per block of :func:`_gram`: small enough that BLAS multiplies each block on one thread.
 GRAM_BLOCK = 64
 
@@ -450,7 +480,8 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     could take alone; row t is divided by X_t, the objective by its largest coefficient.
     """
     n_cls, n_t = r_cls.shape
-    reach = np.minimum(u_cls, _ratio(capacity[None, :], r_cls).min(axis=1, initial=np.inf))
+    reach = np.minimum(u_cls, row_reduce(np.minimum, _ratio(capacity[None, :], r_cls))
+                       if capacity.size else np.inf)
     live = (reach > 0) & np.isfinite(reach) & (w_cls > 0)
     lam = np.zeros(n_cls)
     price = np.zeros(n_t)
@@ -562,7 +593,7 @@ def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
     starting point: the sifting that follows makes the answer exact whatever these prices are.
     """
     # hi beyond what the rows allow alone (a_ct z ≤ rhs_t ≤ 1) changes nothing in the LP
-    top = a.max(axis=1)
+    top = row_reduce(np.maximum, a)
     h = np.minimum(hi, _ratio(np.ones_like(top), top))
     h = np.where(np.isfinite(h), h, 0.0)
     for level, eps in enumerate(SMOOTHING):
@@ -822,7 +853,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
     g *= sizes[:, None]
     capped = np.isfinite(ent_cap)
-    src_cap = np.where(capped, ent_cap * sizes, g.sum(axis=1))
+    src_cap = np.where(capped, ent_cap * sizes, row_reduce(np.add, g))
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
     # leaves the max flow unchanged and keeps every capacity within its component's total
@@ -836,7 +867,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     linked = link.astype(np.float32)
     n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
                                           directed=False)
-    has_arc = pos.any(axis=1)
+    has_arc = row_reduce(np.logical_or, pos)
     del pos, linked
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
@@ -1038,13 +1069,13 @@ def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, thresh
     smallest unmet request in the leftover ``periods``. A class whose largest gap says unmet
     and smallest says met (its accounts straddle the threshold within the class's rounding)
     is counted account by account."""
-    every = (low > threshold).any(axis=1)
+    every = row_reduce(np.logical_or, low > threshold)
     count = np.where(every, state.count, 0.0)
     shares = np.where(every, state.share_sum, 0.0)
     if state.high is state.low:  # one account per class: nothing to straddle
         return count, shares
     extra = state.extra[:, periods]
-    some = ((state.high[:, periods] - extra) > threshold).any(axis=1)
+    some = row_reduce(np.logical_or, (state.high[:, periods] - extra) > threshold)
     mixed = np.flatnonzero(some & ~every)
     if mixed.size:
         rows = np.flatnonzero(np.isin(group.ids, mixed))
@@ -1109,7 +1140,7 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     cols = slice(None) if periods.size == len(capacity) else periods  # a view when all
     low = state.low[:, cols] - state.extra[:, cols]  # each class's smallest unmet request
     if mixed is None:
-        every = (low > demand_gap_threshold).any(axis=1)
+        every = row_reduce(np.logical_or, low > demand_gap_threshold)
         count, shares = np.where(every, sizes, 0.0), np.where(every, state.share_sum, 0.0)
     else:
         count, shares = mixed(periods, low)

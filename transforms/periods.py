@@ -381,7 +381,7 @@ BINDING = ("full", "entitlement", "capacity")
 def _binding_codes(problem: _Problem, sol: kernels.PeriodSolution,
                    alloc: np.ndarray) -> np.ndarray:
     """Code of each account's ``binding`` label in :data:`BINDING`."""
-    full = (alloc >= problem.requests * (1 - 1e-9)).all(axis=1)
+    full = kernels.row_reduce(np.logical_and, alloc >= problem.requests * (1 - 1e-9))
     at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
     return np.where(full, 0, np.where(at_cap, 1, 2))
 
