@@ -12,7 +12,8 @@ Three tables, each row measured against its reference in the same run (medians):
   at the two smallest friendly sizes also against the PuLP/CBC two-step reference;
 * step 1 alone on the 5 000 × 4 many-class instance through ``allocate_resource`` against a
   straightforward PuLP/CBC model (benchmarks/reference_periods.py);
-* the list-based ``allocate_resource`` against ``allocate_periods`` on the same data.
+* the list-based ``allocate_resource`` against ``allocate_periods`` on the same data (their
+  calls interleaved).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog
 
-from benchmarks.harness import fmt_seconds, markdown, measure
+from benchmarks.harness import fmt_seconds, markdown, measure, measure_together
 from benchmarks.reference_periods import reference_allocate
 from fairalloc.solvers.periods import default_weights, entitlements
 from fairalloc.transforms.periods import allocate_periods, allocate_resource
@@ -161,15 +162,16 @@ def bench_step1_vs_pulp(repeats: int = 7) -> tuple:
             f"≥ 50×: {'met' if ratio >= 50 else 'missed'}", f"{repeats} / 3")
 
 
-def bench_drop_in(kind: str, n: int, t: int, repeats: int = 5) -> tuple:
+def bench_drop_in(kind: str, n: int, t: int, repeats: int = 9) -> tuple:
     """allocate_resource (lists) against allocate_periods (tidy tables) on the same data."""
     tidy, cur, cap, dense = MAKERS[kind](n, t)
     ids, cur_l, req_l, cap_l = list(cur.index), cur.tolist(), dense.tolist(), cap.tolist()
     a = allocate_resource(ids, cur_l, req_l, cap_l)
     b = allocate_periods(tidy, cur, cap)
     assert a.step1_allocated == b.step1_allocated, "the two interfaces differ"
-    lists = measure(lambda: allocate_resource(ids, cur_l, req_l, cap_l), repeats)
-    tables = measure(lambda: allocate_periods(tidy, cur, cap), repeats)
+    # interleaved: a busy spell of the shared machine slows both alike
+    lists, tables = measure_together([lambda: allocate_resource(ids, cur_l, req_l, cap_l),
+                                      lambda: allocate_periods(tidy, cur, cap)], repeats)
     ratio = lists.median / tables.median
     print(f"  periods drop-in {n:,} × {t}: {ratio:.2f}×", flush=True)
     return (kind, f"{n:,} × {t}", fmt_seconds(lists.median), fmt_seconds(tables.median),
@@ -192,5 +194,5 @@ def run(sizes=SIZES, repeats: int | None = None) -> str:
     drop = DROP_IN[:1] if quick else DROP_IN
     out.append(markdown(("instance", "accounts × periods", "allocate_resource (lists)",
                          "allocate_periods (tables)", "lists / tables", "target", "runs"),
-                        [bench_drop_in(k, n, t, repeats or 5) for k, n, t in drop]))
+                        [bench_drop_in(k, n, t, repeats or 9) for k, n, t in drop]))
     return "\n\n".join(out)
