@@ -39,17 +39,21 @@ Choice among several optima (step 1). The step-1 LP is often degenerate: when ev
 weighted request is priced exactly by the period prices (e.g. one period, or every period's
 capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
 solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
-accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
-are resolved by HiGHS on the canonically ordered problem (classes in the order of a 64-bit
-hash of their rounded currency and requests), so the result is deterministic and independent
-of input order. (A class that could
+accounts whose reduced cost is zero (the only ones the optimum leaves free); beyond
+:data:`TIE_SIFT_MIN` free classes that LP is solved by sifting, almost every free class tied
+to the smallest fulfilment (:func:`_tie_break_sifted`). Remaining ties are resolved by HiGHS
+on the canonically ordered problem (classes in the order of a 64-bit hash of their rounded
+currency and requests; beyond :data:`TIE_SIFT_MIN`, on the working set the sifting settles
+on), so the result is deterministic and independent of input order. (A class that could
 not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
 times its reach, to keep the LP representable.)
 
 Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
 OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
 with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
-the canonically ordered problem. When every account
+the canonically ordered problem. The rounds work on the account classes: every account of a
+class gets the class's amount, at most the smallest unmet request among them (:class:`_Leftover`).
+When every account
 with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
 (as step 1 does when all currency is zero).
 

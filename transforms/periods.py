@@ -579,18 +579,20 @@ def allocate_resource(
     matrix = _amounts("requests", requests, (n, n_t),
                       lambda k: (ids.iloc[k[0]], int(per_no[k[1]])))
     currency = _amounts("cur", cur, (n,), lambda k: ids.iloc[k[0]])
+    # the ids as one array, converted once: pandas strings when every id is a string (what
+    # pandas would make of them in each table, at once instead of per table), else objects
+    text = pd.api.types.infer_dtype(id_list) == "string"
+    keys = pd.array(id_list, dtype=str) if text else ids.to_numpy()
     # accounts in sorted key order where the keys sort (as the tidy interface does), so both
-    # interfaces give the solver the same problem and the same bits back
+    # interfaces give the solver the same problem and the same bits back; strings sort by
+    # code point in pandas as in Python (the ids are unique: no ties to order)
     try:
-        order = np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64)
+        order = (np.asarray(keys.argsort(), dtype=np.int64) if text else
+                 np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64))
     except TypeError:
         order = np.arange(n)
     per = table_input(dict(zip(per_no.tolist(), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
-    # the ids as one array, converted once: pandas strings when every id is a string (what
-    # pandas would make of them in each table, at once instead of per table), else objects
-    keys = (pd.array(id_list, dtype=str) if pd.api.types.infer_dtype(id_list) == "string"
-            else ids.to_numpy())
     problem = _Problem(pd.Index(keys.take(order), name=ACCOUNT, tupleize_cols=False),
                        currency[order], per, np.take(matrix, order, axis=0))
     sol = _solve(problem, weights, opt)
