@@ -39,17 +39,21 @@ Choice among several optima (step 1). The step-1 LP is often degenerate: when ev
 weighted request is priced exactly by the period prices (e.g. one period, or every period's
 capacity binding), many λ are optimal. fairalloc then solves a second LP: among the optimal
 solutions it maximises the smallest fulfilment relative to the cap, λ_i / u_i, over the
-accounts whose reduced cost is zero (the only ones the optimum leaves free). Remaining ties
-are resolved by HiGHS on the canonically ordered problem (classes in the order of a 64-bit
-hash of their rounded currency and requests), so the result is deterministic and independent
-of input order. (A class that could
+accounts whose reduced cost is zero (the only ones the optimum leaves free); beyond
+:data:`TIE_SIFT_MIN` free classes that LP is solved by sifting, almost every free class tied
+to the smallest fulfilment (:func:`_tie_break_sifted`). Remaining ties are resolved by HiGHS
+on the canonically ordered problem (classes in the order of a 64-bit hash of their rounded
+currency and requests; beyond :data:`TIE_SIFT_MIN`, on the working set the sifting settles
+on), so the result is deterministic and independent of input order. (A class that could
 not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
 times its reach, to keep the LP representable.)
 
 Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
 OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
 with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
-the canonically ordered problem. When every account
+the canonically ordered problem. The rounds work on the account classes: every account of a
+class gets the class's amount, at most the smallest unmet request among them (:class:`_Leftover`).
+When every account
 with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
 (as step 1 does when all currency is zero).
 
@@ -98,14 +102,19 @@ SMALL = 1e-9
 TIE_COEF_CAP = 1e9
 #: Step-1 LPs over more classes than this are solved by sifting (see :func:`_step1_lp`).
 SIFT_MIN = 2000
+#: Step-1 tie-break LPs over more free classes than this are solved by sifting
+#: (:func:`_tie_break_sifted`).
+TIE_SIFT_MIN = 2000
 #: Classes in the sample whose LP gives the sifting's first prices.
 SIFT_SAMPLE = 500
 #: Classes nearest to their reduced cost 0 that join the first working set of the sifting.
 SIFT_WORK = 1000
 #: Sifting rounds before falling back to the whole LP.
 SIFT_ROUNDS = 30
-#: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine.
-SMOOTHING = (1e-2, 1e-4, 1e-6)
+#: Smoothing of the step-1 dual (shares of each class's cost), coarse to fine. One coarse
+#: level suffices: the prices only pick the sifting's first working set (finer levels cost
+#: 2-3 x the Newton work and, on issue 16's instances, moved no class across d = 0).
+SMOOTHING = (1e-2,)
 #: Newton steps per smoothing level, at most.
 NEWTON_STEPS = 30
 #: After the first smoothing level, classes with |d| above this share of their cost are
@@ -260,17 +269,33 @@ class _Grouping:
     starts: np.ndarray
 
     def sum(self, values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values[self.order], self.starts, axis=0)
+        return np.add.reduceat(self.sorted(values), self.starts, axis=0)
 
     def min(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(values[self.order], self.starts, axis=0)
+        return np.minimum.reduceat(self.sorted(values), self.starts, axis=0)
+
+    def sorted(self, values: np.ndarray) -> np.ndarray:
+        """``values`` in class order (``np.take``: several times faster than indexing the rows
+        of a 2-D array)."""
+        return np.take(values, self.order, axis=0)
+
+    def min_max(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Smallest and largest value per class, from one gather of ``values``."""
+        if len(self.sizes) == len(self.ids):  # every class has one row: no reduction
+            out = np.empty_like(values)
+            out[self.ids] = values
+            return out, out
+        ordered = self.sorted(values)
+        return (np.minimum.reduceat(ordered, self.starts, axis=0),
+                np.maximum.reduceat(ordered, self.starts, axis=0))
 
 
 def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
     """Group rows by their rounded values, hashing each row to 64 bits and sorting the hashes
     (one 1-D sort instead of a lexicographic one over every column). The rows of every class
-    are then compared value by value with the class's first row; should two different rows
-    ever share a hash, the rows are grouped by a lexicographic sort instead."""
+    are then compared value by value with their neighbour (equal neighbours all through a
+    class: all equal); should two different rows ever share a hash, the rows are grouped by a
+    lexicographic sort instead."""
     decimals = int(round(-np.log10(tol)))
     # rounded floats, not scaled integers (those overflow int64 beyond ~9e12); + 0.0 folds -0.0
     key = np.column_stack([np.round(np.asarray(c, dtype=np.float64), decimals) + 0.0
@@ -281,15 +306,18 @@ def _group(*columns: np.ndarray, tol: float = IDENTICAL_TOL) -> _Grouping:
     for j in range(key.shape[1]):  # loop over columns (a handful), not rows
         x = bits[:, j] + np.uint64((0x9E3779B97F4A7C15 * (j + 1)) % 2**64)
         h = _mix(h ^ _mix(x))
-    order = np.argsort(h, kind="stable")
+    # the class numbers come from the hashes alone; the order of rows within a class (the
+    # sort's, deterministic) only orders the additions of their values
+    order = np.argsort(h)
     hs = h[order]
     new = np.empty(n, dtype=bool)
     new[:1] = True
     np.not_equal(hs[1:], hs[:-1], out=new[1:])
     starts = np.flatnonzero(new)
     cls_of_sorted = np.cumsum(new) - 1
-    ks = key[order]
-    if not (ks == ks[starts[cls_of_sorted]]).all():  # a hash collision: never seen, but exact
+    ks = np.take(key, order, axis=0)
+    rows = ks.view(np.dtype((np.void, ks.itemsize * ks.shape[1]))).ravel()  # bytes of a row
+    if not ((rows[1:] == rows[:-1]) | new[1:]).all():  # a hash collision: never seen, but exact
         _, ids, sizes = np.unique(key, axis=0, return_inverse=True, return_counts=True)
         ids = ids.ravel()
         order = np.argsort(ids, kind="stable")
@@ -331,6 +359,62 @@ def _without_tiny(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray
     reserve = (values * tiny).sum(axis=axis)
     values[tiny] = 0.0
     return values, np.maximum(1.0 - reserve, 0.0)
+
+
+def row_reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+    """``ufunc`` reduced over each row of a 2-D array (numpy ``ufunc.reduce(axis=1)``),
+    column by column when rows are short: numpy reduces many short rows 3-7 times slower
+    than it combines a few long columns.
+
+    Parameters
+    ----------
+    ufunc : numpy.ufunc
+        A binary ufunc (``np.add``, ``np.minimum``, ``np.logical_or``, …).
+    values : numpy.ndarray
+        Rows × columns.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per row.
+
+    Examples
+    --------
+    >>> row_reduce(np.maximum, np.array([[1.0, 3.0, 2.0], [5.0, 4.0, 0.0]])).tolist()
+    [3.0, 5.0]
+    """
+    if values.ndim != 2 or not 0 < values.shape[1] <= 64:
+        return ufunc.reduce(values, axis=1)
+    out = values[:, 0].copy()
+    for j in range(1, values.shape[1]):  # loop over columns (periods), not rows
+        ufunc(out, values[:, j], out=out)
+    return out
+
+
+#: Rows per block of :func:`_gram`: small enough that BLAS multiplies each block on one thread.
+GRAM_BLOCK = 64
+
+
+def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """xᵀ y for tall (n × T) x and y, as a sum of products of 64-row blocks.
+
+    One large product goes to BLAS on several threads, and on a shared, busy machine those
+    threads wait for each other: 100 000 × 52 took anywhere from 0.02 s to 2.4 s. Each small
+    block stays on one thread (numpy loops over the blocks in C), which costs about as much as
+    the best case of the large product and never more.
+
+    >>> x = np.arange(300.0).reshape(150, 2)
+    >>> bool(np.allclose(_gram(x, x), x.T @ x))
+    True
+    """
+    n, t = x.shape
+    nb = n // GRAM_BLOCK
+    head = nb * GRAM_BLOCK
+    out = x[head:].T @ y[head:]
+    if nb:
+        out += np.matmul(x[:head].reshape(nb, GRAM_BLOCK, t).transpose(0, 2, 1),
+                         y[:head].reshape(nb, GRAM_BLOCK, y.shape[1])).sum(axis=0)
+    return out
 
 
 def _bounds(hi: np.ndarray) -> np.ndarray:
@@ -400,7 +484,8 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     could take alone; row t is divided by X_t, the objective by its largest coefficient.
     """
     n_cls, n_t = r_cls.shape
-    reach = np.minimum(u_cls, _ratio(capacity[None, :], r_cls).min(axis=1, initial=np.inf))
+    reach = np.minimum(u_cls, row_reduce(np.minimum, _ratio(capacity[None, :], r_cls))
+                       if capacity.size else np.inf)
     live = (reach > 0) & np.isfinite(reach) & (w_cls > 0)
     lam = np.zeros(n_cls)
     price = np.zeros(n_t)
@@ -418,7 +503,8 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
         k = float(cost.max())
     if live.any() and k > 0 and rows.size:
         hi = _ratio(u_cls[live], v)
-        a = np.ascontiguousarray(a[:, rows])
+        if rows.size < a.shape[1]:  # (C, T) arrays are the large ones: copy only to drop
+            a = np.ascontiguousarray(a[:, rows])
         z, dual = _step1_lp(cost / k, a, rhs, hi)
         z = _max_min_tie_break(z, cost / k, a, rhs, dual, hi)
         lam[live] = np.minimum(z * v, u_cls[live])
@@ -450,8 +536,8 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
     bounds; every other sits at the bound the sign of d_c picks. So:
 
     1. prices close to the optimal ones: the LP on an evenly spaced sample of the classes,
-       then g smoothed (max(0, d) → ε softplus(d / ε), ε shrinking to 1e-7 of each class's
-       cost) and minimised over μ ≥ 0 (L-BFGS-B, one matrix-vector product per step);
+       then g smoothed (max(0, d) → ε softplus(d / ε), ε a share :data:`SMOOTHING` of each
+       class's cost) and minimised over μ ≥ 0 (projected Newton steps, T × T Hessian);
     2. sifting, exact: the LP over the :data:`SIFT_WORK` classes nearest to d = 0, every other
        class fixed at the bound its d picks (hi where d > 0, else 0; a class that could not
        take hi alone is never fixed there) and its use taken off the rows (classes fixed at
@@ -511,7 +597,7 @@ def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
     starting point: the sifting that follows makes the answer exact whatever these prices are.
     """
     # hi beyond what the rows allow alone (a_ct z ≤ rhs_t ≤ 1) changes nothing in the LP
-    top = a.max(axis=1)
+    top = row_reduce(np.maximum, a)
     h = np.minimum(hi, _ratio(np.ones_like(top), top))
     h = np.where(np.isfinite(h), h, 0.0)
     for level, eps in enumerate(SMOOTHING):
@@ -541,7 +627,7 @@ def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
         sig = np.where(x >= 0, 1.0, q) / (1.0 + q)
         grad = base - (h * sig) @ a
         curv = h * sig * (1.0 - sig) / e
-        hess = (a * curv[:, None]).T @ a
+        hess = _gram(a * curv[:, None], a)
         move = ~((mu <= 0) & (grad > 0))  # a price at 0 the gradient pushes below stays
         step = np.zeros_like(mu)
         if move.any():
@@ -573,7 +659,8 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     its step-1 value (at a bound), and every period with a positive dual uses its whole
     capacity. Only the classes with zero reduced cost (the free ones) move; λ_c / u_c =
     z_c / hi_c. The LP is built over the free classes alone (the others' use is taken off the
-    rows). If it fails numerically, the step-1 optimum is kept.
+    rows); beyond :data:`TIE_SIFT_MIN` free classes it is solved by sifting
+    (:func:`_tie_break_sifted`). If it fails numerically, the step-1 optimum is kept.
     """
     reduced = cost - a @ dual
     free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
@@ -587,32 +674,106 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     idx = np.flatnonzero(free)
     rest = ~free
     left = rhs - a[rest].T @ fixed[rest]
-    # variables [z_free (k), τ]; τ hi_c − z_c ≤ 0 for free c; priced periods are equalities
-    tie = sp.csr_matrix(
-        (np.concatenate([-np.ones(k), np.minimum(hi[idx], TIE_COEF_CAP)]),
-         (np.concatenate([np.arange(k), np.arange(k)]), np.concatenate([np.arange(k),
-                                                                         np.full(k, k)]))),
-        shape=(k, k + 1),
-    )
-    cap_rows = sp.hstack([sp.csr_matrix(a[idx].T), sp.csr_matrix((a.shape[1], 1))]).tocsr()
     priced = dual > 1e-12
-    c = np.zeros(k + 1)
+    a_free, h = a[idx], hi[idx]
+    coef = np.minimum(h, TIE_COEF_CAP)
+    if k > TIE_SIFT_MIN:
+        got = _tie_break_sifted(a_free, h, coef, left, priced, z[idx])
+    else:
+        got = _tie_lp(a_free, h, coef, left, priced, np.arange(k), "highs-ipm")
+    if got is None:  # keep the step-1 optimum: it is optimal, only less evenly tied
+        return z
+    out = fixed.copy()
+    out[idx] = np.clip(got[0], 0.0, h)
+    return out
+
+
+def _tie_lp(a, h, coef, left, priced, work, method, quiet=False):
+    """The tie-break LP with the classes ``work`` as variables and every other class tied
+    to the smallest fulfilment (z_c = τ coef_c, in the τ column): max τ s.t. τ coef_c ≤ z_c
+    (c in ``work``), the capacity rows (equalities where ``priced``), 0 ≤ z ≤ h, τ ≤ 1.
+
+    Returns z for every class, and the prices of the capacity rows as HiGHS reports them
+    (minimising −τ: ≤ 0 on inequalities, either sign on equalities), and τ; None if the LP
+    failed (logged as a warning unless ``quiet``).
+    """
+    k, n_w = len(h), len(work)
+    tied = np.ones(k, dtype=bool)
+    tied[work] = False
+    tau_col = a[tied].T @ coef[tied]  # what the tied classes use per unit of τ
+    tie = sp.csr_matrix(
+        (np.concatenate([-np.ones(n_w), coef[work]]),
+         (np.concatenate([np.arange(n_w), np.arange(n_w)]),
+          np.concatenate([np.arange(n_w), np.full(n_w, n_w)]))),
+        shape=(n_w, n_w + 1),
+    )
+    cap_rows = sp.hstack([sp.csr_matrix(a[work].T), sp.csr_matrix(tau_col[:, None])]).tocsr()
+    c = np.zeros(n_w + 1)
     c[-1] = -1.0
     res = linprog(
         c,
         A_ub=sp.vstack([cap_rows[~priced], tie]).tocsr(),
-        b_ub=np.concatenate([left[~priced], np.zeros(k)]),
+        b_ub=np.concatenate([left[~priced], np.zeros(n_w)]),
         A_eq=cap_rows[priced] if priced.any() else None,
         b_eq=left[priced] if priced.any() else None,
-        bounds=np.vstack([_bounds(hi[idx]), [[0.0, 1.0]]]),
-        method="highs-ipm", options=OPTIONS,
+        bounds=np.vstack([_bounds(h[work]), [[0.0, 1.0]]]),
+        method=method, options=OPTIONS,
     )
-    if res.status != 0:  # keep the step-1 optimum: it is optimal, only less evenly tied
+    if res.status != 0:
+        if quiet:
+            return None
         log.warning("step-1 tie-break LP failed (%s); keeping the first optimum", res.message)
-        return z
-    out = fixed.copy()
-    out[idx] = np.clip(res.x[:k], 0.0, hi[idx])
-    return out
+        return None
+    tau = float(res.x[-1])
+    z = coef * tau
+    z[work] = res.x[:n_w]
+    m = np.zeros(len(left))
+    m[~priced] = res.ineqlin.marginals[:int((~priced).sum())]
+    if priced.any():
+        m[priced] = res.eqlin.marginals
+    return z, m, tau
+
+
+def _tie_break_sifted(a, h, coef, left, priced, z0):
+    """The tie-break LP over many free classes by sifting, exact.
+
+    At its optimum almost every free class sits at the smallest fulfilment (z_c = τ coef_c):
+    only classes that the capacity rows need above it (at most a few per row at a vertex, and
+    those at their cap) have their own value. So the LP is solved with a working set of
+    classes as variables and every other class tied to τ (:func:`_tie_lp`); a tied class
+    whose rise would raise τ at the LP's row prices (reduced cost −a_c·m < 0 beyond 1e-9
+    relative, and room above τ coef_c) joins the working set, until none is left: the row
+    prices then certify the whole LP's optimum. The first working set is the classes step 1
+    left highest relative to their caps and an even sample (so the rows' equalities can be
+    met); an infeasible working set is doubled. After :data:`SIFT_ROUNDS` rounds, or when the
+    working set passes 50 000 classes, the whole LP is solved instead.
+    """
+    k = len(h)
+    ratio = z0 / coef
+    order = np.argsort(-ratio, kind="stable")  # classes are canonically ordered: stable
+    size = min(SIFT_WORK, k)
+    work = np.zeros(k, dtype=bool)
+    work[order[:size]] = True
+    work[np.unique(np.linspace(0, k - 1, min(SIFT_SAMPLE, k)).astype(np.int64))] = True
+    for rounds in range(SIFT_ROUNDS):
+        if work.sum() > 50_000:
+            break
+        idx = np.flatnonzero(work)
+        got = _tie_lp(a, h, coef, left, priced, idx, SIFT_METHOD, quiet=True)
+        if got is None:  # e.g. the tied classes cannot meet the rows' equalities: grow
+            size = min(2 * size, k)
+            work[order[:size]] = True
+            continue
+        z, m, tau = got
+        d = -(a @ m)
+        room = h - tau * coef > 1e-12 * h
+        wrong = ~work & room & (d < -(1e-9 * (a @ np.abs(m)) + 1e-12))
+        log.debug("step-1 tie-break sifting round %d: %d classes in the LP, %d priced out "
+                  "wrongly", rounds, len(idx), int(wrong.sum()))
+        if not wrong.any():
+            return z, m, tau
+        work |= wrong
+    return _tie_lp(a, h, coef, left, priced, np.arange(k), "highs-ipm")
 
 
 def verify_step1(lam: np.ndarray, u: np.ndarray, requests: np.ndarray, capacity: np.ndarray
@@ -696,7 +857,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
     g *= sizes[:, None]
     capped = np.isfinite(ent_cap)
-    src_cap = np.where(capped, ent_cap * sizes, g.sum(axis=1))
+    src_cap = np.where(capped, ent_cap * sizes, row_reduce(np.add, g))
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
     # leaves the max flow unchanged and keeps every capacity within its component's total
@@ -705,10 +866,13 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if not g.any():
         return np.zeros_like(upper)
     # components: periods linked through classes with entitlement rows (a P × P graph)
-    link = (g > 0) & capped[:, None]
+    pos = g > 0
+    link = pos & capped[:, None]
     linked = link.astype(np.float32)
-    n_comp, comp_p = connected_components(sp.csr_matrix(linked.T @ linked), directed=False)
-    has_arc = (g > 0).any(axis=1)
+    n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
+                                          directed=False)
+    has_arc = row_reduce(np.logical_or, pos)
+    del pos, linked
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
@@ -724,20 +888,27 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
     k_per = k[comp_p]  # the scale of every arc into period p
-    np.ldexp(g, k_per[None, :], out=g)  # in place: g is not needed in float units again
+    # in place: g is not needed in float units again. A product with 2**k is exact and
+    # several times faster than ldexp, where 2**k and 2**-k are normal floats
+    fast = np.abs(k_per).max(initial=0) < 1000
+    if fast:
+        g *= np.exp2(k_per.astype(np.float64))[None, :]
+    else:
+        np.ldexp(g, k_per[None, :], out=g)
     g_int = np.floor(g, out=g).astype(np.int64).ravel()
     del g
     mid = np.flatnonzero(g_int > 0)
-    mid_c = mid // n_p
-    direct = ~capped[mid_c]
-    cls_nodes = 2 + np.arange(n_cls)
-    per_nodes = 2 + n_cls + np.arange(n_p)
-    tails = np.concatenate([np.zeros(len(src_cls), np.int64),
-                            np.where(direct, 0, cls_nodes[mid_c]), per_nodes])
-    heads = np.concatenate([cls_nodes[src_cls], per_nodes[mid % n_p],
-                            np.ones(n_p, np.int64)])
+    mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))  # OR-Tools' nodes: int32
+    # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
+    per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
+    tails = np.concatenate([np.zeros(len(src_cls), np.int32),
+                            np.where(capped[mid_c], mid_c + 2, 0).astype(np.int32),
+                            per_nodes])
+    heads = np.concatenate([(src_cls + 2).astype(np.int32), mid_p + np.int32(2 + n_cls),
+                            np.ones(n_p, np.int32)])
     caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
                            ints(sink_cap, k[comp_p])])
+    del g_int
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     status = flow.solve(0, 1)
@@ -745,7 +916,8 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
     y = np.zeros(n_cls * n_p)
     got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
-    y[mid] = np.ldexp(got, -k_per[mid % n_p])
+    y[mid] = got * np.exp2(-k_per.astype(np.float64))[mid_p] if fast else \
+        np.ldexp(got, -k_per[mid_p])
     return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
 
 
@@ -805,12 +977,15 @@ def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 
 
 def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
-                 weights: np.ndarray, ent: np.ndarray) -> tuple[np.ndarray, bool]:
+                 weights: np.ndarray, ent: np.ndarray, sizes: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, bool]:
     """Check one step-2 round b (N × P) and shrink it onto its limits where it breaks them.
 
     Limits: Σ_i b_it ≤ R_t per period, b ≤ gap (so a + b ≤ r), Σ_t w_t b_it ≤ ent_i per
     account with an entitlement row (+inf: none). Returns b and whether it was repaired.
-    NaN or negative amounts raise :class:`SolverFailure` naming the accounts.
+    NaN or negative amounts raise :class:`SolverFailure` naming the accounts. With
+    ``sizes``, each row stands for that many accounts with the same b, the same gap (the
+    smallest of theirs) and the same entitlement (its rows are classes of accounts).
 
     Parameters
     ----------
@@ -824,6 +999,8 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
         Weight per leftover period.
     ent : numpy.ndarray
         Entitlement cap per account (+inf: none).
+    sizes : numpy.ndarray, optional
+        Accounts per row (default: 1 each).
 
     Returns
     -------
@@ -858,40 +1035,84 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
         extra = extra.copy()
         extra[ent_rows] = np.minimum(weighted.T / weights[None, :], extra[ent_rows])
         repaired = True
-    if over(extra.sum(axis=0), remaining).any():
-        extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
+    if sizes is None:
+        if over(extra.sum(axis=0), remaining).any():
+            extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
+    elif over(sizes @ extra, remaining).any():
+        total = shrink_to(extra * sizes[:, None], np.maximum(remaining, 0.0))
+        extra, repaired = np.minimum(total / sizes[:, None], extra), True
     return extra, repaired
 
 
-def step2_iteration(
-    requests: np.ndarray,
-    alloc: np.ndarray,
-    share: np.ndarray,
-    currency: np.ndarray,
-    capacity: np.ndarray,
-    weights: np.ndarray,
-    convergence_threshold: float,
-    demand_gap_threshold: float,
-    strategy: str = "max_flow",
-    group: _Grouping | None = None,
-) -> tuple[np.ndarray, bool] | None:
-    """One leftover round: the extra allocation b (N × T) and whether it had to be repaired,
-    or None when a stopping rule holds.
+@dataclass
+class _Leftover:
+    """Step 2's state per class: every account of a class gets the same b each round, so
+    the unmet request of account i in period t is gap0_it − B_ct (gap0 = r − a after step 1,
+    B the class's step-2 total so far) and only the (C × T) arrays change from round to round.
 
-    Identical accounts (currency, requests, current allocation) form one class and get equal
-    b. The entitlement cap of an unmet account (only when at least two are unmet) is its
-    share renormalised over the unmet accounts times the weighted remaining capacity.
+    ``low`` / ``high`` are the smallest and largest gap0 over each class's accounts (they
+    differ only by the class's rounding, :data:`IDENTICAL_TOL`); ``share_min`` /
+    ``share_sum`` the smallest and summed entitlement share, ``count`` the accounts.
+    """
+
+    low: np.ndarray  # (C, T)
+    high: np.ndarray  # (C, T)
+    extra: np.ndarray  # (C, T) B
+    used: np.ndarray  # (T,) Σ_i a_it after step 1
+    share_min: np.ndarray  # (C,)
+    share_sum: np.ndarray  # (C,)
+    count: np.ndarray  # (C,) float
+
+    @classmethod
+    def after_step1(cls, group: _Grouping, requests: np.ndarray, first: np.ndarray,
+                    share: np.ndarray) -> _Leftover:
+        gap0 = requests - first
+        low, high = group.min_max(gap0)
+        return cls(low, high, np.zeros_like(low), first.sum(axis=0), group.min(share),
+                   group.sum(share), group.sizes.astype(np.float64))
+
+
+def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, threshold: float,
+                  group: _Grouping, requests: np.ndarray, first: np.ndarray,
+                  share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per class: how many of its accounts are unmet (some unmet request above
+    ``threshold`` in a leftover period), and their summed share. ``low`` is each class's
+    smallest unmet request in the leftover ``periods``. A class whose largest gap says unmet
+    and smallest says met (its accounts straddle the threshold within the class's rounding)
+    is counted account by account."""
+    every = row_reduce(np.logical_or, low > threshold)
+    count = np.where(every, state.count, 0.0)
+    shares = np.where(every, state.share_sum, 0.0)
+    if state.high is state.low:  # one account per class: nothing to straddle
+        return count, shares
+    extra = state.extra[:, periods]
+    some = row_reduce(np.logical_or, (state.high[:, periods] - extra) > threshold)
+    mixed = np.flatnonzero(some & ~every)
+    if mixed.size:
+        rows = np.flatnonzero(np.isin(group.ids, mixed))
+        cls_of = group.ids[rows]
+        gap = (requests[np.ix_(rows, periods)] - first[np.ix_(rows, periods)]) - extra[cls_of]
+        unmet = (gap > threshold).any(axis=1)
+        count += np.bincount(cls_of[unmet], minlength=len(count))
+        shares += np.bincount(cls_of[unmet], weights=share[rows[unmet]], minlength=len(count))
+    return count, shares
+
+
+def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
+                convergence_threshold: float, demand_gap_threshold: float,
+                strategy: str = "max_flow", mixed=None) -> tuple[np.ndarray, bool] | None:
+    """One leftover round on the classes: the extra allocation b per class (C × T) and
+    whether it had to be repaired, or None when a stopping rule holds.
+
+    Every account of a class gets the class's b (at most the smallest unmet request among
+    them), so identical accounts stay identical. The entitlement cap of an unmet account
+    (only when at least two are unmet) is its share renormalised over the unmet accounts
+    times the weighted remaining capacity.
 
     Parameters
     ----------
-    requests : numpy.ndarray
-        Requests r, accounts × periods (N × T).
-    alloc : numpy.ndarray
-        Current allocation a, N × T.
-    share : numpy.ndarray
-        Entitlement share per account.
-    currency : numpy.ndarray
-        Currency per account (N).
+    state : _Leftover
+        Per-class unmet requests and step-2 totals so far.
     capacity : numpy.ndarray
         Capacity per period (T).
     weights : numpy.ndarray
@@ -902,51 +1123,55 @@ def step2_iteration(
         An account is unmet while its unmet request exceeds this in a leftover period.
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
-    group : _Grouping, optional
-        The accounts' classes when the caller knows them (every account of a step-1 class
-        has the same allocation, so :func:`solve_periods` passes the step-1 classes);
-        by default they are found from currency, requests and allocation.
+    mixed : callable, optional
+        ``(periods, low) -> (count, shares)``: unmet accounts and their summed share per
+        class, given each class's smallest unmet request ``low`` in the leftover periods
+        (:func:`_unmet_counts`); by default every account of a class is taken as its
+        smallest unmet request says.
 
     Returns
     -------
     tuple of (numpy.ndarray, bool) or None
-        The extra allocation b (N × T) and whether it was repaired; None when no period is
-        left over or no account is unmet.
+        The extra allocation per class (C × T) and whether it was repaired; None when no
+        period is left over or no account is unmet.
 
     Raises
     ------
     LPError
         HiGHS did not solve an LP.
     fairalloc.solvers.verify.SolverFailure
-        An answer broke a limit beyond repair, naming the accounts or periods.
+        An answer broke a limit beyond repair, naming the classes or periods.
     """
     solver = STEP2_SOLVERS.get(strategy)
-    remaining = capacity - alloc.sum(axis=0)
+    sizes = state.count
+    remaining = capacity - (state.used + sizes @ state.extra)
     periods = np.flatnonzero(remaining > convergence_threshold * capacity)
     if periods.size == 0:
         return None
-    gap = requests[:, periods] - alloc[:, periods]
-    unmet = (gap > demand_gap_threshold).any(axis=1)
-    if not unmet.any():
+    cols = slice(None) if periods.size == len(capacity) else periods  # a view when all
+    low = state.low[:, cols] - state.extra[:, cols]  # each class's smallest unmet request
+    if mixed is None:
+        every = row_reduce(np.logical_or, low > demand_gap_threshold)
+        count, shares = np.where(every, sizes, 0.0), np.where(every, state.share_sum, 0.0)
+    else:
+        count, shares = mixed(periods, low)
+    n_unmet = float(count.sum())
+    if n_unmet == 0:
         return None
-    if group is None:
-        group = _group(currency, requests, alloc)
-    ids, sizes = group.ids, group.sizes
-    n_cls = len(sizes)
-    upper = np.maximum(group.min(gap), 0.0)  # (C, P)
+    upper = np.maximum(low, 0.0, out=low)  # (C, P)
     wp = weights[periods]
-    ent_cap = np.full(n_cls, np.inf)
-    if unmet.sum() >= 2:
-        budget = share[unmet].sum()
+    ent_cap = np.full(len(sizes), np.inf)
+    if n_unmet >= 2:
+        budget = float(shares.sum())
         # renormalised shares over the unmet accounts; equal shares when none holds currency
-        own = share / budget if budget > 0 else np.full(len(share), 1.0 / unmet.sum())
+        own = state.share_min / budget if budget > 0 else np.full(len(sizes), 1.0 / n_unmet)
         pool = float(wp @ remaining[periods])
-        unmet_cls = group.min((~unmet).astype(float)) == 0
-        ent_cap = np.where(unmet_cls, group.min(own) * pool, np.inf)
-    b_cls = np.clip(solver(upper, sizes.astype(np.float64), wp, remaining[periods], ent_cap),
-                    0.0, upper)
-    b, repaired = verify_round(b_cls[ids], remaining[periods], gap, wp, ent_cap[ids])
-    extra = np.zeros_like(alloc)
+        ent_cap = np.where(count > 0, own * pool, np.inf)
+    b_cls = np.clip(solver(upper, sizes, wp, remaining[periods], ent_cap), 0.0, upper)
+    b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
+    if isinstance(cols, slice):
+        return b, repaired
+    extra = np.zeros_like(state.extra)
     extra[:, periods] = b
     return extra, repaired
 
@@ -1040,27 +1265,37 @@ def solve_periods(
     group = _group(currency, requests)
     lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
-    alloc = first.copy()
     iterations = 0
-    if two_step:
+    second = np.zeros_like(first)
+    if two_step and max_iterations > 0:
+        # the rounds work on the classes (C × T), the accounts' arrays are read once here
+        # and written once at the end
+        state = _Leftover.after_step1(group, requests, first, share)
+
+        def mixed(periods, low):
+            return _unmet_counts(state, periods, low, demand_gap_threshold, group, requests,
+                                 first, share)
+
         for _ in range(max_iterations):
-            got = step2_iteration(requests, alloc, share, currency, capacity, weights,
-                                  convergence_threshold, demand_gap_threshold, step2_strategy,
-                                  group=group)
+            got = step2_round(state, capacity, weights, convergence_threshold,
+                              demand_gap_threshold, step2_strategy, mixed)
             if got is None:
                 break
             extra, repaired = got
             if repaired:
                 status = str(Status.REPAIRED)
-            gain = float(extra.sum(axis=0) @ weights)
-            alloc += extra
+            gain = float((state.count @ extra) @ weights)
+            state.extra += extra
             iterations += 1
             if gain < MIN_GAIN:
                 break
+        if iterations:
+            second = np.take(state.extra, group.ids, axis=0)
+    alloc = first + second
     verify_allocation(alloc, requests, capacity)
     if status != Status.OPTIMAL:
         log.warning("periods: a solver answer broke a limit and was shrunk onto it")
-    return PeriodSolution(first, alloc - first, lam, u, share, weights, price, iterations,
+    return PeriodSolution(first, second, lam, u, share, weights, price, iterations,
                           n_cls, status)
 
 

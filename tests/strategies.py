@@ -267,6 +267,37 @@ def periods_many_class_instances(draw, max_accounts: int = 150):
     return requests, currency, capacity
 
 
+@st.composite
+def periods_degenerate_instances(draw, max_accounts: int = 120):
+    """(requests N × T, currency N, capacity T) whose step-1 LP has many optima: one period;
+    requests proportional across periods (every class's reduced cost is a multiple of the
+    same number, so a binding period leaves them all free); capacities that tie the period
+    prices; or capacities every account fits at its cap. Some accounts repeat another."""
+    n = draw(st.integers(4, max_accounts))
+    kind = draw(st.sampled_from(["one period", "proportional", "tied prices", "all fit"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    base = rng.integers(1, 20, n).astype(float)
+    currency = rng.integers(1, 1000, n).astype(float) * (rng.random(n) > 0.05)
+    if kind == "one period":
+        requests = base[:, None]
+    elif kind == "proportional":
+        factors = rng.integers(1, 4, draw(st.integers(2, 4))).astype(float)
+        requests = base[:, None] * factors[None, :]
+    else:
+        requests = np.column_stack([base, rng.integers(1, 20, n).astype(float)])
+    twins = rng.random(n) < 0.2
+    source = rng.integers(0, n, n)
+    requests[twins], currency[twins] = requests[source[twins]], currency[source[twins]]
+    demand = requests.sum(axis=0)
+    if kind == "all fit":
+        capacity = demand * rng.uniform(1.0, 1.5)
+    elif kind == "tied prices":
+        capacity = np.floor(demand * 0.4)  # the same share of every period's demand
+    else:
+        capacity = np.floor(demand * rng.uniform(0.2, 0.8, len(demand)))
+    return requests, currency, capacity
+
+
 #: Values no periods parameter accepts, or only some do.
 PERIODS_JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0],
                                 1 + 2j, np.float32(2.0), np.int64(3)])

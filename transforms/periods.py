@@ -36,6 +36,7 @@ from fairalloc.transforms._tables import (
     code_rows,
     key_tuples,
     keyed_table,
+    multi_index,
     require_rows,
     split_groups,
     table_input,
@@ -160,12 +161,19 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
 
 
 def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
-    """Account code of every row, looking each run of equal keys up once."""
+    """Account code of every row, looking each run of equal keys up once; when the runs
+    name the currency table's accounts in its (sorted) order, as a table sorted by account
+    does, their codes are 0, 1, 2, … and nothing is looked up."""
     col = df[ACCOUNT]
     head = (col != col.shift(1)).fill_null(True).to_numpy()
-    (codes,) = code_rows(df.filter(pl.Series(head)), [(acc, [ACCOUNT], "account")],
-                         what="requests")
-    return codes[np.cumsum(head) - 1]
+    run = np.cumsum(head) - 1
+    heads = df.filter(pl.Series(head))
+    keys = acc.frame[ACCOUNT]
+    if (heads.height == keys.len() and heads.schema[ACCOUNT] == keys.dtype
+            and bool((heads[ACCOUNT] == keys).all())):
+        return run
+    (codes,) = code_rows(heads, [(acc, [ACCOUNT], "account")], what="requests")
+    return codes[run]
 
 
 def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
@@ -174,6 +182,9 @@ def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
     keys, col = per.frame[PERIOD], df[PERIOD]
     if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
         sorted_keys, values = keys.to_numpy(), col.to_numpy()
+        lo, hi = sorted_keys[0], sorted_keys[-1]
+        if hi - lo == len(sorted_keys) - 1 and values.min() >= lo and values.max() <= hi:
+            return values - lo  # consecutive keys (1 … T): the code is the offset
         codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
         if (sorted_keys[codes] == values).all():
             return codes
@@ -356,63 +367,87 @@ def allocate_periods(
         problem = _prepare(requests, currency, capacities)
         sol = _solve(problem, weights, opt)
         result = _result(problem, sol)
-    report = _report(problem, sol, sw.seconds)
+    report = _report(problem, sol, sw.seconds, result)
     log.info("allocate_periods: %d accounts × %d periods, %d step-2 iteration(s), %.3fs, %s",
              report.accounts, report.periods, report.iterations, report.wall_time_s,
              report.status)
     return PeriodAllocation(*result, report=report)
 
 
-def _binding(problem: _Problem, sol: kernels.PeriodSolution, alloc: np.ndarray) -> np.ndarray:
-    full = (alloc >= problem.requests * (1 - 1e-9)).all(axis=1)
+#: The ``binding`` labels by code (see :func:`_binding_codes`).
+BINDING = ("full", "entitlement", "capacity")
+
+
+def _binding_codes(problem: _Problem, sol: kernels.PeriodSolution,
+                   alloc: np.ndarray) -> np.ndarray:
+    """Code of each account's ``binding`` label in :data:`BINDING`."""
+    full = kernels.row_reduce(np.logical_and, alloc >= problem.requests * (1 - 1e-9))
     at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
-    return np.where(full, "full", np.where(at_cap, "entitlement", "capacity"))
+    return np.where(full, 0, np.where(at_cap, 1, 2))
+
+
+def _labels(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The ``binding`` labels of ``codes`` as a pandas string array: the three labels taken
+    by code (no string built per account)."""
+    return pd.array(list(BINDING), dtype=str).take(codes)
 
 
 def _result(problem: _Problem, sol: kernels.PeriodSolution):
-    t = problem.requests.shape[1]
-    alloc = sol.step1 + sol.step2
+    """The three result tables and the weighted step totals.
+
+    The (account, period) index is built from the keys and their codes (the account keys
+    are the currency table's, sorted and unique, so they are the level as they stand), and
+    the four value columns are written into one (4, N·T) block that pandas takes as it is:
+    no key is hashed again and no column copied again.
+    """
+    n, t = problem.requests.shape
+    block = np.empty((4, n * t))
+    block[0] = problem.requests.ravel()
+    block[1] = sol.step1.ravel()
+    block[2] = sol.step2.ravel()
+    alloc = np.add(sol.step1, sol.step2, out=block[3].reshape(n, t))
     acc_keys = problem.accounts
-    per_keys = problem.periods.frame[PERIOD].to_pandas()
-    index = pd.MultiIndex.from_product([acc_keys, per_keys], names=[ACCOUNT, PERIOD])
-    allocation = pd.DataFrame(
-        {"request": problem.requests.ravel(), "step1": sol.step1.ravel(),
-         "step2": sol.step2.ravel(), "allocation": alloc.ravel()},
-        index=index,
-    )
+    per_keys = pd.Index(problem.periods.frame[PERIOD].to_pandas(), name=PERIOD)
+    index = multi_index([(acc_keys, np.repeat(np.arange(n), t)),
+                         (per_keys, np.tile(np.arange(t), n))])
+    allocation = pd.DataFrame(block.T, index=index,
+                              columns=["request", "step1", "step2", "allocation"], copy=False)
+    w = sol.weights
+    weighted_alloc = alloc @ w
     accounts = pd.DataFrame(
         {"currency": problem.currency, "entitlement_share": sol.share,
          "lambda": sol.lam, "u_cap": sol.u_cap,
-         "weighted_request": problem.requests @ sol.weights,
-         "weighted_allocated": alloc @ sol.weights,
-         "binding": _binding(problem, sol, alloc)},
+         "weighted_request": problem.requests @ w,
+         "weighted_allocated": weighted_alloc,
+         "binding": _labels(_binding_codes(problem, sol, alloc))},
         index=acc_keys,
     )
     used = alloc.sum(axis=0)
     cap = problem.periods.values
     periods = pd.DataFrame(
-        {"capacity": cap, "weight": sol.weights, "used": used,
+        {"capacity": cap, "weight": w, "used": used,
          "utilization": np.divide(used, cap, out=np.zeros(t), where=cap > 0),
          "price": sol.price},
-        index=pd.Index(per_keys, name=PERIOD),
+        index=per_keys,
     )
-    step1_total = float(sol.step1.sum(axis=0) @ sol.weights)
-    step2_total = float(sol.step2.sum(axis=0) @ sol.weights)
+    step1_total = float(sol.step1.sum(axis=0) @ w)
+    step2_total = float(sol.step2.sum(axis=0) @ w)
     return allocation, accounts, periods, step1_total, step2_total, sol.iterations
 
 
-def _report(problem: _Problem, sol: kernels.PeriodSolution, seconds: float) -> PeriodReport:
-    w = sol.weights
-    alloc = sol.step1 + sol.step2
-    s1, s2 = float(sol.step1.sum(axis=0) @ w), float(sol.step2.sum(axis=0) @ w)
+def _report(problem: _Problem, sol: kernels.PeriodSolution, seconds: float,
+            result: tuple) -> PeriodReport:
+    """The report, from the result tables' totals (no pass over the N × T arrays again)."""
+    periods, s1, s2 = result[2], result[3], result[4]
+    used = periods["used"].to_numpy()
+    cap = problem.periods.values
     return PeriodReport(
         status=sol.status, wall_time_s=seconds, accounts=len(problem.accounts),
         periods=len(problem.periods), classes=sol.classes, iterations=sol.iterations,
-        total_capacity=float(problem.periods.values.sum()),
-        total_request=float(problem.requests.sum()), allocated=float(alloc.sum()),
+        total_capacity=float(cap.sum()),
+        total_request=float(problem.requests.sum()), allocated=float(used.sum()),
         step1_allocated=s1, step2_allocated=s2,
-        unallocated_capacity=float(np.maximum(problem.periods.values - alloc.sum(axis=0),
-                                              0).sum()),
+        unallocated_capacity=float(np.maximum(cap - used, 0).sum()),
     )
 
 
@@ -544,44 +579,50 @@ def allocate_resource(
     matrix = _amounts("requests", requests, (n, n_t),
                       lambda k: (ids.iloc[k[0]], int(per_no[k[1]])))
     currency = _amounts("cur", cur, (n,), lambda k: ids.iloc[k[0]])
+    # the ids as one array, converted once: pandas strings when every id is a string (what
+    # pandas would make of them in each table, at once instead of per table), else objects
+    text = pd.api.types.infer_dtype(id_list) == "string"
+    keys = pd.array(id_list, dtype=str) if text else ids.to_numpy()
     # accounts in sorted key order where the keys sort (as the tidy interface does), so both
-    # interfaces give the solver the same problem and the same bits back
+    # interfaces give the solver the same problem and the same bits back; strings sort by
+    # code point in pandas as in Python (the ids are unique: no ties to order)
     try:
-        order = np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64)
+        order = (np.asarray(keys.argsort(), dtype=np.int64) if text else
+                 np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64))
     except TypeError:
         order = np.arange(n)
     per = table_input(dict(zip(per_no.tolist(), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
-    problem = _Problem(pd.Index(ids.iloc[order].to_numpy(), name=ACCOUNT, tupleize_cols=False),
-                       currency[order], per, matrix[order])
+    problem = _Problem(pd.Index(keys.take(order), name=ACCOUNT, tupleize_cols=False),
+                       currency[order], per, np.take(matrix, order, axis=0))
     sol = _solve(problem, weights, opt)
     back = np.empty(n, dtype=np.int64)
     back[order] = np.arange(n)  # row of each caller account in the solved problem
     alloc = sol.step1 + sol.step2
     w = sol.weights
-    summary = pd.DataFrame({
-        "account_id": ids.to_numpy(), "cur": currency,
+    req = np.take(problem.requests, back, axis=0)  # in the caller's order
+    s1, s2 = np.take(sol.step1, back, axis=0), np.take(sol.step2, back, axis=0)
+    both = np.take(alloc, back, axis=0)
+    columns = {
+        "account_id": keys, "cur": currency,
         "entitlement_share": sol.share[back], "lambda": sol.lam[back],
-        "u_cap": sol.u_cap[back], "weighted_request": (problem.requests @ w)[back],
-        "weighted_allocated": (alloc @ w)[back],
-    })
-    kinds = (("req", problem.requests), ("alloc", alloc), ("step1_alloc", sol.step1),
-             ("step2_alloc", sol.step2))
+        "u_cap": sol.u_cap[back], "weighted_request": req @ w,
+        "weighted_allocated": both @ w,
+    }
+    kinds = (("req", req), ("alloc", both), ("step1_alloc", s1), ("step2_alloc", s2))
     for k in range(n_t):  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
         for name, values in kinds:
-            summary[f"{name}_period_{k + 1}"] = values[back, k]
-    # one row per (account, period, step) in the caller's order; step-2 rows above 1e-6
-    pos = np.repeat(np.arange(n), n_t)
-    period = np.tile(per_no, n)
-    s1, s2 = sol.step1[back].ravel(), sol.step2[back].ravel()
-    req = problem.requests[back].ravel()
-    keep = np.flatnonzero(s2 > 1e-6)
-    rows = np.concatenate([np.arange(n * n_t), keep])
-    step = np.concatenate([np.ones(n * n_t, np.int64), np.full(len(keep), 2, np.int64)])
-    sort = np.lexsort((step, period[rows], pos[rows]))
-    rows, step = rows[sort], step[sort]
+            columns[f"{name}_period_{k + 1}"] = values[:, k]
+    summary = pd.DataFrame(columns)
+    # one row per (account, period, step) in the caller's order: each (account, period) cell
+    # once for step 1, and once more right after for step 2 where that is above 1e-6
+    s1, s2, req = s1.ravel(), s2.ravel(), req.ravel()
+    twice = s2 > 1e-6
+    rows = np.repeat(np.arange(n * n_t), 1 + twice)
+    step = np.ones(len(rows), np.int64)
+    step[(np.cumsum(1 + twice) - 1)[twice]] = 2  # the second row of a cell is its step 2
     detailed = pd.DataFrame({
-        "account_id": ids.to_numpy()[pos[rows]], PERIOD: period[rows], "step": step,
+        "account_id": keys.take(rows // n_t), PERIOD: per_no[rows % n_t], "step": step,
         "allocation": np.where(step == 1, s1[rows], s2[rows]), "request": req[rows],
     })
     used = alloc.sum(axis=0)

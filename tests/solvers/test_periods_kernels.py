@@ -3,8 +3,10 @@ of every answer, and the step-2 strategies at any magnitude (issue 11)."""
 
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from fairalloc.solvers import periods as kernels
 from fairalloc.solvers.verify import SolverFailure
@@ -159,3 +161,46 @@ def test_zero_capacity_period_is_priced_so_that_lambda_zero_is_optimal():
     assert lam[0] == 0 and lam[1] == pytest.approx(u[1])
     reduced = requests.sum(axis=1) - requests @ price
     assert reduced[0] <= 1e-9  # λ_A = 0 is consistent with the prices
+
+
+def test_verify_round_counts_every_account_of_a_class_row():
+    # one row stands for 3 accounts of 2.0 each: 6.0 against 4.0 left, shrunk to 4/3 each;
+    # a row of 1 account next to it that fits is shrunk in proportion too
+    extra = np.array([[2.0], [1.0]])
+    got, repaired = kernels.verify_round(extra, np.array([4.0]), np.full((2, 1), 5.0),
+                                         np.ones(1), np.full(2, np.inf), np.array([3.0, 1.0]))
+    assert repaired
+    assert float(np.array([3.0, 1.0]) @ got[:, 0]) <= 4.0 * (1 + 1e-12)
+    assert got[0, 0] == pytest.approx(2.0 * 4.0 / 7.0) and got[1, 0] == pytest.approx(4.0 / 7.0)
+    fits, again = kernels.verify_round(extra, np.array([7.0]), np.full((2, 1), 5.0),
+                                       np.ones(1), np.full(2, np.inf), np.array([3.0, 1.0]))
+    assert not again and (fits == extra).all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_unmet_counts_per_class_equal_the_accounts_count(seed, t):
+    # accounts that differ by less than the class rounding (1e-6) share a class; with the
+    # threshold set to one of their gaps, some classes straddle it (met and unmet accounts)
+    rng = np.random.default_rng(seed)
+    n = 40
+    base = rng.integers(1, 6, (n // 4, t)).astype(float)
+    requests = np.repeat(base, 4, axis=0) + rng.integers(0, 4, (n, t)) * 1e-7
+    currency = np.repeat(rng.integers(1, 3, n // 4).astype(float), 4)
+    share = currency / currency.sum()
+    first = np.zeros_like(requests)
+    group = kernels._group(currency, requests)
+    assert len(group.sizes) < n  # near-identical accounts were grouped
+    state = kernels._Leftover.after_step1(group, requests, first, share)
+    state.extra[:] = rng.uniform(0, 1, state.extra.shape)  # some step-2 amount so far
+    periods = np.arange(t)
+    gap = requests - first - state.extra[group.ids]
+    threshold = float(rng.choice(gap.ravel()))
+    low = state.low[:, periods] - state.extra[:, periods]
+    count, shares = kernels._unmet_counts(state, periods, low, threshold, group, requests,
+                                          first, share)
+    unmet = (gap > threshold).any(axis=1)
+    n_cls = len(group.sizes)
+    assert count.tolist() == np.bincount(group.ids[unmet], minlength=n_cls).tolist()
+    assert shares == pytest.approx(np.bincount(group.ids[unmet], weights=share[unmet],
+                                               minlength=n_cls), abs=1e-15)

@@ -1,6 +1,7 @@
 """The step-1 LP solved by smoothed prices and sifting (many classes) against the plain LP
 over every account solved by HiGHS: the same optimum, a certificate of optimality, identical
-accounts identical (issue 16)."""
+accounts identical; and the step-1 tie-break LP solved by sifting against the same LP solved
+whole: the same smallest fulfilment λ/u among the free accounts (issue 16)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from hypothesis import given, settings
 from scipy.optimize import linprog
 
 from fairalloc.solvers import periods as kernels
-from tests.strategies import periods_many_class_instances
+from tests.strategies import periods_degenerate_instances, periods_many_class_instances
 
 
 def plain_optimum(requests, currency, capacity, weights) -> float:
@@ -78,3 +79,49 @@ def test_grouping_survives_a_hash_collision(monkeypatch):
     ids, sizes = kernels.classes(np.array([2.0, 1.0, 2.0, 1.0 + 1e-9]))
     assert ids[0] == ids[2] and ids[1] == ids[3] and ids[0] != ids[1]
     assert sorted(sizes.tolist()) == [2, 2]
+
+
+def smallest_free_fulfilment(requests, lam, price, u, weights) -> float:
+    """min λ/u over the accounts the optimum leaves free (zero reduced cost, u > 0): what the
+    documented tie-break maximises."""
+    big_w = requests @ weights
+    reduced = big_w - requests @ price
+    free = (np.abs(reduced) <= 1e-9 * (big_w + requests @ price) + 1e-12) & (u > 0)
+    return float((lam[free] / u[free]).min(initial=np.inf))
+
+
+@settings(max_examples=80, deadline=None)
+@given(periods_degenerate_instances())
+def test_sifted_tie_break_reaches_the_whole_tie_break(instance):
+    requests, currency, capacity = instance
+    weights = kernels.default_weights(requests)
+    got = {}
+    for tie_min in (2, 10**9):  # the tie-break sifted from 2 free classes on, or whole
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(kernels, "SIFT_MIN", 8)
+            mp.setattr(kernels, "SIFT_WORK", 4)
+            mp.setattr(kernels, "SIFT_SAMPLE", 5)
+            mp.setattr(kernels, "TIE_SIFT_MIN", tie_min)
+            lam = assert_step1_optimal(requests, currency, capacity, weights)
+            _, price, u, _, _, _ = kernels.step1(requests, currency, capacity, weights)
+        got[tie_min] = smallest_free_fulfilment(requests, lam, price, u, weights)
+    assert got[2] == pytest.approx(got[10**9], rel=1e-9, abs=1e-12)
+
+
+def test_sifted_tie_break_at_default_sizes():
+    # 30 000 accounts asking in proportion (r, 2r) with period 2 binding: every class is free,
+    # so the tie-break runs over ~10^4 classes, beyond TIE_SIFT_MIN
+    rng = np.random.default_rng(3)
+    base = rng.integers(1, 20, 30_000).astype(float)
+    requests = np.column_stack([base, 2 * base])
+    currency = rng.integers(1, 1000, 30_000).astype(float)
+    capacity = np.array([base.sum() * 0.5, base.sum() * 0.6])
+    weights = kernels.default_weights(requests)
+    lam = assert_step1_optimal(requests, currency, capacity, weights)
+    _, price, u, _, _, _ = kernels.step1(requests, currency, capacity, weights)
+    assert len(kernels.classes(currency, requests)[1]) > kernels.TIE_SIFT_MIN
+    # one binding period, every account free: the max-min answer is one λ/u for all
+    ratio = lam / u
+    assert ratio.max() == pytest.approx(ratio.min(), rel=1e-9)
+    assert smallest_free_fulfilment(requests, lam, price, u, weights) == pytest.approx(
+        ratio.min(), rel=1e-12)
