@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import max_flow
-from scipy.sparse import coo_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_keyed
@@ -397,6 +397,7 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
     side = np.zeros(n_g + n_k, bool)
     # one call for the narrow parts, one for each wide part
     calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
+    local_g, local_k = np.empty(n_g, np.int64), np.empty(n_k, np.int64)
     for which in calls:
         gs = np.flatnonzero(in_g & which[pg])
         ks = np.flatnonzero(in_k & which[pk])
@@ -404,8 +405,9 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
         if not (gs.size and ks.size):
             short[gs] = ask[gs].astype(np.int64)
             continue
-        lg = np.searchsorted(gs, ag[arcs])
-        lk = np.searchsorted(ks, ak[arcs])
+        local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
+        local_k[ks] = np.arange(ks.size)
+        lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
         f, d, u, cut = _max_flow(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
         x[arcs] = f / sg[ag[arcs]]
         short[gs], unused[ks] = d, u
@@ -482,7 +484,13 @@ def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
 
 def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
     """Connected components of the eligibility graph: codes per group and per resource."""
-    graph = coo_matrix((np.ones(len(arc_g)), (arc_g, n_g + arc_k)),
+    order = None if (np.diff(arc_g) >= 0).all() else np.argsort(arc_g, kind="stable")
+    heads = n_g + (arc_k if order is None else arc_k[order])  # rows: groups, in code order
+    index = np.int32 if max(len(arc_g), n_g + n_k) < 2**31 else np.int64  # scipy's own choice
+    indptr = np.zeros(n_g + n_k + 1, index)
+    np.cumsum(np.bincount(arc_g, minlength=n_g), out=indptr[1:n_g + 1])
+    indptr[n_g + 1:] = indptr[n_g]
+    graph = csr_matrix((np.ones(len(arc_g), np.int8), heads.astype(index), indptr),
                        shape=(n_g + n_k, n_g + n_k))
     count, label = connected_components(graph, directed=False)
     return label[:n_g].astype(np.int64), label[n_g:].astype(np.int64), int(count)
