@@ -398,13 +398,19 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
     # one call for the narrow parts, one for each wide part
     calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
     local_g, local_k = np.empty(n_g, np.int64), np.empty(n_k, np.int64)
+    asks = ask > 0  # groups asking nothing carry no flow and are never on a cut's source side:
+    # they stay out of the max flow (the others keep their order, so it runs the same)
     for which in calls:
-        gs = np.flatnonzero(in_g & which[pg])
+        members = in_g & which[pg]
         ks = np.flatnonzero(in_k & which[pk])
-        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag])
-        if not (gs.size and ks.size):
-            short[gs] = ask[gs].astype(np.int64)
+        if not (ks.size and members.any()):
+            short[members] = ask[members].astype(np.int64)
             continue
+        gs = np.flatnonzero(members & asks)
+        if not gs.size:
+            unused[ks] = give[ks].astype(np.int64)
+            continue
+        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag] & asks[ag])
         local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
         local_k[ks] = np.arange(ks.size)
         lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]

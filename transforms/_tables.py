@@ -77,7 +77,8 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
         return obj
     if isinstance(obj, pd.DataFrame):
         wanted = keys + ([value] if value else []) + (extra or [])
-        twice = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
+        twice = [] if obj.columns.is_unique else sorted(  # is_unique is cached: no mask
+            {str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
         if twice:
             raise InputTypeError(f"{what} has repeated columns", twice)
         in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
@@ -332,17 +333,25 @@ def keyed_table(
 
 
 def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
-    """Whether the integer key columns ``keys`` strictly increase row by row (lexicographic),
-    checked in numpy; False for other key types (they are sorted by polars)."""
+    """Whether the key columns ``keys`` strictly increase row by row (lexicographic), in the
+    order polars sorts them: integers compared in numpy, strings by polars' Series comparisons
+    (byte order, as its sort; no query engine). False for other key types (they are sorted)."""
     cols = [df[k] for k in keys]
-    if not all(c.dtype.is_integer() for c in cols):
+    if not all(c.dtype.is_integer() or c.dtype == pl.String for c in cols):
         return False
     greater = np.zeros(max(df.height - 1, 0), bool)
     equal = np.ones_like(greater)
     for c in cols:
-        a = c.to_numpy()
-        greater |= equal & (a[1:] > a[:-1])
-        equal &= a[1:] == a[:-1]
+        if c.dtype == pl.String:
+            later, earlier = c.slice(1), c.slice(0, len(greater))
+            greater |= equal & (later > earlier).to_numpy()
+            equal &= (later == earlier).to_numpy()
+        else:
+            a = c.to_numpy()
+            greater |= equal & (a[1:] > a[:-1])
+            equal &= a[1:] == a[:-1]
+        if not greater[~equal].all():  # already out of order: no need to look further
+            return False
     return bool(greater.all())
 
 
