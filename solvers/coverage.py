@@ -26,7 +26,10 @@ optimum is found by
        and no other group draws on them, so the component splits into (A, N(A)) and the rest,
        without the rest's arcs into N(A);
     3. repeating until every component is deliverable; the last max flow of a component
-       splits its totals into x_ik.
+       splits its totals into x_ik. On large networks (``GROUPED_ARCS``) each round's cut is
+       found on groups merged by their set of resources (the same minimum cuts, a far smaller
+       network), and flows are then computed only for the components the round finishes, at
+       the units they had in the round's common max flow.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
 scaled per component by a power of two from an upper bound of the component's own max flow
@@ -76,6 +79,9 @@ NOISE = 1e-12
 #: Water-fill steps allowed (every other step halves the bracket or the residual, so
 #: about 250 suffice for any float64 input; never reached in tests).
 MAX_STEPS = 500
+#: From this many arcs on, a round's max flow first finds the cut on groups merged by their
+#: resources, and flows are computed only for the components the round finishes.
+GROUPED_ARCS = 20_000
 #: A part of a max flow whose amounts span more than 2^(bits − WIDE) of its units gets a max
 #: flow of its own (2^61 units), so its resolution never depends on other components.
 WIDE = 24
@@ -351,7 +357,8 @@ class _Flow:
     fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
 
 
-def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
+def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None = None,
+           grouped: bool = False) -> _Flow:
     """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
     the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
 
@@ -362,6 +369,11 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
     part that could be minimal, so the minimum cuts stay the same. Parts whose amounts span
     more than 2^(bits − WIDE) of that bound get a max flow of their own with 2^61 units;
     the others share one, 2^61 / (their number) units each.
+
+    ``only`` (per part) solves those parts alone, at the units the call with every part gives
+    them (each max flow runs on disconnected parts, so a part's flows stay the same).
+    ``grouped`` finds only the shortages and the cut, on groups merged by their resources
+    (:func:`_max_flow_grouped`): no flows (``x`` stays 0).
     """
     n_g, n_k = len(s), len(b)
     in_g, in_k = part_g >= 0, part_k >= 0
@@ -397,6 +409,8 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
     side = np.zeros(n_g + n_k, bool)
     # one call for the narrow parts, one for each wide part
     calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
+    if only is not None:
+        calls = [which & only for which in calls]
     local_g, local_k = np.empty(n_g, np.int64), np.empty(n_k, np.int64)
     asks = ask > 0  # groups asking nothing carry no flow and are never on a cut's source side:
     # they stay out of the max flow (the others keep their order, so it runs the same)
@@ -414,8 +428,10 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
         local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
         local_k[ks] = np.arange(ks.size)
         lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
-        f, d, u, cut = _max_flow(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
-        x[arcs] = f / sg[ag[arcs]]
+        solve = _max_flow_grouped if grouped else _max_flow
+        f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
+        if f is not None:
+            x[arcs] = f / sg[ag[arcs]]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
@@ -435,7 +451,8 @@ def _max_flow(ag, ak, ask, give):
     tails = np.concatenate([np.full(n_g, src), ag, n_g + np.arange(n_k)])
     heads = np.concatenate([np.arange(n_g), n_g + ak, np.full(n_k, snk)])
     caps = np.concatenate([ask, np.full(m, 2**62, np.int64), give])
-    ids = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
+    ids = flow.add_arcs_with_capacity(tails.astype(np.int64, copy=False),
+                                      heads.astype(np.int64, copy=False), caps)
     status = flow.solve(src, snk)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, Status.ERROR, f"max flow failed with status {status}")
@@ -446,6 +463,52 @@ def _max_flow(ag, ak, ask, give):
         nodes = np.asarray(flow.get_source_side_min_cut(), np.int64)
         cut[nodes[nodes < n_g + n_k]] = True
     return got[n_g:n_g + m], short, give - got[n_g + m:], cut
+
+
+def _max_flow_grouped(ag, ak, ask, give):
+    """:func:`_max_flow`'s shortages and cut without its flows, on a smaller network: groups
+    with the same resources merge into one node asking their sum (capped at 2^62, as every
+    capacity). The minimum cuts are the same (given the resources on its source side, a
+    cut's cheapest groups are those whose resources all lie there, merged or not), so is the
+    max flow value; each merged node's shortage is reported on its first group, its side on
+    all. Returns (None, short per group, unused per resource, cut)."""
+    n_g = len(ask)
+    order = np.lexsort((ak, ag))
+    ks = ak[order]
+    deg = np.bincount(ag, minlength=n_g)
+    first = np.cumsum(deg) - deg
+    node = np.empty(n_g, np.int64)
+    tails, heads, count = [], [], 0
+    bits = max(int(len(give) - 1).bit_length(), 1)
+    for d in np.unique(deg):  # one pass per degree, not per group
+        gs = np.flatnonzero(deg == d)
+        rows = ks[first[gs, None] + np.arange(d)]
+        if d * bits <= 62:  # each neighbourhood packed into one integer
+            packed = np.zeros(len(gs), np.int64)
+            for j in range(d):
+                packed = (packed << bits) | rows[:, j]
+            _, keep, inv = np.unique(packed, return_index=True, return_inverse=True)
+            uniq = rows[keep]
+        else:
+            uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+        node[gs] = count + inv.ravel()
+        tails.append(np.repeat(count + np.arange(len(uniq)), d))
+        heads.append(uniq.ravel())
+        count += len(uniq)
+    # exact integer sums of the asks, in two halves (no int64 overflow), capped at 2^62
+    high = np.zeros(count, np.int64)
+    low = np.zeros(count, np.int64)
+    np.add.at(high, node, ask >> 31)
+    np.add.at(low, node, ask & (2**31 - 1))
+    high += low >> 31
+    low &= 2**31 - 1
+    merged = np.where(high >= 2**31, 2**62, (high << 31) | low)
+    _, short_m, unused, cut_m = _max_flow(np.concatenate(tails), np.concatenate(heads),
+                                         merged, give)
+    short = np.zeros(n_g, np.int64)
+    _, rep = np.unique(node, return_index=True)
+    short[rep] = short_m
+    return None, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
 
 
 def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
@@ -576,8 +639,11 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
         ag, ak = arc_g[arcs], arc_k[arcs]
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
-        fl = _flows(ag, ak, s, b, np.where(open_c[comp_g], comp_g, -1),
-                    np.where(open_c[comp_k], comp_k, -1), n_comp)
+        part_g = np.where(open_c[comp_g], comp_g, -1)
+        part_k = np.where(open_c[comp_k], comp_k, -1)
+        # large networks: the cut first, on merged groups; flows only for what it finishes
+        grouped = len(ag) >= GROUPED_ARCS
+        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped)
         scale = np.ones(n_comp)
         scale[comp_g] = fl.scale_g
         missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)
@@ -608,6 +674,8 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         newly = open_c & ~split
         total = np.where(newly[comp_g], s, total)
         keep = newly[comp_g[ag]]
+        if grouped and newly.any():
+            fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, only=newly)
         x[arcs[keep]] = fl.x[keep]
         done = done | newly
         if not split.any():
