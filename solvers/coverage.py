@@ -471,30 +471,32 @@ def _max_flow_grouped(ag, ak, ask, give):
     capacity). The minimum cuts are the same (given the resources on its source side, a
     cut's cheapest groups are those whose resources all lie there, merged or not), so is the
     max flow value; each merged node's shortage is reported on its first group, its side on
-    all. Returns (None, short per group, unused per resource, cut)."""
-    n_g = len(ask)
-    order = np.lexsort((ak, ag))
-    ks = ak[order]
+    all. A group's resources are packed into one integer (with their number); where they do
+    not fit in 63 bits the plain max flow answers. Returns (None, short per group, unused per
+    resource, cut)."""
+    n_g, m = len(ask), len(ag)
     deg = np.bincount(ag, minlength=n_g)
-    first = np.cumsum(deg) - deg
-    node = np.empty(n_g, np.int64)
-    tails, heads, count = [], [], 0
     bits = max(int(len(give) - 1).bit_length(), 1)
-    for d in np.unique(deg):  # one pass per degree, not per group
-        gs = np.flatnonzero(deg == d)
-        rows = ks[first[gs, None] + np.arange(d)]
-        if d * bits <= 62:  # each neighbourhood packed into one integer
-            packed = np.zeros(len(gs), np.int64)
-            for j in range(d):
-                packed = (packed << bits) | rows[:, j]
-            _, keep, inv = np.unique(packed, return_index=True, return_inverse=True)
-            uniq = rows[keep]
-        else:
-            uniq, inv = np.unique(rows, axis=0, return_inverse=True)
-        node[gs] = count + inv.ravel()
-        tails.append(np.repeat(count + np.arange(len(uniq)), d))
-        heads.append(uniq.ravel())
-        count += len(uniq)
+    top = int(deg.max(initial=0))
+    if bits * top + top.bit_length() > 63:
+        return (None, *_max_flow(ag, ak, ask, give)[1:])
+    if m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():  # by group, then resource
+        order = np.lexsort((ak, ag))
+        ag, ak = ag[order], ak[order]
+    first = np.cumsum(deg) - deg
+    pos = np.arange(m) - first[ag]  # an arc's place among its group's
+    with_arcs = np.flatnonzero(deg)
+    packed = np.zeros(n_g, np.int64)
+    if m:
+        packed[with_arcs] = np.add.reduceat(ak.astype(np.int64) << (bits * pos), first[with_arcs])
+    packed |= deg.astype(np.int64) << (bits * top)
+    key, node = np.unique(packed, return_inverse=True)
+    node = node.ravel()
+    count = len(key)
+    deg_u = key >> (bits * top)
+    tails = np.repeat(np.arange(count), deg_u)
+    at = np.arange(len(tails)) - np.repeat(np.cumsum(deg_u) - deg_u, deg_u)
+    heads = (key[tails] >> (bits * at)) & ((1 << bits) - 1)
     # exact integer sums of the asks, in two halves (no int64 overflow), capped at 2^62
     high = np.zeros(count, np.int64)
     low = np.zeros(count, np.int64)
@@ -503,10 +505,10 @@ def _max_flow_grouped(ag, ak, ask, give):
     high += low >> 31
     low &= 2**31 - 1
     merged = np.where(high >= 2**31, 2**62, (high << 31) | low)
-    _, short_m, unused, cut_m = _max_flow(np.concatenate(tails), np.concatenate(heads),
-                                         merged, give)
+    _, short_m, unused, cut_m = _max_flow(tails, heads, merged, give)
+    rep = np.empty(count, np.int64)
+    rep[node[::-1]] = np.arange(n_g)[::-1]  # each node's first group
     short = np.zeros(n_g, np.int64)
-    _, rep = np.unique(node, return_index=True)
     short[rep] = short_m
     return None, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
 
