@@ -79,6 +79,8 @@ NOISE = 1e-12
 #: Water-fill steps allowed (every other step halves the bracket or the residual, so
 #: about 250 suffice for any float64 input; never reached in tests).
 MAX_STEPS = 500
+#: Label passes :func:`_components` makes before it leaves the work to scipy.
+PROPAGATION_PASSES = 8
 #: From this many arcs on, a round's max flow first finds the cut on groups merged by their
 #: resources, and flows are computed only for the components the round finishes.
 GROUPED_ARCS = 20_000
@@ -554,7 +556,49 @@ def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
 
 
 def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
-    """Connected components of the eligibility graph: codes per group and per resource."""
+    """Connected components of the eligibility graph: codes per group and per resource,
+    numbered in the order of each component's first node (groups, then resources).
+
+    Each resource takes the least resource code among the groups it shares, and labels
+    follow their own chains (pointer jumping), until nothing changes: a few vectorised passes
+    on usual networks, with no graph to build. Networks that take more passes (long chains of
+    resources) go to scipy's connected components, which numbers them the same way.
+    """
+    lab = np.arange(n_k)
+    for _ in range(PROPAGATION_PASSES):
+        reach = np.full(n_g, n_k)
+        np.minimum.at(reach, arc_g, lab[arc_k])
+        new = lab.copy()
+        np.minimum.at(new, arc_k, reach[arc_g])
+        while True:  # labels point at smaller codes: each jump halves every chain
+            jump = new[new]
+            if (jump == new).all():
+                break
+            new = jump
+        if (new == lab).all():
+            break
+        lab = new
+    else:
+        return _scipy_components(arc_g, arc_k, n_g, n_k)
+    # number the components by their first node: the least group of each, else its resource
+    first = n_g + np.arange(n_k)
+    np.minimum.at(first, lab[arc_k], arc_g)
+    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
+    roots = np.flatnonzero(lab == np.arange(n_k))
+    order = np.argsort(np.concatenate([first[roots], np.flatnonzero(alone)]), kind="stable")
+    code = np.empty(len(order), np.int64)
+    code[order] = np.arange(len(order))
+    of_root = np.empty(n_k, np.int64)
+    of_root[roots] = code[:len(roots)]
+    comp_k = of_root[lab]
+    comp_g = np.empty(n_g, np.int64)
+    comp_g[arc_g] = comp_k[arc_k]
+    comp_g[alone] = code[len(roots):]
+    return comp_g, comp_k, len(order)
+
+
+def _scipy_components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_components` by scipy's connected components on the graph in CSR form."""
     order = None if (np.diff(arc_g) >= 0).all() else np.argsort(arc_g, kind="stable")
     heads = n_g + (arc_k if order is None else arc_k[order])  # rows: groups, in code order
     index = np.int32 if max(len(arc_g), n_g + n_k) < 2**31 else np.int64  # scipy's own choice
