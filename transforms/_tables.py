@@ -132,6 +132,9 @@ def _columns(cols: dict[str, Any], keys: Sequence[str], what: str) -> pl.DataFra
     """
     out = []
     for k, v in cols.items():
+        if isinstance(v.dtype, np.dtype) and v.dtype.kind in "fiu":  # numbers in numpy: as
+            out.append(pl.Series(k, v.to_numpy(), nan_to_null=True))  # from_pandas, cheaper
+            continue
         try:
             s = pl.from_pandas(v).alias(k)
         except Exception:
