@@ -357,10 +357,11 @@ class _Flow:
     scale_k: np.ndarray
     bound: np.ndarray  # per part: an upper bound of its max flow (real amounts)
     fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
+    units: tuple  # the integer scaling of the call, for a later call on some of its parts
 
 
 def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None = None,
-           grouped: bool = False) -> _Flow:
+           grouped: bool = False, units: tuple | None = None) -> _Flow:
     """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
     the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
 
@@ -373,38 +374,44 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
     the others share one, 2^61 / (their number) units each.
 
     ``only`` (per part) solves those parts alone, at the units the call with every part gives
-    them (each max flow runs on disconnected parts, so a part's flows stay the same).
+    them (each max flow runs on disconnected parts, so a part's flows stay the same);
+    ``units`` are that call's scaling (:attr:`_Flow.units`), reused rather than recomputed.
     ``grouped`` finds only the shortages and the cut, on groups merged by their resources
     (:func:`_max_flow_grouped`): no flows (``x`` stays 0).
     """
     n_g, n_k = len(s), len(b)
-    in_g, in_k = part_g >= 0, part_k >= 0
-    reach = np.bincount(ak, weights=s[ag], minlength=n_k)
-    room = np.bincount(ag, weights=b[ak], minlength=n_g)
-    give_r = np.where(in_k, np.minimum(b, reach), 0.0)
-    take_r = np.where(in_g, np.minimum(s, room), 0.0)
-    pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
-    bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
-                       np.bincount(pg, weights=take_r, minlength=n_part))
-    low = np.full(n_part, np.inf)
-    np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
-    np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
-    flowing = bound > 0
-    shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
-    with np.errstate(divide="ignore"):
-        wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
-    narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
-    exp = np.frexp(np.where(flowing, bound, 1.0))[1]
-    scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
-    sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
-    big = float(2**62)
-    ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
-    # a resource gives no more than its groups ask for (this keeps a supply far above its
-    # part's needs inside int64 without changing the max flow); their float sum is raised by
-    # far more than its rounding so that it never falls below the integer sum
-    reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
-    give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
-                                     np.floor(np.minimum(reach_up, big))), 0.0)
+    if units is None:
+        in_g, in_k = part_g >= 0, part_k >= 0
+        reach = np.bincount(ak, weights=s[ag], minlength=n_k)
+        room = np.bincount(ag, weights=b[ak], minlength=n_g)
+        give_r = np.where(in_k, np.minimum(b, reach), 0.0)
+        take_r = np.where(in_g, np.minimum(s, room), 0.0)
+        pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
+        bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
+                           np.bincount(pg, weights=take_r, minlength=n_part))
+        low = np.full(n_part, np.inf)
+        np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
+        np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
+        flowing = bound > 0
+        shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
+        with np.errstate(divide="ignore"):
+            wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
+        narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
+        exp = np.frexp(np.where(flowing, bound, 1.0))[1]
+        scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
+        sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
+        big = float(2**62)
+        ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
+        # a resource gives no more than its groups ask for (this keeps a supply far above its
+        # part's needs inside int64 without changing the max flow); their float sum is raised by
+        # far more than its rounding so that it never falls below the integer sum
+        reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
+        give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
+                                         np.floor(np.minimum(reach_up, big))), 0.0)
+        units = (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
+                 narrow_bits)
+    (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
+     narrow_bits) = units
     x = np.zeros(len(ag))
     short = np.zeros(n_g, np.int64)
     unused = np.zeros(n_k, np.int64)
@@ -438,7 +445,7 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
         1.0, narrow_bits - exp)) < 2.0**WIDE)
-    return _Flow(x, short, unused, side, sg, sk, bound, fine)
+    return _Flow(x, short, unused, side, sg, sk, bound, fine, units)
 
 
 def _max_flow(ag, ak, ask, give):
@@ -721,7 +728,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         total = np.where(newly[comp_g], s, total)
         keep = newly[comp_g[ag]]
         if grouped and newly.any():
-            fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, only=newly)
+            fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, only=newly, units=fl.units)
         x[arcs[keep]] = fl.x[keep]
         done = done | newly
         if not split.any():
