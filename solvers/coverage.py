@@ -326,6 +326,8 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
             s = np.where(narrow[comp], mixed, s)
             final_t = np.where(narrow, hi, final_t)
         active &= ~(hit | narrow)
+        if not active.any():  # no step left to take
+            break
         # Newton from t while it stays inside the bracket and halves the residual; else a
         # bisection. So every other step at least halves the residual or the bracket.
         slope = np.bincount(comp, weights=ds, minlength=n_comp)
