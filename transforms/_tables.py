@@ -467,7 +467,8 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
                 pl.Series(np.where(found, pos, -1)).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
             # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
-            return col.cast(pl.Enum(keys), strict=False).to_physical()
+            # the Enum's codes read from arrow: to_physical would start the query engine
+            return pl.from_arrow(col.cast(pl.Enum(keys), strict=False).to_arrow().indices)
         return col.replace_strict(keys, pl.int_range(0, len(keys), eager=True), default=None)
     right = table.frame.lazy().select(
         [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]
