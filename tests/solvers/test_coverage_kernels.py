@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from hypothesis import given
-from hypothesis import strategies as st
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -15,7 +14,7 @@ from fairalloc.solvers.coverage import (
     verify,
 )
 from fairalloc.solvers.verify import SolverFailure
-from tests.strategies import SEGMENTED_VALUES
+from tests.strategies import BIPARTITE_GRAPHS, SEGMENTED_VALUES
 
 
 @given(SEGMENTED_VALUES)
@@ -75,11 +74,11 @@ def test_one_group_takes_the_whole_supply(loss, population):
     assert sol.x[0] <= population / 2 and sol.x[0] == pytest.approx(population / 2, rel=1e-12)
 
 
-@given(st.integers(0, 12), st.integers(0, 12),
-       st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)), max_size=40), st.booleans())
-def test_components_by_labels_match_scipys(n_g, n_k, pairs, chain):
+@given(BIPARTITE_GRAPHS)
+def test_components_by_labels_match_scipys(graph_spec):
     """The label passes give scipy's components, numbered alike (chains of resources longer
     than the passes allow go to scipy itself)."""
+    n_g, n_k, pairs, chain = graph_spec
     if chain:  # group i joins resources i and i + 1: a path through every resource
         pairs = [(i, i) for i in range(min(n_g, n_k))] + [
             (i, i + 1) for i in range(min(n_g, n_k - 1))]
