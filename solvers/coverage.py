@@ -26,7 +26,10 @@ optimum is found by
        and no other group draws on them, so the component splits into (A, N(A)) and the rest,
        without the rest's arcs into N(A);
     3. repeating until every component is deliverable; the last max flow of a component
-       splits its totals into x_ik.
+       splits its totals into x_ik. On large networks (``GROUPED_ARCS``) each round's cut is
+       found on groups merged by their set of resources (the same minimum cuts, a far smaller
+       network), and flows are then computed only for the components the round finishes, at
+       the units they had in the round's common max flow.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
 scaled per component by a power of two from an upper bound of the component's own max flow
@@ -61,7 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ortools.graph.python import max_flow
-from scipy.sparse import coo_matrix
+from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_keyed
@@ -76,6 +79,11 @@ NOISE = 1e-12
 #: Water-fill steps allowed (every other step halves the bracket or the residual, so
 #: about 250 suffice for any float64 input; never reached in tests).
 MAX_STEPS = 500
+#: Label passes :func:`_components` makes before it leaves the work to scipy.
+PROPAGATION_PASSES = 8
+#: From this many arcs on, a round's max flow first finds the cut on groups merged by their
+#: resources, and flows are computed only for the components the round finishes.
+GROUPED_ARCS = 20_000
 #: A part of a max flow whose amounts span more than 2^(bits − WIDE) of its units gets a max
 #: flow of its own (2^61 units), so its resolution never depends on other components.
 WIDE = 24
@@ -318,6 +326,8 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
             s = np.where(narrow[comp], mixed, s)
             final_t = np.where(narrow, hi, final_t)
         active &= ~(hit | narrow)
+        if not active.any():  # no step left to take
+            break
         # Newton from t while it stays inside the bracket and halves the residual; else a
         # bisection. So every other step at least halves the residual or the bracket.
         slope = np.bincount(comp, weights=ds, minlength=n_comp)
@@ -349,9 +359,11 @@ class _Flow:
     scale_k: np.ndarray
     bound: np.ndarray  # per part: an upper bound of its max flow (real amounts)
     fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
+    units: tuple  # the integer scaling of the call, for a later call on some of its parts
 
 
-def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
+def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None = None,
+           grouped: bool = False, units: tuple | None = None) -> _Flow:
     """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
     the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
 
@@ -362,57 +374,80 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int) -> _Flow:
     part that could be minimal, so the minimum cuts stay the same. Parts whose amounts span
     more than 2^(bits − WIDE) of that bound get a max flow of their own with 2^61 units;
     the others share one, 2^61 / (their number) units each.
+
+    ``only`` (per part) solves those parts alone, at the units the call with every part gives
+    them (each max flow runs on disconnected parts, so a part's flows stay the same);
+    ``units`` are that call's scaling (:attr:`_Flow.units`), reused rather than recomputed.
+    ``grouped`` finds only the shortages and the cut, on groups merged by their resources
+    (:func:`_max_flow_grouped`): no flows (``x`` stays 0).
     """
     n_g, n_k = len(s), len(b)
-    in_g, in_k = part_g >= 0, part_k >= 0
-    reach = np.bincount(ak, weights=s[ag], minlength=n_k)
-    room = np.bincount(ag, weights=b[ak], minlength=n_g)
-    give_r = np.where(in_k, np.minimum(b, reach), 0.0)
-    take_r = np.where(in_g, np.minimum(s, room), 0.0)
-    pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
-    bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
-                       np.bincount(pg, weights=take_r, minlength=n_part))
-    low = np.full(n_part, np.inf)
-    np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
-    np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
-    flowing = bound > 0
-    shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
-    with np.errstate(divide="ignore"):
-        wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
-    narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
-    exp = np.frexp(np.where(flowing, bound, 1.0))[1]
-    scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
-    sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
-    big = float(2**62)
-    ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
-    # a resource gives no more than its groups ask for (this keeps a supply far above its
-    # part's needs inside int64 without changing the max flow); their float sum is raised by
-    # far more than its rounding so that it never falls below the integer sum
-    reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
-    give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
-                                     np.floor(np.minimum(reach_up, big))), 0.0)
+    if units is None:
+        in_g, in_k = part_g >= 0, part_k >= 0
+        reach = np.bincount(ak, weights=s[ag], minlength=n_k)
+        room = np.bincount(ag, weights=b[ak], minlength=n_g)
+        give_r = np.where(in_k, np.minimum(b, reach), 0.0)
+        take_r = np.where(in_g, np.minimum(s, room), 0.0)
+        pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
+        bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
+                           np.bincount(pg, weights=take_r, minlength=n_part))
+        low = np.full(n_part, np.inf)
+        np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
+        np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
+        flowing = bound > 0
+        shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
+        with np.errstate(divide="ignore"):
+            wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
+        narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
+        exp = np.frexp(np.where(flowing, bound, 1.0))[1]
+        scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
+        sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
+        big = float(2**62)
+        ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
+        # a resource gives no more than its groups ask for (this keeps a supply far above its
+        # part's needs inside int64 without changing the max flow); their float sum is raised by
+        # far more than its rounding so that it never falls below the integer sum
+        reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
+        give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
+                                         np.floor(np.minimum(reach_up, big))), 0.0)
+        units = (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
+                 narrow_bits)
+    (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
+     narrow_bits) = units
     x = np.zeros(len(ag))
     short = np.zeros(n_g, np.int64)
     unused = np.zeros(n_k, np.int64)
     side = np.zeros(n_g + n_k, bool)
     # one call for the narrow parts, one for each wide part
     calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
+    if only is not None:
+        calls = [which & only for which in calls]
+    local_g, local_k = np.empty(n_g, np.int64), np.empty(n_k, np.int64)
+    asks = ask > 0  # groups asking nothing carry no flow and are never on a cut's source side:
+    # they stay out of the max flow (the others keep their order, so it runs the same)
     for which in calls:
-        gs = np.flatnonzero(in_g & which[pg])
+        members = in_g & which[pg]
         ks = np.flatnonzero(in_k & which[pk])
-        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag])
-        if not (gs.size and ks.size):
-            short[gs] = ask[gs].astype(np.int64)
+        if not (ks.size and members.any()):
+            short[members] = ask[members].astype(np.int64)
             continue
-        lg = np.searchsorted(gs, ag[arcs])
-        lk = np.searchsorted(ks, ak[arcs])
-        f, d, u, cut = _max_flow(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
-        x[arcs] = f / sg[ag[arcs]]
+        gs = np.flatnonzero(members & asks)
+        if not gs.size:
+            unused[ks] = give[ks].astype(np.int64)
+            continue
+        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag] & asks[ag])
+        local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
+        local_k[ks] = np.arange(ks.size)
+        lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
+        solve = _max_flow_grouped if grouped else _max_flow
+        f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
+        if f is not None:
+            x[arcs] = f / sg[ag[arcs]]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
         1.0, narrow_bits - exp)) < 2.0**WIDE)
-    return _Flow(x, short, unused, side, sg, sk, bound, fine)
+    return _Flow(x, short, unused, side, sg, sk, bound, fine, units)
 
 
 def _max_flow(ag, ak, ask, give):
@@ -427,7 +462,8 @@ def _max_flow(ag, ak, ask, give):
     tails = np.concatenate([np.full(n_g, src), ag, n_g + np.arange(n_k)])
     heads = np.concatenate([np.arange(n_g), n_g + ak, np.full(n_k, snk)])
     caps = np.concatenate([ask, np.full(m, 2**62, np.int64), give])
-    ids = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
+    ids = flow.add_arcs_with_capacity(tails.astype(np.int64, copy=False),
+                                      heads.astype(np.int64, copy=False), caps)
     status = flow.solve(src, snk)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, Status.ERROR, f"max flow failed with status {status}")
@@ -438,6 +474,54 @@ def _max_flow(ag, ak, ask, give):
         nodes = np.asarray(flow.get_source_side_min_cut(), np.int64)
         cut[nodes[nodes < n_g + n_k]] = True
     return got[n_g:n_g + m], short, give - got[n_g + m:], cut
+
+
+def _max_flow_grouped(ag, ak, ask, give):
+    """:func:`_max_flow`'s shortages and cut without its flows, on a smaller network: groups
+    with the same resources merge into one node asking their sum (capped at 2^62, as every
+    capacity). The minimum cuts are the same (given the resources on its source side, a
+    cut's cheapest groups are those whose resources all lie there, merged or not), so is the
+    max flow value; each merged node's shortage is reported on its first group, its side on
+    all. A group's resources are packed into one integer (with their number); where they do
+    not fit in 63 bits the plain max flow answers. Returns (None, short per group, unused per
+    resource, cut)."""
+    n_g, m = len(ask), len(ag)
+    deg = np.bincount(ag, minlength=n_g)
+    bits = max(int(len(give) - 1).bit_length(), 1)
+    top = int(deg.max(initial=0))
+    if bits * top + top.bit_length() > 63:
+        return (None, *_max_flow(ag, ak, ask, give)[1:])
+    if m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():  # by group, then resource
+        order = np.lexsort((ak, ag))
+        ag, ak = ag[order], ak[order]
+    first = np.cumsum(deg) - deg
+    pos = np.arange(m) - first[ag]  # an arc's place among its group's
+    with_arcs = np.flatnonzero(deg)
+    packed = np.zeros(n_g, np.int64)
+    if m:
+        packed[with_arcs] = np.add.reduceat(ak.astype(np.int64) << (bits * pos), first[with_arcs])
+    packed |= deg.astype(np.int64) << (bits * top)
+    key, node = np.unique(packed, return_inverse=True)
+    node = node.ravel()
+    count = len(key)
+    deg_u = key >> (bits * top)
+    tails = np.repeat(np.arange(count), deg_u)
+    at = np.arange(len(tails)) - np.repeat(np.cumsum(deg_u) - deg_u, deg_u)
+    heads = (key[tails] >> (bits * at)) & ((1 << bits) - 1)
+    # exact integer sums of the asks, in two halves (no int64 overflow), capped at 2^62
+    high = np.zeros(count, np.int64)
+    low = np.zeros(count, np.int64)
+    np.add.at(high, node, ask >> 31)
+    np.add.at(low, node, ask & (2**31 - 1))
+    high += low >> 31
+    low &= 2**31 - 1
+    merged = np.where(high >= 2**31, 2**62, (high << 31) | low)
+    _, short_m, unused, cut_m = _max_flow(tails, heads, merged, give)
+    rep = np.empty(count, np.int64)
+    rep[node[::-1]] = np.arange(n_g)[::-1]  # each node's first group
+    short = np.zeros(n_g, np.int64)
+    short[rep] = short_m
+    return None, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
 
 
 def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
@@ -481,8 +565,56 @@ def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
 
 
 def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
-    """Connected components of the eligibility graph: codes per group and per resource."""
-    graph = coo_matrix((np.ones(len(arc_g)), (arc_g, n_g + arc_k)),
+    """Connected components of the eligibility graph: codes per group and per resource,
+    numbered in the order of each component's first node (groups, then resources).
+
+    Each resource takes the least resource code among the groups it shares, and labels
+    follow their own chains (pointer jumping), until nothing changes: a few vectorised passes
+    on usual networks, with no graph to build. Networks that take more passes (long chains of
+    resources) go to scipy's connected components, which numbers them the same way.
+    """
+    lab = np.arange(n_k)
+    for _ in range(PROPAGATION_PASSES):
+        reach = np.full(n_g, n_k)
+        np.minimum.at(reach, arc_g, lab[arc_k])
+        new = lab.copy()
+        np.minimum.at(new, arc_k, reach[arc_g])
+        while True:  # labels point at smaller codes: each jump halves every chain
+            jump = new[new]
+            if (jump == new).all():
+                break
+            new = jump
+        if (new == lab).all():
+            break
+        lab = new
+    else:
+        return _scipy_components(arc_g, arc_k, n_g, n_k)
+    # number the components by their first node: the least group of each, else its resource
+    first = n_g + np.arange(n_k)
+    np.minimum.at(first, lab[arc_k], arc_g)
+    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
+    roots = np.flatnonzero(lab == np.arange(n_k))
+    order = np.argsort(np.concatenate([first[roots], np.flatnonzero(alone)]), kind="stable")
+    code = np.empty(len(order), np.int64)
+    code[order] = np.arange(len(order))
+    of_root = np.empty(n_k, np.int64)
+    of_root[roots] = code[:len(roots)]
+    comp_k = of_root[lab]
+    comp_g = np.empty(n_g, np.int64)
+    comp_g[arc_g] = comp_k[arc_k]
+    comp_g[alone] = code[len(roots):]
+    return comp_g, comp_k, len(order)
+
+
+def _scipy_components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_components` by scipy's connected components on the graph in CSR form."""
+    order = None if (np.diff(arc_g) >= 0).all() else np.argsort(arc_g, kind="stable")
+    heads = n_g + (arc_k if order is None else arc_k[order])  # rows: groups, in code order
+    index = np.int32 if max(len(arc_g), n_g + n_k) < 2**31 else np.int64  # scipy's own choice
+    indptr = np.zeros(n_g + n_k + 1, index)
+    np.cumsum(np.bincount(arc_g, minlength=n_g), out=indptr[1:n_g + 1])
+    indptr[n_g + 1:] = indptr[n_g]
+    graph = csr_matrix((np.ones(len(arc_g), np.int8), heads.astype(index), indptr),
                        shape=(n_g + n_k, n_g + n_k))
     count, label = connected_components(graph, directed=False)
     return label[:n_g].astype(np.int64), label[n_g:].astype(np.int64), int(count)
@@ -562,8 +694,11 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
         ag, ak = arc_g[arcs], arc_k[arcs]
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
-        fl = _flows(ag, ak, s, b, np.where(open_c[comp_g], comp_g, -1),
-                    np.where(open_c[comp_k], comp_k, -1), n_comp)
+        part_g = np.where(open_c[comp_g], comp_g, -1)
+        part_k = np.where(open_c[comp_k], comp_k, -1)
+        # large networks: the cut first, on merged groups; flows only for what it finishes
+        grouped = len(ag) >= GROUPED_ARCS
+        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped)
         scale = np.ones(n_comp)
         scale[comp_g] = fl.scale_g
         missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)
@@ -594,6 +729,8 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         newly = open_c & ~split
         total = np.where(newly[comp_g], s, total)
         keep = newly[comp_g[ag]]
+        if grouped and newly.any():
+            fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, only=newly, units=fl.units)
         x[arcs[keep]] = fl.x[keep]
         done = done | newly
         if not split.any():

@@ -215,6 +215,12 @@ def coverage_magnitude_instances(draw, prefix="", max_groups=7, max_resources=4)
     return rows, pairs, supply
 
 
+#: (groups, resources, eligible (group, resource) pairs, chain) for the coverage kernel's
+#: components; with ``chain`` the test links every resource into one path instead.
+BIPARTITE_GRAPHS = st.tuples(st.integers(0, 12), st.integers(0, 12),
+                             st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11)),
+                                      max_size=40), st.booleans())
+
 #: (segment, value) rows for the coverage kernel's segmented prefix minimum.
 SEGMENTED_VALUES = st.lists(st.tuples(st.integers(0, 3),
                                       st.sampled_from([0.0, 0.25, 0.5, 0.9, np.inf])),

@@ -77,7 +77,8 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
         return obj
     if isinstance(obj, pd.DataFrame):
         wanted = keys + ([value] if value else []) + (extra or [])
-        twice = sorted({str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
+        twice = [] if obj.columns.is_unique else sorted(  # is_unique is cached: no mask
+            {str(c) for c in obj.columns[obj.columns.duplicated()]} & set(wanted))
         if twice:
             raise InputTypeError(f"{what} has repeated columns", twice)
         in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
@@ -131,6 +132,9 @@ def _columns(cols: dict[str, Any], keys: Sequence[str], what: str) -> pl.DataFra
     """
     out = []
     for k, v in cols.items():
+        if isinstance(v.dtype, np.dtype) and v.dtype.kind in "fiu":  # numbers in numpy: as
+            out.append(pl.Series(k, v.to_numpy(), nan_to_null=True))  # from_pandas, cheaper
+            continue
         try:
             s = pl.from_pandas(v).alias(k)
         except Exception:
@@ -332,17 +336,25 @@ def keyed_table(
 
 
 def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
-    """Whether the integer key columns ``keys`` strictly increase row by row (lexicographic),
-    checked in numpy; False for other key types (they are sorted by polars)."""
+    """Whether the key columns ``keys`` strictly increase row by row (lexicographic), in the
+    order polars sorts them: integers compared in numpy, strings by polars' Series comparisons
+    (byte order, as its sort; no query engine). False for other key types (they are sorted)."""
     cols = [df[k] for k in keys]
-    if not all(c.dtype.is_integer() for c in cols):
+    if not all(c.dtype.is_integer() or c.dtype == pl.String for c in cols):
         return False
     greater = np.zeros(max(df.height - 1, 0), bool)
     equal = np.ones_like(greater)
     for c in cols:
-        a = c.to_numpy()
-        greater |= equal & (a[1:] > a[:-1])
-        equal &= a[1:] == a[:-1]
+        if c.dtype == pl.String:
+            later, earlier = c.slice(1), c.slice(0, len(greater))
+            greater |= equal & (later > earlier).to_numpy()
+            equal &= (later == earlier).to_numpy()
+        else:
+            a = c.to_numpy()
+            greater |= equal & (a[1:] > a[:-1])
+            equal &= a[1:] == a[:-1]
+        if not greater[~equal].all():  # already out of order: no need to look further
+            return False
     return bool(greater.all())
 
 
@@ -455,7 +467,8 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
                 pl.Series(np.where(found, pos, -1)).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
             # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
-            return col.cast(pl.Enum(keys), strict=False).to_physical()
+            # the Enum's codes read from arrow: to_physical would start the query engine
+            return pl.from_arrow(col.cast(pl.Enum(keys), strict=False).to_arrow().indices)
         return col.replace_strict(keys, pl.int_range(0, len(keys), eager=True), default=None)
     right = table.frame.lazy().select(
         [pl.col(k).alias(c) for k, c in zip(table.keys, cols, strict=True)]

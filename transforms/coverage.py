@@ -271,8 +271,11 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     objective = float((w * (n * parsed.value(y))).sum())
     gi = pd.Index(gt.frame[GROUP].to_pandas(), name=GROUP)
     ri = pd.Index(rt.frame[RESOURCE].to_pandas(), name=RESOURCE)
-    allocation = pd.Series(sol.x, index=multi_index([level(gt, GROUP, g), level(rt, RESOURCE, k)]),
-                           name=AMOUNT)
+    has = np.bincount(g, minlength=len(n)) > 0
+    # the tables' indexes are the allocation's levels when every key has a pair (codes = rows)
+    levels = [(gi, g) if has.all() else level(gt, GROUP, g),
+              (ri, k) if np.bincount(k, minlength=len(b)).all() else level(rt, RESOURCE, k)]
+    allocation = pd.Series(sol.x, index=multi_index(levels), name=AMOUNT)
     group_table = pd.DataFrame(  # one float block: cheaper than seven columns
         np.column_stack([n, f, w, y, n * (1.0 - y), sol.s, parsed.marginal(y, w)]),
         columns=[POPULATION, PRIOR, WEIGHT, "coverage", "shortfall", "allocated",
@@ -281,7 +284,6 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     resource_table = pd.DataFrame({
         SUPPLY: b, "used": used, "scarce": sol.scarce, "marginal_value": sol.price,
     }, index=ri)
-    has = np.bincount(g, minlength=len(n)) > 0
     report = CoverageReport(
         status=sol.status, wall_time_s=sw.seconds, loss=parsed.name, groups=len(n),
         resources=len(b), eligible_pairs=len(g), repeated_pairs=repeats,

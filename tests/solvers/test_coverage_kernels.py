@@ -3,10 +3,18 @@
 import numpy as np
 import pytest
 from hypothesis import given
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from fairalloc.solvers.coverage import Loss, _prefix_min_by_segment, solve_coverage, verify
+from fairalloc.solvers.coverage import (
+    Loss,
+    _components,
+    _prefix_min_by_segment,
+    solve_coverage,
+    verify,
+)
 from fairalloc.solvers.verify import SolverFailure
-from tests.strategies import SEGMENTED_VALUES
+from tests.strategies import BIPARTITE_GRAPHS, SEGMENTED_VALUES
 
 
 @given(SEGMENTED_VALUES)
@@ -64,3 +72,21 @@ def test_one_group_takes_the_whole_supply(loss, population):
                          np.array([population / 2]), np.array([0]), np.array([0]), loss)
     assert sol.status == "optimal"
     assert sol.x[0] <= population / 2 and sol.x[0] == pytest.approx(population / 2, rel=1e-12)
+
+
+@given(BIPARTITE_GRAPHS)
+def test_components_by_labels_match_scipys(graph_spec):
+    """The label passes give scipy's components, numbered alike (chains of resources longer
+    than the passes allow go to scipy itself)."""
+    n_g, n_k, pairs, chain = graph_spec
+    if chain:  # group i joins resources i and i + 1: a path through every resource
+        pairs = [(i, i) for i in range(min(n_g, n_k))] + [
+            (i, i + 1) for i in range(min(n_g, n_k - 1))]
+    pairs = sorted({(g, k) for g, k in pairs if g < n_g and k < n_k})
+    arc_g = np.array([g for g, _ in pairs], np.int64)
+    arc_k = np.array([k for _, k in pairs], np.int64)
+    got = _components(arc_g, arc_k, n_g, n_k)
+    graph = coo_matrix((np.ones(len(pairs)), (arc_g, n_g + arc_k)), shape=(n_g + n_k,) * 2)
+    count, label = connected_components(graph, directed=False)
+    assert got[2] == count
+    assert got[0].tolist() == label[:n_g].tolist() and got[1].tolist() == label[n_g:].tolist()

@@ -2,6 +2,8 @@
 parameters that are not numbers, the verification wiring, and properties over amounts drawn
 across 1e-6 .. 1e12 in one instance, checked independently of the code under test."""
 
+from unittest import mock
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +284,29 @@ def test_a_component_spanning_beyond_float_resolution_is_not_called_optimal():
         assert res.report.status == "suboptimal"
     else:
         assert res.allocation[("qg2", "qr0")] == pytest.approx(3e-10, rel=1e-9)
+
+
+@settings(max_examples=80)
+@given(coverage_magnitude_instances(prefix="p"), coverage_magnitude_instances(prefix="q"), ANY_LOSS)
+def test_cuts_on_merged_groups_give_the_same_answer(one, two, loss):
+    """Large networks find each round's cut on groups merged by their resources and compute
+    flows only for the components a round finishes (kernels.GROUPED_ARCS): forced on for
+    these small instances, every amount, price and status is exactly the plain rounds'."""
+    rows, pairs, supply = one[0] + two[0], one[1] + two[1], {**one[2], **two[2]}
+    pairs += [(r[0], p[1]) for r, p in zip(rows[::2], pairs[::-3], strict=False)]  # share more
+    answers = []
+    for threshold in (10**12, 0):
+        with mock.patch.object(kernels, "GROUPED_ARCS", threshold):
+            try:
+                answers.append(allocate_coverage(table(rows), elig(pairs), supply, loss=loss))
+            except errors.FairallocError as exc:
+                answers.append(type(exc))
+    plain, merged = answers
+    if isinstance(plain, type):
+        assert merged is plain
+        return
+    pd.testing.assert_series_equal(merged.allocation, plain.allocation, check_exact=True)
+    pd.testing.assert_frame_equal(merged.groups, plain.groups, check_exact=True)
+    pd.testing.assert_frame_equal(merged.resources, plain.resources, check_exact=True)
+    assert (merged.report.status, merged.report.rounds) == (plain.report.status,
+                                                            plain.report.rounds)
