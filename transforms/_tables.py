@@ -308,7 +308,12 @@ def keyed_table(
     values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
     if _strictly_increasing(df, keys):  # already sorted, no repeats: the sort is the identity
         return KeyedTable(df, tuple(keys), value)
-    df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
+    order = _int_key_order(df, keys)
+    if order is not None:  # numpy: one packed number per row, no query-engine start-up
+        df = pl.DataFrame([pl.Series(c, df[c].to_numpy()[order]) for c in df.columns])
+    else:
+        df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
+
     def same_as_previous(col: str) -> np.ndarray:
         c = df[col]
         v = c.to_numpy() if c.dtype.is_numeric() and not c.null_count() else None
@@ -329,6 +334,30 @@ def keyed_table(
     if repeat.any():
         df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
+
+
+def _int_key_order(df: pl.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
+    """The row order sorting integer key columns ``keys`` (a stable sort of one packed int64
+    per row), or None when a key column is not Int64 or their ranges do not pack into 62 bits.
+
+    Rows of one key keep their input order rather than being sorted by value: the same rows
+    survive (exact repeats collapse, and a key with two values is a conflict either way).
+    """
+    cols = [df[k] for k in keys]
+    if not all(c.dtype == pl.Int64 for c in cols):
+        return None
+    arrays, span = [c.to_numpy() for c in cols], 1
+    lows = [int(a.min()) for a in arrays]
+    spans = [int(a.max()) - lo + 1 for a, lo in zip(arrays, lows, strict=True)]
+    for s in spans:
+        span *= s
+    if span >= 2**62:
+        return None
+    packed = arrays[0] - lows[0]
+    for a, lo, s in zip(arrays[1:], lows[1:], spans[1:], strict=True):
+        packed *= s
+        packed += a - lo
+    return np.argsort(packed, kind="stable")
 
 
 def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
@@ -427,7 +456,10 @@ def code_rows(
     out = []
     for table, cols, name in tables:
         _check_join_types(df, table, cols, what)
-        codes = _hashed_codes(df, table, cols) if df.height >= HASHED_LOOKUP_ROWS else None
+        # (single integer keys are coded exactly by numpy, as cheap as any hash)
+        hashed = df.height >= HASHED_LOOKUP_ROWS and not (
+            len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
+        codes = _hashed_codes(df, table, cols) if hashed else None
         if codes is None:
             found = _exact_codes(df, table, cols)
             if found.null_count():
@@ -447,10 +479,18 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
         keys = table.frame[table.keys[0]]
         col = df[cols[0]]
         if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
-            # int keys, sorted and unique: a binary search, each hit checked (numpy only)
+            # int keys, sorted and unique: numpy only (no query-engine start-up)
             k, v = keys.to_numpy(), col.to_numpy()
-            pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
-            found = k[pos] == v if len(k) else np.zeros(len(v), bool)
+            if len(k) and int(k[-1]) - int(k[0]) < 4 * (len(k) + len(v)):
+                # keys in a narrow range: a direct look-up table of codes (-1 absent)
+                lut = np.full(int(k[-1]) - int(k[0]) + 2, -1, np.int64)
+                lut[k - k[0]] = np.arange(len(k))
+                pos = lut[np.clip(v - k[0], -1, len(lut) - 1)]  # outside → -1 (last entry)
+                found = pos >= 0
+                pos = np.maximum(pos, 0)
+            else:  # a binary search, each hit checked
+                pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
+                found = k[pos] == v if len(k) else np.zeros(len(v), bool)
             return pl.Series(pos, dtype=pl.Int64) if found.all() else \
                 pl.Series(np.where(found, pos, -1)).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
