@@ -9,6 +9,7 @@ input row order; results get a pandas MultiIndex built straight from those codes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -449,17 +450,28 @@ def code_rows(
     in a hash table of strings. Every code found is then checked exactly (the table's keys at
     the codes equal the row's keys), so a hash collision can never code a row wrongly; any row
     that does not check out, and any table whose own keys' hashes collide, goes the exact way.
-    Small inputs are coded exactly at once: single-key tables through a cast to an Enum of
-    their sorted keys (strings) or a hash map of their keys (``replace_strict``), tables with
-    several key columns by a left join on them.
+    The hashed lookups of several tables run in threads side by side (pandas' integer lookup
+    releases the GIL; each waits on memory, not on the CPU). A single integer key column is
+    never hashed: :func:`_exact_codes` codes it in numpy. Small inputs are coded exactly at
+    once: single-key tables through a cast to an Enum of their sorted keys (strings) or a hash
+    map of their keys (``replace_strict``), tables with several key columns by a left join on
+    them.
     """
-    out = []
-    for table, cols, name in tables:
+    for table, cols, _ in tables:
         _check_join_types(df, table, cols, what)
-        # (single integer keys are coded exactly by numpy, as cheap as any hash)
-        hashed = df.height >= HASHED_LOOKUP_ROWS and not (
-            len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
-        codes = _hashed_codes(df, table, cols) if hashed else None
+    # (single integer keys are coded exactly by numpy, as cheap as any hash)
+    hashed = [df.height >= HASHED_LOOKUP_ROWS
+              and not (len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
+              for _, cols, _ in tables]
+    jobs = [(t, cols) for (t, cols, _), h in zip(tables, hashed, strict=True) if h]
+    if len(jobs) > 1:  # the lookups wait on memory, not on each other: run them side by side
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            found_by_hash = iter(list(pool.map(lambda job: _hashed_codes(df, *job), jobs)))
+    else:
+        found_by_hash = iter([_hashed_codes(df, *job) for job in jobs])
+    out = []
+    for (table, cols, name), h in zip(tables, hashed, strict=True):
+        codes = next(found_by_hash) if h else None
         if codes is None:
             found = _exact_codes(df, table, cols)
             if found.null_count():
@@ -526,13 +538,18 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
     codes = right.get_indexer(_row_hashes(df, cols).to_numpy())
     if codes.min(initial=0) < 0:
         return None
-    ok = None
-    for k, c in zip(table.keys, cols, strict=True):  # exact: the keys at the codes are the rows'
-        same = table.frame[k].gather(codes) == df[c]
-        ok = same if ok is None else ok & same
-    if not ok.all():
-        return None
+    # exact: the keys at the codes are the rows' (in slices: a gathered copy of a string
+    # column of 10^7 rows would weigh more than the codes)
+    for start in range(0, df.height, _CHECK_ROWS):
+        part = codes[start:start + _CHECK_ROWS]
+        for k, c in zip(table.keys, cols, strict=True):
+            if not (table.frame[k].gather(part) == df[c].slice(start, len(part))).all():
+                return None
     return codes.astype(np.int64, copy=False)
+
+
+#: Rows checked at a time by :func:`_hashed_codes`.
+_CHECK_ROWS = 1_000_000
 
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
