@@ -9,7 +9,6 @@ input row order; results get a pandas MultiIndex built straight from those codes
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -450,12 +449,10 @@ def code_rows(
     in a hash table of strings. Every code found is then checked exactly (the table's keys at
     the codes equal the row's keys), so a hash collision can never code a row wrongly; any row
     that does not check out, and any table whose own keys' hashes collide, goes the exact way.
-    The hashed lookups of several tables run in threads side by side (pandas' integer lookup
-    releases the GIL; each waits on memory, not on the CPU). A single integer key column is
-    never hashed: :func:`_exact_codes` codes it in numpy. Small inputs are coded exactly at
-    once: single-key tables through a cast to an Enum of their sorted keys (strings) or a hash
-    map of their keys (``replace_strict``), tables with several key columns by a left join on
-    them.
+    A single integer key column is never hashed: :func:`_exact_codes` codes it in numpy.
+    Small inputs are coded exactly at once: single-key tables through a cast to an Enum of
+    their sorted keys (strings) or a hash map of their keys (``replace_strict``), tables with
+    several key columns by a left join on them.
     """
     for table, cols, _ in tables:
         _check_join_types(df, table, cols, what)
@@ -463,15 +460,9 @@ def code_rows(
     hashed = [df.height >= HASHED_LOOKUP_ROWS
               and not (len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
               for _, cols, _ in tables]
-    jobs = [(t, cols) for (t, cols, _), h in zip(tables, hashed, strict=True) if h]
-    if len(jobs) > 1:  # the lookups wait on memory, not on each other: run them side by side
-        with ThreadPoolExecutor(len(jobs)) as pool:
-            found_by_hash = iter(list(pool.map(lambda job: _hashed_codes(df, *job), jobs)))
-    else:
-        found_by_hash = iter([_hashed_codes(df, *job) for job in jobs])
     out = []
     for (table, cols, name), h in zip(tables, hashed, strict=True):
-        codes = next(found_by_hash) if h else None
+        codes = _hashed_codes(df, table, cols) if h else None
         if codes is None:
             found = _exact_codes(df, table, cols)
             if found.null_count():
@@ -531,12 +522,9 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
     out (an unknown key, or a hash collision with a key of the table): the exact lookup then
     decides (and names unknown keys).
     """
-    right = pd.Index(_row_hashes(table.frame, table.keys).to_numpy())
-    if not right.is_unique:
-        return None
-    # an integer hash table (pandas' engine for uint64, built once by is_unique): -1 = absent
-    codes = right.get_indexer(_row_hashes(df, cols).to_numpy())
-    if codes.min(initial=0) < 0:
+    codes = _lookup_hashes(_row_hashes(table.frame, table.keys).to_numpy(),
+                           _row_hashes(df, cols).to_numpy())
+    if codes is None or codes.min(initial=0) < 0:
         return None
     # exact: the keys at the codes are the rows' (in slices: a gathered copy of a string
     # column of 10^7 rows would weigh more than the codes)
@@ -550,6 +538,35 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
 
 #: Rows checked at a time by :func:`_hashed_codes`.
 _CHECK_ROWS = 1_000_000
+
+
+def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """Candidate code per row hash (-1: no table hash can match), to be checked exactly.
+
+    A direct-mapped array of codes indexed by the top bits of the hash (4 to 8 slots per table
+    key, int32: a few MB) answers almost every row with one gather; rows landing on a slot
+    that several table hashes share are looked up among those hashes alone in pandas' integer
+    hash table. A row whose key is not in the table may get a wrong code (its slot's): the
+    caller's exact check catches it. None when two table keys have the same 64-bit hash.
+    """
+    bits = max(int(4 * len(table)).bit_length(), 8)
+    shift = np.uint64(64 - bits)
+    slot = (table >> shift).view(np.int64)
+    count = np.bincount(slot, minlength=1 << bits)
+    lut = np.full(1 << bits, -1, np.int32)
+    lone = count[slot] == 1
+    lut[slot[lone]] = np.flatnonzero(lone)
+    lut[slot[~lone]] = -2
+    codes = np.take(lut, (rows >> shift).view(np.int64)).astype(np.int64)
+    shared = np.flatnonzero(codes == -2)
+    if shared.size:
+        crowded = np.flatnonzero(~lone)
+        among = pd.Index(table[crowded])
+        if not among.is_unique:
+            return None
+        found = among.get_indexer(rows[shared])
+        codes[shared] = np.where(found >= 0, crowded[found], -1)
+    return codes
 
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
