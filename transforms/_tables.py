@@ -544,7 +544,7 @@ def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     """Candidate code per row hash (-1: no table hash can match), to be checked exactly.
 
     A direct-mapped array of codes indexed by the top bits of the hash (4 to 8 slots per table
-    key, int32: a few MB) answers almost every row with one gather; rows landing on a slot
+    key: a few MB) answers almost every row with one gather; rows landing on a slot
     that several table hashes share are looked up among those hashes alone in pandas' integer
     hash table. A row whose key is not in the table may get a wrong code (its slot's): the
     caller's exact check catches it. None when two table keys have the same 64-bit hash.
@@ -552,12 +552,15 @@ def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     bits = max(int(4 * len(table)).bit_length(), 8)
     shift = np.uint64(64 - bits)
     slot = (table >> shift).view(np.int64)
-    count = np.bincount(slot, minlength=1 << bits)
-    lut = np.full(1 << bits, -1, np.int32)
-    lone = count[slot] == 1
-    lut[slot[lone]] = np.flatnonzero(lone)
-    lut[slot[~lone]] = -2
-    codes = np.take(lut, (rows >> shift).view(np.int64)).astype(np.int64)
+    lut = np.full(1 << bits, -1, np.int32 if len(table) < 2**31 else np.int64)
+    lut[slot] = np.arange(len(table))
+    ordered = np.sort(slot)
+    lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
+    lone = lut[slot] != -2
+    codes = np.empty(len(rows), np.int64)
+    for start in range(0, len(rows), 1 << 16):  # in slices: no second array of 10^7 slots
+        part = slice(start, start + (1 << 16))
+        codes[part] = np.take(lut, (rows[part] >> shift).view(np.int64))
     shared = np.flatnonzero(codes == -2)
     if shared.size:
         crowded = np.flatnonzero(~lone)
