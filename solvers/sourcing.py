@@ -141,7 +141,7 @@ def proportional_split(
         total_at[~served] = 1.0
     with np.errstate(over="ignore", under="ignore"):
         product = dem * weight
-        flows = product / total_at
+        flows = np.divide(product, total_at, out=total_at)  # in place: no fresh 10^7 array
     del total_at
     # demand × capacity or the sink's total capacity out of the normal float range: redo those
     # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
@@ -235,7 +235,9 @@ def scale_to_capacity(
     # 2**-1022): scale those sources through exponents instead
     odd = asked & ((factor < np.finfo(np.float64).tiny) | ~np.isfinite(requested))
     if not odd.any():
-        return flows * factor[src], requested
+        scaled = np.take(factor, src)
+        scaled *= flows  # in place: one fresh array of the matches' length, not two
+        return scaled, requested
     scaled = flows * np.where(odd, 1.0, factor)[src]
     sel = np.flatnonzero(odd[src])
     scaled[sel], req = _scale_exactly(src[sel], flows[sel], capacity, len(capacity))
@@ -294,8 +296,11 @@ def _direct_round(
     # source requests (1 − tol) × requested. A source still exhausted then keeps every flow
     # unchanged ("the flow does not shrink"); its sinks count the flow as flow / (1 − tol).
     exhausted = (1.0 - tolerance) * requested >= capacity
-    marked = exhausted[src] & (flows > 0)
-    return flows, np.where(marked, flows / (1.0 - tolerance), flows), requested, zero_sinks
+    marked = np.take(exhausted, src)
+    marked &= flows > 0
+    sink_flow = flows.copy()
+    np.divide(flows, 1.0 - tolerance, out=sink_flow, where=marked)
+    return flows, sink_flow, requested, zero_sinks
 
 
 def direct_allocation(
