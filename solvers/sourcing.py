@@ -122,30 +122,53 @@ def proportional_split(
     """
     policy = ZERO_CAPACITY_POLICIES.get(on_zero_capacity)
     src, sink = _as_codes(src), _as_codes(sink)
+    capacity = np.asarray(capacity, dtype=np.float64)
+    demand = np.asarray(demand, dtype=np.float64)
     n_sink = len(demand)
-    weight = np.asarray(capacity, dtype=np.float64)[src]
-    dem = np.asarray(demand, dtype=np.float64)[sink]
+    # np.take: random gathers over 10^7 matches cost less than fancy indexing's
+    weight = np.take(capacity, src)
+    dem = np.take(demand, sink)
     total = np.bincount(sink, weights=weight, minlength=n_sink)
-    degree = np.bincount(sink, minlength=n_sink)
-    zero_sinks = (total <= 0) & (degree > 0)
-    total_at = total[sink]  # one random gather over the matches, reused (10^7 of them cost)
-    served = total_at > 0
-    total_at[~served] = 1.0
+    # a matched sink with total 0 has only sources of capacity 0: look among their sinks only
+    zero_sinks = total <= 0
+    if zero_sinks.any():
+        touched = np.zeros(n_sink, dtype=bool)
+        touched[sink[weight == 0]] = True
+        zero_sinks &= touched
+    total_at = np.take(total, sink)  # one random gather over the matches, reused
+    if zero_sinks.any():
+        served = total_at > 0
+        total_at[~served] = 1.0
     with np.errstate(over="ignore", under="ignore"):
         product = dem * weight
-        flows = product / total_at
+        flows = np.divide(product, total_at, out=total_at)  # in place: no fresh 10^7 array
     del total_at
     # demand × capacity or the sink's total capacity out of the normal float range: redo those
     # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
     odd = ~np.isfinite(total) | ((total > 0) & (total < _TINY))
-    odd[sink[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
+    if _products_may_leave_range(capacity, demand):  # else no product can: skip the passes
+        odd[sink[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
     if odd.any():
         sel = np.flatnonzero(odd[sink])
         flows[sel] = _shares_exactly(sink[sel], weight[sel], dem[sel], n_sink)
     if zero_sinks.any():
+        degree = np.bincount(sink, minlength=n_sink)
         fallback = policy(dem, np.maximum(degree[sink], 1).astype(np.float64))
         flows = np.where(served, flows, fallback)
     return flows, zero_sinks
+
+
+def _products_may_leave_range(capacity: np.ndarray, demand: np.ndarray) -> bool:
+    """Whether some capacity × demand may overflow or fall below the normal range.
+
+    Rounding is monotonic, so every product of positive values lies between the rounded
+    products of the smallest and of the largest positive ones (per table, not per match).
+    """
+    c, d = capacity[capacity > 0], demand[demand > 0]
+    if not c.size or not d.size:
+        return False
+    with np.errstate(over="ignore", under="ignore"):
+        return bool(c.max() * d.max() > _HUGE or c.min() * d.min() < _TINY)
 
 
 _TINY = np.finfo(np.float64).tiny  # smallest normal float, 2**-1022
@@ -212,7 +235,9 @@ def scale_to_capacity(
     # 2**-1022): scale those sources through exponents instead
     odd = asked & ((factor < np.finfo(np.float64).tiny) | ~np.isfinite(requested))
     if not odd.any():
-        return flows * factor[src], requested
+        scaled = np.take(factor, src)
+        scaled *= flows  # in place: one fresh array of the matches' length, not two
+        return scaled, requested
     scaled = flows * np.where(odd, 1.0, factor)[src]
     sel = np.flatnonzero(odd[src])
     scaled[sel], req = _scale_exactly(src[sel], flows[sel], capacity, len(capacity))
@@ -271,8 +296,11 @@ def _direct_round(
     # source requests (1 − tol) × requested. A source still exhausted then keeps every flow
     # unchanged ("the flow does not shrink"); its sinks count the flow as flow / (1 − tol).
     exhausted = (1.0 - tolerance) * requested >= capacity
-    marked = exhausted[src] & (flows > 0)
-    return flows, np.where(marked, flows / (1.0 - tolerance), flows), requested, zero_sinks
+    marked = np.take(exhausted, src)
+    marked &= flows > 0
+    sink_flow = flows.copy()
+    np.divide(flows, 1.0 - tolerance, out=sink_flow, where=marked)
+    return flows, sink_flow, requested, zero_sinks
 
 
 def direct_allocation(

@@ -312,7 +312,12 @@ def keyed_table(
     values = [value, *extra]  # ``extra`` value columns travel with the key like ``value``
     if _strictly_increasing(df, keys):  # already sorted, no repeats: the sort is the identity
         return KeyedTable(df, tuple(keys), value)
-    df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
+    order = _int_key_order(df, keys)
+    if order is not None:  # numpy: one packed number per row, no query-engine start-up
+        df = pl.DataFrame([pl.Series(c, df[c].to_numpy()[order]) for c in df.columns])
+    else:
+        df = df.sort([*keys, *values], multithreaded=df.height > 100_000)
+
     def same_as_previous(col: str) -> np.ndarray:
         c = df[col]
         v = c.to_numpy() if c.dtype.is_numeric() and not c.null_count() else None
@@ -333,6 +338,30 @@ def keyed_table(
     if repeat.any():
         df = df.filter(pl.Series(~repeat))
     return KeyedTable(df, tuple(keys), value)
+
+
+def _int_key_order(df: pl.DataFrame, keys: Sequence[str]) -> np.ndarray | None:
+    """The row order sorting integer key columns ``keys`` (a stable sort of one packed int64
+    per row), or None when a key column is not Int64 or their ranges do not pack into 62 bits.
+
+    Rows of one key keep their input order rather than being sorted by value: the same rows
+    survive (exact repeats collapse, and a key with two values is a conflict either way).
+    """
+    cols = [df[k] for k in keys]
+    if not all(c.dtype == pl.Int64 for c in cols):
+        return None
+    arrays, span = [c.to_numpy() for c in cols], 1
+    lows = [int(a.min()) for a in arrays]
+    spans = [int(a.max()) - lo + 1 for a, lo in zip(arrays, lows, strict=True)]
+    for s in spans:
+        span *= s
+    if span >= 2**62:
+        return None
+    packed = arrays[0] - lows[0]
+    for a, lo, s in zip(arrays[1:], lows[1:], spans[1:], strict=True):
+        packed *= s
+        packed += a - lo
+    return np.argsort(packed, kind="stable")
 
 
 def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
@@ -432,14 +461,20 @@ def code_rows(
     in a hash table of strings. Every code found is then checked exactly (the table's keys at
     the codes equal the row's keys), so a hash collision can never code a row wrongly; any row
     that does not check out, and any table whose own keys' hashes collide, goes the exact way.
+    A single integer key column is never hashed: :func:`_exact_codes` codes it in numpy.
     Small inputs are coded exactly at once: single-key tables through a cast to an Enum of
     their sorted keys (strings) or a hash map of their keys (``replace_strict``), tables with
     several key columns by a left join on them.
     """
-    out = []
-    for table, cols, name in tables:
+    for table, cols, _ in tables:
         _check_join_types(df, table, cols, what)
-        codes = _hashed_codes(df, table, cols) if df.height >= HASHED_LOOKUP_ROWS else None
+    # (single integer keys are coded exactly by numpy, as cheap as any hash)
+    hashed = [df.height >= HASHED_LOOKUP_ROWS
+              and not (len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
+              for _, cols, _ in tables]
+    out = []
+    for (table, cols, name), h in zip(tables, hashed, strict=True):
+        codes = _hashed_codes(df, table, cols) if h else None
         if codes is None:
             found = _exact_codes(df, table, cols)
             if found.null_count():
@@ -459,10 +494,18 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
         keys = table.frame[table.keys[0]]
         col = df[cols[0]]
         if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
-            # int keys, sorted and unique: a binary search, each hit checked (numpy only)
+            # int keys, sorted and unique: numpy only (no query-engine start-up)
             k, v = keys.to_numpy(), col.to_numpy()
-            pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
-            found = k[pos] == v if len(k) else np.zeros(len(v), bool)
+            if len(k) and int(k[-1]) - int(k[0]) < 4 * (len(k) + len(v)):
+                # keys in a narrow range: a direct look-up table of codes (-1 absent)
+                lut = np.full(int(k[-1]) - int(k[0]) + 2, -1, np.int64)
+                lut[k - k[0]] = np.arange(len(k))
+                pos = lut[np.clip(v - k[0], -1, len(lut) - 1)]  # outside → -1 (last entry)
+                found = pos >= 0
+                pos = np.maximum(pos, 0)
+            else:  # a binary search, each hit checked
+                pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
+                found = k[pos] == v if len(k) else np.zeros(len(v), bool)
             return pl.Series(pos, dtype=pl.Int64) if found.all() else \
                 pl.Series(np.where(found, pos, -1)).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
@@ -492,20 +535,54 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
     out (an unknown key, or a hash collision with a key of the table): the exact lookup then
     decides (and names unknown keys).
     """
-    right = pd.Index(_row_hashes(table.frame, table.keys).to_numpy())
-    if not right.is_unique:
+    codes = _lookup_hashes(_row_hashes(table.frame, table.keys).to_numpy(),
+                           _row_hashes(df, cols).to_numpy())
+    if codes is None or codes.min(initial=0) < 0:
         return None
-    # an integer hash table (pandas' engine for uint64, built once by is_unique): -1 = absent
-    codes = right.get_indexer(_row_hashes(df, cols).to_numpy())
-    if codes.min(initial=0) < 0:
-        return None
-    ok = None
-    for k, c in zip(table.keys, cols, strict=True):  # exact: the keys at the codes are the rows'
-        same = table.frame[k].gather(codes) == df[c]
-        ok = same if ok is None else ok & same
-    if not ok.all():
-        return None
+    # exact: the keys at the codes are the rows' (in slices: a gathered copy of a string
+    # column of 10^7 rows would weigh more than the codes)
+    for start in range(0, df.height, _CHECK_ROWS):
+        part = codes[start:start + _CHECK_ROWS]
+        for k, c in zip(table.keys, cols, strict=True):
+            if not (table.frame[k].gather(part) == df[c].slice(start, len(part))).all():
+                return None
     return codes.astype(np.int64, copy=False)
+
+
+#: Rows checked at a time by :func:`_hashed_codes`.
+_CHECK_ROWS = 1_000_000
+
+
+def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
+    """Candidate code per row hash (-1: no table hash can match), to be checked exactly.
+
+    A direct-mapped array of codes indexed by the top bits of the hash (4 to 8 slots per table
+    key: a few MB) answers almost every row with one gather; rows landing on a slot
+    that several table hashes share are looked up among those hashes alone in pandas' integer
+    hash table. A row whose key is not in the table may get a wrong code (its slot's): the
+    caller's exact check catches it. None when two table keys have the same 64-bit hash.
+    """
+    bits = max(int(4 * len(table)).bit_length(), 8)
+    shift = np.uint64(64 - bits)
+    slot = (table >> shift).view(np.int64)
+    lut = np.full(1 << bits, -1, np.int32 if len(table) < 2**31 else np.int64)
+    lut[slot] = np.arange(len(table))
+    ordered = np.sort(slot)
+    lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
+    lone = lut[slot] != -2
+    codes = np.empty(len(rows), np.int64)
+    for start in range(0, len(rows), 1 << 16):  # in slices: no second array of 10^7 slots
+        part = slice(start, start + (1 << 16))
+        codes[part] = np.take(lut, (rows[part] >> shift).view(np.int64))
+    shared = np.flatnonzero(codes == -2)
+    if shared.size:
+        crowded = np.flatnonzero(~lone)
+        among = pd.Index(table[crowded])
+        if not among.is_unique:
+            return None
+        found = among.get_indexer(rows[shared])
+        codes[shared] = np.where(found >= 0, crowded[found], -1)
+    return codes
 
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:

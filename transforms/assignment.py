@@ -140,13 +140,20 @@ def _preferences(obj: Any) -> tuple[KeyedTable, np.ndarray, pl.Series]:
         user = col.rle_id().to_numpy().astype(np.int64)
         starts = np.flatnonzero(np.diff(user, prepend=-1))
         users = col.gather(starts)
-    packed = np.sort(user * (MAX_RANK + 1) + ranks.astype(np.int64))
-    twice = np.flatnonzero(packed[1:] == packed[:-1])
-    if twice.size:
-        pairs = np.unique(packed[twice])
-        names = users.gather(pairs // (MAX_RANK + 1)).to_list()
+    # one (user, rank) pair twice: counted in place when users × ranks is small, else sorted
+    rank = ranks.astype(np.int64)
+    top = int(rank.max())
+    if len(users) * top <= 4 * len(rank) + 1024:
+        slot = np.flatnonzero(np.bincount(user * top + (rank - 1)) > 1)
+        twice_user, twice_rank = slot // top, slot % top + 1
+    else:
+        packed = np.sort(user * (MAX_RANK + 1) + rank)
+        slot = np.unique(packed[1:][packed[1:] == packed[:-1]])
+        twice_user, twice_rank = slot // (MAX_RANK + 1), slot % (MAX_RANK + 1)
+    if slot.size:
+        names = users.gather(twice_user).to_list()
         raise DuplicateKeyError("a user gives the same rank to two items",
-                                list(zip(names, (pairs % (MAX_RANK + 1)).tolist(), strict=True)))
+                                list(zip(names, twice_rank.tolist(), strict=True)))
     return prefs, user, users
 
 
@@ -298,17 +305,27 @@ def assign_preferences(
     listed = (result.arc >= 0) & (result.arc < len(rank))
     obtained = np.full(n_u, np.nan)
     obtained[listed] = rank[result.arc[listed]]
-    item_keys = caps[ITEM].to_pandas()
-    nullable = "Int64" if pd.api.types.is_integer_dtype(item_keys) else item_keys.dtype
-    names = pd.array(item_keys, dtype=nullable).take(got, allow_fill=True)  # -1 → missing
     allocation = pd.DataFrame(
-        {ITEM: names, RANK: pd.array(obtained, dtype="Int64")},
-        index=pd.Index(users.to_pandas(), name=USER),
+        {ITEM: _nullable_take(caps[ITEM], got),
+         RANK: pd.arrays.IntegerArray(rank[np.where(listed, result.arc, 0)],
+                                      ~listed)},
+        index=pd.Index(users.to_numpy() if users.dtype == pl.Int64 else users.to_pandas(),
+                       name=USER),
     )
     report = _report(strategy, got, obtained, rank, arcs, result, sw.seconds, unassigned_cost)
     log.info("assign_preferences(%s): %d of %d users placed in %.3fs", strategy,
              report.assigned, report.users, report.wall_time_s)
     return PreferenceAssignment(allocation, report)
+
+
+def _nullable_take(keys: pl.Series, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The keys at ``codes`` as a nullable pandas array, -1 → missing (int keys: Int64, read
+    through numpy rather than a pandas round trip)."""
+    missing = codes < 0
+    if keys.dtype == pl.Int64:
+        return pd.arrays.IntegerArray(keys.to_numpy()[np.where(missing, 0, codes)], missing)
+    as_pandas = keys.to_pandas()
+    return pd.array(as_pandas, dtype=as_pandas.dtype).take(codes, allow_fill=True)
 
 
 def _assign_groups(preferences: Any, capacities: Any, by: list[str],

@@ -102,3 +102,17 @@ def test_an_unknown_key_sharing_a_known_keys_hash_is_named(hashed, monkeypatch):
     table = _table({"k": ["a", "bb"]})
     with pytest.raises(errors.UnknownKeyError, match="'z'"):
         code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
+
+
+def test_an_unknown_key_on_a_known_keys_slot_is_named(hashed, monkeypatch):
+    # "z" and "a" differ in their hash but share its top bits (the slot of the direct-mapped
+    # lookup), so "z" gets "a"'s code as a candidate: the exact check must refuse it
+    monkeypatch.setattr(_tables, "_row_hashes", lambda df, cols: (
+        df[cols[0]].str.len_bytes().cast(pl.UInt64) * 2**60
+        + df[cols[0]].str.head(1).str.encode("hex").str.to_integer(base=16).cast(pl.UInt64)))
+    table = _table({"k": ["a", "bb"]})
+    (codes,) = code_rows(pl.DataFrame({"k": ["bb", "a"]}), [(table, ["k"], "key")],
+                         what="rows")
+    assert codes.tolist() == [1, 0]
+    with pytest.raises(errors.UnknownKeyError, match="'z'"):
+        code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
