@@ -898,7 +898,10 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g_int = np.floor(g, out=g).astype(np.int64).ravel()
     del g
     mid = np.flatnonzero(g_int > 0)
-    mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))  # OR-Tools' nodes: int32
+    if g_int.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
+        mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))
+    else:
+        mid_c, mid_p = (x.astype(np.int32) for x in np.divmod(mid, n_p))
     # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
     per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
     tails = np.concatenate([np.zeros(len(src_cls), np.int32),
@@ -1100,7 +1103,7 @@ def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, thresh
 
 def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
                 convergence_threshold: float, demand_gap_threshold: float,
-                strategy: str = "max_flow", mixed=None) -> tuple[np.ndarray, bool] | None:
+                strategy: str = "max_flow", *, mixed) -> tuple[np.ndarray, bool] | None:
     """One leftover round on the classes: the extra allocation b per class (C × T) and
     whether it had to be repaired, or None when a stopping rule holds.
 
@@ -1123,11 +1126,11 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
         An account is unmet while its unmet request exceeds this in a leftover period.
     strategy : str, default "max_flow"
         ``"max_flow"`` or ``"lp"`` (:data:`STEP2_SOLVERS`).
-    mixed : callable, optional
+    mixed : callable
         ``(periods, low) -> (count, shares)``: unmet accounts and their summed share per
         class, given each class's smallest unmet request ``low`` in the leftover periods
-        (:func:`_unmet_counts`); by default every account of a class is taken as its
-        smallest unmet request says.
+        (:func:`_unmet_counts`, which counts the accounts of a class that straddles the
+        threshold one by one).
 
     Returns
     -------
@@ -1150,11 +1153,7 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
         return None
     cols = slice(None) if periods.size == len(capacity) else periods  # a view when all
     low = state.low[:, cols] - state.extra[:, cols]  # each class's smallest unmet request
-    if mixed is None:
-        every = row_reduce(np.logical_or, low > demand_gap_threshold)
-        count, shares = np.where(every, sizes, 0.0), np.where(every, state.share_sum, 0.0)
-    else:
-        count, shares = mixed(periods, low)
+    count, shares = mixed(periods, low)
     n_unmet = float(count.sum())
     if n_unmet == 0:
         return None
@@ -1278,7 +1277,7 @@ def solve_periods(
 
         for _ in range(max_iterations):
             got = step2_round(state, capacity, weights, convergence_threshold,
-                              demand_gap_threshold, step2_strategy, mixed)
+                              demand_gap_threshold, step2_strategy, mixed=mixed)
             if got is None:
                 break
             extra, repaired = got
