@@ -496,9 +496,11 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
         if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
             # int keys, sorted and unique: numpy only (no query-engine start-up)
             k, v = keys.to_numpy(), col.to_numpy()
-            if len(k) and int(k[-1]) - int(k[0]) < 4 * (len(k) + len(v)):
-                # keys in a narrow range: a direct look-up table of codes (-1 absent)
-                lut = np.full(int(k[-1]) - int(k[0]) + 2, -1, np.int64)
+            if len(k) and int(k[-1]) - int(k[0]) < 4 * len(k) + 1024:
+                # keys in a narrow range: a direct look-up table of codes (-1 absent), at
+                # most 4 slots per key (its size follows the table, not the rows)
+                lut = np.full(int(k[-1]) - int(k[0]) + 2, -1,
+                              np.int32 if len(k) < 2**31 else np.int64)
                 lut[k - k[0]] = np.arange(len(k))
                 pos = lut[np.clip(v - k[0], -1, len(lut) - 1)]  # outside → -1 (last entry)
                 found = pos >= 0
@@ -507,7 +509,7 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> pl
                 pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))
                 found = k[pos] == v if len(k) else np.zeros(len(v), bool)
             return pl.Series(pos, dtype=pl.Int64) if found.all() else \
-                pl.Series(np.where(found, pos, -1)).replace(-1, None)
+                pl.Series(np.where(found, pos, -1), dtype=pl.Int64).replace(-1, None)
         if keys.dtype == pl.String and df.height <= 100_000:
             # small inputs: a cast to an Enum of the sorted keys is a cheaper lookup
             # the Enum's codes read from arrow: to_physical would start the query engine
