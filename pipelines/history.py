@@ -27,6 +27,7 @@ Both classes replace the storage's connection method (``_connect`` of the event 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -40,6 +41,9 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool, QueuePool
+
+#: Unpooled engines (one per run's event file) kept per process, the most recently used.
+UNPOOLED_ENGINES = 32
 
 #: Where Dagster's default SQLite storages keep runs (``runs.db``) and events (``runs/``),
 #: below ``$DAGSTER_HOME``; the classes default to the same places.
@@ -64,10 +68,14 @@ class _Engines:
     connection commits with ``synchronous=NORMAL``: in write-ahead-log mode a commit is then not
     flushed to disk on its own but at the next checkpoint; a power cut may lose the last events,
     never the file.
+
+    At most :data:`UNPOOLED_ENGINES` unpooled engines are kept, the most recently used: a
+    long-running webserver or daemon reads the files of ever more runs.
     """
 
     def __init__(self) -> None:
-        self._engines: dict[str, Engine] = {}
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._pooled: set[str] = set()
         self._pid = os.getpid()
         self._inherited: list[Engine] = []
 
@@ -77,19 +85,26 @@ class _Engines:
             # kept (not closed, not collected: closing an inherited SQLite handle in the child
             # would disturb the parent's locks) and this process builds its own
             self._inherited.extend(self._engines.values())
-            self._engines, self._pid = {}, os.getpid()
+            self._engines, self._pooled, self._pid = OrderedDict(), set(), os.getpid()
         engine = self._engines.get(url)
-        if engine is None:
-            engine = create_engine(url, poolclass=QueuePool if pooled else NullPool,
-                                   connect_args={"check_same_thread": False, **connect_args})
-            sa.event.listen(engine, "connect", _normal_sync)
-            self._engines[url] = engine
+        if engine is not None:
+            self._engines.move_to_end(url)
+            return engine
+        engine = create_engine(url, poolclass=QueuePool if pooled else NullPool,
+                               connect_args={"check_same_thread": False, **connect_args})
+        sa.event.listen(engine, "connect", _normal_sync)
+        self._engines[url] = engine
+        if pooled:
+            self._pooled.add(url)
+        elif len(self._engines) - len(self._pooled) > UNPOOLED_ENGINES:
+            # the least recently used unpooled engine goes (it holds no connection: NullPool)
+            del self._engines[next(u for u in self._engines if u not in self._pooled)]
         return engine
 
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
-        self._engines = {}
+        self._engines, self._pooled = OrderedDict(), set()
 
 
 def _normal_sync(dbapi_connection: Any, _record: Any) -> None:

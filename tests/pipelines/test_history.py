@@ -176,3 +176,20 @@ def test_connections_commit_without_a_flush_each_and_threads_share_the_history(h
         tags = instance.get_run_by_id(result.run_id).tags
         assert {k: v for k, v in tags.items() if k.startswith("thread")} == {
             f"thread{i}": "9" for i in range(8)}
+
+
+def test_a_long_running_process_keeps_a_bounded_number_of_engines(tmp_path, engines):
+    log = SqliteEventLog(str(tmp_path))
+    with log._connect("index") as conn:  # the pooled index stays whatever else comes and goes
+        conn.exec_driver_sql("SELECT 1")
+    shards = [f"run{i}" for i in range(history.UNPOOLED_ENGINES + 10)]
+    for shard in shards:
+        with log._connect(shard) as conn:
+            conn.exec_driver_sql("SELECT 1")
+    kept = list(log._engines._engines)
+    assert len(kept) == history.UNPOOLED_ENGINES + 1
+    assert log.conn_string_for_shard("index") in kept
+    assert log.conn_string_for_shard(shards[0]) not in kept  # the least recently used went
+    assert log.conn_string_for_shard(shards[-1]) in kept
+    with log._connect(shards[0]) as conn:  # and comes back when needed
+        assert conn.exec_driver_sql("SELECT 1").scalar() == 1
