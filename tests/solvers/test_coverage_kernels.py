@@ -90,3 +90,28 @@ def test_components_by_labels_match_scipys(graph_spec):
     count, label = connected_components(graph, directed=False)
     assert got[2] == count
     assert got[0].tolist() == label[:n_g].tolist() and got[1].tolist() == label[n_g:].tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_long_chain_in_random_order_goes_to_scipy_with_the_same_components(seed, monkeypatch):
+    """A path through 1 000 resources numbered at random needs more label passes than
+    :func:`_components` makes: scipy decides, and the numbering is still scipy's."""
+    import fairalloc.solvers.coverage as kernel
+
+    rng = np.random.default_rng(seed)
+    n = 1_000
+    perm = rng.permutation(n)  # resource perm[i] sits at position i of the path
+    arc_g = np.concatenate([np.arange(n), np.arange(n - 1)])
+    arc_k = np.concatenate([perm, perm[1:]])
+    order = np.lexsort((arc_k, arc_g))
+    arc_g, arc_k = arc_g[order], arc_k[order]
+    fallbacks = []
+    scipy_components = kernel._scipy_components
+    monkeypatch.setattr(kernel, "_scipy_components",
+                        lambda *a: fallbacks.append(1) or scipy_components(*a))
+    got = _components(arc_g, arc_k, n, n)
+    assert fallbacks == [1]
+    graph = coo_matrix((np.ones(len(arc_g)), (arc_g, n + arc_k)), shape=(2 * n,) * 2)
+    count, label = connected_components(graph, directed=False)
+    assert count == got[2] == 1
+    assert got[0].tolist() == label[:n].tolist() and got[1].tolist() == label[n:].tolist()
