@@ -230,15 +230,16 @@ def _key_cast(df: pl.DataFrame, col: str, what: str) -> pl.Series:
 
 def _value_cast(df: pl.DataFrame, col: str, what: str, keys: Sequence[str] = ()) -> pl.Series:
     s = df[col]
+    dtype = s.dtype
+    # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
+    if dtype.is_float() or dtype.is_integer():  # numpy reads nulls as NaN: no query
+        return pl.Series(col, s.to_numpy().astype(np.float64, copy=False) + 0.0)
     if s.dtype == pl.Boolean and df.height and all(k in df.columns for k in keys) and keys:
         raise InputTypeError(f"{what}: column {col!r} holds booleans, not numbers",
                              key_tuples(df, list(keys), np.arange(min(df.height, 10))),
                              df.height)
     if s.dtype == pl.Boolean or not (s.dtype.is_numeric() or s.dtype == pl.Null):
         raise InputTypeError(f"{what}: column {col!r} must be numeric, not {s.dtype}", [col])
-    # + 0.0 turns -0.0 into 0.0, so exact duplicates and outputs never depend on a sign bit
-    if s.dtype.is_float() or s.dtype.is_integer():  # numpy reads nulls as NaN: no query
-        return pl.Series(col, s.to_numpy().astype(np.float64, copy=False) + 0.0)
     return pl.Series(col, s.cast(pl.Float64).fill_null(float("nan")).to_numpy() + 0.0)
 
 
@@ -376,6 +377,12 @@ def _strictly_increasing(df: pl.DataFrame, keys: Sequence[str]) -> bool:
     cols = [df[k] for k in keys]
     if not all(c.dtype.is_integer() or c.dtype == pl.String for c in cols):
         return False
+    if len(cols) == 1:  # one column (no nulls: keys are checked): each row above the last
+        c = cols[0]
+        if c.dtype == pl.String:
+            return bool((c.slice(1) > c.slice(0, max(df.height - 1, 0))).all())
+        a = c.to_numpy()
+        return bool((a[1:] > a[:-1]).all())
     greater = np.zeros(max(df.height - 1, 0), bool)
     equal = np.ones_like(greater)
     for c in cols:
@@ -475,7 +482,7 @@ def code_rows(
         _check_join_types(df, table, cols, what)
     # (single integer keys are coded exactly by numpy, as cheap as any hash)
     hashed = [df.height >= HASHED_LOOKUP_ROWS
-              and not (len(cols) == 1 and df.schema[cols[0]] == pl.Int64)
+              and not (len(cols) == 1 and df[cols[0]].dtype == pl.Int64)
               for _, cols, _ in tables]
     out = []
     for (table, cols, name), h in zip(tables, hashed, strict=True):
@@ -516,7 +523,8 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np
             # small inputs: arrow's hash lookup of each string among the keys (exact: the
             # strings themselves are compared), without polars' query engine
             found = pc.index_in(col.to_arrow(), value_set=keys.to_arrow())
-            return found.fill_null(-1).to_numpy().astype(np.int64)
+            return (found.fill_null(-1) if found.null_count else found).to_numpy().astype(
+                np.int64)
         found = col.replace_strict(keys, pl.int_range(0, len(keys), eager=True), default=None)
     else:
         right = table.frame.lazy().select(
@@ -594,10 +602,10 @@ def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
     for k, c in zip(table.keys, cols, strict=True):
-        if df.schema[c] != table.frame.schema[k]:
+        if df[c].dtype != table.frame[k].dtype:  # (a frame's schema is built per call)
             raise InputTypeError(
-                f"{what}: key column {c!r} is {df.schema[c]} but the table it refers to holds "
-                f"{table.frame.schema[k]}",
+                f"{what}: key column {c!r} is {df[c].dtype} but the table it refers to holds "
+                f"{table.frame[k].dtype}",
                 [c],
             )
 
