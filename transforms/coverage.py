@@ -190,8 +190,8 @@ def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: st
     return unique_pairs(g, k, len(resources))
 
 
-#: The columns of :attr:`CoverageAllocation.groups`.
-GROUP_COLUMNS = (POPULATION, PRIOR, WEIGHT, "coverage", "shortfall", "allocated", "marginal_value")
+#: The columns of :attr:`CoverageAllocation.groups` (fairalloc.schemas.coverage).
+GROUP_COLUMNS = tuple(c.name for c in contract.GROUPS_OUT.values)
 _COLUMN_INDEX: list = []
 
 
