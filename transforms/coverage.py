@@ -288,7 +288,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     # the tables' indexes are the allocation's levels when every key has a pair (codes = rows)
     levels = [(gi, g) if has.all() else level(gt, GROUP, g),
               (ri, k) if np.bincount(k, minlength=len(b)).all() else level(rt, RESOURCE, k)]
-    allocation = pd.Series(sol.x, index=multi_index(levels), name=AMOUNT)
+    allocation = pd.Series(sol.x, index=multi_index(levels), name=AMOUNT, copy=False)
     group_table = pd.DataFrame(  # one float block: cheaper than seven columns
         np.column_stack([n, f, w, y, n * (1.0 - y), sol.s, parsed.marginal(y, w)]),
         columns=_group_columns(), index=gi, copy=False)
