@@ -116,3 +116,54 @@ def test_an_unknown_key_on_a_known_keys_slot_is_named(hashed, monkeypatch):
     assert codes.tolist() == [1, 0]
     with pytest.raises(errors.UnknownKeyError, match="'z'"):
         code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
+
+
+# --- the cheaper conversions of string keys: the same values and dtypes as the plain ones -----
+
+KEY_TEXT = st.text(max_size=4)  # any unicode, the empty string, NUL
+
+
+@given(st.lists(st.one_of(KEY_TEXT, st.none()), max_size=12))
+def test_arrow_string_columns_reach_polars_as_from_pandas_reads_them(values):
+    column = pd.Series(values, dtype="str", name="k")
+    assert isinstance(column.array, pd.arrays.ArrowStringArray)  # the path under test
+    got = _tables._columns({"k": column}, ["k"], "t")["k"]
+    expected = pl.from_pandas(column).alias("k")
+    assert got.dtype == expected.dtype == pl.String
+    assert got.to_list() == expected.to_list() == [None if v is None else v for v in values]
+
+
+@given(st.one_of(st.lists(KEY_TEXT, max_size=12), st.lists(st.integers(-2**63, 2**63 - 1),
+                                                           max_size=12)))
+def test_key_index_equals_the_pandas_conversion(values):
+    keys = pl.Series("k", values, dtype=pl.String if values and isinstance(values[0], str)
+                     else pl.Int64)
+    got = _tables.key_index(keys, "k")
+    pd.testing.assert_index_equal(got, pd.Index(keys.to_pandas(), name="k"), exact=True)
+    assert got.tolist() == values
+
+
+@given(st.lists(KEY_TEXT, max_size=8), st.lists(st.integers(-3, 3), max_size=8))
+def test_one_key_column_strictly_increasing_as_polars_sorts(strings, ints):
+    """In polars' sort order (UTF-8 bytes for strings), every row above the one before."""
+    for values, dtype, order in ((strings, pl.String, lambda v: v.encode()),
+                                 (ints, pl.Int64, lambda v: v)):
+        df = pl.DataFrame({"k": values}, schema={"k": dtype})
+        expected = all(order(a) < order(b) for a, b in zip(values, values[1:], strict=False))
+        assert _tables._strictly_increasing(df, ["k"]) is expected
+        assert _tables._strictly_increasing(df.sort("k").unique("k", maintain_order=True),
+                                            ["k"])
+
+
+@given(st.lists(KEY_TEXT, min_size=1, max_size=8, unique=True), st.data())
+def test_string_codes_by_arrow_lookup_equal_positions_and_name_unknown_keys(keys, data):
+    table = _table({"k": keys})
+    rows = data.draw(st.lists(st.sampled_from(keys), max_size=20))
+    (codes,) = code_rows(pl.DataFrame({"r": rows}, schema={"r": pl.String}),
+                         [(table, ["r"], "key")], what="rows")
+    assert codes.dtype == "int64" and [sorted(keys, key=str.encode)[c] for c in codes] == rows
+    unknown = data.draw(KEY_TEXT.filter(lambda v: v not in keys))
+    with pytest.raises(errors.UnknownKeyError) as info:
+        code_rows(pl.DataFrame({"r": [*rows, unknown]}, schema={"r": pl.String}),
+                  [(table, ["r"], "key")], what="rows")
+    assert info.value.keys == [unknown]
