@@ -552,12 +552,15 @@ def _text_ids(id_list: list) -> tuple[Any, np.ndarray | None] | None:
     hashing every id; Arrow orders strings by their UTF-8 bytes, that is by code point as
     Python does.
     """
-    if not id_list or set(map(type, id_list)) != {str}:
+    if not id_list:
         return None
-    try:
-        arrow = pa.array(id_list, type=pa.large_string())
-    except (pa.ArrowException, ValueError, TypeError):  # e.g. lone surrogates
+    try:  # Arrow finds the type of the ids: "string" only when every one is a str
+        arrow = pa.array(id_list)
+    except (pa.ArrowException, ValueError, TypeError):  # e.g. lone surrogates, mixed kinds
         return None
+    if not isinstance(arrow, pa.Array) or arrow.type != pa.string() or arrow.null_count:
+        return None
+    arrow = arrow.cast(pa.large_string())  # what pandas' strings hold
     order = None
     if not _increasing(arrow):
         order = pc.sort_indices(arrow).to_numpy().astype(np.int64)
