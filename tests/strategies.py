@@ -307,12 +307,13 @@ def periods_degenerate_instances(draw, max_accounts: int = 120):
 @st.composite
 def periods_list_instances(draw, max_accounts: int = 40):
     """(ids, currency N, requests N × T, capacity T) for the list interface: a many-class
-    instance with unique string ids of a few characters (shared prefixes, non-ASCII, NUL,
-    the empty string), sorted or in any order."""
+    instance with unique ids, either strings of a few characters (shared prefixes, non-ASCII,
+    NUL, the empty string) or integers (negative too), sorted or in any order."""
     requests, currency, capacity = draw(periods_many_class_instances(max_accounts))
     n = len(currency)
-    ids = draw(st.lists(st.text(alphabet="ab\x00é\U0001F600Z", max_size=5), min_size=n,
-                        max_size=n, unique=True))
+    keys = draw(st.sampled_from([st.text(alphabet="ab\x00é\U0001F600Z", max_size=5),
+                                 st.integers(-(2**40), 2**40)]))
+    ids = draw(st.lists(keys, min_size=n, max_size=n, unique=True))
     if draw(st.booleans()):
         ids.sort()
     return ids, currency, requests, capacity

@@ -542,31 +542,44 @@ def _check_ids(id_list: list) -> None:
         raise ParameterError("account_ids must be unique", ids[ids.duplicated()].unique())
 
 
-def _text_ids(id_list: list) -> tuple[Any, np.ndarray | None] | None:
-    """Unique ``str`` ids as one pandas string array, and the positions that sort them (None:
-    sorted already); None when some id is not a ``str``, cannot be encoded, or repeats (the
-    general reading then decides and names them).
+def _fast_ids(id_list: list) -> tuple[Any, np.ndarray | None] | None:
+    """Unique ids that are all ``str`` (as one pandas string array) or all ``int`` within int64
+    (as one object array of the ids themselves, what the general reading makes of them), and
+    the positions that sort them (None: sorted already); None for any other ids or repeated
+    ones (the general reading then decides and names them).
 
-    The ids go to Arrow once (what pandas does too, after a pass of its own over them), and
-    uniqueness is read off the sorted ids (each strictly above the one before) instead of
-    hashing every id; Arrow orders strings by their UTF-8 bytes, that is by code point as
-    Python does.
+    The ids go to Arrow once, which also finds whether they are all of one kind; uniqueness
+    is read off the sorted ids (each strictly above the one before) instead of hashing every
+    id. Arrow orders strings by their UTF-8 bytes, that is by code point as Python does.
     """
     if not id_list:
         return None
-    try:  # Arrow finds the type of the ids: "string" only when every one is a str
+    try:
         arrow = pa.array(id_list)
-    except (pa.ArrowException, ValueError, TypeError):  # e.g. lone surrogates, mixed kinds
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):  # e.g. mixed kinds
         return None
-    if not isinstance(arrow, pa.Array) or arrow.type != pa.string() or arrow.null_count:
+    if not isinstance(arrow, pa.Array) or arrow.null_count:
         return None
-    arrow = arrow.cast(pa.large_string())  # what pandas' strings hold
-    order = None
-    if not _increasing(arrow):
-        order = pc.sort_indices(arrow).to_numpy().astype(np.int64)
-        if not _increasing(arrow.take(order)):
-            return None  # a repeated id
-    return pd.array(arrow, dtype=str), order
+    if arrow.type == pa.string():
+        arrow = arrow.cast(pa.large_string())  # what pandas' strings hold
+        order = None
+        if not _increasing(arrow):
+            order = pc.sort_indices(arrow).to_numpy().astype(np.int64)
+            if not _increasing(arrow.take(order)):
+                return None  # a repeated id
+        return pd.array(arrow, dtype=str), order
+    if arrow.type == pa.int64():
+        values = arrow.to_numpy()
+        order = None
+        if not (values[1:] > values[:-1]).all():
+            order = np.argsort(values, kind="stable")
+            ordered = values[order]
+            if not (ordered[1:] > ordered[:-1]).all():
+                return None  # a repeated id
+        keys = np.empty(len(id_list), dtype=object)
+        keys[:] = id_list
+        return keys, order
+    return None
 
 
 def _increasing(strings: pa.Array) -> bool:
@@ -673,10 +686,10 @@ def allocate_resource(
     if not isinstance(caps, list):
         raise ParameterError("capacities must be a sequence of numbers", [capacities])
     n_t = len(caps)
-    # unique str ids (the usual) are read in one go; any other ids are checked here and
+    # unique str or int ids (the usual) are read in one go; any other ids are checked here and
     # converted after the amounts, so every error comes in the same order either way
-    text = _text_ids(id_list)
-    if text is None:
+    fast = _fast_ids(id_list)
+    if fast is None:
         _check_ids(id_list)
     matrix = _amounts("requests", requests, (n, n_t), id_list)
     currency = _amounts("cur", cur, (n,), id_list)
@@ -684,7 +697,7 @@ def allocate_resource(
     # of them in each table), else objects; the accounts go to the solver in sorted key
     # order where the keys sort (as the tidy interface does), so both interfaces give it the
     # same problem and get the same bits back (the ids are unique: no ties to order)
-    keys, order = text if text is not None else _general_ids(id_list)
+    keys, order = fast if fast is not None else _general_ids(id_list)
     per = table_input(dict(zip(range(1, n_t + 1), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
     if order is None:  # sorted already (or not sortable): the caller's order is the solver's

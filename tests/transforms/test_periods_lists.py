@@ -31,7 +31,8 @@ def expected_detailed(summary: pd.DataFrame, t: int) -> pd.DataFrame:
                 rows.append((rec["account_id"], k, 2, rec[f"step2_alloc_period_{k}"],
                              rec[f"req_period_{k}"]))
     frame = pd.DataFrame(rows, columns=["account_id", "period", "step", "allocation", "request"])
-    return frame.astype({"account_id": "str", "period": "int64", "step": "int64"})
+    return frame.astype({"account_id": summary["account_id"].dtype, "period": "int64",
+                         "step": "int64"})
 
 
 @settings(max_examples=40, deadline=None)
@@ -50,7 +51,9 @@ def test_lists_give_the_tables_result_field_by_field(inst, two_step):
     acc = res.accounts.loc[ids]  # the caller's order
     wide = {col: res.allocation[col].unstack("period").loc[ids].to_numpy()
             for col in ("allocation", "step1", "step2")}
-    columns = {"account_id": pd.array(ids, dtype="str"), "cur": currency}
+    text = isinstance(ids[0], str)  # string ids as pandas strings, others as they are
+    columns = {"account_id": pd.array(ids, dtype="str") if text else pd.array(ids, dtype=object),
+               "cur": currency}
     for col in ["entitlement_share", "lambda", "u_cap", *WEIGHTED]:
         columns[col] = acc[col].to_numpy()
     for k in range(t):
@@ -88,7 +91,11 @@ def _forms(ids, currency, requests):
         "id generator": ((k for k in ids), currency.tolist(), rows),
         "object ids": (pd.Series(ids, dtype=object), currency.tolist(), rows),
     }
-    if not any(k.endswith("\x00") for k in ids):  # NumPy strings drop trailing NULs
+    if not isinstance(ids[0], str):
+        forms["numpy int ids"] = (np.array(ids), currency.tolist(), rows)
+        forms["int subclass ids"] = ([np.int32(k) if abs(k) < 2**31 else k for k in ids],
+                                     currency.tolist(), rows)
+    elif not any(k.endswith("\x00") for k in ids):  # NumPy strings drop trailing NULs
         forms["numpy str ids"] = (np.array(ids), currency.tolist(), rows)
         forms["str subclass ids"] = ([np.str_(k) for k in ids], currency.tolist(), rows)
     if np.array_equal(requests, requests.round()):  # whole amounts: as Python ints too
@@ -140,6 +147,9 @@ B = [[5, 1, 0], [3, 3, 3], [0, 0, 7]]
          "'c', 'b' \\(2 in all\\)"),
         (["a", "b", "a"], [1, 2, 3], B, errors.ParameterError, "unique: 'a'"),
         (["b", "a", "b"], [1, 2, 3], B, errors.ParameterError, "unique: 'b'"),
+        ([3, 1, 3], [1, 2, 3], B, errors.ParameterError, "unique: 3 "),
+        ([1, 2, np.int64(1)], [1, 2, 3], B, errors.ParameterError, "unique: 1 "),
+        ([[1], 2, 3], [1, 2, 3], B, errors.InputTypeError, "hashable"),
         (["a", "b", "c"], [1, 2, 3], [[True, False, True]] * 3, errors.ParameterError, "'bool'"),
         (["a", "b", "c"], [1, 2, 3], [[5, "1", 0], [3, 3, 3], [0, 0, 7]],
          errors.ParameterError, "'<U21'"),
