@@ -471,20 +471,37 @@ class ResourceAllocation:
     step2_allocated: float
 
 
+def _numbers(amounts: list | tuple) -> np.ndarray | None:
+    """``np.asarray(amounts)`` for a flat list of floats and ints, read by Arrow (in about 60 %
+    of NumPy's time: its dtype is float64 or int64, as NumPy's would be, and the values are
+    NumPy's); None for anything else (booleans among numbers, text, ints beyond what a
+    double holds exactly …): NumPy then reads it."""
+    try:
+        arrow = pa.array(amounts)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None
+    if (isinstance(arrow, pa.Array) and not arrow.null_count
+            and arrow.type in (pa.float64(), pa.int64())):
+        return arrow.to_numpy()
+    return None
+
+
 def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
     """``np.asarray(values)`` for the usual ``requests``: a list or tuple of n list or tuple rows
-    of t amounts each, read as one flat list of amounts (NumPy then finds their dtype without
-    walking the nesting row by row: about half the time of reading the rows). None for any
-    other input, or amounts that are not numbers: the general reading then decides and names
-    what is wrong."""
+    of t amounts each, read as one flat list of amounts instead of row by row (NumPy finds
+    the dtype of a flat list in about half the time). None for any other input, or amounts
+    that are not numbers: the general reading then decides and names what is wrong."""
     n, t = shape
     if (type(values) not in (list, tuple) or len(values) != n or not n
             or not set(map(type, values)) <= {list, tuple} or set(map(len, values)) != {t}):
         return None
-    try:
-        flat = np.asarray(list(chain.from_iterable(values)))
-    except (ValueError, TypeError):  # nested deeper than the rows: the general reading says so
-        return None
+    amounts = list(chain.from_iterable(values))
+    flat = _numbers(amounts)
+    if flat is None:
+        try:
+            flat = np.asarray(amounts)
+        except (ValueError, TypeError):  # nested deeper than the rows: the general reading
+            return None
     return flat.reshape(n, t) if flat.shape == (n * t,) and flat.dtype.kind in "iuf" else None
 
 
@@ -492,7 +509,10 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
     """A float array of ``shape`` from a list (of lists) of numbers, refusing booleans, text,
     ragged rows and NaN / infinite / negative values, named by account id (and period number
     for a two-dimensional ``shape``)."""
-    raw = _flat_rows(values, shape) if len(shape) == 2 else None  # type: ignore[arg-type]
+    if len(shape) == 2:
+        raw = _flat_rows(values, shape)  # type: ignore[arg-type]
+    else:
+        raw = _numbers(values) if type(values) in (list, tuple) and values else None
     if raw is None:
         try:
             raw = np.asarray(values)

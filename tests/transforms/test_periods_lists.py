@@ -5,6 +5,7 @@ and the errors of bad lists."""
 from __future__ import annotations
 
 from decimal import Decimal
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fairalloc.transforms import errors
+from fairalloc.transforms import periods as periods_module
 from fairalloc.transforms.periods import allocate_periods, allocate_resource
 from tests.strategies import periods_list_instances
 
@@ -118,6 +120,22 @@ def test_every_input_form_gives_the_same_result(inst):
                                           check_exact=True, obj=f"{form}: {field}")
         assert (res.weights, res.capacity_used, res.step1_allocated, res.step2_allocated) == (
             base.weights, base.capacity_used, base.step1_allocated, base.step2_allocated), form
+    # the lists read by NumPy instead of Arrow (as when Arrow refuses them): the same result
+    with mock.patch.object(periods_module, "_numbers", return_value=None):
+        res = allocate_resource(ids, currency.tolist(), requests.tolist(), capacity.tolist())
+    for field in ("allocations_summary", "allocations_detailed"):
+        pd.testing.assert_frame_equal(getattr(res, field), getattr(base, field),
+                                      check_exact=True, obj=f"NumPy reading: {field}")
+
+
+def test_amounts_arrow_refuses_are_read_by_numpy():
+    # an int beyond what a double holds exactly, beside floats: NumPy's float64, as before
+    big = 2**53 + 1
+    res = allocate_resource(["a", "b"], [1, big], [[1.0, float(big)], [big, 2.0]], [4, 4],
+                            auto_weights=False)
+    summary = res.allocations_summary
+    assert summary["cur"].tolist() == [1.0, float(big)]
+    assert summary["req_period_1"].tolist() == [1.0, float(big)]
 
 
 def test_ids_in_any_order_and_of_any_kind_follow_the_caller():
