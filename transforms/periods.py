@@ -773,7 +773,8 @@ def _summary(keys: Any, currency: np.ndarray, per_account: list[np.ndarray], w: 
     n, t = req.shape
     block = np.empty((6 + 4 * t, n))
     block[0] = currency
-    block[1:4] = per_account  # entitlement_share, lambda, u_cap
+    for row, values in enumerate(per_account, start=1):  # entitlement_share, lambda, u_cap
+        block[row] = values
     block[4] = req @ w
     block[5] = both @ w
     per_period = block[6:].reshape(t, 4, n)  # [period, kind, account]
@@ -801,14 +802,13 @@ def _detailed(keys: Any, req: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> pd.
     cells = np.flatnonzero(twice)
     second = cells + np.arange(1, len(cells) + 1)  # row of each step-2 amount
     rows = np.repeat(np.arange(n * t), twice.view(np.int8) + np.int8(1))  # cell of each row
-    account = rows // t
     step = np.ones(len(rows), np.int64)
     step[second] = 2
     allocation = s1.ravel()[rows]
     allocation[second] = s2.ravel()[cells]
     return pd.DataFrame({
-        "account_id": keys.take(account), PERIOD: rows - account * t + 1, "step": step,
-        "allocation": allocation, "request": req.ravel()[rows],
+        "account_id": keys.take(rows // t), PERIOD: np.tile(np.arange(1, t + 1), n)[rows],
+        "step": step, "allocation": allocation, "request": req.ravel()[rows],
     }, copy=False)
 
 
