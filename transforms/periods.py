@@ -680,7 +680,8 @@ def allocate_resource(
         ``requests`` or ``cur`` not numbers of the right shape, or a bad option (as for
         :func:`allocate_periods`).
     fairalloc.transforms.errors.InputTypeError
-        Account ids that are not hashable.
+        Account ids that are not hashable, or ``requests`` rows whose lengths differ (named
+        by account).
     fairalloc.transforms.errors.InvalidAmountError
         NaN, infinite or negative amounts (named by account and period), or magnitudes out
         of range (as for :func:`allocate_periods`).
