@@ -304,6 +304,21 @@ def periods_degenerate_instances(draw, max_accounts: int = 120):
     return requests, currency, capacity
 
 
+@st.composite
+def periods_list_instances(draw, max_accounts: int = 40):
+    """(ids, currency N, requests N × T, capacity T) for the list interface: a many-class
+    instance with unique ids, either strings of a few characters (shared prefixes, non-ASCII,
+    NUL, the empty string) or integers (negative too), sorted or in any order."""
+    requests, currency, capacity = draw(periods_many_class_instances(max_accounts))
+    n = len(currency)
+    keys = draw(st.sampled_from([st.text(alphabet="ab\x00é\U0001F600Z", max_size=5),
+                                 st.integers(-(2**40), 2**40)]))
+    ids = draw(st.lists(keys, min_size=n, max_size=n, unique=True))
+    if draw(st.booleans()):
+        ids.sort()
+    return ids, currency, requests, capacity
+
+
 #: Values no periods parameter accepts, or only some do.
 PERIODS_JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0],
                                 1 + 2j, np.float32(2.0), np.int64(3)])

@@ -19,11 +19,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
@@ -468,21 +471,156 @@ class ResourceAllocation:
     step2_allocated: float
 
 
-def _amounts(name: str, values: Any, shape: tuple[int, ...], keys) -> np.ndarray:
-    """A float array of ``shape`` from a list (of lists) of numbers, refusing booleans, text
-    and NaN / infinite / negative values (named through ``keys(index tuple)``)."""
-    raw = np.asarray(values)
+def _numbers(amounts: list | tuple) -> np.ndarray | None:
+    """``np.asarray(amounts)`` for a flat list of floats and ints, read by Arrow (in about 60 %
+    of NumPy's time: its dtype is float64 or int64, as NumPy's would be, and the values are
+    NumPy's); None for anything else (booleans among numbers, text, ints beyond what a
+    double holds exactly …): NumPy then reads it."""
+    try:
+        arrow = pa.array(amounts)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None
+    if (isinstance(arrow, pa.Array) and not arrow.null_count
+            and arrow.type in (pa.float64(), pa.int64())):
+        return arrow.to_numpy()
+    return None
+
+
+def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
+    """``np.asarray(values)`` for the usual ``requests``: a list or tuple of n list or tuple rows
+    of t amounts each, read as one flat list of amounts instead of row by row (NumPy finds
+    the dtype of a flat list in about half the time). None for any other input, or amounts
+    that are not numbers: the general reading then decides and names what is wrong."""
+    n, t = shape
+    if (type(values) not in (list, tuple) or len(values) != n or not n
+            or not set(map(type, values)) <= {list, tuple} or set(map(len, values)) != {t}):
+        return None
+    amounts = list(chain.from_iterable(values))
+    flat = _numbers(amounts)
+    if flat is None:
+        try:
+            flat = np.asarray(amounts)
+        except (ValueError, TypeError):  # nested deeper than the rows: the general reading
+            return None
+    return flat.reshape(n, t) if flat.shape == (n * t,) and flat.dtype.kind in "iuf" else None
+
+
+def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> np.ndarray:
+    """A float array of ``shape`` from a list (of lists) of numbers, refusing booleans, text,
+    ragged rows and NaN / infinite / negative values, named by account id (and period number
+    for a two-dimensional ``shape``)."""
+    if len(shape) == 2:
+        raw = _flat_rows(values, shape)  # type: ignore[arg-type]
+    else:
+        raw = _numbers(values) if type(values) in (list, tuple) and values else None
+    if raw is None:
+        try:
+            raw = np.asarray(values)
+        except ValueError:
+            ragged = _ragged_rows(values, shape)
+            if not len(ragged):
+                raise
+            raise InputTypeError(f"{name} rows must each hold {shape[1]} amounts (one per "
+                                 "capacity); these accounts' rows do not",
+                                 [ids[i] for i in ragged[:10]], len(ragged)) from None
     if raw.dtype.kind not in "iuf" or raw.shape != shape:
         raise ParameterError(
             f"{name} must be numbers, shaped {' × '.join(map(str, shape))} (one row per "
             "account, one column per capacity)", [raw.shape if raw.dtype.kind in "iuf"
                                                   else str(raw.dtype)])
-    arr = raw.astype(np.float64)
-    bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
-    if len(bad):
+    arr = raw.astype(np.float64)  # a copy: -0.0 becomes 0.0 in place below
+    if arr.size and not (arr.min() >= 0 and arr.max() < np.inf):  # NaN fails both
+        bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
+        cell = ((lambda b: (ids[b[0]], int(b[1]) + 1)) if arr.ndim == 2 else
+                (lambda b: ids[b[0]]))
         raise InvalidAmountError(f"{name} has NaN, infinite or negative values",
-                                 [keys(tuple(b)) for b in bad[:10]], len(bad))
-    return arr + 0.0
+                                 [cell(b) for b in bad[:10]], len(bad))
+    arr += 0.0
+    return arr
+
+
+def _ragged_rows(values: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Positions of the rows of ``values`` whose length is not ``shape[1]`` (none when ``shape``
+    has one dimension or the rows have no length)."""
+    if len(shape) != 2 or isinstance(values, str | bytes):
+        return np.empty(0, np.int64)
+    try:
+        lengths = np.fromiter(map(len, values), np.int64)
+    except TypeError:
+        return np.empty(0, np.int64)
+    return np.flatnonzero(lengths != shape[1])
+
+
+def _check_ids(id_list: list) -> None:
+    """Refuse account ids that are not hashable or not unique (naming the duplicates)."""
+    try:
+        distinct = len(set(id_list))
+    except TypeError:
+        raise InputTypeError("account_ids must be hashable keys (str, int, tuples …)") from None
+    if distinct != len(id_list):
+        ids = pd.Series(id_list, dtype=object)
+        raise ParameterError("account_ids must be unique", ids[ids.duplicated()].unique())
+
+
+def _fast_ids(id_list: list) -> tuple[Any, np.ndarray | None] | None:
+    """Unique ids that are all ``str`` (as one pandas string array) or all ``int`` within int64
+    (as one object array of the ids themselves, what the general reading makes of them), and
+    the positions that sort them (None: sorted already); None for any other ids or repeated
+    ones (the general reading then decides and names them).
+
+    The ids go to Arrow once, which also finds whether they are all of one kind; uniqueness
+    is read off the sorted ids (each strictly above the one before) instead of hashing every
+    id. Arrow orders strings by their UTF-8 bytes, that is by code point as Python does.
+    """
+    if not id_list:
+        return None
+    try:
+        arrow = pa.array(id_list)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):  # e.g. mixed kinds
+        return None
+    if not isinstance(arrow, pa.Array) or arrow.null_count:
+        return None
+    if arrow.type == pa.string():
+        arrow = arrow.cast(pa.large_string())  # what pandas' strings hold
+        order = None
+        if not _increasing(arrow):
+            order = pc.sort_indices(arrow).to_numpy().astype(np.int64)
+            if not _increasing(arrow.take(order)):
+                return None  # a repeated id
+        return pd.array(arrow, dtype=str), order
+    if arrow.type == pa.int64():
+        values = arrow.to_numpy()
+        order = None
+        if not (values[1:] > values[:-1]).all():
+            order = np.argsort(values, kind="stable")
+            ordered = values[order]
+            if not (ordered[1:] > ordered[:-1]).all():
+                return None  # a repeated id
+        keys = np.empty(len(id_list), dtype=object)
+        keys[:] = id_list
+        return keys, order
+    return None
+
+
+def _increasing(strings: pa.Array) -> bool:
+    """Whether every string is strictly above the one before."""
+    return len(strings) < 2 or pc.all(pc.less(strings[:-1], strings[1:])).as_py()
+
+
+def _general_ids(id_list: list) -> tuple[Any, np.ndarray | None]:
+    """The ids as one array and the positions that sort them, for ids of any hashable kind
+    (already checked by :func:`_check_ids`): pandas strings when every id is a string (what
+    pandas would make of them in each table), else objects; None where they do not sort
+    (mixed kinds), leaving the caller's order."""
+    text = pd.api.types.infer_dtype(id_list) == "string"
+    keys = pd.array(id_list, dtype=str) if text else pd.Series(id_list, dtype=object).to_numpy()
+    try:
+        order = (np.asarray(keys.argsort(), dtype=np.int64) if text else
+                 np.asarray(sorted(range(len(id_list)), key=id_list.__getitem__),
+                            dtype=np.int64))
+    except TypeError:
+        order = None
+    return keys, order
 
 
 @public("periods")
@@ -542,7 +680,8 @@ def allocate_resource(
         ``requests`` or ``cur`` not numbers of the right shape, or a bad option (as for
         :func:`allocate_periods`).
     fairalloc.transforms.errors.InputTypeError
-        Account ids that are not hashable.
+        Account ids that are not hashable, or ``requests`` rows whose lengths differ (named
+        by account).
     fairalloc.transforms.errors.InvalidAmountError
         NaN, infinite or negative amounts (named by account and period), or magnitudes out
         of range (as for :func:`allocate_periods`).
@@ -563,73 +702,51 @@ def allocate_resource(
     if isinstance(account_ids, str | bytes) or not isinstance(account_ids, Iterable):
         raise ParameterError("account_ids must be a sequence of account keys", [account_ids])
     id_list = list(account_ids)
-    ids = pd.Series(id_list, dtype=object)
-    n = len(ids)
+    n = len(id_list)
     caps = list(capacities) if isinstance(capacities, Iterable) else capacities
     if not isinstance(caps, list):
         raise ParameterError("capacities must be a sequence of numbers", [capacities])
     n_t = len(caps)
-    try:
-        distinct = len(set(id_list))
-    except TypeError:
-        raise InputTypeError("account_ids must be hashable keys (str, int, tuples …)") from None
-    if distinct != n:
-        raise ParameterError("account_ids must be unique", ids[ids.duplicated()].unique())
-    per_no = np.arange(1, n_t + 1)
-    matrix = _amounts("requests", requests, (n, n_t),
-                      lambda k: (ids.iloc[k[0]], int(per_no[k[1]])))
-    currency = _amounts("cur", cur, (n,), lambda k: ids.iloc[k[0]])
-    # the ids as one array, converted once: pandas strings when every id is a string (what
-    # pandas would make of them in each table, at once instead of per table), else objects
-    text = pd.api.types.infer_dtype(id_list) == "string"
-    keys = pd.array(id_list, dtype=str) if text else ids.to_numpy()
-    # accounts in sorted key order where the keys sort (as the tidy interface does), so both
-    # interfaces give the solver the same problem and the same bits back; strings sort by
-    # code point in pandas as in Python (the ids are unique: no ties to order)
-    try:
-        order = (np.asarray(keys.argsort(), dtype=np.int64) if text else
-                 np.asarray(sorted(range(n), key=id_list.__getitem__), dtype=np.int64))
-    except TypeError:
-        order = np.arange(n)
-    per = table_input(dict(zip(per_no.tolist(), caps, strict=True)), contract.CAPACITIES,
+    # unique str or int ids (the usual) are read in one go; any other ids are checked here and
+    # converted after the amounts, so every error comes in the same order either way
+    fast = _fast_ids(id_list)
+    if fast is None:
+        _check_ids(id_list)
+    matrix = _amounts("requests", requests, (n, n_t), id_list)
+    currency = _amounts("cur", cur, (n,), id_list)
+    # the ids as one array: pandas strings when every id is a string (what pandas would make
+    # of them in each table), else objects; the accounts go to the solver in sorted key
+    # order where the keys sort (as the tidy interface does), so both interfaces give it the
+    # same problem and get the same bits back (the ids are unique: no ties to order)
+    keys, order = fast if fast is not None else _general_ids(id_list)
+    per = table_input(dict(zip(range(1, n_t + 1), caps, strict=True)), contract.CAPACITIES,
                       what="capacities")
-    problem = _Problem(pd.Index(keys.take(order), name=ACCOUNT, tupleize_cols=False),
-                       currency[order], per, np.take(matrix, order, axis=0))
+    if order is None:  # sorted already (or not sortable): the caller's order is the solver's
+        problem = _Problem(pd.Index(keys, name=ACCOUNT, tupleize_cols=False), currency, per,
+                           matrix)
+    else:
+        problem = _Problem(pd.Index(keys.take(order), name=ACCOUNT, tupleize_cols=False),
+                           currency[order], per, np.take(matrix, order, axis=0))
     sol = _solve(problem, weights, opt)
-    back = np.empty(n, dtype=np.int64)
-    back[order] = np.arange(n)  # row of each caller account in the solved problem
     alloc = sol.step1 + sol.step2
     w = sol.weights
-    req = np.take(problem.requests, back, axis=0)  # in the caller's order
-    s1, s2 = np.take(sol.step1, back, axis=0), np.take(sol.step2, back, axis=0)
-    both = np.take(alloc, back, axis=0)
-    columns = {
-        "account_id": keys, "cur": currency,
-        "entitlement_share": sol.share[back], "lambda": sol.lam[back],
-        "u_cap": sol.u_cap[back], "weighted_request": req @ w,
-        "weighted_allocated": both @ w,
-    }
-    kinds = (("req", req), ("alloc", both), ("step1_alloc", s1), ("step2_alloc", s2))
-    for k in range(n_t):  # per period: req, alloc, step1_alloc, step2_alloc (the classic order)
-        for name, values in kinds:
-            columns[f"{name}_period_{k + 1}"] = values[:, k]
-    summary = pd.DataFrame(columns)
-    # one row per (account, period, step) in the caller's order: each (account, period) cell
-    # once for step 1, and once more right after for step 2 where that is above 1e-6
-    s1, s2, req = s1.ravel(), s2.ravel(), req.ravel()
-    twice = s2 > 1e-6
-    rows = np.repeat(np.arange(n * n_t), 1 + twice)
-    step = np.ones(len(rows), np.int64)
-    step[(np.cumsum(1 + twice) - 1)[twice]] = 2  # the second row of a cell is its step 2
-    detailed = pd.DataFrame({
-        "account_id": keys.take(rows // n_t), PERIOD: per_no[rows % n_t], "step": step,
-        "allocation": np.where(step == 1, s1[rows], s2[rows]), "request": req[rows],
-    })
+    if order is None:
+        back = None
+    else:
+        back = np.empty(n, dtype=np.int64)
+        back[order] = np.arange(n)  # row of each caller account in the solved problem
+
+    def caller(values: np.ndarray) -> np.ndarray:  # rows in the caller's order
+        return values if back is None else np.take(values, back, axis=0)
+
+    req, s1, s2, both = (caller(problem.requests), caller(sol.step1), caller(sol.step2),
+                         caller(alloc))
     used = alloc.sum(axis=0)
     cap = per.values
     return ResourceAllocation(
-        allocations_detailed=detailed,
-        allocations_summary=summary,
+        allocations_detailed=_detailed(keys, req, s1, s2),
+        allocations_summary=_summary(keys, currency, [caller(sol.share), caller(sol.lam),
+                                                      caller(sol.u_cap)], w, req, both, s1, s2),
         weights=w.tolist(),
         total_weighted_allocated=float((alloc @ w).sum()),
         capacity_used=used.tolist(),
@@ -638,6 +755,62 @@ def allocate_resource(
         step1_allocated=float(sol.step1.sum(axis=0) @ w),
         step2_allocated=float(sol.step2.sum(axis=0) @ w),
     )
+
+
+#: The per-period columns of ``allocations_summary``, in their order within each period.
+_PERIOD_COLUMNS = ("req", "alloc", "step1_alloc", "step2_alloc")
+
+
+def _summary(keys: Any, currency: np.ndarray, per_account: list[np.ndarray], w: np.ndarray,
+             req: np.ndarray, both: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> pd.DataFrame:
+    """``allocations_summary``: account_id, cur, entitlement_share, lambda, u_cap,
+    weighted_request, weighted_allocated, then per period k req / alloc / step1_alloc /
+    step2_alloc _period_k (the classic order).
+
+    The float columns are written into one (columns, accounts) block that pandas takes as it
+    is, instead of one array per column gathered into a block by pandas: each value is
+    copied once.
+    """
+    n, t = req.shape
+    block = np.empty((6 + 4 * t, n))
+    block[0] = currency
+    for row, values in enumerate(per_account, start=1):  # entitlement_share, lambda, u_cap
+        block[row] = values
+    block[4] = req @ w
+    block[5] = both @ w
+    per_period = block[6:].reshape(t, 4, n)  # [period, kind, account]
+    for j, values in enumerate((req, both, s1, s2)):
+        per_period[:, j] = values.T
+    names = ["cur", "entitlement_share", "lambda", "u_cap", "weighted_request",
+             "weighted_allocated"] + [f"{kind}_period_{k}" for k in range(1, t + 1)
+                                      for kind in _PERIOD_COLUMNS]
+    summary = pd.DataFrame(block.T, columns=names, copy=False)
+    summary.insert(0, "account_id", keys)
+    return summary
+
+
+def _detailed(keys: Any, req: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> pd.DataFrame:
+    """``allocations_detailed``: one row per (account, period, step) in the caller's order,
+    each (account, period) cell once for step 1 and once more right after for step 2 where
+    that gave > 1e-6.
+
+    The columns are gathered from the (account, period) arrays by each row's cell, the
+    step-2 amounts written over their rows, and pandas takes the columns as they are (they
+    are new arrays, not copied again).
+    """
+    n, t = req.shape
+    twice = s2.ravel() > 1e-6
+    cells = np.flatnonzero(twice)
+    second = cells + np.arange(1, len(cells) + 1)  # row of each step-2 amount
+    rows = np.repeat(np.arange(n * t), twice.view(np.int8) + np.int8(1))  # cell of each row
+    step = np.ones(len(rows), np.int64)
+    step[second] = 2
+    allocation = s1.ravel()[rows]
+    allocation[second] = s2.ravel()[cells]
+    return pd.DataFrame({
+        "account_id": keys.take(rows // t), PERIOD: np.tile(np.arange(1, t + 1), n)[rows],
+        "step": step, "allocation": allocation, "request": req.ravel()[rows],
+    }, copy=False)
 
 
 @public("lottery")

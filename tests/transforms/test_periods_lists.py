@@ -1,0 +1,202 @@
+"""The list interface (``allocate_resource``): every field against the tables interface on the
+same data, every input form against every other, the detailed rows against their definition,
+and the errors of bad lists."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from unittest import mock
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fairalloc.transforms import errors
+from fairalloc.transforms import periods as periods_module
+from fairalloc.transforms.periods import allocate_periods, allocate_resource
+from tests.strategies import periods_list_instances
+
+WEIGHTED = ["weighted_request", "weighted_allocated"]
+
+
+def expected_detailed(summary: pd.DataFrame, t: int) -> pd.DataFrame:
+    """The SPEC's rows, one by one: each (account, period) once for step 1, then once more for
+    step 2 where that gave > 1e-6, in the summary's (the caller's) account order."""
+    rows = []
+    for rec in summary.to_dict("records"):
+        for k in range(1, t + 1):
+            rows.append((rec["account_id"], k, 1, rec[f"step1_alloc_period_{k}"],
+                         rec[f"req_period_{k}"]))
+            if rec[f"step2_alloc_period_{k}"] > 1e-6:
+                rows.append((rec["account_id"], k, 2, rec[f"step2_alloc_period_{k}"],
+                             rec[f"req_period_{k}"]))
+    frame = pd.DataFrame(rows, columns=["account_id", "period", "step", "allocation", "request"])
+    return frame.astype({"account_id": summary["account_id"].dtype, "period": "int64",
+                         "step": "int64"})
+
+
+@settings(max_examples=40, deadline=None)
+@given(periods_list_instances(), st.booleans())
+def test_lists_give_the_tables_result_field_by_field(inst, two_step):
+    ids, currency, requests, capacity = inst
+    n, t = requests.shape
+    got = allocate_resource(ids, currency.tolist(), requests.tolist(), capacity.tolist(),
+                            two_step=two_step, auto_weights=False)
+    tidy = pd.DataFrame({"account": np.repeat(np.array(ids, dtype=object), t),
+                         "period": np.tile(np.arange(1, t + 1), n),
+                         "request": requests.ravel()})
+    res = allocate_periods(tidy, dict(zip(ids, currency.tolist(), strict=True)),
+                           dict(zip(range(1, t + 1), capacity.tolist(), strict=True)),
+                           two_step=two_step, auto_weights=False)
+    acc = res.accounts.loc[ids]  # the caller's order
+    wide = {col: res.allocation[col].unstack("period").loc[ids].to_numpy()
+            for col in ("allocation", "step1", "step2")}
+    text = isinstance(ids[0], str)  # string ids as pandas strings, others as they are
+    columns = {"account_id": pd.array(ids, dtype="str") if text else pd.array(ids, dtype=object),
+               "cur": currency}
+    for col in ["entitlement_share", "lambda", "u_cap", *WEIGHTED]:
+        columns[col] = acc[col].to_numpy()
+    for k in range(t):
+        columns |= {f"req_period_{k + 1}": requests[:, k],
+                    f"alloc_period_{k + 1}": wide["allocation"][:, k],
+                    f"step1_alloc_period_{k + 1}": wide["step1"][:, k],
+                    f"step2_alloc_period_{k + 1}": wide["step2"][:, k]}
+    want = pd.DataFrame(columns)
+    summary = got.allocations_summary
+    # both interfaces hand the solver the same problem (accounts in key order): the same bits
+    pd.testing.assert_frame_equal(summary.drop(columns=WEIGHTED), want.drop(columns=WEIGHTED),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(summary[WEIGHTED], want[WEIGHTED], rtol=1e-12)
+    pd.testing.assert_frame_equal(got.allocations_detailed, expected_detailed(summary, t),
+                                  check_exact=True)
+    periods = res.periods
+    assert got.capacities == capacity.tolist()
+    assert got.weights == periods["weight"].tolist()
+    assert got.capacity_used == pytest.approx(periods["used"].tolist(), rel=1e-12, abs=1e-12)
+    assert got.utilization == pytest.approx(periods["utilization"].tolist(), rel=1e-12,
+                                            abs=1e-12)
+    assert got.step1_allocated == res.step1_allocated
+    assert got.step2_allocated == res.step2_allocated
+    assert got.total_weighted_allocated == pytest.approx(acc["weighted_allocated"].sum(),
+                                                         rel=1e-12, abs=1e-9)
+
+
+def _forms(ids, currency, requests):
+    """The same input held the ways a caller may hold it: (ids, cur, requests) per form."""
+    rows = requests.tolist()
+    forms = {
+        "tuples": (tuple(ids), tuple(currency.tolist()), tuple(map(tuple, rows))),
+        "numpy arrays": (np.array(ids, dtype=object), currency, requests),
+        "numpy rows": (ids, list(currency), list(requests)),
+        "id generator": ((k for k in ids), currency.tolist(), rows),
+        "object ids": (pd.Series(ids, dtype=object), currency.tolist(), rows),
+    }
+    if not isinstance(ids[0], str):
+        forms["numpy int ids"] = (np.array(ids), currency.tolist(), rows)
+        forms["int subclass ids"] = ([np.int32(k) if abs(k) < 2**31 else k for k in ids],
+                                     currency.tolist(), rows)
+    elif not any(k.endswith("\x00") for k in ids):  # NumPy strings drop trailing NULs
+        forms["numpy str ids"] = (np.array(ids), currency.tolist(), rows)
+        forms["str subclass ids"] = ([np.str_(k) for k in ids], currency.tolist(), rows)
+    if np.array_equal(requests, requests.round()):  # whole amounts: as Python ints too
+        forms["ints"] = (ids, currency.astype(int).tolist(), requests.astype(int).tolist())
+        forms["ints and floats"] = (ids, currency.tolist(),
+                                    [[int(v) if j % 2 else v for j, v in enumerate(r)]
+                                     for r in rows])
+    return forms
+
+
+@settings(max_examples=25, deadline=None)
+@given(periods_list_instances(max_accounts=25))
+def test_every_input_form_gives_the_same_result(inst):
+    ids, currency, requests, capacity = inst
+    base = allocate_resource(ids, currency.tolist(), requests.tolist(), capacity.tolist())
+    for form, (i, c, r) in _forms(ids, currency, requests).items():
+        res = allocate_resource(i, c, r, tuple(capacity.tolist()))
+        for field in ("allocations_summary", "allocations_detailed"):
+            pd.testing.assert_frame_equal(getattr(res, field), getattr(base, field),
+                                          check_exact=True, obj=f"{form}: {field}")
+        assert (res.weights, res.capacity_used, res.step1_allocated, res.step2_allocated) == (
+            base.weights, base.capacity_used, base.step1_allocated, base.step2_allocated), form
+    # the lists read by NumPy instead of Arrow (as when Arrow refuses them): the same result
+    with mock.patch.object(periods_module, "_numbers", return_value=None):
+        res = allocate_resource(ids, currency.tolist(), requests.tolist(), capacity.tolist())
+    for field in ("allocations_summary", "allocations_detailed"):
+        pd.testing.assert_frame_equal(getattr(res, field), getattr(base, field),
+                                      check_exact=True, obj=f"NumPy reading: {field}")
+
+
+def test_amounts_arrow_refuses_are_read_by_numpy():
+    # an int beyond what a double holds exactly, beside floats: NumPy's float64, as before
+    big = 2**53 + 1
+    res = allocate_resource(["a", "b"], [1, big], [[1.0, float(big)], [big, 2.0]], [4, 4],
+                            auto_weights=False)
+    summary = res.allocations_summary
+    assert summary["cur"].tolist() == [1.0, float(big)]
+    assert summary["req_period_1"].tolist() == [1.0, float(big)]
+
+
+def test_ids_in_any_order_and_of_any_kind_follow_the_caller():
+    rows = [[5.0, 1.0], [3.0, 3.0], [0.0, 7.0], [2.0, 2.0]]
+    by_str = allocate_resource(["d", "b", "a", "c"], [1, 2, 3, 1], rows, [4, 4])
+    by_int = allocate_resource([4, 2, 1, 3], [1, 2, 3, 1], rows, [4, 4])
+    by_tuple = allocate_resource([(4,), (2,), (1,), (3,)], [1, 2, 3, 1], rows, [4, 4])
+    assert by_str.allocations_summary["account_id"].tolist() == ["d", "b", "a", "c"]
+    assert by_int.allocations_summary["account_id"].tolist() == [4, 2, 1, 3]
+    assert by_int.allocations_summary["account_id"].dtype == object
+    for other in (by_int, by_tuple):
+        pd.testing.assert_frame_equal(other.allocations_summary.drop(columns="account_id"),
+                                      by_str.allocations_summary.drop(columns="account_id"),
+                                      check_exact=True)
+    assert by_str.allocations_detailed["account_id"].tolist()[:2] == ["d", "d"]
+
+
+B = [[5, 1, 0], [3, 3, 3], [0, 0, 7]]
+
+
+@pytest.mark.parametrize(
+    ("ids", "cur", "requests", "error", "needle"),
+    [
+        (["a", "b", "c"], [1, 2, 3], [[5, 1, 0], [3, 3], [0, 0, 7]], errors.InputTypeError,
+         "rows must each hold 3 amounts.*: 'b' \\(1 in all\\)"),
+        (["c", "b", "a"], [1, 2, 3], [[5, 1], [3, 3, 3, 3], [0, 0, 7]], errors.InputTypeError,
+         "'c', 'b' \\(2 in all\\)"),
+        (["a", "b", "a"], [1, 2, 3], B, errors.ParameterError, "unique: 'a'"),
+        (["b", "a", "b"], [1, 2, 3], B, errors.ParameterError, "unique: 'b'"),
+        ([3, 1, 3], [1, 2, 3], B, errors.ParameterError, "unique: 3 "),
+        ([1, 2, np.int64(1)], [1, 2, 3], B, errors.ParameterError, "unique: 1 "),
+        ([[1], 2, 3], [1, 2, 3], B, errors.InputTypeError, "hashable"),
+        (["a", "b", "c"], [1, 2, 3], [[True, False, True]] * 3, errors.ParameterError, "'bool'"),
+        (["a", "b", "c"], [1, 2, 3], [[5, "1", 0], [3, 3, 3], [0, 0, 7]],
+         errors.ParameterError, "'<U21'"),
+        (["a", "b", "c"], [1, 2, 3], [[5, None, 0], [3, 3, 3], [0, 0, 7]],
+         errors.ParameterError, "'object'"),
+        (["a", "b", "c"], [1, 2, 3], [[5, Decimal(1), 0], [3, 3, 3], [0, 0, 7]],
+         errors.ParameterError, "'object'"),
+        (["a", "b", "c"], [1, 2, 3], [[5, 2**64, 0], [3, 3, 3], [0, 0, 7]],
+         errors.ParameterError, "'object'"),
+        (["a", "b", "c"], [1, 2, 3], [{0: 1, 1: 1, 2: 1}] * 3, errors.ParameterError,
+         "'object'"),  # rows that are not sequences are not read by their keys
+        (["a", "b", "c"], [1, 2, 3], [[5, 1, 0], [3, float("nan"), 3], [0, 0, 7]],
+         errors.InvalidAmountError, "\\('b', 2\\)"),
+        (["a", "b", "c"], [1, 2, 3], [[5, 1, 0], [3, 3, 3], [0, -1, float("inf")]],
+         errors.InvalidAmountError, "\\('c', 2\\), \\('c', 3\\) \\(2 in all\\)"),
+        (["c", "a", "b"], [1, -2, float("nan")], B, errors.InvalidAmountError, "'a', 'b'"),
+        (["a", "b", "c"], [True, False, True], B, errors.ParameterError, "'bool'"),
+        (["a\ud800", "b", "c"], [1, 2, 3], B, errors.InputTypeError, "surrogates"),
+        (["a", "b", "c"], [1, 2, 3], [[5, 1, 0], [3, 3, 3]], errors.ParameterError, "3 × 3"),
+        (["a", "b", "c"], [1, 2, 3], [[5, 1], [3, 3], [0, 0]], errors.ParameterError, "3 × 3"),
+    ],
+)
+def test_bad_lists_are_refused_naming_what_is_wrong(ids, cur, requests, error, needle):
+    with pytest.raises(error, match=needle):
+        allocate_resource(ids, cur, requests, [4, 4, 4])
+
+
+def test_one_period_and_amounts_that_are_all_zero_for_an_account():
+    res = allocate_resource(["b", "a"], [0, 1], [[0], [3]], [2])
+    assert res.allocations_summary["alloc_period_1"].tolist() == [0.0, 2.0]
+    assert res.allocations_detailed["step"].tolist() == [1, 1]
+    assert res.allocations_detailed["period"].dtype == np.int64
