@@ -471,11 +471,17 @@ class ResourceAllocation:
     step2_allocated: float
 
 
+_PLAIN_NUMBERS = frozenset((float, int))
+
+
 def _numbers(amounts: list | tuple) -> np.ndarray | None:
     """``np.asarray(amounts)`` for a flat list of floats and ints, read by Arrow (in about 60 %
     of NumPy's time: its dtype is float64 or int64, as NumPy's would be, and the values are
     NumPy's); None for anything else (booleans among numbers, text, ints beyond what a
-    double holds exactly …): NumPy then reads it."""
+    double holds exactly …): NumPy then reads it. Only lists whose items are exactly ``float``
+    and ``int`` are read here: Arrow would read a ``bool`` among floats as 1.0 or 0.0."""
+    if not set(map(type, amounts)) <= _PLAIN_NUMBERS:
+        return None
     try:
         arrow = pa.array(amounts)
     except (pa.ArrowException, ValueError, TypeError, OverflowError):
@@ -486,7 +492,8 @@ def _numbers(amounts: list | tuple) -> np.ndarray | None:
     return None
 
 
-def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
+def _flat_rows(name: str, values: Any, shape: tuple[int, int], ids: Sequence
+               ) -> np.ndarray | None:
     """``np.asarray(values)`` for the usual ``requests``: a list or tuple of n list or tuple rows
     of t amounts each, read as one flat list of amounts instead of row by row (NumPy finds
     the dtype of a flat list in about half the time). None for any other input, or amounts
@@ -502,6 +509,8 @@ def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
             flat = np.asarray(amounts)
         except (ValueError, TypeError):  # nested deeper than the rows: the general reading
             return None
+        if flat.dtype.kind in "iuf":
+            _refuse_booleans(name, amounts, t, ids)
     return flat.reshape(n, t) if flat.shape == (n * t,) and flat.dtype.kind in "iuf" else None
 
 
@@ -510,10 +519,10 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
     ragged rows and NaN / infinite / negative values, named by account id (and period number
     for a two-dimensional ``shape``)."""
     if len(shape) == 2:
-        raw = _flat_rows(values, shape)  # type: ignore[arg-type]
+        raw = _flat_rows(name, values, shape, ids)  # type: ignore[arg-type]
     else:
         raw = _numbers(values) if type(values) in (list, tuple) and values else None
-    if raw is None:
+    if raw is None:  # the general reading, which refuses what the fast one left to it
         try:
             raw = np.asarray(values)
         except ValueError:
@@ -523,6 +532,10 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
             raise InputTypeError(f"{name} rows must each hold {shape[1]} amounts (one per "
                                  "capacity); these accounts' rows do not",
                                  [ids[i] for i in ragged[:10]], len(ragged)) from None
+        if raw.dtype.kind in "iuf" and raw.shape == shape and not isinstance(values, np.ndarray):
+            two = len(shape) == 2
+            _refuse_booleans(name, list(chain.from_iterable(values)) if two else list(values),
+                             shape[1] if two else 0, ids)
     if raw.dtype.kind not in "iuf" or raw.shape != shape:
         raise ParameterError(
             f"{name} must be numbers, shaped {' × '.join(map(str, shape))} (one row per "
@@ -537,6 +550,21 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
                                  [cell(b) for b in bad[:10]], len(bad))
     arr += 0.0
     return arr
+
+
+def _refuse_booleans(name: str, flat: list, width: int, ids: Sequence) -> None:
+    """Raise :class:`ParameterError` naming the cells that hold a boolean among numbers (NumPy
+    reads ``[5, True]`` as ``[5, 1]``: a flag is not an amount). ``flat`` holds the amounts
+    row after row, ``width`` amounts per account (0: one amount per account). Only reached by
+    lists that the fast reading (:func:`_numbers`) left to NumPy."""
+    is_bool = np.fromiter(map(isinstance, flat, [(bool, np.bool_)] * len(flat)), bool,
+                          count=len(flat))
+    if not is_bool.any():
+        return
+    bad = np.flatnonzero(is_bool)
+    cells = ([(ids[b // width], int(b % width) + 1) for b in bad[:10]] if width
+             else [ids[b] for b in bad[:10]])
+    raise ParameterError(f"{name} must be numbers, not booleans", cells, len(bad))
 
 
 def _ragged_rows(values: Any, shape: tuple[int, ...]) -> np.ndarray:

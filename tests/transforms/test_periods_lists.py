@@ -169,6 +169,16 @@ B = [[5, 1, 0], [3, 3, 3], [0, 0, 7]]
         ([1, 2, np.int64(1)], [1, 2, 3], B, errors.ParameterError, "unique: 1 "),
         ([[1], 2, 3], [1, 2, 3], B, errors.InputTypeError, "hashable"),
         (["a", "b", "c"], [1, 2, 3], [[True, False, True]] * 3, errors.ParameterError, "'bool'"),
+        # a flag among numbers is not an amount (NumPy and Arrow would read it as 1 or 0)
+        (["a", "b", "c"], [1, 2, 3], [[5, True, 0], [3, 3, 3], [0, 0, 7]],
+         errors.ParameterError, "not booleans: \\('a', 2\\) \\(1 in all\\)"),
+        (["a", "b", "c"], [1, 2, 3], [[5.5, 1, 0], [3, 3, False], [0, np.True_, 7]],
+         errors.ParameterError, "not booleans: \\('b', 3\\), \\('c', 2\\) \\(2 in all\\)"),
+        (["a", "b", "c"], [1, 2, 3], [np.array([5.0, 1, 0]), np.array([True, False, True]),
+                                      np.array([0.0, 0, 7])],
+         errors.ParameterError, "not booleans: \\('b', 1\\), \\('b', 2\\), \\('b', 3\\)"),
+        (["a", "b", "c"], [1.5, True, 3], B, errors.ParameterError, "cur must be numbers, not "
+         "booleans: 'b' \\(1 in all\\)"),
         (["a", "b", "c"], [1, 2, 3], [[5, "1", 0], [3, 3, 3], [0, 0, 7]],
          errors.ParameterError, "'<U21'"),
         (["a", "b", "c"], [1, 2, 3], [[5, None, 0], [3, 3, 3], [0, 0, 7]],
