@@ -269,10 +269,16 @@ class _Grouping:
     starts: np.ndarray
 
     def sum(self, values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(self.sorted(values), self.starts, axis=0)
+        return self._reduce(np.add, values)
 
     def min(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(self.sorted(values), self.starts, axis=0)
+        return self._reduce(np.minimum, values)
+
+    def _reduce(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        ordered = self.sorted(values)
+        if len(self.sizes) == len(self.ids):  # every class has one row: nothing to reduce
+            return ordered
+        return ufunc.reduceat(ordered, self.starts, axis=0)
 
     def sorted(self, values: np.ndarray) -> np.ndarray:
         """``values`` in class order (``np.take``: several times faster than indexing the rows
@@ -643,7 +649,10 @@ def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
             t *= 0.5
         else:
             return mu
-        done = np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+        # converged: a negligible move, or one that no longer lowers the value at all (the
+        # next step would only backtrack)
+        done = (np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+                or f_new >= f)
         mu, f = new, f_new
         if done:
             break
@@ -857,7 +866,9 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
     g *= sizes[:, None]
     capped = np.isfinite(ent_cap)
-    src_cap = np.where(capped, ent_cap * sizes, row_reduce(np.add, g))
+    src_cap = ent_cap * sizes
+    if not capped.all():  # a class without an entitlement row passes on what it asks
+        src_cap[~capped] = row_reduce(np.add, g[~capped])
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
     # leaves the max flow unchanged and keeps every capacity within its component's total
@@ -865,6 +876,9 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     np.minimum(g, sink_cap[None, :], out=g)
     if not g.any():
         return np.zeros_like(upper)
+    if n_p == 1 or not capped.any():
+        # no class links two periods: each period on its own, in closed form
+        return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
     # components: periods linked through classes with entitlement rows (a P × P graph)
     pos = g > 0
     link = pos & capped[:, None]
@@ -872,6 +886,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
                                           directed=False)
     has_arc = row_reduce(np.logical_or, pos)
+    arc = np.flatnonzero(pos)  # the class → period arcs, as positions in (C, P)
     del pos, linked
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
@@ -888,40 +903,69 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
     k_per = k[comp_p]  # the scale of every arc into period p
-    # in place: g is not needed in float units again. A product with 2**k is exact and
-    # several times faster than ldexp, where 2**k and 2**-k are normal floats
+    # the arcs alone from here (the (C, P) arrays are the large ones). A product with 2**k is
+    # exact and several times faster than ldexp, where 2**k and 2**-k are normal floats
     fast = np.abs(k_per).max(initial=0) < 1000
-    if fast:
-        g *= np.exp2(k_per.astype(np.float64))[None, :]
+    if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
+        arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
     else:
-        np.ldexp(g, k_per[None, :], out=g)
-    g_int = np.floor(g, out=g).astype(np.int64).ravel()
+        arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
+    vals = np.take(g.ravel(), arc)
     del g
-    mid = np.flatnonzero(g_int > 0)
-    if g_int.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
-        mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))
+    if fast:
+        vals *= np.exp2(k_per.astype(np.float64))[arc_p]
     else:
-        mid_c, mid_p = (x.astype(np.int32) for x in np.divmod(mid, n_p))
+        vals = np.ldexp(vals, k_per[arc_p])
+    arc_int = np.floor(vals, out=vals).astype(np.int64)
+    del vals
+    kept = arc_int > 0  # arcs floored to 0 are left out
+    if not kept.all():
+        arc, arc_c, arc_p, arc_int = arc[kept], arc_c[kept], arc_p[kept], arc_int[kept]
     # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
     per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
     tails = np.concatenate([np.zeros(len(src_cls), np.int32),
-                            np.where(capped[mid_c], mid_c + 2, 0).astype(np.int32),
+                            np.where(capped[arc_c], arc_c + 2, 0).astype(np.int32),
                             per_nodes])
-    heads = np.concatenate([(src_cls + 2).astype(np.int32), mid_p + np.int32(2 + n_cls),
+    heads = np.concatenate([(src_cls + 2).astype(np.int32), arc_p + np.int32(2 + n_cls),
                             np.ones(n_p, np.int32)])
-    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
+    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), arc_int,
                            ints(sink_cap, k[comp_p])])
-    del g_int
+    del arc_int
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
+    del tails, heads, caps
     status = flow.solve(0, 1)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
-    y = np.zeros(n_cls * n_p)
-    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
-    y[mid] = got * np.exp2(-k_per.astype(np.float64))[mid_p] if fast else \
-        np.ldexp(got, -k_per[mid_p])
-    return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
+    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(arc)]).astype(np.float64)
+    if fast:
+        got *= np.exp2(-k_per.astype(np.float64))[arc_p]
+    else:
+        got = np.ldexp(got, -k_per[arc_p])
+    got /= wp[arc_p] * sizes[arc_c]
+    b = np.zeros((n_cls, n_p))
+    b.ravel()[arc] = got
+    return b
+
+
+def _fill_periods(g: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """The max flow when no class links two periods (one period, or no entitlement rows):
+    each period t gives every arc into it the same fraction min(1, cap_t / Σ_c g_ct) of its
+    capacity g_ct, in floats, never more than cap_t in all (the fraction steps down one float
+    at a time while rounding overfills it).
+
+    >>> _fill_periods(np.array([[1.0, 4.0], [3.0, 1.0]]), np.array([2.0, 10.0])).tolist()
+    [[0.5, 4.0], [1.5, 1.0]]
+    """
+    frac = np.minimum(_ratio(cap, g.sum(axis=0)), 1.0)
+    for _ in range(64):
+        y = g * frac[None, :]
+        full = y.sum(axis=0) > cap
+        if not full.any():
+            return y
+        frac = np.where(full, np.nextafter(frac, 0.0), frac)
+    raise SolverFailure(CAPABILITY, Status.ERROR, "step-2 fill overfills a period",
+                        "period", np.flatnonzero(full)[:10], "capacity")
 
 
 def _sparse_rows(coef, row, col, shape) -> tuple[sp.csr_matrix, np.ndarray]:
