@@ -51,11 +51,14 @@ times its reach, to keep the LP representable.)
 Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
 OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
 with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
-the canonically ordered problem. The rounds work on the account classes: every account of a
-class gets the class's amount, at most the smallest unmet request among them (:class:`_Leftover`).
-When every account
-with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
-(as step 1 does when all currency is zero).
+the canonically ordered problem. A ``"max_flow"`` round in which no class links two periods
+(one leftover period, or no class with an entitlement row) is filled in closed form instead:
+each period gives every class the same fraction of the most it could take there (its unmet
+request, within its entitlement row and the period's remaining capacity), the fraction that
+fills the period or 1 (:func:`_fill_periods`). The rounds work on the account classes: every
+account of a class gets the class's amount, at most the smallest unmet request among them
+(:class:`_Leftover`). When every account with unmet demand holds zero currency, the step-2
+entitlement rows use equal shares among them (as step 1 does when all currency is zero).
 
 Limits. Amounts (requests, capacities, currency, weights) up to :data:`MAX_AMOUNT` are solved
 at any spread; the transforms refuse larger ones up front. Quantities that underflow float64
@@ -861,6 +864,10 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     (to 0 if smaller than that), so the total is optimal to about 1e-15 relative per arc of
     the component; flows are never above a limit. A small period is scaled apart from a huge
     one unless an account with an entitlement row asks for both.
+
+    When no class links two periods (one period, or no entitlement rows) the max flow is
+    exact in closed form, without OR-Tools: each period gives every class the same fraction
+    of its arc (:func:`_fill_periods`).
     """
     n_cls, n_p = upper.shape
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
@@ -1210,7 +1217,9 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
         own = state.share_min / budget if budget > 0 else np.full(len(sizes), 1.0 / n_unmet)
         pool = float(wp @ remaining[periods])
         ent_cap = np.where(count > 0, own * pool, np.inf)
-    b_cls = np.clip(solver(upper, sizes, wp, remaining[periods], ent_cap), 0.0, upper)
+    b_cls = solver(upper, sizes, wp, remaining[periods], ent_cap)
+    np.maximum(b_cls, 0.0, out=b_cls)  # onto [0, upper] in place (np.clip copies, slowly)
+    np.minimum(b_cls, upper, out=b_cls)
     b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
     if isinstance(cols, slice):
         return b, repaired
