@@ -279,3 +279,19 @@ def test_max_flow_rounds_reach_the_lp_optimum(unlinked, linked):
         fixed, repaired = kernels.verify_round(np.clip(flow, 0, upper), remaining, upper, wp,
                                                ent, sizes)
         assert not repaired
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30_000), st.integers(1, 60))
+def test_blocked_products_equal_the_plain_ones(seed, n, k):
+    # the products in blocks BLAS runs on one thread: the same values as the plain products,
+    # for any number of rows (a partial last block, fewer rows than one block, none)
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-1, 1, (n, k)) * 10.0 ** rng.integers(-3, 4, (n, k))
+    v, u = rng.uniform(-1, 1, k), rng.uniform(-1, 1, n)
+    scale = np.abs(a).sum() + 1
+    assert np.allclose(kernels.rows_dot(a, v), a @ v, rtol=1e-12, atol=1e-15 * scale)
+    assert np.allclose(kernels.cols_dot(u, a), u @ a, rtol=1e-12, atol=1e-15 * scale)
+    assert kernels.cols_dot(u, a[:, 0]) == pytest.approx(float(u @ a[:, 0]), rel=1e-12,
+                                                         abs=1e-15 * scale)
+    assert kernels.rows_dot(a, v).shape == (n,) and kernels.cols_dot(u, a).shape == (k,)
