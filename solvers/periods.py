@@ -972,17 +972,29 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if n_p == 1 or not capped.any():
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
-    # components: periods linked through classes with entitlement rows (a P × P graph)
-    pos = g > 0
-    link = pos & capped[:, None]
-    linked = link.astype(np.float32)
-    n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
+    # the class → period arcs, as positions in (C, P), by class and period; from here on
+    # the arcs alone are worked on where possible (the (C, P) arrays are the large ones)
+    arc = np.flatnonzero(g > 0)
+    if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
+        arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
+    else:
+        arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
+    # components: periods linked through classes with entitlement rows, each such class
+    # linking its first period to every other one it asks for (a P × P graph)
+    link = capped[arc_c]
+    link_c, link_p = arc_c[link], arc_p[link]
+    head = np.flatnonzero(np.r_[True, link_c[1:] != link_c[:-1]])  # a class's first arc
+    first = np.repeat(link_p[head], np.diff(np.r_[head, len(link_c)]))
+    adjacent = np.bincount(first.astype(np.int64) * n_p + link_p, minlength=n_p * n_p)
+    n_comp, comp_p = connected_components(sp.csr_matrix(adjacent.reshape(n_p, n_p)),
                                           directed=False)
-    has_arc = row_reduce(np.logical_or, pos)
-    arc = np.flatnonzero(pos)  # the class → period arcs, as positions in (C, P)
-    del pos, linked
+    first_p = np.zeros(n_cls, dtype=np.int64)
+    first_p[link_c[head]] = link_p[head]
+    has_arc = np.zeros(n_cls, dtype=bool)
+    has_arc[arc_c] = True
+    del link, link_c, link_p, first
     src_cls = np.flatnonzero(capped & has_arc)
-    comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
+    comp_src = comp_p[first_p[src_cls]]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
     into = np.bincount(comp_src, weights=src_cap[src_cls], minlength=n_comp).astype(float)
     into += np.bincount(comp_p, weights=cols_dot((~capped).astype(np.float64), g),
@@ -997,13 +1009,9 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
     k_per = k[comp_p]  # the scale of every arc into period p
-    # the arcs alone from here (the (C, P) arrays are the large ones). A product with 2**k is
-    # exact and several times faster than ldexp, where 2**k and 2**-k are normal floats
+    # a product with 2**k is exact and several times faster than ldexp, where 2**k and 2**-k
+    # are normal floats
     fast = np.abs(k_per).max(initial=0) < 1000
-    if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
-        arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
-    else:
-        arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
     vals = np.take(g.ravel(), arc)
     del g
     if fast:
