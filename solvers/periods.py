@@ -968,7 +968,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     np.minimum(g, src_cap[:, None], out=g)
     np.minimum(g, sink_cap[None, :], out=g)
     if not g.any():
-        return np.zeros_like(upper)
+        return np.zeros(upper.shape)  # np.zeros: pages zeroed lazily, not filled
     if n_p == 1 or not capped.any():
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
@@ -1217,7 +1217,7 @@ class _Leftover:
                     share: np.ndarray) -> _Leftover:
         gap0 = requests - first
         low, high = group.min_max(gap0)
-        return cls(low, high, np.zeros_like(low), first.sum(axis=0), group.min(share),
+        return cls(low, high, np.zeros(low.shape), first.sum(axis=0), group.min(share),
                    group.sum(share), group.sizes.astype(np.float64))
 
 
@@ -1318,7 +1318,7 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
     if isinstance(cols, slice):
         return b, repaired
-    extra = np.zeros_like(state.extra)
+    extra = np.zeros(state.extra.shape)
     extra[:, periods] = b
     return extra, repaired
 
@@ -1413,7 +1413,7 @@ def solve_periods(
     lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
     iterations = 0
-    second = np.zeros_like(first)
+    second = np.zeros(first.shape)
     if two_step and max_iterations > 0:
         # the rounds work on the classes (C × T), the accounts' arrays are read once here
         # and written once at the end
