@@ -983,7 +983,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     # linking its first period to every other one it asks for (a P × P graph)
     link = capped[arc_c]
     link_c, link_p = arc_c[link], arc_p[link]
-    head = np.flatnonzero(np.r_[True, link_c[1:] != link_c[:-1]])  # a class's first arc
+    head = np.flatnonzero(np.diff(link_c, prepend=-1))  # each linked class's first arc
     first = np.repeat(link_p[head], np.diff(np.r_[head, len(link_c)]))
     adjacent = np.bincount(first.astype(np.int64) * n_p + link_p, minlength=n_p * n_p)
     n_comp, comp_p = connected_components(sp.csr_matrix(adjacent.reshape(n_p, n_p)),

@@ -300,6 +300,8 @@ def step2_rounds(draw, linked: bool = False):
         ent = np.where(rng.random(n) < 0.8, amounts(n), np.inf)
     else:
         ent = np.full(n, np.inf)
+    if draw(st.booleans()):  # some classes with entitlement rows ask for nothing more
+        upper[np.isfinite(ent) & (rng.random(n) < 0.5)] = 0.0
     twins = rng.random(n) < 0.3
     source = rng.integers(0, n, n)
     upper[twins], sizes[twins], ent[twins] = upper[source[twins]], sizes[source[twins]], \

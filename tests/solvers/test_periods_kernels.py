@@ -281,6 +281,18 @@ def test_max_flow_rounds_reach_the_lp_optimum(unlinked, linked):
         assert not repaired
 
 
+@pytest.mark.parametrize("upper, ent", [
+    ([[0.0, 0.0], [1.0, 1.0]], [1.0, np.inf]),  # the class with a row asks for nothing
+    ([[1.0, 1.0], [1.0, 1.0]], [0.0, np.inf]),  # the class with a row may take nothing
+])
+def test_max_flow_with_entitlement_rows_but_no_linked_arc(upper, ent):
+    # the components come from the linked classes' arcs: here there are none, and the
+    # class without a row takes what it asks for in each period
+    got = kernels._step2_max_flow(np.array(upper), np.ones(2), np.ones(2), np.array([5.0, 5.0]),
+                                  np.array(ent))
+    assert got[1].tolist() == [1.0, 1.0] and got[0].tolist() == [0.0, 0.0]
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(0, 30_000), st.integers(1, 60))
 def test_blocked_products_equal_the_plain_ones(seed, n, k):
