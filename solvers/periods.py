@@ -1053,21 +1053,20 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 def _fill_periods(g: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """The max flow when no class links two periods (one period, or no entitlement rows):
     each period t gives every arc into it the same fraction min(1, cap_t / Σ_c g_ct) of its
-    capacity g_ct, in floats, never more than cap_t in all (the fraction steps down one float
-    at a time while rounding overfills it).
+    capacity g_ct, in floats, never more than cap_t in all: while rounding overfills a period
+    its fraction shrinks by 2**-52, then 2**-51, … of itself (at most 53 times, to 0).
 
     >>> _fill_periods(np.array([[1.0, 4.0], [3.0, 1.0]]), np.array([2.0, 10.0])).tolist()
     [[0.5, 4.0], [1.5, 1.0]]
     """
     frac = np.minimum(_ratio(cap, g.sum(axis=0)), 1.0)
-    for _ in range(64):
+    for i in range(54):
         y = g * frac[None, :]
         full = y.sum(axis=0) > cap
         if not full.any():
-            return y
-        frac = np.where(full, np.nextafter(frac, 0.0), frac)
-    raise SolverFailure(CAPABILITY, Status.ERROR, "step-2 fill overfills a period",
-                        "period", np.flatnonzero(full)[:10], "capacity")
+            break
+        frac = np.where(full, frac * (1.0 - 2.0 ** (i - 52)), frac)
+    return y
 
 
 def _sparse_rows(coef, row, col, shape) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -307,3 +307,16 @@ def test_blocked_products_equal_the_plain_ones(seed, n, k):
     assert kernels.cols_dot(u, a[:, 0]) == pytest.approx(float(u @ a[:, 0]), rel=1e-12,
                                                          abs=1e-15 * scale)
     assert kernels.rows_dot(a, v).shape == (n,) and kernels.cols_dot(u, a).shape == (k,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5))
+def test_closed_form_fill_never_overfills_a_period_of_many_classes(seed, p):
+    # 20 000 classes of spread sizes per period, summed class by class: rounding may push
+    # the fraction's fill over the capacity, which must end at or below it, never raise
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0, 1, (20_000, p)) ** 3 * 10.0 ** rng.integers(-3, 4, (20_000, p))
+    cap = g.sum(axis=0) * rng.uniform(0.05, 1.2, p)
+    y = kernels._fill_periods(g, cap)
+    assert (y.sum(axis=0) <= cap).all() and (y >= 0).all() and (y <= g).all()
+    assert y.sum(axis=0) == pytest.approx(np.minimum(cap, g.sum(axis=0)), rel=1e-12)
