@@ -51,11 +51,14 @@ times its reach, to keep the LP representable.)
 Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
 OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
 with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
-the canonically ordered problem. The rounds work on the account classes: every account of a
-class gets the class's amount, at most the smallest unmet request among them (:class:`_Leftover`).
-When every account
-with unmet demand holds zero currency, the step-2 entitlement rows use equal shares among them
-(as step 1 does when all currency is zero).
+the canonically ordered problem. A ``"max_flow"`` round in which no class links two periods
+(one leftover period, or no class with an entitlement row) is filled in closed form instead:
+each period gives every class the same fraction of the most it could take there (its unmet
+request, within its entitlement row and the period's remaining capacity), the fraction that
+fills the period or 1 (:func:`_fill_periods`). The rounds work on the account classes: every
+account of a class gets the class's amount, at most the smallest unmet request among them
+(:class:`_Leftover`). When every account with unmet demand holds zero currency, the step-2
+entitlement rows use equal shares among them (as step 1 does when all currency is zero).
 
 Limits. Amounts (requests, capacities, currency, weights) up to :data:`MAX_AMOUNT` are solved
 at any spread; the transforms refuse larger ones up front. Quantities that underflow float64
@@ -210,7 +213,7 @@ def entitlements(
     n = len(currency)
     total = currency.sum()
     share = currency / total if total > 0 else np.full(n, 1.0 / n)
-    weighted = requests @ weights
+    weighted = rows_dot(requests, weights)
     budget = share * float(weights @ capacity)
     with np.errstate(over="ignore"):  # an overflow means u = 1
         u = np.divide(budget, weighted, out=np.zeros(n), where=weighted > 0)
@@ -269,10 +272,16 @@ class _Grouping:
     starts: np.ndarray
 
     def sum(self, values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(self.sorted(values), self.starts, axis=0)
+        return self._reduce(np.add, values)
 
     def min(self, values: np.ndarray) -> np.ndarray:
-        return np.minimum.reduceat(self.sorted(values), self.starts, axis=0)
+        return self._reduce(np.minimum, values)
+
+    def _reduce(self, ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        ordered = self.sorted(values)
+        if len(self.sizes) == len(self.ids):  # every class has one row: nothing to reduce
+            return ordered
+        return ufunc.reduceat(ordered, self.starts, axis=0)
 
     def sorted(self, values: np.ndarray) -> np.ndarray:
         """``values`` in class order (``np.take``: several times faster than indexing the rows
@@ -417,6 +426,90 @@ def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Elements per block of :func:`rows_dot` and :func:`cols_dot`: OpenBLAS multiplies a
+#: matrix and a vector this small on one thread (it splits from 9 216 elements on).
+BLAS_BLOCK = 8192
+
+
+def _block_rows(a: np.ndarray) -> int:
+    return max(BLAS_BLOCK // max(a.shape[1], 1), 1)
+
+
+def rows_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for a tall matrix a (n × k), in blocks of rows that BLAS runs on one thread.
+
+    As in :func:`_gram`: on a shared, busy machine the threads of one large product wait for
+    each other (the step-1 and step-2 products over 10^5 × 52 took up to twice as long in
+    wall time with OpenBLAS's threads as on one), and the answer does not depend on how
+    many threads BLAS is allowed.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        n × k.
+    v : numpy.ndarray
+        k.
+
+    Returns
+    -------
+    numpy.ndarray
+        n.
+
+    Examples
+    --------
+    >>> rows_dot(np.arange(6.0).reshape(3, 2), np.array([1.0, 10.0])).tolist()
+    [10.0, 32.0, 54.0]
+    """
+    a = np.ascontiguousarray(a)
+    n, k = a.shape
+    rows = _block_rows(a)
+    nb = n // rows
+    if nb <= 1:
+        return a @ v
+    head = nb * rows
+    out = np.empty(n, dtype=np.result_type(a, v))
+    np.matmul(a[:head].reshape(nb, rows, k), v, out=out[:head].reshape(nb, rows))
+    out[head:] = a[head:] @ v
+    return out
+
+
+def cols_dot(v: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``v @ a`` for a tall matrix a (n × k) or a vector a (n): sums of products over blocks
+    of rows that BLAS runs on one thread (see :func:`rows_dot`), added up in a fixed order.
+
+    Parameters
+    ----------
+    v : numpy.ndarray
+        n.
+    a : numpy.ndarray
+        n × k, or n.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        k (a float when a is a vector).
+
+    Examples
+    --------
+    >>> cols_dot(np.array([1.0, 2.0, 3.0]), np.arange(6.0).reshape(3, 2)).tolist()
+    [16.0, 22.0]
+    >>> cols_dot(np.ones(3), np.array([1.0, 2.0, 3.0]))
+    6.0
+    """
+    if a.ndim == 1:
+        return float(cols_dot(v, a[:, None])[0])
+    a = np.ascontiguousarray(a)
+    v = np.ascontiguousarray(v, dtype=np.result_type(v, a, np.float64))
+    n, k = a.shape
+    rows = _block_rows(a)
+    nb = n // rows
+    if nb <= 1:
+        return v @ a
+    head = nb * rows
+    part = np.matmul(v[:head].reshape(nb, 1, rows), a[:head].reshape(nb, rows, k))
+    return part.sum(axis=0)[0] + v[head:] @ a[head:]
+
+
 def _bounds(hi: np.ndarray) -> np.ndarray:
     """Bounds [0, hi] for HiGHS, with scaled bounds beyond BIG_BOUND as infinite."""
     return np.column_stack([np.zeros(len(hi)), np.where(hi > BIG_BOUND, np.inf, hi)])
@@ -513,7 +606,7 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
     # every class asking for them (any larger price is optimal too); others are free (0)
     zero = np.flatnonzero(capacity <= 0)
     if zero.size:
-        reduced = np.maximum(w_cls - r_cls @ price, 0.0) * (u_cls > 0)
+        reduced = np.maximum(w_cls - rows_dot(r_cls, price), 0.0) * (u_cls > 0)
         need = np.where(r_cls[:, zero] > 0, _ratio(reduced[:, None], r_cls[:, zero]), 0.0)
         price[zero] = np.where(np.isfinite(need), need, 0.0).max(axis=0, initial=0.0)
     return lam, price
@@ -548,7 +641,7 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
        :data:`SIFT_ROUNDS` the whole LP is solved instead.
     """
     n = len(cost)
-    if (hi <= 1.0).all() and (a.T @ hi <= rhs).all():
+    if (hi <= 1.0).all() and (cols_dot(hi, a) <= rhs).all():
         # every class at its cap fits: the optimum (costs ≥ 0), with prices 0
         return hi.copy(), np.zeros(a.shape[1])
     if n <= SIFT_MIN:
@@ -558,13 +651,13 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
                 SIFT_METHOD)
     mu = _smoothed_prices(cost, a, rhs, hi, mu)
     tol = 1e-9 * cost + 1e-12
-    d = cost - a @ mu
+    d = cost - rows_dot(a, mu)
     work = np.zeros(n, dtype=bool)
     work[np.argpartition(np.abs(d) / (cost + tol), min(SIFT_WORK, n - 1))[:SIFT_WORK]] = True
     work |= (d > 0) & ~(hi <= 1.0)  # could not take hi alone (or hi is infinite)
     at_hi = (d > 0) & ~work
     for rounds in range(SIFT_ROUNDS):
-        left = rhs - a[at_hi].T @ hi[at_hi]
+        left = rhs - cols_dot(np.where(at_hi, hi, 0.0), a)
         while (left < 0).any():  # the fixed classes overfill a row: free the least useful
             t = int(np.argmin(left))
             cand = np.flatnonzero(at_hi & (a[:, t] > 0))
@@ -572,10 +665,10 @@ def _step1_lp(cost, a, rhs, hi) -> tuple[np.ndarray, np.ndarray]:
             need = np.searchsorted(np.cumsum(a[cand, t] * hi[cand]), -left[t], side="right")
             move = cand[:need + 1]
             work[move], at_hi[move] = True, False
-            left = rhs - a[at_hi].T @ hi[at_hi]
+            left = rhs - cols_dot(np.where(at_hi, hi, 0.0), a)
         idx = np.flatnonzero(work)
         z_w, mu = _lp("step-1", cost[idx], a[idx], left, hi[idx], SIFT_METHOD)
-        d = cost - a @ mu
+        d = cost - rows_dot(a, mu)
         wrong = ~work & np.where(at_hi, d < -tol, d > tol)
         log.debug("step-1 sifting round %d: %d classes in the LP, %d priced out wrongly",
                   rounds, len(idx), int(wrong.sum()))
@@ -602,10 +695,11 @@ def _smoothed_prices(cost, a, rhs, hi, mu) -> np.ndarray:
     h = np.where(np.isfinite(h), h, 0.0)
     for level, eps in enumerate(SMOOTHING):
         # smooth near d = 0 only (a wide band for the coarse first level)
-        d = cost - a @ mu
+        d = cost - rows_dot(a, mu)
         near = np.abs(d) <= BAND * cost * (5.0 if level == 0 else 1.0)
         up = ~near & (d > 0)
-        lin_c, lin_a = float(h[up] @ cost[up]), h[up] @ a[up]
+        h_up = np.where(up, h, 0.0)
+        lin_c, lin_a = cols_dot(h_up, cost), cols_dot(h_up, a)
         sel = np.flatnonzero(near)
         mu = _newton(cost[sel], a[sel], h[sel], eps * cost[sel] + 1e-300, rhs - lin_a, lin_c,
                      mu)
@@ -617,15 +711,16 @@ def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
     steps with backtracking (a convex, smooth function of T variables)."""
 
     def value(m):
-        x = (c - a @ m) / e
-        return base @ m + const + h @ ((np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))) * e)
+        x = (c - rows_dot(a, m)) / e
+        return base @ m + const + cols_dot(h, (np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))))
+                                           * e)
 
     f = value(mu)
     for _ in range(NEWTON_STEPS):
-        x = (c - a @ mu) / e
+        x = (c - rows_dot(a, mu)) / e
         q = np.exp(-np.abs(x))
         sig = np.where(x >= 0, 1.0, q) / (1.0 + q)
-        grad = base - (h * sig) @ a
+        grad = base - cols_dot(h * sig, a)
         curv = h * sig * (1.0 - sig) / e
         hess = _gram(a * curv[:, None], a)
         move = ~((mu <= 0) & (grad > 0))  # a price at 0 the gradient pushes below stays
@@ -643,7 +738,10 @@ def _newton(c, a, h, e, base, const, mu) -> np.ndarray:
             t *= 0.5
         else:
             return mu
-        done = np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+        # converged: a negligible move, or one that no longer lowers the value at all (the
+        # next step would only backtrack)
+        done = (np.abs(new - mu).max() <= 1e-12 * max(np.abs(mu).max(), 1e-300)
+                or f_new >= f)
         mu, f = new, f_new
         if done:
             break
@@ -662,7 +760,7 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     rows); beyond :data:`TIE_SIFT_MIN` free classes it is solved by sifting
     (:func:`_tie_break_sifted`). If it fails numerically, the step-1 optimum is kept.
     """
-    reduced = cost - a @ dual
+    reduced = cost - rows_dot(a, dual)
     free = (np.abs(reduced) <= 1e-9 * cost + 1e-12) & (hi > 0)
     k = int(free.sum())
     if k < 2:
@@ -673,7 +771,7 @@ def _max_min_tie_break(z, cost, a, rhs, dual, hi) -> np.ndarray:
     fixed = np.where(np.abs(z - hi) <= 1e-9 * hi, hi, np.where(z <= 1e-9, 0.0, z))
     idx = np.flatnonzero(free)
     rest = ~free
-    left = rhs - a[rest].T @ fixed[rest]
+    left = rhs - cols_dot(np.where(rest, fixed, 0.0), a)
     priced = dual > 1e-12
     a_free, h = a[idx], hi[idx]
     coef = np.minimum(h, TIE_COEF_CAP)
@@ -700,7 +798,7 @@ def _tie_lp(a, h, coef, left, priced, work, method, quiet=False):
     k, n_w = len(h), len(work)
     tied = np.ones(k, dtype=bool)
     tied[work] = False
-    tau_col = a[tied].T @ coef[tied]  # what the tied classes use per unit of τ
+    tau_col = cols_dot(np.where(tied, coef, 0.0), a)  # what the tied classes use per unit of τ
     tie = sp.csr_matrix(
         (np.concatenate([-np.ones(n_w), coef[work]]),
          (np.concatenate([np.arange(n_w), np.arange(n_w)]),
@@ -765,9 +863,9 @@ def _tie_break_sifted(a, h, coef, left, priced, z0):
             work[order[:size]] = True
             continue
         z, m, tau = got
-        d = -(a @ m)
+        d = -rows_dot(a, m)
         room = h - tau * coef > 1e-12 * h
-        wrong = ~work & room & (d < -(1e-9 * (a @ np.abs(m)) + 1e-12))
+        wrong = ~work & room & (d < -(1e-9 * rows_dot(a, np.abs(m)) + 1e-12))
         log.debug("step-1 tie-break sifting round %d: %d classes in the LP, %d priced out "
                   "wrongly", rounds, len(idx), int(wrong.sum()))
         if not wrong.any():
@@ -852,32 +950,55 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     (to 0 if smaller than that), so the total is optimal to about 1e-15 relative per arc of
     the component; flows are never above a limit. A small period is scaled apart from a huge
     one unless an account with an entitlement row asks for both.
+
+    When no class links two periods (one period, or no entitlement rows) the max flow is
+    exact in closed form, without OR-Tools: each period gives every class the same fraction
+    of its arc (:func:`_fill_periods`).
     """
     n_cls, n_p = upper.shape
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
     g *= sizes[:, None]
     capped = np.isfinite(ent_cap)
-    src_cap = np.where(capped, ent_cap * sizes, row_reduce(np.add, g))
+    src_cap = ent_cap * sizes
+    if not capped.all():  # a class without an entitlement row passes on what it asks
+        src_cap[~capped] = row_reduce(np.add, g[~capped])
     sink_cap = wp * remaining
     # no arc can carry more than its tail receives or its head passes on: capping it there
     # leaves the max flow unchanged and keeps every capacity within its component's total
     np.minimum(g, src_cap[:, None], out=g)
     np.minimum(g, sink_cap[None, :], out=g)
     if not g.any():
-        return np.zeros_like(upper)
-    # components: periods linked through classes with entitlement rows (a P × P graph)
-    pos = g > 0
-    link = pos & capped[:, None]
-    linked = link.astype(np.float32)
-    n_comp, comp_p = connected_components(sp.csr_matrix(_gram(linked, linked)),
+        return np.zeros(upper.shape)  # np.zeros: pages zeroed lazily, not filled
+    if n_p == 1 or not capped.any():
+        # no class links two periods: each period on its own, in closed form
+        return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
+    # the class → period arcs, as positions in (C, P), by class and period; from here on
+    # the arcs alone are worked on where possible (the (C, P) arrays are the large ones)
+    arc = np.flatnonzero(g > 0)
+    if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
+        arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
+    else:
+        arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
+    # components: periods linked through classes with entitlement rows, each such class
+    # linking its first period to every other one it asks for (a P × P graph)
+    link = capped[arc_c]
+    link_c, link_p = arc_c[link], arc_p[link]
+    head = np.flatnonzero(np.diff(link_c, prepend=-1))  # each linked class's first arc
+    first = np.repeat(link_p[head], np.diff(np.r_[head, len(link_c)]))
+    adjacent = np.bincount(first.astype(np.int64) * n_p + link_p, minlength=n_p * n_p)
+    n_comp, comp_p = connected_components(sp.csr_matrix(adjacent.reshape(n_p, n_p)),
                                           directed=False)
-    has_arc = row_reduce(np.logical_or, pos)
-    del pos, linked
+    first_p = np.zeros(n_cls, dtype=np.int64)
+    first_p[link_c[head]] = link_p[head]
+    has_arc = np.zeros(n_cls, dtype=bool)
+    has_arc[arc_c] = True
+    del link, link_c, link_p, first
     src_cls = np.flatnonzero(capped & has_arc)
-    comp_src = comp_p[link[src_cls].argmax(axis=1)]  # a class sits in any of its periods'
+    comp_src = comp_p[first_p[src_cls]]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
     into = np.bincount(comp_src, weights=src_cap[src_cls], minlength=n_comp).astype(float)
-    into += np.bincount(comp_p, weights=(~capped).astype(np.float64) @ g, minlength=n_comp)
+    into += np.bincount(comp_p, weights=cols_dot((~capped).astype(np.float64), g),
+                        minlength=n_comp)
     out = np.bincount(comp_p, weights=sink_cap, minlength=n_comp)
     total = np.maximum(into, out)
     # 2**52 per component; sum over components below 2**62 for OR-Tools' int64 totals
@@ -888,40 +1009,64 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         return np.floor(np.ldexp(x, kk)).astype(np.int64)
 
     k_per = k[comp_p]  # the scale of every arc into period p
-    # in place: g is not needed in float units again. A product with 2**k is exact and
-    # several times faster than ldexp, where 2**k and 2**-k are normal floats
+    # a product with 2**k is exact and several times faster than ldexp, where 2**k and 2**-k
+    # are normal floats
     fast = np.abs(k_per).max(initial=0) < 1000
-    if fast:
-        g *= np.exp2(k_per.astype(np.float64))[None, :]
-    else:
-        np.ldexp(g, k_per[None, :], out=g)
-    g_int = np.floor(g, out=g).astype(np.int64).ravel()
+    vals = np.take(g.ravel(), arc)
     del g
-    mid = np.flatnonzero(g_int > 0)
-    if g_int.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
-        mid_c, mid_p = np.divmod(mid.astype(np.int32), np.int32(n_p))
+    if fast:
+        vals *= np.exp2(k_per.astype(np.float64))[arc_p]
     else:
-        mid_c, mid_p = (x.astype(np.int32) for x in np.divmod(mid, n_p))
+        vals = np.ldexp(vals, k_per[arc_p])
+    arc_int = np.floor(vals, out=vals).astype(np.int64)
+    del vals
+    kept = arc_int > 0  # arcs floored to 0 are left out
+    if not kept.all():
+        arc, arc_c, arc_p, arc_int = arc[kept], arc_c[kept], arc_p[kept], arc_int[kept]
     # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
     per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
     tails = np.concatenate([np.zeros(len(src_cls), np.int32),
-                            np.where(capped[mid_c], mid_c + 2, 0).astype(np.int32),
+                            np.where(capped[arc_c], arc_c + 2, 0).astype(np.int32),
                             per_nodes])
-    heads = np.concatenate([(src_cls + 2).astype(np.int32), mid_p + np.int32(2 + n_cls),
+    heads = np.concatenate([(src_cls + 2).astype(np.int32), arc_p + np.int32(2 + n_cls),
                             np.ones(n_p, np.int32)])
-    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), g_int[mid],
+    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), arc_int,
                            ints(sink_cap, k[comp_p])])
-    del g_int
+    del arc_int
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
+    del tails, heads, caps
     status = flow.solve(0, 1)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
-    y = np.zeros(n_cls * n_p)
-    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(mid)]).astype(np.float64)
-    y[mid] = got * np.exp2(-k_per.astype(np.float64))[mid_p] if fast else \
-        np.ldexp(got, -k_per[mid_p])
-    return y.reshape(n_cls, n_p) / (wp[None, :] * sizes[:, None])
+    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(arc)]).astype(np.float64)
+    if fast:
+        got *= np.exp2(-k_per.astype(np.float64))[arc_p]
+    else:
+        got = np.ldexp(got, -k_per[arc_p])
+    got /= wp[arc_p] * sizes[arc_c]
+    b = np.zeros((n_cls, n_p))
+    b.ravel()[arc] = got
+    return b
+
+
+def _fill_periods(g: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """The max flow when no class links two periods (one period, or no entitlement rows):
+    each period t gives every arc into it the same fraction min(1, cap_t / Σ_c g_ct) of its
+    capacity g_ct, in floats, never more than cap_t in all: while rounding overfills a period
+    its fraction shrinks by 2**-52, then 2**-51, … of itself (at most 53 times, to 0).
+
+    >>> _fill_periods(np.array([[1.0, 4.0], [3.0, 1.0]]), np.array([2.0, 10.0])).tolist()
+    [[0.5, 4.0], [1.5, 1.0]]
+    """
+    frac = np.minimum(_ratio(cap, g.sum(axis=0)), 1.0)
+    for i in range(54):
+        y = g * frac[None, :]
+        full = y.sum(axis=0) > cap
+        if not full.any():
+            break
+        frac = np.where(full, frac * (1.0 - 2.0 ** (i - 52)), frac)
+    return y
 
 
 def _sparse_rows(coef, row, col, shape) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -1033,7 +1178,7 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
         if over(extra, gap).any():
             extra, repaired = np.minimum(extra, gap), True
     ent_rows = np.isfinite(ent)
-    if ent_rows.any() and over((extra @ weights)[ent_rows], ent[ent_rows]).any():
+    if ent_rows.any() and over(rows_dot(extra, weights)[ent_rows], ent[ent_rows]).any():
         weighted = shrink_to((extra[ent_rows] * weights[None, :]).T, ent[ent_rows])
         extra = extra.copy()
         extra[ent_rows] = np.minimum(weighted.T / weights[None, :], extra[ent_rows])
@@ -1041,7 +1186,7 @@ def verify_round(extra: np.ndarray, remaining: np.ndarray, gap: np.ndarray,
     if sizes is None:
         if over(extra.sum(axis=0), remaining).any():
             extra, repaired = shrink_to(extra, np.maximum(remaining, 0.0)), True
-    elif over(sizes @ extra, remaining).any():
+    elif over(cols_dot(sizes, extra), remaining).any():
         total = shrink_to(extra * sizes[:, None], np.maximum(remaining, 0.0))
         extra, repaired = np.minimum(total / sizes[:, None], extra), True
     return extra, repaired
@@ -1071,7 +1216,7 @@ class _Leftover:
                     share: np.ndarray) -> _Leftover:
         gap0 = requests - first
         low, high = group.min_max(gap0)
-        return cls(low, high, np.zeros_like(low), first.sum(axis=0), group.min(share),
+        return cls(low, high, np.zeros(low.shape), first.sum(axis=0), group.min(share),
                    group.sum(share), group.sizes.astype(np.float64))
 
 
@@ -1147,7 +1292,7 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     """
     solver = STEP2_SOLVERS.get(strategy)
     sizes = state.count
-    remaining = capacity - (state.used + sizes @ state.extra)
+    remaining = capacity - (state.used + cols_dot(sizes, state.extra))
     periods = np.flatnonzero(remaining > convergence_threshold * capacity)
     if periods.size == 0:
         return None
@@ -1166,11 +1311,13 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
         own = state.share_min / budget if budget > 0 else np.full(len(sizes), 1.0 / n_unmet)
         pool = float(wp @ remaining[periods])
         ent_cap = np.where(count > 0, own * pool, np.inf)
-    b_cls = np.clip(solver(upper, sizes, wp, remaining[periods], ent_cap), 0.0, upper)
+    b_cls = solver(upper, sizes, wp, remaining[periods], ent_cap)
+    np.maximum(b_cls, 0.0, out=b_cls)  # onto [0, upper] in place (np.clip copies, slowly)
+    np.minimum(b_cls, upper, out=b_cls)
     b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
     if isinstance(cols, slice):
         return b, repaired
-    extra = np.zeros_like(state.extra)
+    extra = np.zeros(state.extra.shape)
     extra[:, periods] = b
     return extra, repaired
 
@@ -1265,7 +1412,7 @@ def solve_periods(
     lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
     first = lam[:, None] * requests
     iterations = 0
-    second = np.zeros_like(first)
+    second = np.zeros(first.shape)
     if two_step and max_iterations > 0:
         # the rounds work on the classes (C × T), the accounts' arrays are read once here
         # and written once at the end
@@ -1283,7 +1430,7 @@ def solve_periods(
             extra, repaired = got
             if repaired:
                 status = str(Status.REPAIRED)
-            gain = float((state.count @ extra) @ weights)
+            gain = float(cols_dot(state.count, extra) @ weights)
             state.extra += extra
             iterations += 1
             if gain < MIN_GAIN:

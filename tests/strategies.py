@@ -274,6 +274,42 @@ def periods_many_class_instances(draw, max_accounts: int = 150):
 
 
 @st.composite
+def step2_rounds(draw, linked: bool = False):
+    """One step-2 round on classes: (upper C × P, sizes C, weights P, remaining P, ent C).
+
+    Unlinked (default): no class links two periods, as in the closed-form rounds: one period,
+    or several with no entitlement row (ent all +inf). ``linked=True``: several periods and
+    entitlement rows (the max-flow path). Amounts are small integers or spread over 1e-6 ..
+    1e12; some classes repeat another, some requests are 0."""
+    n = draw(st.integers(1, 12))
+    p = draw(st.integers(2, 4)) if linked else draw(st.integers(1, 4))
+    spread = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+
+    def amounts(shape):
+        if spread:
+            x = rng.uniform(1, 10, shape) * 10.0 ** rng.integers(-6, 13, shape)
+        else:
+            x = rng.integers(1, 30, shape).astype(float)
+        return np.where(rng.random(shape) < 0.15, 0.0, x)
+
+    upper, remaining = amounts((n, p)), amounts(p)
+    wp = rng.uniform(0.5, 3.0, p)
+    sizes = rng.integers(1, 4, n).astype(float)
+    if linked or p == 1:
+        ent = np.where(rng.random(n) < 0.8, amounts(n), np.inf)
+    else:
+        ent = np.full(n, np.inf)
+    if draw(st.booleans()):  # some classes with entitlement rows ask for nothing more
+        upper[np.isfinite(ent) & (rng.random(n) < 0.5)] = 0.0
+    twins = rng.random(n) < 0.3
+    source = rng.integers(0, n, n)
+    upper[twins], sizes[twins], ent[twins] = upper[source[twins]], sizes[source[twins]], \
+        ent[source[twins]]
+    return upper, sizes, wp, remaining, ent
+
+
+@st.composite
 def periods_degenerate_instances(draw, max_accounts: int = 120):
     """(requests N × T, currency N, capacity T) whose step-1 LP has many optima: one period;
     requests proportional across periods (every class's reduced cost is a multiple of the

@@ -416,11 +416,11 @@ def _result(problem: _Problem, sol: kernels.PeriodSolution):
     allocation = pd.DataFrame(block.T, index=index,
                               columns=["request", "step1", "step2", "allocation"], copy=False)
     w = sol.weights
-    weighted_alloc = alloc @ w
+    weighted_alloc = kernels.rows_dot(alloc, w)  # blocks BLAS runs on one thread
     accounts = pd.DataFrame(
         {"currency": problem.currency, "entitlement_share": sol.share,
          "lambda": sol.lam, "u_cap": sol.u_cap,
-         "weighted_request": problem.requests @ w,
+         "weighted_request": kernels.rows_dot(problem.requests, w),
          "weighted_allocated": weighted_alloc,
          "binding": _labels(_binding_codes(problem, sol, alloc))},
         index=acc_keys,

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 
 from fairalloc.solvers import periods as kernels
 from fairalloc.solvers.verify import SolverFailure
+from tests.strategies import step2_rounds
 
 STRATEGIES = ("max_flow", "lp")
 
@@ -204,3 +205,118 @@ def test_unmet_counts_per_class_equal_the_accounts_count(seed, t):
     assert count.tolist() == np.bincount(group.ids[unmet], minlength=n_cls).tolist()
     assert shares == pytest.approx(np.bincount(group.ids[unmet], weights=share[unmet],
                                                minlength=n_cls), abs=1e-15)
+
+
+def _round_limits(upper, sizes, wp, remaining, ent):
+    """Per (class, period): the most the class's accounts could take there together, in
+    weighted units (unmet request, entitlement row, the period's remaining capacity)."""
+    lim = upper * wp[None, :] * sizes[:, None]
+    lim = np.minimum(lim, np.where(np.isfinite(ent), ent * sizes, np.inf)[:, None])
+    return np.minimum(lim, (wp * remaining)[None, :])
+
+
+def _round_value(b, sizes, wp):
+    return float(((b * sizes[:, None]).sum(axis=0)) @ wp)
+
+
+@settings(max_examples=150, deadline=None)
+@given(step2_rounds(), st.integers(0, 2**32 - 1))
+def test_unlinked_rounds_fill_every_period_by_one_fraction(round_, seed):
+    # one period, or no entitlement rows: no class links two periods, so the max flow is
+    # Σ_t min(w_t R_t, Σ_c limit_ct), and the closed form gives every class in a period the
+    # same fraction of its limit there
+    upper, sizes, wp, remaining, ent = round_
+    b = kernels.STEP2_SOLVERS.get("max_flow")(upper, sizes, wp, remaining, ent)
+    lim = _round_limits(upper, sizes, wp, remaining, ent)
+    best = float(np.minimum(wp * remaining, lim.sum(axis=0)).sum())
+    assert _round_value(b, sizes, wp) == pytest.approx(best, rel=1e-12, abs=1e-300)
+    assert (b >= 0).all() and (b <= upper * (1 + 1e-12)).all()
+    assert ((sizes @ b) <= remaining * (1 + 1e-12)).all()
+    finite = np.isfinite(ent)
+    assert ((b @ wp)[finite] <= ent[finite] * (1 + 1e-12)).all()
+    frac = np.divide(b * wp[None, :] * sizes[:, None], lim, out=np.full(lim.shape, np.nan),
+                     where=lim > 0)
+    for t in range(lim.shape[1]):
+        col = frac[lim[:, t] > 0, t]
+        if col.size:
+            assert col.max() - col.min() <= 1e-12 * col.max()
+    # identical classes get identical amounts
+    rows = np.column_stack([upper, sizes, ent])
+    same = (rows[:, None, :] == rows[None, :, :]).all(axis=2)
+    assert all((b[i] == b[j]).all() for i, j in zip(*np.nonzero(same), strict=True))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 40))
+def test_one_period_rounds_do_not_depend_on_the_account_order(seed, n):
+    # every round of a one-period instance takes the closed form: the same accounts in any
+    # order get the same amounts (to the rounding of the period totals, summed account by
+    # account in the order given)
+    rng = np.random.default_rng(seed)
+    requests = rng.integers(0, 20, (n, 1)).astype(float)
+    currency = rng.integers(0, 6, n).astype(float)
+    capacity = np.floor(requests.sum(axis=0) * rng.uniform(0.2, 0.9)) + 1
+    order = rng.permutation(n)
+    a = kernels.solve_periods(requests, currency, capacity, np.ones(1))
+    b = kernels.solve_periods(requests[order], currency[order], capacity, np.ones(1))
+    assert np.allclose((a.step1 + a.step2)[order], b.step1 + b.step2, rtol=1e-12, atol=0)
+    assert conserves(a, requests, capacity)
+
+
+@settings(max_examples=60, deadline=None)
+@given(step2_rounds(), step2_rounds(linked=True))
+def test_max_flow_rounds_reach_the_lp_optimum(unlinked, linked):
+    # both paths of the max-flow strategy against HiGHS on the LP of the round (small integer
+    # amounts: the LP is exact to its tolerance there; spread ones are checked above)
+    for upper, sizes, wp, remaining, ent in (unlinked, linked):
+        if upper.max(initial=0) > 1e3 or remaining.max(initial=0) > 1e3 \
+                or np.where(np.isfinite(ent), ent, 0).max(initial=0) > 1e3:
+            continue
+        flow = kernels.STEP2_SOLVERS.get("max_flow")(upper, sizes, wp, remaining, ent)
+        lp = kernels.STEP2_SOLVERS.get("lp")(upper, sizes, wp, remaining, ent)
+        assert _round_value(flow, sizes, wp) == pytest.approx(_round_value(lp, sizes, wp),
+                                                              rel=1e-8, abs=1e-9)
+        fixed, repaired = kernels.verify_round(np.clip(flow, 0, upper), remaining, upper, wp,
+                                               ent, sizes)
+        assert not repaired
+
+
+@pytest.mark.parametrize("upper, ent", [
+    ([[0.0, 0.0], [1.0, 1.0]], [1.0, np.inf]),  # the class with a row asks for nothing
+    ([[1.0, 1.0], [1.0, 1.0]], [0.0, np.inf]),  # the class with a row may take nothing
+])
+def test_max_flow_with_entitlement_rows_but_no_linked_arc(upper, ent):
+    # the components come from the linked classes' arcs: here there are none, and the
+    # class without a row takes what it asks for in each period
+    got = kernels._step2_max_flow(np.array(upper), np.ones(2), np.ones(2), np.array([5.0, 5.0]),
+                                  np.array(ent))
+    assert got[1].tolist() == [1.0, 1.0] and got[0].tolist() == [0.0, 0.0]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30_000), st.integers(1, 60))
+def test_blocked_products_equal_the_plain_ones(seed, n, k):
+    # the products in blocks BLAS runs on one thread: the same values as the plain products,
+    # for any number of rows (a partial last block, fewer rows than one block, none)
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(-1, 1, (n, k)) * 10.0 ** rng.integers(-3, 4, (n, k))
+    v, u = rng.uniform(-1, 1, k), rng.uniform(-1, 1, n)
+    scale = np.abs(a).sum() + 1
+    assert np.allclose(kernels.rows_dot(a, v), a @ v, rtol=1e-12, atol=1e-15 * scale)
+    assert np.allclose(kernels.cols_dot(u, a), u @ a, rtol=1e-12, atol=1e-15 * scale)
+    assert kernels.cols_dot(u, a[:, 0]) == pytest.approx(float(u @ a[:, 0]), rel=1e-12,
+                                                         abs=1e-15 * scale)
+    assert kernels.rows_dot(a, v).shape == (n,) and kernels.cols_dot(u, a).shape == (k,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5))
+def test_closed_form_fill_never_overfills_a_period_of_many_classes(seed, p):
+    # 20 000 classes of spread sizes per period, summed class by class: rounding may push
+    # the fraction's fill over the capacity, which must end at or below it, never raise
+    rng = np.random.default_rng(seed)
+    g = rng.uniform(0, 1, (20_000, p)) ** 3 * 10.0 ** rng.integers(-3, 4, (20_000, p))
+    cap = g.sum(axis=0) * rng.uniform(0.05, 1.2, p)
+    y = kernels._fill_periods(g, cap)
+    assert (y.sum(axis=0) <= cap).all() and (y >= 0).all() and (y <= g).all()
+    assert y.sum(axis=0) == pytest.approx(np.minimum(cap, g.sum(axis=0)), rel=1e-12)
