@@ -431,8 +431,11 @@ def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 BLAS_BLOCK = 8192
 
 
-def _block_rows(a: np.ndarray) -> int:
-    return max(BLAS_BLOCK // max(a.shape[1], 1), 1)
+def _blocks(a: np.ndarray) -> tuple[int, int]:
+    """For a tall n × k matrix: the rows per block BLAS multiplies on one thread, and how
+    many whole blocks of them ``a`` holds (0 or 1: one product is as fast)."""
+    rows = max(BLAS_BLOCK // max(a.shape[1], 1), 1)
+    return rows, a.shape[0] // rows
 
 
 def rows_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -461,11 +464,10 @@ def rows_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     [10.0, 32.0, 54.0]
     """
     a = np.ascontiguousarray(a)
-    n, k = a.shape
-    rows = _block_rows(a)
-    nb = n // rows
+    rows, nb = _blocks(a)
     if nb <= 1:
         return a @ v
+    n, k = a.shape
     head = nb * rows
     out = np.empty(n, dtype=np.result_type(a, v))
     np.matmul(a[:head].reshape(nb, rows, k), v, out=out[:head].reshape(nb, rows))
@@ -500,11 +502,10 @@ def cols_dot(v: np.ndarray, a: np.ndarray) -> np.ndarray:
         return float(cols_dot(v, a[:, None])[0])
     a = np.ascontiguousarray(a)
     v = np.ascontiguousarray(v, dtype=np.result_type(v, a, np.float64))
-    n, k = a.shape
-    rows = _block_rows(a)
-    nb = n // rows
+    rows, nb = _blocks(a)
     if nb <= 1:
         return v @ a
+    k = a.shape[1]
     head = nb * rows
     part = np.matmul(v[:head].reshape(nb, 1, rows), a[:head].reshape(nb, rows, k))
     return part.sum(axis=0)[0] + v[head:] @ a[head:]
