@@ -532,16 +532,19 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
             raise InputTypeError(f"{name} rows must each hold {shape[1]} amounts (one per "
                                  "capacity); these accounts' rows do not",
                                  [ids[i] for i in ragged[:10]], len(ragged)) from None
-        if raw.dtype.kind in "iuf" and raw.shape == shape and not isinstance(values, np.ndarray):
-            two = len(shape) == 2
-            _refuse_booleans(name, list(chain.from_iterable(values)) if two else list(values),
-                             shape[1] if two else 0, ids)
+        if raw.dtype.kind in "iuf" and raw.shape == shape:
+            if type(values) in (list, tuple):
+                two = len(shape) == 2
+                _refuse_booleans(name, list(chain.from_iterable(values)) if two
+                                 else list(values), shape[1] if two else 0, ids)
+            else:  # a table: NumPy reads its boolean columns as 0 and 1 (polars) too
+                _refuse_boolean_columns(name, values, shape, ids)
     if raw.dtype.kind not in "iuf" or raw.shape != shape:
         raise ParameterError(
             f"{name} must be numbers, shaped {' × '.join(map(str, shape))} (one row per "
             "account, one column per capacity)", [raw.shape if raw.dtype.kind in "iuf"
                                                   else str(raw.dtype)])
-    arr = raw.astype(np.float64)  # a copy: -0.0 becomes 0.0 in place below
+    arr = raw.astype(np.float64, order="C")  # a copy (-0.0 becomes 0.0 below), row by row
     if arr.size and not (arr.min() >= 0 and arr.max() < np.inf):  # NaN fails both
         bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
         cell = ((lambda b: (ids[b[0]], int(b[1]) + 1)) if arr.ndim == 2 else
@@ -565,6 +568,21 @@ def _refuse_booleans(name: str, flat: list, width: int, ids: Sequence) -> None:
     cells = ([(ids[b // width], int(b % width) + 1) for b in bad[:10]] if width
              else [ids[b] for b in bad[:10]])
     raise ParameterError(f"{name} must be numbers, not booleans", cells, len(bad))
+
+
+def _refuse_boolean_columns(name: str, values: Any, shape: tuple[int, ...], ids: Sequence
+                            ) -> None:
+    """Raise :class:`ParameterError` naming the cells of a pandas or polars table's boolean
+    columns (``values.dtypes``), which NumPy reads as numbers in a table of numbers."""
+    dtypes = getattr(values, "dtypes", None)
+    if dtypes is None or len(shape) != 2 or isinstance(values, np.ndarray):
+        return
+    flags = [j for j, d in enumerate(list(dtypes))
+             if (d == pl.Boolean if isinstance(d, pl.DataType) else pd.api.types.is_bool_dtype(d))]
+    if flags:
+        cells = [(ids[i], j + 1) for i in range(min(shape[0], 10)) for j in flags][:10]
+        raise ParameterError(f"{name} must be numbers, not booleans", cells,
+                             shape[0] * len(flags))
 
 
 def _ragged_rows(values: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -804,8 +822,8 @@ def _summary(keys: Any, currency: np.ndarray, per_account: list[np.ndarray], w: 
     block[0] = currency
     for row, values in enumerate(per_account, start=1):  # entitlement_share, lambda, u_cap
         block[row] = values
-    block[4] = req @ w
-    block[5] = both @ w
+    block[4] = kernels.rows_dot(req, w)  # as the tables interface computes them, bit for bit
+    block[5] = kernels.rows_dot(both, w)
     per_period = block[6:].reshape(t, 4, n)  # [period, kind, account]
     for j, values in enumerate((req, both, s1, s2)):
         per_period[:, j] = values.T

@@ -9,6 +9,7 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -92,6 +93,9 @@ def _forms(ids, currency, requests):
         "numpy rows": (ids, list(currency), list(requests)),
         "id generator": ((k for k in ids), currency.tolist(), rows),
         "object ids": (pd.Series(ids, dtype=object), currency.tolist(), rows),
+        "pandas tables": (ids, pd.Series(currency), pd.DataFrame(requests)),
+        "polars tables": (ids, pl.Series(currency), pl.DataFrame(requests)),
+        "numpy scalars": (ids, [np.float64(v) for v in currency], [list(r) for r in requests]),
     }
     if not isinstance(ids[0], str):
         forms["numpy int ids"] = (np.array(ids), currency.tolist(), rows)
@@ -177,6 +181,10 @@ B = [[5, 1, 0], [3, 3, 3], [0, 0, 7]]
         (["a", "b", "c"], [1, 2, 3], [np.array([5.0, 1, 0]), np.array([True, False, True]),
                                       np.array([0.0, 0, 7])],
          errors.ParameterError, "not booleans: \\('b', 1\\), \\('b', 2\\), \\('b', 3\\)"),
+        (["a", "b", "c"], [1, 2, 3], pl.DataFrame({"p1": [5, 2, 4], "p2": [True, False, True],
+                                                   "p3": [1, 1, 1]}),
+         errors.ParameterError,
+         "not booleans: \\('a', 2\\), \\('b', 2\\), \\('c', 2\\) \\(3 in all"),
         (["a", "b", "c"], [1.5, True, 3], B, errors.ParameterError, "cur must be numbers, not "
          "booleans: 'b' \\(1 in all\\)"),
         (["a", "b", "c"], [1, 2, 3], [[5, "1", 0], [3, 3, 3], [0, 0, 7]],
