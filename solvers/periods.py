@@ -603,6 +603,11 @@ def _step1_classes(w_cls, r_cls, u_cls, capacity) -> tuple[np.ndarray, np.ndarra
         z = _max_min_tie_break(z, cost / k, a, rhs, dual, hi)
         lam[live] = np.minimum(z * v, u_cls[live])
         price[rows] = dual * k / capacity[rows]
+    elif live.any() and k > 0:
+        # every request is below SMALL of its period's capacity: no period can bind (the
+        # removed coefficients add up to less than the capacity), so each class takes its cap
+        # u; verify_step1 below still checks every period
+        lam[live] = u_cls[live]
     # periods outside the LP: capacity 0 priced at the least that makes λ = 0 optimal for
     # every class asking for them (any larger price is optimal too); others are free (0)
     zero = np.flatnonzero(capacity <= 0)

@@ -329,3 +329,20 @@ def test_closed_form_fill_never_overfills_a_period_of_many_classes(seed, p):
     y = kernels._fill_periods(g, cap)
     assert (y.sum(axis=0) <= cap).all() and (y >= 0).all() and (y <= g).all()
     assert y.sum(axis=0) == pytest.approx(np.minimum(cap, g.sum(axis=0)), rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 20), st.integers(1, 5), st.integers(9, 250))
+def test_requests_far_below_capacity_are_met_in_step_1(seed, n, t, digits):
+    # every scaled coefficient of the step-1 LP is below SMALL: no period binds, so every
+    # account takes its cap u = 1 in step 1 (the LP used to be skipped, leaving λ = 0)
+    rng = np.random.default_rng(seed)
+    requests = rng.integers(0, 20, (n, t)).astype(float)
+    requests[0] += 1  # no period without demand
+    currency = rng.integers(1, 6, n).astype(float)
+    capacity = requests.sum(axis=0) * 10.0**digits
+    sol = kernels.solve_periods(requests, currency, capacity, np.ones(t), two_step=False)
+    assert sol.status == "optimal"
+    asks = (requests.sum(axis=1) > 0).astype(float)  # u = 0 where W = 0
+    np.testing.assert_array_equal(sol.lam, asks)
+    np.testing.assert_array_equal(sol.step1, requests)
