@@ -274,16 +274,17 @@ def periods_many_class_instances(draw, max_accounts: int = 150):
 
 
 @st.composite
-def step2_rounds(draw, linked: bool = False):
+def step2_rounds(draw, linked: bool = False, spread: bool | None = None):
     """One step-2 round on classes: (upper C × P, sizes C, weights P, remaining P, ent C).
 
     Unlinked (default): no class links two periods, as in the closed-form rounds: one period,
     or several with no entitlement row (ent all +inf). ``linked=True``: several periods and
-    entitlement rows (the max-flow path). Amounts are small integers or spread over 1e-6 ..
-    1e12; some classes repeat another, some requests are 0."""
+    entitlement rows (the max-flow path). Amounts are small integers (``spread=False``) or
+    spread over 1e-6 .. 1e12 (``spread=True``; drawn when None); some classes repeat another,
+    some requests are 0."""
     n = draw(st.integers(1, 12))
     p = draw(st.integers(2, 4)) if linked else draw(st.integers(1, 4))
-    spread = draw(st.booleans())
+    spread = draw(st.booleans()) if spread is None else spread
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
 
     def amounts(shape):

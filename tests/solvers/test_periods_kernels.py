@@ -273,14 +273,11 @@ def test_one_period_rounds_do_not_depend_on_the_account_order(seed, n):
 
 
 @settings(max_examples=60, deadline=None)
-@given(step2_rounds(), step2_rounds(linked=True))
+@given(step2_rounds(spread=False), step2_rounds(linked=True, spread=False))
 def test_max_flow_rounds_reach_the_lp_optimum(unlinked, linked):
     # both paths of the max-flow strategy against HiGHS on the LP of the round (small integer
     # amounts: the LP is exact to its tolerance there; spread ones are checked above)
     for upper, sizes, wp, remaining, ent in (unlinked, linked):
-        if upper.max(initial=0) > 1e3 or remaining.max(initial=0) > 1e3 \
-                or np.where(np.isfinite(ent), ent, 0).max(initial=0) > 1e3:
-            continue
         flow = kernels.STEP2_SOLVERS.get("max_flow")(upper, sizes, wp, remaining, ent)
         lp = kernels.STEP2_SOLVERS.get("lp")(upper, sizes, wp, remaining, ent)
         assert _round_value(flow, sizes, wp) == pytest.approx(_round_value(lp, sizes, wp),
