@@ -492,26 +492,16 @@ def _numbers(amounts: list | tuple) -> np.ndarray | None:
     return None
 
 
-def _flat_rows(name: str, values: Any, shape: tuple[int, int], ids: Sequence
-               ) -> np.ndarray | None:
+def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
     """``np.asarray(values)`` for the usual ``requests``: a list or tuple of n list or tuple rows
-    of t amounts each, read as one flat list of amounts instead of row by row (NumPy finds
-    the dtype of a flat list in about half the time). None for any other input, or amounts
-    that are not numbers: the general reading then decides and names what is wrong."""
+    of t plain numbers each, read as one flat list by :func:`_numbers`. None for any other
+    input: the general reading then decides and names what is wrong."""
     n, t = shape
     if (type(values) not in (list, tuple) or len(values) != n or not n
             or not set(map(type, values)) <= {list, tuple} or set(map(len, values)) != {t}):
         return None
-    amounts = list(chain.from_iterable(values))
-    flat = _numbers(amounts)
-    if flat is None:
-        try:
-            flat = np.asarray(amounts)
-        except (ValueError, TypeError):  # nested deeper than the rows: the general reading
-            return None
-        if flat.dtype.kind in "iuf":
-            _refuse_booleans(name, amounts, t, ids)
-    return flat.reshape(n, t) if flat.shape == (n * t,) and flat.dtype.kind in "iuf" else None
+    flat = _numbers(list(chain.from_iterable(values)))
+    return None if flat is None else flat.reshape(n, t)
 
 
 def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> np.ndarray:
@@ -519,7 +509,7 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
     ragged rows and NaN / infinite / negative values, named by account id (and period number
     for a two-dimensional ``shape``)."""
     if len(shape) == 2:
-        raw = _flat_rows(name, values, shape, ids)  # type: ignore[arg-type]
+        raw = _flat_rows(values, shape)  # type: ignore[arg-type]
     else:
         raw = _numbers(values) if type(values) in (list, tuple) and values else None
     if raw is None:  # the general reading, which refuses what the fast one left to it
@@ -559,7 +549,7 @@ def _refuse_booleans(name: str, flat: list, width: int, ids: Sequence) -> None:
     """Raise :class:`ParameterError` naming the cells that hold a boolean among numbers (NumPy
     reads ``[5, True]`` as ``[5, 1]``: a flag is not an amount). ``flat`` holds the amounts
     row after row, ``width`` amounts per account (0: one amount per account). Only reached by
-    lists that the fast reading (:func:`_numbers`) left to NumPy."""
+    lists that the fast reading (:func:`_numbers`) left to NumPy's general reading."""
     is_bool = np.fromiter(map(isinstance, flat, [(bool, np.bool_)] * len(flat)), bool,
                           count=len(flat))
     if not is_bool.any():
