@@ -8,6 +8,7 @@ input row order; results get a pandas MultiIndex built straight from those codes
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -669,8 +670,10 @@ def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.
     return key_index(uniq, col), lc
 
 
-#: The pandas dtype polars gives a String column (:func:`key_index`), read once.
-_PANDAS_STRING: list = []
+@functools.cache
+def _pandas_string_dtype() -> Any:
+    """The pandas dtype polars gives a String column (:func:`key_index`), read once."""
+    return pl.Series([""]).to_pandas().dtype
 
 
 def key_index(keys: pl.Series, name: str) -> pd.Index:
@@ -685,9 +688,7 @@ def key_index(keys: pl.Series, name: str) -> pd.Index:
     Index(['a', 'b'], dtype='str', name='k')
     """
     if keys.dtype == pl.String:
-        if not _PANDAS_STRING:
-            _PANDAS_STRING.append(pl.Series([""]).to_pandas().dtype)
-        dtype = _PANDAS_STRING[0]
+        dtype = _pandas_string_dtype()
         if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
             return pd.Index(pd.arrays.ArrowStringArray(keys.to_arrow(), dtype=dtype), name=name)
     return pd.Index(keys.to_pandas(), name=name)
