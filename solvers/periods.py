@@ -979,26 +979,17 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
     # the class → period arcs, as positions in (C, P), by class and period; from here on
-    # the arcs alone are worked on where possible (the (C, P) arrays are the large ones)
-    arc = np.flatnonzero(g > 0)
+    # the arcs alone, or (C, P) masks of bytes, are worked on where possible
+    pos = g > 0
+    arc = np.flatnonzero(pos)
     if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
         arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
     else:
         arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
-    # components: periods linked through classes with entitlement rows, each such class
-    # linking its first period to every other one it asks for (a P × P graph)
-    link = capped[arc_c]
-    link_c, link_p = arc_c[link], arc_p[link]
-    head = np.flatnonzero(np.diff(link_c, prepend=-1))  # each linked class's first arc
-    first = np.repeat(link_p[head], np.diff(np.r_[head, len(link_c)]))
-    adjacent = np.bincount(first.astype(np.int64) * n_p + link_p, minlength=n_p * n_p)
-    n_comp, comp_p = connected_components(sp.csr_matrix(adjacent.reshape(n_p, n_p)),
-                                          directed=False)
-    first_p = np.zeros(n_cls, dtype=np.int64)
-    first_p[link_c[head]] = link_p[head]
-    has_arc = np.zeros(n_cls, dtype=bool)
-    has_arc[arc_c] = True
-    del link, link_c, link_p, first
+    has_arc = pos.any(axis=1)
+    first_p = pos.argmax(axis=1)  # each class's first period (0 without arcs: unused)
+    comp_p, n_comp = _period_components(pos[capped], first_p[capped])
+    del pos
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[first_p[src_cls]]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
@@ -1024,35 +1015,86 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         vals *= np.exp2(k_per.astype(np.float64))[arc_p]
     else:
         vals = np.ldexp(vals, k_per[arc_p])
-    arc_int = np.floor(vals, out=vals).astype(np.int64)
-    del vals
-    kept = arc_int > 0  # arcs floored to 0 are left out
+    np.floor(vals, out=vals)
+    kept = vals > 0  # arcs floored to 0 are left out
     if not kept.all():
-        arc, arc_c, arc_p, arc_int = arc[kept], arc_c[kept], arc_p[kept], arc_int[kept]
-    # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p
-    per_nodes = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
-    tails = np.concatenate([np.zeros(len(src_cls), np.int32),
-                            np.where(capped[arc_c], arc_c + 2, 0).astype(np.int32),
-                            per_nodes])
-    heads = np.concatenate([(src_cls + 2).astype(np.int32), arc_p + np.int32(2 + n_cls),
-                            np.ones(n_p, np.int32)])
-    caps = np.concatenate([ints(src_cap[src_cls], k[comp_src]), arc_int,
-                           ints(sink_cap, k[comp_p])])
-    del arc_int
+        arc, arc_c, arc_p, vals = arc[kept], arc_c[kept], arc_p[kept], vals[kept]
+    del kept
+    # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p; the arcs: source → class,
+    # class (or the source, for a class without an entitlement row) → period, period → sink,
+    # each written into its slice of one array (no concatenated copies)
+    n_src, n_arc = len(src_cls), len(arc)
+    mid = slice(n_src, n_src + n_arc)
+    tails = np.empty(n_src + n_arc + n_p, np.int32)
+    heads = np.empty_like(tails)
+    caps = np.empty(len(tails), np.int64)
+    tails[:n_src] = 0
+    heads[:n_src] = src_cls + 2
+    caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
+    np.add(arc_c, 2, out=tails[mid])
+    tails[mid][~capped[arc_c]] = 0
+    np.add(arc_p, np.int32(2 + n_cls), out=heads[mid])
+    caps[mid] = vals  # whole numbers below 2**53: exact as integers
+    del vals
+    tails[mid.stop:] = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
+    heads[mid.stop:] = 1
+    caps[mid.stop:] = ints(sink_cap, k[comp_p])
+    del arc_c
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     del tails, heads, caps
     status = flow.solve(0, 1)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
-    got = flow.flows(arcs[len(src_cls):len(src_cls) + len(arc)]).astype(np.float64)
-    if fast:
-        got *= np.exp2(-k_per.astype(np.float64))[arc_p]
-    else:
-        got = np.ldexp(got, -k_per[arc_p])
-    got /= wp[arc_p] * sizes[arc_c]
     b = np.zeros((n_cls, n_p))
-    b.ravel()[arc] = got
+    b.ravel()[arc] = flow.flows(arcs[mid])  # integers below 2**53: exact as floats
+    del arcs, arc, arc_p
+    return _unscale(b, k_per, fast, wp, sizes)
+
+
+#: Elements per block of :func:`_unscale` (a block's temporary stays in the CPU's cache).
+UNSCALE_BLOCK = 1 << 16
+
+
+def _period_components(pos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, int]:
+    """The components of the periods linked by classes (``pos``: (classes, P) arcs of the
+    classes with an entitlement row; ``first``: each one's first period): every class links
+    its first period with every other period it has an arc to. Returns each period's
+    component and their number.
+
+    >>> pos = np.array([[True, True, False], [False, False, True]])
+    >>> comp, n = _period_components(pos, np.array([0, 2]))
+    >>> comp.tolist(), n
+    ([0, 0, 1], 2)
+    """
+    n_p = pos.shape[1]
+    adjacent = np.zeros((n_p, n_p), dtype=bool)
+    if len(first):
+        order = np.argsort(first, kind="stable")
+        by_first = first[order]
+        starts = np.flatnonzero(np.diff(by_first, prepend=-1))
+        # each first period's row: the periods any class starting there has an arc to
+        adjacent[by_first[starts]] = np.logical_or.reduceat(pos[order], starts, axis=0)
+    n_comp, comp = connected_components(sp.csr_matrix(adjacent), directed=False)
+    return comp, n_comp
+
+
+def _unscale(b: np.ndarray, k_per: np.ndarray, fast: bool, wp: np.ndarray,
+             sizes: np.ndarray) -> np.ndarray:
+    """Integer flows in ``b`` (C, P) back to amounts per account, in place, by blocks of
+    classes (no (C, P) temporary): × 2**-k of the period's component (exact), then ÷ the
+    arc's w_t · size (rounded once, as one float division of the two). Periods of weight 0
+    carry no arc and stay 0."""
+    scale = np.exp2(-k_per.astype(np.float64)) if fast else None
+    live = wp > 0
+    rows = max(UNSCALE_BLOCK // max(b.shape[1], 1), 1)
+    for lo in range(0, len(b), rows):
+        blk = b[lo:lo + rows]
+        if fast:
+            blk *= scale[None, :]
+        else:
+            blk[:] = np.ldexp(blk, -k_per[None, :])
+        np.divide(blk, wp[None, :] * sizes[lo:lo + rows, None], out=blk, where=live[None, :])
     return b
 
 

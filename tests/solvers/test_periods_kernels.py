@@ -114,6 +114,22 @@ def test_max_flow_scales_components_apart_with_entitlement_rows():
     assert got[1, 1] == pytest.approx(1e12, rel=1e-12) and got[1, 1] <= 1e12
 
 
+
+@pytest.mark.parametrize("tiny", [1e-300, 1e-295])
+def test_max_flow_of_a_component_near_underflow_is_scaled_back_exactly(tiny):
+    # a component totalling about 1e-300 is scaled by 2**k with k above 1000 (the ldexp
+    # branch): the one optimum (class 1 can only use period 0, so class 0 takes period 1)
+    # must come back at its magnitude, per account (class 1 holds 3, period 0 weighs 2)
+    upper = np.array([[1.0, 1.0], [1.0, 0.0]]) * tiny
+    wp, sizes = np.array([2.0, 1.0]), np.array([1.0, 3.0])
+    remaining = np.array([3.0, 1.0]) * tiny
+    ent = np.array([1.0, 2.0]) * tiny
+    got = kernels._step2_max_flow(upper, sizes, wp, remaining, ent)
+    assert got[0, 0] == 0 and got[1, 1] == 0
+    assert got[0, 1] == pytest.approx(tiny, rel=1e-12) and got[0, 1] <= tiny
+    assert got[1, 0] == pytest.approx(tiny, rel=1e-12) and got[1, 0] <= tiny
+    assert 3 * got[1, 0] <= remaining[0]
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_step2_strategies_respect_every_limit_at_spread_magnitudes(strategy):
     rng = np.random.default_rng(5)
