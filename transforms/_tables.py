@@ -56,14 +56,14 @@ def to_polars(
     try:
         if extra and not isinstance(obj, pl.DataFrame | pl.LazyFrame | pd.DataFrame):
             raise InputTypeError(f"{what} must be a table with columns {cols}")
-        df = _frame(obj, keys, value, what, list(extra))
+        ready: set[str] = set()  # value columns already read as they are cast (pandas numbers)
+        df = _frame(obj, keys, value, what, list(extra), ready)
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
         casts = [_key_cast(df, k, what) for k in keys]
-        if value:
-            casts.append(_value_cast(df, value, what, keys))
-        casts += [_value_cast(df, c, what, keys) for c in extra]
+        casts += [df[c] if c in ready else _value_cast(df, c, what, keys)
+                  for c in ([value] if value else []) + list(extra)]
         # Series operations, not a frame query: no query-engine start-up per call
         return pl.DataFrame(casts)
     except FairallocError:
@@ -73,7 +73,7 @@ def to_polars(
 
 
 def _frame(obj: Any, keys: list[str], value: str | None, what: str,
-           extra: list[str] | None = None) -> pl.DataFrame:
+           extra: list[str] | None = None, ready: set[str] | None = None) -> pl.DataFrame:
     if isinstance(obj, pl.LazyFrame):
         return obj.collect()
     if isinstance(obj, pl.DataFrame):
@@ -86,7 +86,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
             raise InputTypeError(f"{what} has repeated columns", twice)
         in_index = [c for c in wanted if c not in obj.columns and c in (obj.index.names or [])]
         return _columns({c: obj.index.get_level_values(c) if c in in_index else obj[c]
-                         for c in wanted if c in in_index or c in obj.columns}, keys, what)
+                         for c in wanted if c in in_index or c in obj.columns}, keys, what, ready)
     if isinstance(obj, pd.Series):
         if not value:
             raise InputTypeError(f"{what} must be a table or index, not a Series")
@@ -98,7 +98,7 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
                 f"{what}: a Series must be indexed by {keys} (its index is {list(obj.index.names)})"
             )
         cols = {str(n): obj.index.get_level_values(i) for i, n in enumerate(names)}
-        return _columns({**cols, value: obj}, keys, what)
+        return _columns({**cols, value: obj}, keys, what, ready)
     if isinstance(obj, pd.Index):
         if value:
             raise InputTypeError(f"{what} needs values: pass a Series, dict or table")
@@ -127,14 +127,29 @@ def _frame(obj: Any, keys: list[str], value: str | None, what: str,
     raise InputTypeError(f"{what}: unsupported input type {type(obj).__name__}")
 
 
-def _columns(cols: dict[str, Any], keys: Sequence[str], what: str) -> pl.DataFrame:
+#: numpy dtypes of pandas value columns read straight as float64 (polars holds them all).
+_READY_DTYPES = frozenset(np.dtype(t) for t in ("float64", "float32", "int8", "int16", "int32",
+                                               "int64", "uint8", "uint16", "uint32", "uint64"))
+
+
+def _columns(cols: dict[str, Any], keys: Sequence[str], what: str,
+             ready: set[str] | None = None) -> pl.DataFrame:
     """A polars frame from pandas columns, converted one by one (no pandas frame copy).
 
     An object column read as anything but strings may have had a bool read as 1: those (and
     columns that do not convert at all) are checked for bools, which are named.
+
+    With ``ready`` (a set), value columns (not ``keys``) of numpy numbers are read as
+    :func:`_value_cast` would cast them (float64, NaN for missing, no -0.0), and their names
+    are added to ``ready``: the caller need not cast them again.
     """
     out = []
     for k, v in cols.items():
+        if ready is not None and k not in keys and v.dtype in _READY_DTYPES:
+            # as _value_cast reads them (numpy, missing = NaN), without a polars round trip
+            out.append(pl.Series(k, v.to_numpy().astype(np.float64, copy=False) + 0.0))
+            ready.add(k)
+            continue
         if isinstance(v.dtype, np.dtype) and v.dtype.kind in "fiu":  # numbers in numpy: as
             out.append(pl.Series(k, v.to_numpy(), nan_to_null=True))  # from_pandas, cheaper
             continue

@@ -1,6 +1,7 @@
 """Shared input coercion: the forms every transform accepts, and the errors it raises."""
 
 import hypothesis.strategies as st
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -167,3 +168,27 @@ def test_string_codes_by_arrow_lookup_equal_positions_and_name_unknown_keys(keys
         code_rows(pl.DataFrame({"r": [*rows, unknown]}, schema={"r": pl.String}),
                   [(table, ["r"], "key")], what="rows")
     assert info.value.keys == [unknown]
+
+
+NUMPY_NUMBERS = ["float64", "float32", "int8", "int16", "int32", "int64", "uint8", "uint16",
+                 "uint32", "uint64"]
+
+
+@given(st.sampled_from(NUMPY_NUMBERS), st.lists(st.sampled_from(
+    [0.0, -0.0, 1.0, 2.5, 7.0, 255.0, float("nan"), float("inf"), -3.0, 1e30]), max_size=8))
+def test_pandas_number_columns_read_as_polars_tables_read_them(dtype, values):
+    # numpy numbers of a pandas table are read straight as float64 (no polars round trip):
+    # the same values, NaN for missing and no -0.0, as the same table given in polars
+    kind = np.dtype(dtype)
+    if kind.kind != "f":
+        values = [v for v in values if np.isfinite(v) and v == int(v)
+                  and np.iinfo(kind).min <= v <= np.iinfo(kind).max]
+    frame = pd.DataFrame({"k": pd.Series([f"k{i}" for i in range(len(values))], dtype=object),
+                          "v": np.array(values, dtype=kind), "w": np.array(values, dtype=kind)})
+    got = to_polars(frame, ["k"], "v", what="t", extra=["w"])
+    expected = to_polars(pl.from_pandas(frame), ["k"], "v", what="t", extra=["w"])
+    assert got.schema == expected.schema == {"k": pl.String, "v": pl.Float64, "w": pl.Float64}
+    for column in ("v", "w"):
+        a, b = got[column].to_numpy(), expected[column].to_numpy()
+        assert np.array_equal(a, b, equal_nan=True)
+        assert got[column].null_count() == 0 and not np.signbit(a[a == 0]).any()
