@@ -446,11 +446,32 @@ def table_input(
 def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,
                nullable: bool = False) -> None:
     """Raise :class:`InvalidAmountError` naming the keys whose ``value`` breaks ``rule``."""
-    for words, bad in rule.broken(df[value].to_numpy(), value, nullable=nullable):
+    values = df[value].to_numpy()
+    if not nullable and _within(rule, values):  # two reductions instead of a mask per way
+        return
+    for words, bad in rule.broken(values, value, nullable=nullable):
         if bad.any():
             rows = np.flatnonzero(bad)
             raise InvalidAmountError(f"{what} has {words}", key_tuples(df, keys, rows[:10]),
                                      len(rows))
+
+
+def _within(rule: Rule, values: np.ndarray) -> bool:
+    """Whether every value is finite and within ``rule``'s bounds, judged by the least and
+    the greatest value (NaN spreads to both): True exactly when no mask of
+    :meth:`Rule.broken` (without missing values allowed) has a True. False when empty.
+
+    >>> from fairalloc.schemas.tables import POSITIVE
+    >>> _within(POSITIVE, np.array([1.0, 2.0])), _within(POSITIVE, np.array([1.0, np.nan]))
+    (True, False)
+    """
+    if not values.size:
+        return False
+    low, high = values.min(), values.max()
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return False
+    return ((rule.ge is None or low >= rule.ge) and (rule.gt is None or low > rule.gt)
+            and (rule.le is None or high <= rule.le) and (rule.lt is None or high < rule.lt))
 
 
 def check_amounts(
@@ -549,6 +570,49 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np
         found = df.lazy().select(cols).join(right, on=list(cols), how="left",
                                             maintain_order="left").collect()["__code"]
     return found.fill_null(-1).to_numpy().astype(np.int64)
+
+
+def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.ndarray] | None:
+    """Codes of a pandas table's string key columns, each ``(table, column)`` looked up among
+    the table's single string key straight from arrow (no polars frame): what
+    :func:`to_polars` then :func:`code_rows` give when every row is a known string key.
+
+    None when the general reading must decide: not a pandas DataFrame with those columns (once
+    each), a column that is not all strings (numbers, bools, missing values, mixed), a table
+    whose key is not a string, a key missing from its table, or :data:`HASHED_LOOKUP_ROWS`
+    rows or more. That reading then gives the same codes or raises its error, naming the keys.
+
+    >>> t = KeyedTable(pl.DataFrame({"k": ["a", "b"], "v": [1.0, 2.0]}), ("k",), "v")
+    >>> string_codes(pd.DataFrame({"k": ["b", "a", "b"]}, dtype=object), [(t, "k")])
+    [array([1, 0, 1])]
+    >>> string_codes(pd.DataFrame({"k": ["b", "z"]}, dtype=object), [(t, "k")]) is None
+    True
+    """
+    if not (isinstance(obj, pd.DataFrame) and len(obj) < HASHED_LOOKUP_ROWS
+            and obj.columns.is_unique):
+        return None
+    out = []
+    for table, col in tables:
+        keys = table.frame[table.keys[0]]
+        if len(table.keys) != 1 or keys.dtype != pl.String or col not in obj.columns:
+            return None
+        v = obj[col]
+        try:
+            if isinstance(v.array, pd.arrays.ArrowStringArray):
+                strings = pa.array(v.array)
+            elif v.dtype == object:
+                strings = pa.array(v, from_pandas=True)  # as polars reads it (NaN = missing)
+            else:
+                return None
+        except (pa.ArrowException, TypeError, ValueError):  # not all strings (or bools)
+            return None
+        if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
+            return None
+        found = pc.index_in(strings, value_set=keys.to_arrow())
+        if found.null_count:  # unknown keys: named by the general reading
+            return None
+        out.append(found.to_numpy().astype(np.int64))
+    return out
 
 
 def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:

@@ -51,6 +51,7 @@ from fairalloc.transforms._tables import (
     key_tuples,
     level,
     multi_index,
+    string_codes,
     table_input,
     to_polars,
     unique_pairs,
@@ -185,9 +186,14 @@ def _representable(gt: KeyedTable, n, f, w, rt: KeyedTable, b, loss: kernels.Los
 
 
 def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: str):
-    df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
-    g, k = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
-                     what=what)
+    # string keys of a pandas table are coded straight from arrow; anything else (and any
+    # row to refuse) goes the general way, which names the keys
+    codes = string_codes(eligibility, [(groups, GROUP), (resources, RESOURCE)])
+    if codes is None:
+        df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
+        codes = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
+                          what=what)
+    g, k = codes
     return unique_pairs(g, k, len(resources))
 
 
