@@ -47,7 +47,6 @@ from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
-    key_index,
     key_tuples,
     level,
     multi_index,
@@ -296,7 +295,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
             sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
     y = np.minimum(f + sol.s / n, 1.0)  # verified: ≤ 1 to RTOL; the table shows at most 1
     objective = float((w * (n * parsed.value(y))).sum())
-    gi, ri = key_index(gt.frame[GROUP], GROUP), key_index(rt.frame[RESOURCE], RESOURCE)
+    gi, ri = gt.key_index(), rt.key_index()
     has = np.bincount(g, minlength=len(n)) > 0
     # the tables' indexes are the allocation's levels when every key has a pair (codes = rows)
     levels = [(gi, g) if has.all() else level(gt, GROUP, g),
