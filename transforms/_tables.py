@@ -58,10 +58,14 @@ def to_polars(
             raise InputTypeError(f"{what} must be a table with columns {cols}")
         ready: set[str] = set()  # value columns already read as they are cast (pandas numbers)
         df = _frame(obj, keys, value, what, list(extra), ready)
-        missing = [c for c in cols if c not in df.columns]
+        present = df.columns
+        missing = [c for c in cols if c not in present]
         if missing:
-            raise InputTypeError(f"{what} lacks required columns (has {df.columns})", missing)
+            raise InputTypeError(f"{what} lacks required columns (has {present})", missing)
         casts = [_key_cast(df, k, what) for k in keys]
+        if present == cols and ready.issuperset(cols[len(keys):]) and all(
+                c.dtype == t for c, t in zip(casts, df.dtypes, strict=False)):
+            return df  # read as cast already, in the order asked for: the frame is the answer
         casts += [df[c] if c in ready else _value_cast(df, c, what, keys)
                   for c in ([value] if value else []) + list(extra)]
         # Series operations, not a frame query: no query-engine start-up per call

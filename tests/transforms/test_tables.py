@@ -185,10 +185,12 @@ def test_pandas_number_columns_read_as_polars_tables_read_them(dtype, values):
     if kind.kind != "f":
         values = [v for v in values if np.isfinite(v) and v == int(v)
                   and np.iinfo(kind).min <= v <= np.iinfo(kind).max]
-    frame = pd.DataFrame({"k": pd.Series([f"k{i}" for i in range(len(values))], dtype=object),
-                          "v": np.array(values, dtype=kind), "w": np.array(values, dtype=kind)})
+    frame = pd.DataFrame({"w": np.array(values, dtype=kind),  # columns in another order
+                          "k": pd.Series([f"k{i}" for i in range(len(values))], dtype=object),
+                          "v": np.array(values, dtype=kind)})
     got = to_polars(frame, ["k"], "v", what="t", extra=["w"])
     expected = to_polars(pl.from_pandas(frame), ["k"], "v", what="t", extra=["w"])
+    assert got.columns == expected.columns == ["k", "v", "w"]
     assert got.schema == expected.schema == {"k": pl.String, "v": pl.Float64, "w": pl.Float64}
     for column in ("v", "w"):
         a, b = got[column].to_numpy(), expected[column].to_numpy()
