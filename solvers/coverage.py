@@ -221,14 +221,18 @@ class Loss:
             cancellation), and d s_i / d t where 0 < s_i < cap_i (0 elsewhere).
         """
         with np.errstate(over="ignore", invalid="ignore"):
-            if self.polynomial:
-                e = n * np.exp(t - a)
-                s, ds = cap - e, -e
-            elif self.name == "log":
-                e = n * np.exp(a - t)
-                s, ds = e - n * (f + self.param), -e
-            else:
-                s, ds = n * ((a - f) - t), -n
+            return self._totals(t, a, n, f, cap)
+
+    def _totals(self, t, a, n, f, cap):  # numpydoc ignore=GL08,RT01,PR01
+        """:meth:`totals` for a caller that has silenced overflow itself (the water-fill)."""
+        if self.polynomial:
+            e = n * np.exp(t - a)
+            s, ds = cap - e, -e
+        elif self.name == "log":
+            e = n * np.exp(a - t)
+            s, ds = e - n * (f + self.param), -e
+        else:
+            s, ds = n * ((a - f) - t), -n
         inside = (s > 0) & (s < cap)
         return np.clip(s, 0.0, cap), np.where(inside, ds, 0.0)
 
@@ -274,74 +278,77 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     Raises :class:`SolverFailure` (status ``iteration_limit``) if a bracket fails to close,
     which bisection rules out.
     """
-    full = np.bincount(comp, weights=cap, minlength=n_comp)
-    need = full > supply
-    top = np.full(n_comp, -np.inf)
-    np.maximum.at(top, comp, log_w)
-    a = loss.offsets(log_w - top[comp])
-    start = loss.t_at(f, a, 1.0 - f)  # from this t down, group i takes something
-    hi = np.full(n_comp, -np.inf)
-    np.maximum.at(hi, comp, start)  # at hi nobody takes anything
-    # a first probe where every group has at least coverage 1 − gap: the total is then
-    # ≥ full − N gap = (full + B) / 2 > B
-    pop = np.bincount(comp, weights=n, minlength=n_comp)
-    gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
-    probe = np.full(n_comp, np.inf)
-    gap_g = gap[comp]
-    np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
-    t = np.minimum(np.where(need, probe, hi), hi)
-    lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
-    top_hi = hi.copy()  # at the first hi nobody takes anything
-    got_lo, got_hi = full.copy(), np.zeros(n_comp)
-    s = np.where(need[comp], 0.0, cap)
-    final_t = np.where(need, hi, -np.inf)
-    active = need.copy()
-    resid_before = np.full(n_comp, np.inf)
-    for _ in range(MAX_STEPS):
-        if not active.any():
-            break
-        s_t, ds = loss.totals(t[comp], a, n, f, cap)  # finished components: ignored below
-        got = np.bincount(comp, weights=s_t, minlength=n_comp)
-        above = active & (got > supply)
-        below = active & ~above
-        lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
-        hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
-        resid = np.abs(got - supply)
-        hit = active & (resid <= HIT * supply)
-        with np.errstate(invalid="ignore"):
+    # one silenced section for the whole search (overflow of exp, 0/0 and inf − inf in the
+    # bracket are expected and handled): entering errstate per operation cost more than the
+    # arithmetic on small inputs
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        full = np.bincount(comp, weights=cap, minlength=n_comp)
+        need = full > supply
+        top = np.full(n_comp, -np.inf)
+        np.maximum.at(top, comp, log_w)
+        a = loss.offsets(log_w - top[comp])
+        start = loss.t_at(f, a, 1.0 - f)  # from this t down, group i takes something
+        hi = np.full(n_comp, -np.inf)
+        np.maximum.at(hi, comp, start)  # at hi nobody takes anything
+        # a first probe where every group has at least coverage 1 − gap: the total is then
+        # ≥ full − N gap = (full + B) / 2 > B
+        pop = np.bincount(comp, weights=n, minlength=n_comp)
+        gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
+        probe = np.full(n_comp, np.inf)
+        gap_g = gap[comp]
+        np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
+        t = np.minimum(np.where(need, probe, hi), hi)
+        lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
+        top_hi = hi.copy()  # at the first hi nobody takes anything
+        got_lo, got_hi = full.copy(), np.zeros(n_comp)
+        s = np.where(need[comp], 0.0, cap)
+        final_t = np.where(need, hi, -np.inf)
+        active = need.copy()
+        resid_before = np.full(n_comp, np.inf)
+        for _ in range(MAX_STEPS):
+            if not active.any():
+                break
+            s_t, ds = loss._totals(t[comp], a, n, f, cap)  # finished components: ignored below
+            got = np.bincount(comp, weights=s_t, minlength=n_comp)
+            above = active & (got > supply)
+            below = active & ~above
+            lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
+            hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
+            resid = np.abs(got - supply)
+            hit = active & (resid <= HIT * supply)
             width = hi - lo  # NaN for components without groups (never active)
-        narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
-            np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe was short (noise)
-        if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
-            ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
-            s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
-            final_t = np.where(hit, t, final_t)
-        if narrow.any():  # both ends are one price: mix their totals to meet the supply
-            with np.errstate(invalid="ignore", divide="ignore"):
+            narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
+                np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe fell short
+            if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
+                ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
+                s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
+                final_t = np.where(hit, t, final_t)
+            if narrow.any():  # both ends are one price: mix their totals to meet the supply
                 theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
-            theta = np.where(np.isfinite(theta), theta, 0.0)
-            s_lo = np.where(np.isneginf(lo)[comp], cap, loss.totals(lo[comp], a, n, f, cap)[0])
-            s_hi = np.where((hi == top_hi)[comp], 0.0, loss.totals(hi[comp], a, n, f, cap)[0])
-            mixed = s_hi + theta[comp] * (s_lo - s_hi)
-            s = np.where(narrow[comp], mixed, s)
-            final_t = np.where(narrow, hi, final_t)
-        active &= ~(hit | narrow)
-        if not active.any():  # no step left to take
-            break
-        # Newton from t while it stays inside the bracket and halves the residual; else a
-        # bisection. So every other step at least halves the residual or the bracket.
-        slope = np.bincount(comp, weights=ds, minlength=n_comp)
-        with np.errstate(divide="ignore", invalid="ignore"):
+                theta = np.where(np.isfinite(theta), theta, 0.0)
+                s_lo = np.where(np.isneginf(lo)[comp], cap,
+                                loss._totals(lo[comp], a, n, f, cap)[0])
+                s_hi = np.where((hi == top_hi)[comp], 0.0,
+                                loss._totals(hi[comp], a, n, f, cap)[0])
+                mixed = s_hi + theta[comp] * (s_lo - s_hi)
+                s = np.where(narrow[comp], mixed, s)
+                final_t = np.where(narrow, hi, final_t)
+            active &= ~(hit | narrow)
+            if not active.any():  # no step left to take
+                break
+            # Newton from t while it stays inside the bracket and halves the residual; else a
+            # bisection. So every other step at least halves the residual or the bracket.
+            slope = np.bincount(comp, weights=ds, minlength=n_comp)
             step = t - (got - supply) / slope
-        ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
-        resid_before = np.where(ok, resid, np.inf)
-        t = np.where(ok, step, 0.5 * (lo + hi))
-    else:
-        if active.any():
-            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
-                                "the price search did not converge", "component",
-                                np.flatnonzero(active))
-    return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
+            ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
+            resid_before = np.where(ok, resid, np.inf)
+            t = np.where(ok, step, 0.5 * (lo + hi))
+        else:
+            if active.any():
+                raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                    "the price search did not converge", "component",
+                                    np.flatnonzero(active))
+        return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
 
 
 @dataclass(frozen=True)

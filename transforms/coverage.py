@@ -47,10 +47,10 @@ from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
-    key_index,
     key_tuples,
     level,
     multi_index,
+    string_codes,
     table_input,
     to_polars,
     unique_pairs,
@@ -185,25 +185,34 @@ def _representable(gt: KeyedTable, n, f, w, rt: KeyedTable, b, loss: kernels.Los
 
 
 def _pairs(eligibility: Any, groups: KeyedTable, resources: KeyedTable, what: str):
-    df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
-    g, k = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
-                     what=what)
+    # string keys of a pandas table are coded straight from arrow; anything else (and any
+    # row to refuse) goes the general way, which names the keys
+    codes = string_codes(eligibility, [(groups, GROUP), (resources, RESOURCE)])
+    if codes is None:
+        df = to_polars(eligibility, [GROUP, RESOURCE], what=what)
+        codes = code_rows(df, [(groups, [GROUP], "group"), (resources, [RESOURCE], "resource")],
+                          what=what)
+    g, k = codes
     return unique_pairs(g, k, len(resources))
 
 
 #: The columns of :attr:`CoverageAllocation.groups` (fairalloc.schemas.coverage).
 GROUP_COLUMNS = tuple(c.name for c in contract.GROUPS_OUT.values)
+#: The columns of :attr:`CoverageAllocation.resources` and their dtypes (the same schema).
+RESOURCE_COLUMNS = tuple(c.name for c in contract.RESOURCES_OUT.values)
+_RESOURCE_ROW = np.dtype([(c.name, np.bool_ if c.dtype is bool else np.float64)
+                          for c in contract.RESOURCES_OUT.values])
 
 
 @functools.cache
-def _column_index() -> pd.Index:
-    """The groups table's column index, built once (an Index of strings costs about 0.06 ms)."""
-    return pd.Index(list(GROUP_COLUMNS))
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """A table's column index, built once (an Index of strings costs about 0.06 ms)."""
+    return pd.Index(list(names))
 
 
-def _group_columns() -> pd.Index:
+def _columns(names: tuple[str, ...]) -> pd.Index:
     """A fresh view of :func:`_column_index` (a view shares its values, never its name)."""
-    return _column_index().view()
+    return _column_index(names).view()
 
 
 @public("coverage")
@@ -286,7 +295,7 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
             sol = kernels.solve_coverage(n, f, w, b, g, k, parsed)
     y = np.minimum(f + sol.s / n, 1.0)  # verified: ≤ 1 to RTOL; the table shows at most 1
     objective = float((w * (n * parsed.value(y))).sum())
-    gi, ri = key_index(gt.frame[GROUP], GROUP), key_index(rt.frame[RESOURCE], RESOURCE)
+    gi, ri = gt.key_index(), rt.key_index()
     has = np.bincount(g, minlength=len(n)) > 0
     # the tables' indexes are the allocation's levels when every key has a pair (codes = rows)
     levels = [(gi, g) if has.all() else level(gt, GROUP, g),
@@ -294,11 +303,15 @@ def allocate_coverage(groups: Any, eligibility: Any, supply: Any, *,
     allocation = pd.Series(sol.x, index=multi_index(levels), name=AMOUNT, copy=False)
     group_table = pd.DataFrame(  # one float block: cheaper than seven columns
         np.column_stack([n, f, w, y, n * (1.0 - y), sol.s, parsed.marginal(y, w)]),
-        columns=_group_columns(), index=gi, copy=False)
-    used = np.bincount(k, weights=sol.x, minlength=len(b))
-    resource_table = pd.DataFrame({
-        SUPPLY: b, "used": used, "scarce": sol.scarce, "marginal_value": sol.price,
-    }, index=ri)
+        columns=_columns(GROUP_COLUMNS), index=gi, copy=False)
+    # one record array: pandas splits it into a float and a bool block, without inferring
+    # the column names' dtype again or checking each column as a dict of arrays would
+    rows = np.empty(len(b), _RESOURCE_ROW)
+    for name, column in zip(RESOURCE_COLUMNS, (
+            b, np.bincount(k, weights=sol.x, minlength=len(b)), sol.scarce, sol.price),
+            strict=True):
+        rows[name] = column
+    resource_table = pd.DataFrame(rows, columns=_columns(RESOURCE_COLUMNS), index=ri, copy=False)
     report = CoverageReport(
         status=sol.status, wall_time_s=sw.seconds, loss=parsed.name, groups=len(n),
         resources=len(b), eligible_pairs=len(g), repeated_pairs=repeats,

@@ -260,3 +260,12 @@ def test_audit_errors():
                                                          names=["group", "resource"]))
     with pytest.raises(errors.InvalidAmountError, match="not eligible"):
         audit_fairness(G2, x, e)
+
+
+def test_result_tables_keep_their_dtypes_without_eligible_pairs():
+    # no pair at all: nothing is used, and ``used`` stays a float column like the others
+    res = allocate_coverage(G2, E2.iloc[:0], {"R": 5.0})
+    assert res.resources.dtypes.tolist() == [np.float64, np.float64, bool, np.float64]
+    assert res.resources.columns.tolist() == ["supply", "used", "scarce", "marginal_value"]
+    assert res.resources["used"].tolist() == [0.0]
+    assert res.groups["coverage"].tolist() == [0.0, 0.0]
