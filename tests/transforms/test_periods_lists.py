@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from fairalloc.transforms import errors
 from fairalloc.transforms import periods as periods_module
 from fairalloc.transforms.periods import allocate_periods, allocate_resource
-from tests.strategies import periods_list_instances
+from tests.strategies import amount_lists, periods_list_instances
 
 WEIGHTED = ["weighted_request", "weighted_allocated"]
 
@@ -207,6 +207,34 @@ def test_the_marshal_reading_gives_numpys_values(values, shape):
     want = np.asarray(values, dtype=np.float64)
     assert got.dtype == np.float64 and got.flags.c_contiguous and got.flags.writeable
     np.testing.assert_array_equal(got, want)
+    assert (np.signbit(got) == np.signbit(want)).all()
+
+
+def _plain(values, shape) -> bool:
+    """Whether ``values`` are what the one-pass reading takes (its definition): n exact floats,
+    or n exact ints within 32 bits, or n list or tuple rows of t ≥ 1 of them, of one kind."""
+    if len(values) != shape[0]:
+        return False
+    if len(shape) == 2:
+        if not shape[1] or any(type(r) not in (list, tuple) or len(r) != shape[1]
+                               for r in values):
+            return False
+        values = [v for r in values for v in r]
+    kinds = {type(v) for v in values}
+    return kinds == {float} or (kinds == {int} and all(-(2**31) <= v < 2**31 for v in values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount_lists())
+def test_the_marshal_reading_takes_exactly_the_plain_lists(case):
+    values, shape = case
+    got = periods_module._marshalled(values, shape)
+    if not _plain(values, shape):
+        assert got is None
+        return
+    want = np.asarray(values, dtype=np.float64)
+    assert got is not None and got.shape == shape and got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)  # NaN where NaN
     assert (np.signbit(got) == np.signbit(want)).all()
 
 
