@@ -522,16 +522,23 @@ def _marshalled(values: list | tuple, shape: tuple[int, ...]) -> np.ndarray | No
         return None
     code, width, dtype = kinds[len(data)]
     stride = head + width * t
-    raw = np.frombuffer(data, np.uint8)
-    if raw[0] not in _MARSHAL_SEQUENCES or data[1:5] != struct.pack("<i", n):
+    if data[0] not in _MARSHAL_SEQUENCES or data[1:5] != struct.pack("<i", n):
         return None
-    rows = raw[5:].reshape(n, stride)
-    if head and not (np.isin(rows[:, 0], _MARSHAL_SEQUENCES).all()
-                     and (rows[:, 1:5] == np.frombuffer(struct.pack("<i", t), np.uint8)).all()):
+
+    def per_row(offset: int, kind: str) -> np.ndarray:  # a view: one value per row
+        return np.ndarray((n,), kind, data, offset, (stride,))
+
+    def per_item(offset: int, kind: str) -> np.ndarray:  # a view: one value per item
+        return np.ndarray((n, t), kind, data, offset, (stride, width))
+
+    if head:
+        lists, tuples = _MARSHAL_SEQUENCES
+        codes = per_row(5, "u1")
+        if not (((codes == lists) | (codes == tuples)).all() and (per_row(6, "<i4") == t).all()):
+            return None
+    if not (per_item(5 + head, "u1") == code).all():
         return None
-    if not (rows[:, head::width] == code).all():
-        return None
-    items = np.ndarray((n, t), dtype, data, 5 + head + 1, (stride, width))
+    items = per_item(5 + head + 1, dtype)
     return items.astype(np.float64).reshape(shape)
 
 
