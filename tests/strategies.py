@@ -356,6 +356,50 @@ def periods_list_instances(draw, max_accounts: int = 40):
     return ids, currency, requests, capacity
 
 
+#: Items of a caller's list of amounts: plain floats and ints (within 32 bits and beyond), and
+#: items that are not plain amounts (flags, NumPy scalars, float subclasses, None, text).
+class _FloatSubclass(float):
+    pass
+
+
+LIST_ITEMS = {
+    "float": st.floats(width=64),
+    "int": st.integers(-(2**31), 2**31 - 1),
+    "big int": st.one_of(st.integers(2**31, 2**70), st.integers(-(2**70), -(2**31) - 1)),
+    "bool": st.booleans(),
+    "numpy float": st.floats(width=64).map(np.float64),
+    "float subclass": st.floats(width=64).map(_FloatSubclass),
+    "other": st.sampled_from([None, "1.5", 1 + 2j]),
+}
+
+
+@st.composite
+def amount_lists(draw, max_rows: int = 6, max_width: int = 4):
+    """(values, shape): a list or tuple of n amounts, or of n rows (lists or tuples) of t
+    amounts, as a caller may pass ``cur`` or ``requests``; the items of one kind (mostly) or
+    of several, some rows one item short or long, some rows other sequences."""
+    kinds = draw(st.lists(st.sampled_from(sorted(LIST_ITEMS)), min_size=1, max_size=2,
+                          unique=True))
+    item = st.one_of([LIST_ITEMS[k] for k in kinds])
+    n = draw(st.integers(1, max_rows))
+    outer = draw(st.sampled_from([list, tuple]))
+    if draw(st.booleans()):  # one amount per account
+        return outer(draw(st.lists(item, min_size=n, max_size=n))), (n,)
+    t = draw(st.integers(0, max_width))
+    rows = []
+    for _ in range(n):
+        width = draw(st.sampled_from([t, t, t, t, t + 1, max(t - 1, 0)]))
+        kind = draw(st.sampled_from([list, list, tuple, set, "array"]))
+        row = draw(st.lists(item, min_size=width, max_size=width))
+        if kind == "array":
+            rows.append(np.array(row, dtype=object))
+        elif kind is set:
+            rows.append(set(row) if all(isinstance(v, float) for v in row) else list(row))
+        else:
+            rows.append(kind(row))
+    return outer(rows), (n, t)
+
+
 #: Values no periods parameter accepts, or only some do.
 PERIODS_JUNK = st.sampled_from([None, "x", True, np.nan, -1.0, np.inf, 1e300, (1, 2), [1.0],
                                 1 + 2j, np.float32(2.0), np.int64(3)])

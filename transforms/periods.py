@@ -16,7 +16,10 @@ Decisions where the spec is silent (documented here and relied on by the tests)
 
 from __future__ import annotations
 
+import functools
 import logging
+import marshal
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -473,14 +476,80 @@ class ResourceAllocation:
 
 _PLAIN_NUMBERS = frozenset((float, int))
 
+#: marshal's format version 2 (Python 2.5 on), which :func:`_marshalled` reads: a list is "["
+#: and a tuple "(" followed by its length (4 bytes, little-endian); an exact float is "g"
+#: followed by its IEEE 754 double (8 bytes, little-endian), an exact int within 32 bits "i"
+#: followed by its 4 bytes. Anything else is written otherwise (a bool "T" or "F", a larger
+#: int "l" and its digits, a NumPy scalar as bytes) or refused (subclasses of list, float …).
+_MARSHAL_VERSION = 2
+#: The plain items :func:`_marshalled` reads: (code, bytes with the code, dtype of the value).
+_MARSHAL_ITEMS = ((ord("g"), 9, "<f8"), (ord("i"), 5, "<i4"))
+_MARSHAL_SEQUENCES = (ord("["), ord("("))
+
+
+@functools.cache
+def _marshal_layout() -> bool:
+    """Whether this Python's marshal writes the layout :func:`_marshalled` reads (checked once,
+    on a sample holding every code it reads; if not, the lists are read item by item)."""
+    sample = [[0.5, -2.0], (7,)]
+    want = (b"[" + struct.pack("<i", 2) + b"[" + struct.pack("<i", 2)
+            + b"g" + struct.pack("<d", 0.5) + b"g" + struct.pack("<d", -2.0)
+            + b"(" + struct.pack("<i", 1) + b"i" + struct.pack("<i", 7))
+    return marshal.dumps(sample, _MARSHAL_VERSION) == want
+
+
+def _marshalled(values: list | tuple, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A new float64 array of ``shape`` (n or n × t) holding ``values`` when they are n exact
+    floats, or n exact ints within 32 bits (for n × t: n list or tuple rows of t such items,
+    all of one kind); None for anything else, which the readings item by item then decide.
+
+    marshal writes the whole list in one pass in C, checking each object's exact type as it
+    goes (see :data:`_MARSHAL_VERSION`): where every item is of one kind and every row holds
+    t of them, each row and item sits at a fixed offset, so the row codes and lengths and the
+    item codes are checked at their offsets at once (any other object or row length moves
+    them), and the values are read there, bit for bit what NumPy would read."""
+    n, t = shape[0], shape[1] if len(shape) == 2 else 1
+    if not t or not _marshal_layout():
+        return None
+    try:
+        data = marshal.dumps(values, _MARSHAL_VERSION)
+    except ValueError:  # an object marshal does not write (a subclass, a cycle …)
+        return None
+    head = 5 if len(shape) == 2 else 0  # each row's code and length
+    kinds = {5 + n * (head + width * t): (code, width, dtype)
+             for code, width, dtype in _MARSHAL_ITEMS}  # the size each kind gives
+    if len(data) not in kinds:
+        return None
+    code, width, dtype = kinds[len(data)]
+    stride = head + width * t
+    if data[0] not in _MARSHAL_SEQUENCES or data[1:5] != struct.pack("<i", n):
+        return None
+
+    def per_row(offset: int, kind: str) -> np.ndarray:  # a view: one value per row
+        return np.ndarray((n,), kind, data, offset, (stride,))
+
+    def per_item(offset: int, kind: str) -> np.ndarray:  # a view: one value per item
+        return np.ndarray((n, t), kind, data, offset, (stride, width))
+
+    if head:
+        lists, tuples = _MARSHAL_SEQUENCES
+        codes = per_row(5, "u1")
+        if not (((codes == lists) | (codes == tuples)).all() and (per_row(6, "<i4") == t).all()):
+            return None
+    if not (per_item(5 + head, "u1") == code).all():
+        return None
+    items = per_item(5 + head + 1, dtype)
+    return items.astype(np.float64).reshape(shape)
+
 
 def _numbers(amounts: list | tuple) -> np.ndarray | None:
-    """``np.asarray(amounts)`` for a flat list of floats and ints, read by Arrow (in about 60 %
-    of NumPy's time: its dtype is float64 or int64, as NumPy's would be, and the values are
-    NumPy's); None for anything else (booleans among numbers, text, ints beyond what a
-    double holds exactly …): NumPy then reads it. Only lists whose items are exactly ``float``
-    and ``int`` are read here: Arrow would read a ``bool`` among floats as 1.0 or 0.0."""
-    if not set(map(type, amounts)) <= _PLAIN_NUMBERS:
+    """A new float64 array of a flat list of floats and ints, valued as
+    ``np.asarray(amounts).astype(np.float64)`` would be, read by Arrow (its dtype is float64
+    or int64, as NumPy's would be); None for anything else (booleans among numbers, text, ints
+    beyond what a double holds exactly, an empty list …): NumPy then reads it. Only items that
+    are exactly ``float`` or ``int`` are read here: NumPy and Arrow would read a ``bool`` among
+    numbers as 1 or 0, and NumPy reads a float subclass by its ``__float__``."""
+    if not amounts or not set(map(type, amounts)) <= _PLAIN_NUMBERS:
         return None
     try:
         arrow = pa.array(amounts)
@@ -488,30 +557,40 @@ def _numbers(amounts: list | tuple) -> np.ndarray | None:
         return None
     if (isinstance(arrow, pa.Array) and not arrow.null_count
             and arrow.type in (pa.float64(), pa.int64())):
-        return arrow.to_numpy()
+        return arrow.to_numpy().astype(np.float64)
     return None
 
 
-def _flat_rows(values: Any, shape: tuple[int, int]) -> np.ndarray | None:
-    """``np.asarray(values)`` for the usual ``requests``: a list or tuple of n list or tuple rows
-    of t plain numbers each, read as one flat list by :func:`_numbers`. None for any other
-    input: the general reading then decides and names what is wrong."""
+def _flat_rows(values: list | tuple, shape: tuple[int, int]) -> np.ndarray | None:
+    """:func:`_numbers` of n list or tuple rows of t plain numbers each, read as one flat list
+    and shaped n × t; None for any other rows: the general reading then decides and names what
+    is wrong."""
     n, t = shape
-    if (type(values) not in (list, tuple) or len(values) != n or not n
-            or not set(map(type, values)) <= {list, tuple} or set(map(len, values)) != {t}):
+    if not set(map(type, values)) <= {list, tuple} or set(map(len, values)) != {t}:
         return None
     flat = _numbers(list(chain.from_iterable(values)))
     return None if flat is None else flat.reshape(n, t)
 
 
+def _plain_amounts(values: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The usual amounts (a list or tuple of n numbers, or of n rows of t numbers) as a new
+    float64 array of ``shape``: by :func:`_marshalled` when all are floats or all small ints,
+    else by :func:`_flat_rows` / :func:`_numbers` (ints and floats mixed, large ints); None
+    for any other input, which the general reading decides."""
+    if type(values) not in (list, tuple) or len(values) != shape[0] or not values:
+        return None
+    fast = _marshalled(values, shape)
+    if fast is not None:
+        return fast
+    return _flat_rows(values, shape) if len(shape) == 2 else _numbers(values)  # type: ignore[arg-type]
+
+
 def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> np.ndarray:
-    """A float array of ``shape`` from a list (of lists) of numbers, refusing booleans, text,
-    ragged rows and NaN / infinite / negative values, named by account id (and period number
-    for a two-dimensional ``shape``)."""
-    if len(shape) == 2:
-        raw = _flat_rows(values, shape)  # type: ignore[arg-type]
-    else:
-        raw = _numbers(values) if type(values) in (list, tuple) and values else None
+    """A new C-ordered float array of ``shape`` from a list (of lists) of numbers, refusing
+    booleans, text, ragged rows and NaN / infinite / negative values, named by account id (and
+    period number for a two-dimensional ``shape``)."""
+    fast = _plain_amounts(values, shape)
+    raw = fast
     if raw is None:  # the general reading, which refuses what the fast one left to it
         try:
             raw = np.asarray(values)
@@ -534,7 +613,8 @@ def _amounts(name: str, values: Any, shape: tuple[int, ...], ids: Sequence) -> n
             f"{name} must be numbers, shaped {' × '.join(map(str, shape))} (one row per "
             "account, one column per capacity)", [raw.shape if raw.dtype.kind in "iuf"
                                                   else str(raw.dtype)])
-    arr = raw.astype(np.float64, order="C")  # a copy (-0.0 becomes 0.0 below), row by row
+    # the fast reading's array is new already; else a copy (-0.0 becomes 0.0 below), row by row
+    arr = raw if fast is not None else raw.astype(np.float64, order="C")
     if arr.size and not (arr.min() >= 0 and arr.max() < np.inf):  # NaN fails both
         bad = np.argwhere(~np.isfinite(arr) | (arr < 0))
         cell = ((lambda b: (ids[b[0]], int(b[1]) + 1)) if arr.ndim == 2 else
@@ -830,22 +910,28 @@ def _detailed(keys: Any, req: np.ndarray, s1: np.ndarray, s2: np.ndarray) -> pd.
     each (account, period) cell once for step 1 and once more right after for step 2 where
     that gave > 1e-6.
 
-    The columns are gathered from the (account, period) arrays by each row's cell, the
-    step-2 amounts written over their rows, and pandas takes the columns as they are (they
-    are new arrays, not copied again).
+    Every row's cell is a running count (1 per step-1 row, 0 per step-2 row, less one), its
+    account and period one division of the cell by T written over the count; the amounts are
+    gathered by cell, the step-2 amounts written over their rows, and pandas takes the columns
+    as they are (new arrays, not copied again). Beyond the five columns only the step marks
+    and the row numbers of step 2 are allocated.
     """
     n, t = req.shape
-    twice = s2.ravel() > 1e-6
-    cells = np.flatnonzero(twice)
+    cells = np.flatnonzero(s2.ravel() > 1e-6)
     second = cells + np.arange(1, len(cells) + 1)  # row of each step-2 amount
-    rows = np.repeat(np.arange(n * t), twice.view(np.int8) + np.int8(1))  # cell of each row
-    step = np.ones(len(rows), np.int64)
+    step = np.ones(n * t + len(cells), np.int64)
     step[second] = 2
-    allocation = s1.ravel()[rows]
+    rows = np.subtract(2, step)  # 1 where a cell starts (step 1), 0 on its step-2 row
+    np.cumsum(rows, out=rows)
+    rows -= 1  # the cell of each row
+    allocation = s1.ravel().take(rows)
     allocation[second] = s2.ravel()[cells]
+    request = req.ravel().take(rows)
+    acc, period = np.divmod(rows, t, out=(rows, None))  # the account, in place of the cell
+    period += 1
     return pd.DataFrame({
-        "account_id": keys.take(rows // t), PERIOD: np.tile(np.arange(1, t + 1), n)[rows],
-        "step": step, "allocation": allocation, "request": req.ravel()[rows],
+        "account_id": keys.take(acc), PERIOD: period, "step": step, "allocation": allocation,
+        "request": request,
     }, copy=False)
 
 

@@ -4,6 +4,7 @@ and the errors of bad lists."""
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from unittest import mock
 
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from fairalloc.transforms import errors
 from fairalloc.transforms import periods as periods_module
 from fairalloc.transforms.periods import allocate_periods, allocate_resource
-from tests.strategies import periods_list_instances
+from tests.strategies import amount_lists, periods_list_instances
 
 WEIGHTED = ["weighted_request", "weighted_allocated"]
 
@@ -124,12 +125,122 @@ def test_every_input_form_gives_the_same_result(inst):
                                           check_exact=True, obj=f"{form}: {field}")
         assert (res.weights, res.capacity_used, res.step1_allocated, res.step2_allocated) == (
             base.weights, base.capacity_used, base.step1_allocated, base.step2_allocated), form
-    # the lists read by NumPy instead of Arrow (as when Arrow refuses them): the same result
-    with mock.patch.object(periods_module, "_numbers", return_value=None):
-        res = allocate_resource(ids, currency.tolist(), requests.tolist(), capacity.tolist())
-    for field in ("allocations_summary", "allocations_detailed"):
-        pd.testing.assert_frame_equal(getattr(res, field), getattr(base, field),
-                                      check_exact=True, obj=f"NumPy reading: {field}")
+    # the lists read item by item (Arrow: as when marshal's layout is not the one read, or
+    # the items are mixed) and by NumPy (as when Arrow refuses them too): the same result
+    readings = {"Arrow": [("_marshal_layout", False)],
+                "NumPy": [("_marshal_layout", False), ("_numbers", None)]}
+    for reading, patches in readings.items():
+        with contextlib.ExitStack() as stack:
+            for name, value in patches:
+                stack.enter_context(mock.patch.object(periods_module, name, return_value=value))
+            res = allocate_resource(ids, currency.tolist(), requests.tolist(),
+                                    capacity.tolist())
+        for field in ("allocations_summary", "allocations_detailed"):
+            pd.testing.assert_frame_equal(getattr(res, field), getattr(base, field),
+                                          check_exact=True, obj=f"{reading} reading: {field}")
+        assert (res.weights, res.capacity_used, res.step1_allocated, res.step2_allocated) == (
+            base.weights, base.capacity_used, base.step1_allocated, base.step2_allocated)
+
+
+def test_lists_of_floats_or_small_ints_are_read_in_one_pass():
+    # all floats, or all ints within 32 bits (rows lists or tuples): read from their marshal
+    # encoding, never item by item
+    rows = [[5.0, 1.5, 0.0], (3.0, -0.0, 3.0), [0.0, 0.0, 7.25]]
+    ints = [[5, 1, 0], (3, 0, 2**31 - 1), [0, 0, 7]]
+    with mock.patch.object(periods_module, "_numbers", side_effect=AssertionError), \
+            mock.patch.object(periods_module, "_flat_rows", side_effect=AssertionError):
+        for_floats = allocate_resource(["a", "b", "c"], [1.0, 2.0, 0.5], rows, [4, 4, 4])
+        for_ints = allocate_resource(["a", "b", "c"], (1, 2, 3), ints, [4, 4, 4])
+    summary = for_floats.allocations_summary
+    assert summary["req_period_2"].tolist() == [1.5, 0.0, 0.0]
+    assert np.signbit(summary["req_period_2"]).sum() == 0  # -0.0 read as 0.0
+    assert summary["req_period_3"].tolist() == [0.0, 3.0, 7.25]
+    assert summary["cur"].tolist() == [1.0, 2.0, 0.5]
+    assert for_ints.allocations_summary["req_period_3"].tolist() == [0.0, 2.0**31 - 1, 7.0]
+    assert for_ints.allocations_summary["cur"].tolist() == [1.0, 2.0, 3.0]
+
+
+class _Float(float):
+    def __float__(self):  # NumPy reads a float subclass by its __float__
+        return 99.0
+
+
+@pytest.mark.parametrize(
+    ("values", "shape"),
+    [
+        ([[5.0, True], [1.0, 2.0]], (2, 2)),  # a flag among floats
+        ([1, False], (2,)),
+        ([[5.0, 1], [1.0, 2.0]], (2, 2)),  # ints and floats mixed
+        ([2**31, 1], (2,)),  # an int beyond 32 bits
+        ([[1.0], [2.0, 3.0, 4.0]], (2, 2)),  # ragged rows, as many items in all
+        ([[1.0, 2.0], [3.0, 4.0]], (2, 3)),
+        ([[1.0, 2.0], [3.0, 4.0]], (1, 2)),
+        ([[1.0, 2.0], [3.0, 4.0]], (2,)),
+        ([1.0, 2.0], (2, 1)),
+        ([_Float(1.5), 2.0], (2,)),  # a float subclass
+        ([np.float64(1.5), 2.0], (2,)),
+        ([[1.0, 2.0], np.array([3.0, 4.0])], (2, 2)),
+        ([type("Row", (list,), {})([1.0, 2.0]), [3.0, 4.0]], (2, 2)),
+        ([{0: 1.0, 1: 2.0}, [3.0, 4.0]], (2, 2)),
+        ([{1.0, 2.0}, [3.0, 4.0]], (2, 2)),  # sets are written as lists are, code aside
+        ([[3.0, 4.0], frozenset((1.0, 2.0))], (2, 2)),
+        ({1.0, 2.0}, (2,)),
+        ([[1.0, 2.0], "ab"], (2, 2)),
+        ([[], []], (2, 0)),
+    ],
+)
+def test_only_plain_lists_are_read_from_their_marshal_encoding(values, shape):
+    assert periods_module._marshalled(values, shape) is None
+
+
+@pytest.mark.parametrize(
+    ("values", "shape"),
+    [
+        ([[1.0, 2.5], (3.0, 4.0), [-0.0, np.inf]], (3, 2)),
+        ((7, -3, 2**31 - 1, -(2**31)), (4,)),
+        ([[0]], (1, 1)),
+        ([float("nan"), 1e300, 5e-324], (3,)),
+    ],
+)
+def test_the_marshal_reading_gives_numpys_values(values, shape):
+    got = periods_module._marshalled(values, shape)
+    want = np.asarray(values, dtype=np.float64)
+    assert got.dtype == np.float64 and got.flags.c_contiguous and got.flags.writeable
+    np.testing.assert_array_equal(got, want)
+    assert (np.signbit(got) == np.signbit(want)).all()
+
+
+def _plain(values, shape) -> bool:
+    """Whether ``values`` are what the one-pass reading takes (its definition): n exact floats,
+    or n exact ints within 32 bits, or n list or tuple rows of t ≥ 1 of them, of one kind."""
+    if len(values) != shape[0]:
+        return False
+    if len(shape) == 2:
+        if not shape[1] or any(type(r) not in (list, tuple) or len(r) != shape[1]
+                               for r in values):
+            return False
+        values = [v for r in values for v in r]
+    kinds = {type(v) for v in values}
+    return kinds == {float} or (kinds == {int} and all(-(2**31) <= v < 2**31 for v in values))
+
+
+@settings(max_examples=300, deadline=None)
+@given(amount_lists())
+def test_the_marshal_reading_takes_exactly_the_plain_lists(case):
+    values, shape = case
+    got = periods_module._marshalled(values, shape)
+    if not _plain(values, shape):
+        assert got is None
+        return
+    want = np.asarray(values, dtype=np.float64)
+    assert got is not None and got.shape == shape and got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)  # NaN where NaN
+    assert (np.signbit(got) == np.signbit(want)).all()
+
+
+def test_marshals_layout_is_the_one_read():
+    # this Python writes the layout the one-pass reading expects (else it is never taken)
+    assert periods_module._marshal_layout()
 
 
 def test_amounts_arrow_refuses_are_read_by_numpy():
