@@ -795,6 +795,8 @@ def allocate_resource(
         ``account_ids`` not a sequence or not unique, ``capacities`` not a sequence,
         ``requests`` or ``cur`` not numbers of the right shape, or a bad option (as for
         :func:`allocate_periods`).
+    fairalloc.transforms.errors.EmptyInputError
+        No account ids.
     fairalloc.transforms.errors.InputTypeError
         Account ids that are not hashable, or ``requests`` rows whose lengths differ (named
         by account).
@@ -819,6 +821,8 @@ def allocate_resource(
         raise ParameterError("account_ids must be a sequence of account keys", [account_ids])
     id_list = list(account_ids)
     n = len(id_list)
+    if not n:  # as allocate_periods refuses an empty currency table
+        raise EmptyInputError("account_ids is empty: there is no account to allocate to")
     caps = list(capacities) if isinstance(capacities, Iterable) else capacities
     if not isinstance(caps, list):
         raise ParameterError("capacities must be a sequence of numbers", [capacities])

@@ -329,3 +329,11 @@ def test_one_period_and_amounts_that_are_all_zero_for_an_account():
     assert res.allocations_summary["alloc_period_1"].tolist() == [0.0, 2.0]
     assert res.allocations_detailed["step"].tolist() == [1, 1]
     assert res.allocations_detailed["period"].dtype == np.int64
+
+
+@pytest.mark.parametrize("requests", [[], np.zeros((0, 2)), pd.DataFrame(np.zeros((0, 2)))])
+@pytest.mark.parametrize("auto_weights", [True, False])
+def test_no_accounts_is_an_empty_input(requests, auto_weights):
+    # a (0, T) array once reached the entitlement shares and divided by zero
+    with pytest.raises(errors.EmptyInputError, match="account_ids is empty"):
+        allocate_resource([], [], requests, [1.0, 2.0], auto_weights=auto_weights)
