@@ -1068,14 +1068,17 @@ def _period_components(pos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, 
     ([0, 0, 1], 2)
     """
     n_p = pos.shape[1]
-    adjacent = np.zeros((n_p, n_p), dtype=bool)
+    rows = cols = np.empty(0, np.int64)
     if len(first):
         order = np.argsort(first, kind="stable")
         by_first = first[order]
         starts = np.flatnonzero(np.diff(by_first, prepend=-1))
-        # each first period's row: the periods any class starting there has an arc to
-        adjacent[by_first[starts]] = np.logical_or.reduceat(pos[order], starts, axis=0)
-    n_comp, comp = connected_components(sp.csr_matrix(adjacent), directed=False)
+        # each first period's row: the periods any class starting there has an arc to (at
+        # most classes × periods, like ``pos``: never periods × periods)
+        row, cols = np.nonzero(np.logical_or.reduceat(pos[order], starts, axis=0))
+        rows = by_first[starts][row]
+    adjacent = sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n_p, n_p))
+    n_comp, comp = connected_components(adjacent, directed=False)
     return comp, n_comp
 
 

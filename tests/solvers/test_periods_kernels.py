@@ -359,3 +359,37 @@ def test_requests_far_below_capacity_are_met_in_step_1(seed, n, t, digits):
     asks = (requests.sum(axis=1) > 0).astype(float)  # u = 0 where W = 0
     np.testing.assert_array_equal(sol.lam, asks)
     np.testing.assert_array_equal(sol.step1, requests)
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30), st.integers(1, 12))
+@settings(max_examples=200, deadline=None)
+def test_period_components_link_exactly_the_periods_a_class_shares(seed, n, p):
+    # periods are in one component iff a chain of classes, each asking for two of them,
+    # joins them: compared with a union-find over every pair of periods of every class
+    rng = np.random.default_rng(seed)
+    pos = rng.random((n, p)) < rng.uniform(0.0, 0.5)
+    comp, n_comp = kernels._period_components(pos, pos.argmax(axis=1))
+    parent = list(range(p))
+
+    def root(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for row in pos:
+        periods = np.flatnonzero(row)
+        for a in periods[1:]:
+            parent[root(int(a))] = root(int(periods[0]))
+    roots = [root(x) for x in range(p)]
+    assert n_comp == len(set(roots))
+    assert all((comp[i] == comp[j]) == (roots[i] == roots[j])
+               for i in range(p) for j in range(p))
+
+
+def test_period_components_of_many_periods_stay_sparse():
+    # 3 classes over 200 000 periods: a periods × periods array would hold 4 × 10^10 cells
+    pos = np.zeros((3, 200_000), dtype=bool)
+    pos[0, [0, 5]] = pos[1, [5, 199_999]] = pos[2, [7, 8]] = True
+    comp, n_comp = kernels._period_components(pos, pos.argmax(axis=1))
+    assert n_comp == 200_000 - 3
+    assert comp[0] == comp[5] == comp[199_999] and comp[7] == comp[8] != comp[0]
