@@ -577,7 +577,7 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np
         if keys.dtype == pl.String and df.height <= 100_000:
             # small inputs: arrow's hash lookup of each string among the keys (exact: the
             # strings themselves are compared), without polars' query engine
-            found = pc.index_in(col.to_arrow(), value_set=keys.to_arrow())
+            found = pc.index_in(col.to_arrow(), value_set=table.arrow_key)
             return (found.fill_null(-1) if found.null_count else found).to_numpy().astype(
                 np.int64)
         found = col.replace_strict(keys, pl.int_range(0, len(keys), eager=True), default=None)
