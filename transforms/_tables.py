@@ -802,6 +802,29 @@ def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
     )
 
 
+def code_dtype(level: pd.Index) -> np.dtype:
+    """The integer dtype pandas keeps a MultiIndex level's codes in (the smallest that holds
+    the level's positions): codes made in it are taken as they are, where int64 codes are
+    copied down (at 5.2 × 10^6 rows, two fresh 42 MB arrays and their copies).
+
+    >>> code_dtype(pd.Index(range(100))), code_dtype(pd.Index(range(1000)))
+    (dtype('int8'), dtype('int16'))
+    """
+    return next(np.dtype(d) for d in (np.int8, np.int16, np.int32, np.int64)
+                if len(level) < np.iinfo(d).max)
+
+
+def product_index(outer: pd.Index, inner: pd.Index) -> pd.MultiIndex:
+    """Every (outer, inner) pair, outer-major, as a MultiIndex built from codes.
+
+    >>> product_index(pd.Index(["a", "b"], name="x"), pd.Index([1, 2], name="y")).tolist()
+    [('a', 1), ('a', 2), ('b', 1), ('b', 2)]
+    """
+    n, t = len(outer), len(inner)
+    return multi_index([(outer, np.repeat(np.arange(n, dtype=code_dtype(outer)), t)),
+                        (inner, np.tile(np.arange(t, dtype=code_dtype(inner)), n))])
+
+
 def by_columns(by: Any) -> list[str]:
     """The group columns of a ``by=`` argument: one name or a non-empty sequence of names.
 

@@ -42,7 +42,7 @@ from fairalloc.transforms._tables import (
     code_rows,
     key_tuples,
     keyed_table,
-    multi_index,
+    product_index,
     require_rows,
     split_groups,
     table_input,
@@ -414,8 +414,7 @@ def _result(problem: _Problem, sol: kernels.PeriodSolution):
     alloc = np.add(sol.step1, sol.step2, out=block[3].reshape(n, t))
     acc_keys = problem.accounts
     per_keys = pd.Index(problem.periods.frame[PERIOD].to_pandas(), name=PERIOD)
-    index = multi_index([(acc_keys, np.repeat(np.arange(n), t)),
-                         (per_keys, np.tile(np.arange(t), n))])
+    index = product_index(acc_keys, per_keys)
     allocation = pd.DataFrame(block.T, index=index,
                               columns=["request", "step1", "step2", "allocation"], copy=False)
     w = sol.weights

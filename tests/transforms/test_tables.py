@@ -231,3 +231,15 @@ def test_string_codes_are_the_codes_of_the_general_reading(values, dtype, clean)
         assert got is not None  # the path under test is taken for clean string tables
     if got is not None:
         assert got[0].dtype == np.int64 and got[0].tolist() == expected[0].tolist()
+
+
+@pytest.mark.parametrize("n", [1, 126, 127, 128, 32766, 32767, 32768])
+def test_product_index_equals_from_product_with_the_codes_pandas_keeps(n):
+    outer = pd.Index([f"a{i}" for i in range(n)], name="account")
+    inner = pd.Index([3, 1, 2], name="period")
+    got = _tables.product_index(outer, inner)
+    want = pd.MultiIndex.from_product([outer, inner])
+    assert got.equals(want) and list(got.names) == ["account", "period"]
+    # codes made in the dtype pandas keeps are taken as they are (no int64 copies)
+    assert [c.dtype for c in got.codes] == [c.dtype for c in want.codes]
+    assert [c.dtype for c in got.codes] == [_tables.code_dtype(outer), np.dtype(np.int8)]
