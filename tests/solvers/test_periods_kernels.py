@@ -393,3 +393,24 @@ def test_period_components_of_many_periods_stay_sparse():
     comp, n_comp = kernels._period_components(pos, pos.argmax(axis=1))
     assert n_comp == 200_000 - 3
     assert comp[0] == comp[5] == comp[199_999] and comp[7] == comp[8] != comp[0]
+
+
+def test_rounds_over_some_periods_get_their_arrays_in_row_order(monkeypatch):
+    # a[:, periods] with an index array is laid out by columns: every pass by rows after it
+    # (ravel, BLAS blocks, flat arc positions) copied the (classes x periods) arrays again
+    rng = np.random.default_rng(3)
+    requests = rng.integers(0, 20, (300, 6)).astype(float)
+    capacity = np.floor(requests.sum(axis=0) * np.array([0.2, 0.3, 1.5, 0.4, 2.0, 0.5]))
+    seen = []
+    solver = kernels.STEP2_SOLVERS.get("max_flow")
+
+    def recording(upper, *args):
+        seen.append((upper.shape[1], upper.flags.c_contiguous))
+        return solver(upper, *args)
+
+    monkeypatch.setitem(kernels.STEP2_SOLVERS._entries, "max_flow", recording)
+    sol = kernels.solve_periods(requests, rng.integers(1, 6, 300).astype(float), capacity,
+                                kernels.default_weights(requests))
+    assert conserves(sol, requests, capacity)
+    assert any(p < 6 for p, _ in seen)  # some round leaves periods out
+    assert all(c for _, c in seen), seen
