@@ -978,18 +978,13 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if n_p == 1 or not capped.any():
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
-    # the class → period arcs, as positions in (C, P), by class and period; from here on
-    # the arcs alone, or (C, P) masks of bytes, are worked on where possible
+    # the class → period arcs are the positive cells of g, by class and period; they are
+    # worked on as (C, P) masks of bytes and in place in g: no array of arc positions, and
+    # each arc array is written straight into its slice of OR-Tools' input
     pos = g > 0
-    arc = np.flatnonzero(pos)
-    if g.size < 2**31:  # OR-Tools' nodes are int32; positions beyond that divide in int64
-        arc_c, arc_p = np.divmod(arc.astype(np.int32), np.int32(n_p))
-    else:
-        arc_c, arc_p = (x.astype(np.int32) for x in np.divmod(arc, n_p))
     has_arc = pos.any(axis=1)
     first_p = pos.argmax(axis=1)  # each class's first period (0 without arcs: unused)
     comp_p, n_comp = _period_components(pos[capped], first_p[capped])
-    del pos
     src_cls = np.flatnonzero(capped & has_arc)
     comp_src = comp_p[first_p[src_cls]]  # a class sits in any of its periods'
     # component totals: what can enter (class nodes + direct arcs) and leave (sinks)
@@ -1007,23 +1002,19 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 
     k_per = k[comp_p]  # the scale of every arc into period p
     # a product with 2**k is exact and several times faster than ldexp, where 2**k and 2**-k
-    # are normal floats
+    # are normal floats; the cells that are not arcs are 0 and stay 0
     fast = np.abs(k_per).max(initial=0) < 1000
-    vals = np.take(g.ravel(), arc)
-    del g
     if fast:
-        vals *= np.exp2(k_per.astype(np.float64))[arc_p]
+        g *= np.exp2(k_per.astype(np.float64))[None, :]
     else:
-        vals = np.ldexp(vals, k_per[arc_p])
-    np.floor(vals, out=vals)
-    kept = vals > 0  # arcs floored to 0 are left out
-    if not kept.all():
-        arc, arc_c, arc_p, vals = arc[kept], arc_c[kept], arc_p[kept], vals[kept]
-    del kept
+        g = np.ldexp(g, k_per[None, :])
+    np.floor(g, out=g)
+    np.greater(g, 0.0, out=pos)  # arcs floored to 0 are left out
+    n_arc = int(np.count_nonzero(pos))
     # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p; the arcs: source → class,
     # class (or the source, for a class without an entitlement row) → period, period → sink,
     # each written into its slice of one array (no concatenated copies)
-    n_src, n_arc = len(src_cls), len(arc)
+    n_src = len(src_cls)
     mid = slice(n_src, n_src + n_arc)
     tails = np.empty(n_src + n_arc + n_p, np.int32)
     heads = np.empty_like(tails)
@@ -1031,15 +1022,16 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     tails[:n_src] = 0
     heads[:n_src] = src_cls + 2
     caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
-    np.add(arc_c, 2, out=tails[mid])
-    tails[mid][~capped[arc_c]] = 0
-    np.add(arc_p, np.int32(2 + n_cls), out=heads[mid])
-    caps[mid] = vals  # whole numbers below 2**53: exact as integers
-    del vals
-    tails[mid.stop:] = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
+    tail_node = np.where(capped, np.arange(2, 2 + n_cls, dtype=np.int32), np.int32(0))
+    tails[mid] = np.repeat(tail_node, np.count_nonzero(pos, axis=1))
+    head_node = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
+    heads[mid] = np.broadcast_to(head_node, pos.shape)[pos]
+    # whole numbers below 2**53: exact as integers
+    np.compress(pos.ravel(), g.ravel(), out=caps[mid])
+    del g
+    tails[mid.stop:] = head_node
     heads[mid.stop:] = 1
     caps[mid.stop:] = ints(sink_cap, k[comp_p])
-    del arc_c
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     del tails, heads, caps
@@ -1047,8 +1039,8 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
     b = np.zeros((n_cls, n_p))
-    b.ravel()[arc] = flow.flows(arcs[mid])  # integers below 2**53: exact as floats
-    del arcs, arc, arc_p
+    b[pos] = flow.flows(arcs[mid])  # integers below 2**53: exact as floats
+    del arcs, pos
     return _unscale(b, k_per, fast, wp, sizes)
 
 
