@@ -152,11 +152,15 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     require_rows(df, "requests")
     check_rule(df, keys, request.name, request.rule, what="requests")
     n_a, n_t = len(acc), len(per)
-    a = _run_codes(df, acc)
-    p = _period_codes(df, per)
-    cell = a * n_t + p
+    # the account codes are a fresh array: the cells are made in it, in place
+    cell = _run_codes(df, acc).astype(np.int64, copy=False)
+    cell *= n_t
+    cell += _period_codes(df, per)
     values = df[request.name].to_numpy()
-    if (np.bincount(cell, minlength=n_a * n_t) > 1).any():  # repeats: the general path
+    # cells in increasing order (a table sorted by account and period) cannot repeat; else
+    # they are counted
+    if not (cell[1:] > cell[:-1]).all() and (np.bincount(cell, minlength=n_a * n_t) > 1).any():
+        # repeats: the general path
         req = table_input(df, contract.REQUESTS, what="requests")
         a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
                          what="requests")
@@ -172,7 +176,8 @@ def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
     does, their codes are 0, 1, 2, … and nothing is looked up."""
     col = df[ACCOUNT]
     head = (col != col.shift(1)).fill_null(True).to_numpy()
-    run = np.cumsum(head) - 1
+    run = np.cumsum(head)
+    run -= 1
     heads = df.filter(pl.Series(head))
     keys = acc.frame[ACCOUNT]
     if (heads.height == keys.len() and heads.schema[ACCOUNT] == keys.dtype

@@ -378,3 +378,20 @@ def test_detailed_rows_carry_the_values_of_the_summary():
     if 2 in one.index:
         assert one.loc[2, "allocation"] == row["step2_alloc_period_1"]
     assert one["request"].iloc[0] == 100
+
+
+@pytest.mark.parametrize("at", [0, 5, 15])
+def test_a_repeated_cell_in_a_sorted_table_is_collapsed_or_refused(at):
+    # a table sorted by account and period skips the count of repeated cells: a repeat next
+    # to itself must still be found
+    req = PUBLISHED["requests"]
+    same = pd.concat([req.iloc[:at + 1], req.iloc[at:]], ignore_index=True)
+    base = allocate_periods(**PUBLISHED).allocation
+    pd.testing.assert_frame_equal(allocate_periods(**(PUBLISHED | {"requests": same})).allocation,
+                                  base)
+    other = same.copy()
+    other.loc[at + 1, "request"] += 1.0
+    key = (str(req.loc[at, "account"]), int(req.loc[at, "period"]))
+    with pytest.raises(errors.DuplicateKeyError) as info:
+        allocate_periods(**(PUBLISHED | {"requests": other}))
+    assert str(key) in str(info.value)
