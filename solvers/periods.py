@@ -1016,22 +1016,22 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     # each written into its slice of one array (no concatenated copies)
     n_src = len(src_cls)
     mid = slice(n_src, n_src + n_arc)
-    tails = np.empty(n_src + n_arc + n_p, np.int32)
+    caps = np.empty(n_src + n_arc + n_p, np.int64)
+    caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
+    # whole numbers below 2**53: exact as integers; g is let go before the nodes are listed
+    np.compress(pos.ravel(), g.ravel(), out=caps[mid])
+    del g
+    caps[mid.stop:] = ints(sink_cap, k[comp_p])
+    tails = np.empty(len(caps), np.int32)
     heads = np.empty_like(tails)
-    caps = np.empty(len(tails), np.int64)
     tails[:n_src] = 0
     heads[:n_src] = src_cls + 2
-    caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
     tail_node = np.where(capped, np.arange(2, 2 + n_cls, dtype=np.int32), np.int32(0))
     tails[mid] = np.repeat(tail_node, np.count_nonzero(pos, axis=1))
     head_node = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
     heads[mid] = np.broadcast_to(head_node, pos.shape)[pos]
-    # whole numbers below 2**53: exact as integers
-    np.compress(pos.ravel(), g.ravel(), out=caps[mid])
-    del g
     tails[mid.stop:] = head_node
     heads[mid.stop:] = 1
-    caps[mid.stop:] = ints(sink_cap, k[comp_p])
     flow = max_flow.SimpleMaxFlow()
     arcs = flow.add_arcs_with_capacity(tails, heads, caps)
     del tails, heads, caps
@@ -1044,8 +1044,35 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     return _unscale(b, k_per, fast, wp, sizes)
 
 
-#: Elements per block of :func:`_unscale` (a block's temporary stays in the CPU's cache).
+#: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache
+#: and come from memory the allocator reuses, never from fresh pages).
 UNSCALE_BLOCK = 1 << 16
+
+
+def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
+    """Slices of about :data:`UNSCALE_BLOCK` elements over the rows of an (n_rows, n_cols)
+    array, for passes that would otherwise build (N × T) temporaries: at 10^5 × 52 each is
+    42 MB of fresh pages, slow to touch the first time on a busy machine.
+
+    Parameters
+    ----------
+    n_rows : int
+        Rows of the array.
+    n_cols : int
+        Columns of the array.
+
+    Returns
+    -------
+    list of slice
+        Consecutive row slices covering ``range(n_rows)``.
+
+    Examples
+    --------
+    >>> row_blocks(5, UNSCALE_BLOCK // 2)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 6, None)]
+    """
+    rows = max(UNSCALE_BLOCK // max(n_cols, 1), 1)
+    return [slice(lo, lo + rows) for lo in range(0, n_rows, rows)]
 
 
 def _period_components(pos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, int]:
@@ -1082,14 +1109,13 @@ def _unscale(b: np.ndarray, k_per: np.ndarray, fast: bool, wp: np.ndarray,
     carry no arc and stay 0."""
     scale = np.exp2(-k_per.astype(np.float64)) if fast else None
     live = wp > 0
-    rows = max(UNSCALE_BLOCK // max(b.shape[1], 1), 1)
-    for lo in range(0, len(b), rows):
-        blk = b[lo:lo + rows]
+    for rows in row_blocks(*b.shape):
+        blk = b[rows]
         if fast:
             blk *= scale[None, :]
         else:
             blk[:] = np.ldexp(blk, -k_per[None, :])
-        np.divide(blk, wp[None, :] * sizes[lo:lo + rows, None], out=blk, where=live[None, :])
+        np.divide(blk, wp[None, :] * sizes[rows, None], out=blk, where=live[None, :])
     return b
 
 
@@ -1303,6 +1329,22 @@ def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, thresh
     return count, shares
 
 
+def _add_columns(total: np.ndarray, periods: np.ndarray, b: np.ndarray) -> None:
+    """``total[:, periods] += b`` in place, by blocks of rows when ``periods`` are some of
+    the columns (numpy would gather, add and scatter whole (C × P) temporaries).
+
+    >>> total = np.ones((2, 3))
+    >>> _add_columns(total, np.array([0, 2]), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> total.tolist()
+    [[2.0, 1.0, 3.0], [4.0, 1.0, 5.0]]
+    """
+    if len(periods) == total.shape[1]:  # every column, in order
+        total += b
+        return
+    for rows in row_blocks(*total.shape):
+        total[rows, periods] += b[rows]
+
+
 def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
                 convergence_threshold: float, demand_gap_threshold: float,
                 strategy: str = "max_flow", *, mixed) -> tuple[np.ndarray, bool] | None:
@@ -1336,9 +1378,10 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
 
     Returns
     -------
-    tuple of (numpy.ndarray, bool) or None
-        The extra allocation per class (C × T) and whether it was repaired; None when no
-        period is left over or no account is unmet.
+    tuple of (numpy.ndarray, numpy.ndarray, bool) or None
+        The extra allocation per class in the leftover periods (C × P), those periods (P)
+        and whether it was repaired; None when no period is left over or no account is
+        unmet.
 
     Raises
     ------
@@ -1376,36 +1419,41 @@ def step2_round(state: _Leftover, capacity: np.ndarray, weights: np.ndarray,
     np.maximum(b_cls, 0.0, out=b_cls)  # onto [0, upper] in place (np.clip copies, slowly)
     np.minimum(b_cls, upper, out=b_cls)
     b, repaired = verify_round(b_cls, remaining[periods], upper, wp, ent_cap, sizes)
-    if isinstance(cols, slice):
-        return b, repaired
-    extra = np.zeros(state.extra.shape)
-    extra[:, periods] = b
-    return extra, repaired
+    return b, periods, repaired
 
 
-def verify_allocation(alloc: np.ndarray, requests: np.ndarray, capacity: np.ndarray) -> None:
+def verify_allocation(alloc: np.ndarray, requests: np.ndarray, capacity: np.ndarray,
+                      more: np.ndarray | None = None) -> None:
     """The final check: 0 ≤ a ≤ r per (account, period) and Σ_i a_it ≤ X_t per period.
 
     Raises :class:`SolverFailure` naming the accounts or periods (the rounds are repaired one
-    by one, so this only fails on a defect of the method itself).
+    by one, so this only fails on a defect of the method itself). With ``more``, a is
+    ``alloc + more``, added by blocks of rows as it is checked (never held whole).
 
     Parameters
     ----------
     alloc : numpy.ndarray
-        Final allocation a, N × T.
+        Final allocation a, N × T (or its first part).
     requests : numpy.ndarray
         Requests r, accounts × periods (N × T).
     capacity : numpy.ndarray
         Capacity per period (T).
+    more : numpy.ndarray, optional
+        The allocation's second part, N × T.
 
     Raises
     ------
     fairalloc.solvers.verify.SolverFailure
         A negative amount, an amount above its request, or a period over its capacity.
     """
-    if not ((alloc >= 0) & (alloc <= requests)).all():  # cheap test first (large arrays)
-        check(CAPABILITY, Status.ERROR, "account", "request", alloc, requests)
-    check(CAPABILITY, Status.ERROR, "period", "capacity", alloc.sum(axis=0), capacity)
+    used = np.zeros(alloc.shape[1])
+    for rows in row_blocks(*alloc.shape):
+        a = alloc[rows] if more is None else alloc[rows] + more[rows]
+        if not ((a >= 0) & (a <= requests[rows])).all():  # cheap test first
+            whole = alloc if more is None else alloc + more
+            check(CAPABILITY, Status.ERROR, "account", "request", whole, requests)
+        used += a.sum(axis=0)
+    check(CAPABILITY, Status.ERROR, "period", "capacity", used, capacity)
 
 
 def solve_periods(
@@ -1488,18 +1536,19 @@ def solve_periods(
                               demand_gap_threshold, step2_strategy, mixed=mixed)
             if got is None:
                 break
-            extra, repaired = got
+            b, periods, repaired = got
             if repaired:
                 status = str(Status.REPAIRED)
-            gain = float(cols_dot(state.count, extra) @ weights)
-            state.extra += extra
+            added = np.zeros(len(capacity))
+            added[periods] = cols_dot(state.count, b)
+            gain = float(added @ weights)
+            _add_columns(state.extra, periods, b)
             iterations += 1
             if gain < MIN_GAIN:
                 break
         if iterations:
             second = np.take(state.extra, group.ids, axis=0)
-    alloc = first + second
-    verify_allocation(alloc, requests, capacity)
+    verify_allocation(first, requests, capacity, second)
     if status != Status.OPTIMAL:
         log.warning("periods: a solver answer broke a limit and was shrunk onto it")
     return PeriodSolution(first, second, lam, u, share, weights, price, iterations,

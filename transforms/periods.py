@@ -391,8 +391,12 @@ BINDING = ("full", "entitlement", "capacity")
 
 def _binding_codes(problem: _Problem, sol: kernels.PeriodSolution,
                    alloc: np.ndarray) -> np.ndarray:
-    """Code of each account's ``binding`` label in :data:`BINDING`."""
-    full = kernels.row_reduce(np.logical_and, alloc >= problem.requests * (1 - 1e-9))
+    """Code of each account's ``binding`` label in :data:`BINDING` (the full test by
+    blocks of rows: no (N × T) temporaries)."""
+    full = np.empty(len(alloc), dtype=bool)
+    for rows in kernels.row_blocks(*alloc.shape):
+        full[rows] = kernels.row_reduce(np.logical_and,
+                                        alloc[rows] >= problem.requests[rows] * (1 - 1e-9))
     at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)
     return np.where(full, 0, np.where(at_cap, 1, 2))
 

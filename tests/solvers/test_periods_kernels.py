@@ -414,3 +414,22 @@ def test_rounds_over_some_periods_get_their_arrays_in_row_order(monkeypatch):
     assert conserves(sol, requests, capacity)
     assert any(p < 6 for p, _ in seen)  # some round leaves periods out
     assert all(c for _, c in seen), seen
+
+
+@pytest.mark.parametrize("rows", [3, 70_000])  # one block, and several
+def test_final_check_of_two_parts_names_the_offending_account_or_period(rows):
+    requests = np.full((rows, 2), 2.0)
+    first, second = np.ones((rows, 2)), np.ones((rows, 2))
+    capacity = np.full(2, 2.0 * rows)
+    kernels.verify_allocation(first, requests, capacity, second)  # exactly at every limit
+    for cell, word in (((rows - 1, 1), "exceeds account request"),
+                       ((rows // 2, 0), "is negative or NaN")):
+        bad = second.copy()
+        bad[cell] = 1.5 if "request" in word else -1.5
+        with pytest.raises(SolverFailure, match=word) as info:
+            kernels.verify_allocation(first, requests, capacity, bad)
+        assert f"codes [{cell[0]}]" in str(info.value)
+    with pytest.raises(SolverFailure, match="exceeds period capacity") as info:
+        kernels.verify_allocation(first, requests, np.array([2.0 * rows, 2.0 * rows - 1]),
+                                  second)
+    assert "codes [1]" in str(info.value)
