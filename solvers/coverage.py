@@ -298,57 +298,123 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
         gap_g = gap[comp]
         np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
         t = np.minimum(np.where(need, probe, hi), hi)
-        lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
-        top_hi = hi.copy()  # at the first hi nobody takes anything
-        got_lo, got_hi = full.copy(), np.zeros(n_comp)
         s = np.where(need[comp], 0.0, cap)
-        final_t = np.where(need, hi, -np.inf)
-        active = need.copy()
-        resid_before = np.full(n_comp, np.inf)
-        for _ in range(MAX_STEPS):
-            if not active.any():
-                break
-            s_t, ds = loss._totals(t[comp], a, n, f, cap)  # finished components: ignored below
-            got = np.bincount(comp, weights=s_t, minlength=n_comp)
-            above = active & (got > supply)
-            below = active & ~above
-            lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
-            hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
-            resid = np.abs(got - supply)
-            hit = active & (resid <= HIT * supply)
-            width = hi - lo  # NaN for components without groups (never active)
-            narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
-                np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe fell short
-            if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
-                ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
-                s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
-                final_t = np.where(hit, t, final_t)
-            if narrow.any():  # both ends are one price: mix their totals to meet the supply
-                theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
-                theta = np.where(np.isfinite(theta), theta, 0.0)
-                s_lo = np.where(np.isneginf(lo)[comp], cap,
-                                loss._totals(lo[comp], a, n, f, cap)[0])
-                s_hi = np.where((hi == top_hi)[comp], 0.0,
-                                loss._totals(hi[comp], a, n, f, cap)[0])
-                mixed = s_hi + theta[comp] * (s_lo - s_hi)
-                s = np.where(narrow[comp], mixed, s)
-                final_t = np.where(narrow, hi, final_t)
-            active &= ~(hit | narrow)
-            if not active.any():  # no step left to take
-                break
-            # Newton from t while it stays inside the bracket and halves the residual; else a
-            # bisection. So every other step at least halves the residual or the bracket.
-            slope = np.bincount(comp, weights=ds, minlength=n_comp)
-            step = t - (got - supply) / slope
-            ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
-            resid_before = np.where(ok, resid, np.inf)
-            t = np.where(ok, step, 0.5 * (lo + hi))
+        if n_comp == 1:  # one component: its search on numpy scalars (same steps)
+            s, final_t = _search_one(comp, n, f, a, cap, supply[0], loss, full[0], need[0],
+                                     t[0], hi[0], s)
         else:
-            if active.any():
-                raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
-                                    "the price search did not converge", "component",
-                                    np.flatnonzero(active))
+            s, final_t = _search(comp, n, f, a, cap, supply, loss, n_comp, full, need, t,
+                                 hi, s)
         return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
+
+
+def _search(comp, n, f, a, cap, supply, loss: Loss, n_comp: int, full, need, t, hi, s):
+    """:func:`_water_fill`'s search for the price of every component (arrays per component),
+    from the first probe ``t``; returns (s per group, final t per component). Runs inside the
+    caller's silenced floating-point section."""
+    lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
+    top_hi = hi.copy()  # at the first hi nobody takes anything
+    got_lo, got_hi = full.copy(), np.zeros(n_comp)
+    final_t = np.where(need, hi, -np.inf)
+    active = need.copy()
+    resid_before = np.full(n_comp, np.inf)
+    for _ in range(MAX_STEPS):
+        if not active.any():
+            break
+        s_t, ds = loss._totals(t[comp], a, n, f, cap)  # finished components: ignored below
+        got = np.bincount(comp, weights=s_t, minlength=n_comp)
+        above = active & (got > supply)
+        below = active & ~above
+        lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
+        hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
+        resid = np.abs(got - supply)
+        hit = active & (resid <= HIT * supply)
+        width = hi - lo  # NaN for components without groups (never active)
+        narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
+            np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe fell short
+        if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
+            s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
+            final_t = np.where(hit, t, final_t)
+        if narrow.any():  # both ends are one price: mix their totals to meet the supply
+            theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
+            theta = np.where(np.isfinite(theta), theta, 0.0)
+            s_lo = np.where(np.isneginf(lo)[comp], cap,
+                            loss._totals(lo[comp], a, n, f, cap)[0])
+            s_hi = np.where((hi == top_hi)[comp], 0.0,
+                            loss._totals(hi[comp], a, n, f, cap)[0])
+            mixed = s_hi + theta[comp] * (s_lo - s_hi)
+            s = np.where(narrow[comp], mixed, s)
+            final_t = np.where(narrow, hi, final_t)
+        active &= ~(hit | narrow)
+        if not active.any():  # no step left to take
+            break
+        # Newton from t while it stays inside the bracket and halves the residual; else a
+        # bisection. So every other step at least halves the residual or the bracket.
+        slope = np.bincount(comp, weights=ds, minlength=n_comp)
+        step = t - (got - supply) / slope
+        ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
+        resid_before = np.where(ok, resid, np.inf)
+        t = np.where(ok, step, 0.5 * (lo + hi))
+    else:
+        if active.any():
+            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                "the price search did not converge", "component",
+                                np.flatnonzero(active))
+    return s, final_t
+
+
+def _search_one(comp, n, f, a, cap, supply, loss: Loss, full, need, t, hi, s):
+    """:func:`_search` for a single component, its bracket and residuals held as numpy
+    scalars: the same steps and the same floating-point operations (a masked choice becomes
+    a branch), without some forty calls on one-element arrays per step. Returns (s per
+    group, final t as a one-element array)."""
+    lo = np.float64(-np.inf)
+    top_hi = hi
+    got_lo, got_hi = full, np.float64(0.0)
+    final_t = hi if need else np.float64(-np.inf)
+    active = bool(need)
+    resid_before = np.float64(np.inf)
+    limit = HIT * supply
+    for _ in range(MAX_STEPS):
+        if not active:
+            break
+        s_t, ds = loss._totals(t, a, n, f, cap)
+        got = np.bincount(comp, weights=s_t, minlength=1)[0]
+        if got > supply:
+            lo, got_lo = t, got
+        else:
+            hi, got_hi = t, got
+        resid = abs(got - supply)
+        hit = resid <= limit
+        narrow = not hit and (hi - lo <= WIDTH * max(1.0, abs(lo), abs(hi)) or lo == -np.inf)
+        if hit:  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = supply / got if got > 0 else 1.0
+            s = np.minimum(s_t * ratio, cap)
+            final_t = t
+        elif narrow:  # both ends are one price: mix their totals to meet the supply
+            theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
+            theta = theta if np.isfinite(theta) else 0.0
+            s_lo = cap if lo == -np.inf else loss._totals(lo, a, n, f, cap)[0]
+            s_hi = np.zeros(len(cap)) if hi == top_hi else loss._totals(hi, a, n, f, cap)[0]
+            s = s_hi + theta * (s_lo - s_hi)
+            final_t = hi
+        else:
+            # Newton from t while it stays inside the bracket and halves the residual; else
+            # a bisection (as _search)
+            slope = np.bincount(comp, weights=ds, minlength=1)[0]
+            step = t - (got - supply) / slope
+            ok = np.isfinite(step) and lo < step < hi and resid <= 0.5 * resid_before
+            resid_before = resid if ok else np.float64(np.inf)
+            t = step if ok else 0.5 * (lo + hi)
+            continue
+        active = False
+    else:
+        if active:
+            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                "the price search did not converge", "component",
+                                np.zeros(1, np.int64))
+    return s, np.array([final_t], np.float64)
 
 
 @dataclass(frozen=True)

@@ -455,10 +455,87 @@ def table_input(
     """
     values = [c.name for c in table.values]
     value = value or values[0]
+    if not by and rules:
+        quick = _clean_pandas_table(obj, table, value)
+        if quick is not None:
+            return quick
     checked = [(c.name, c.rule, c.nullable) for c in table.values if c.rule] if rules else []
     return keyed_table(obj, [*by, *(c.name for c in table.keys)], value, what=what,
                        amounts=False, required=required, collapse=table.repeats != "reject",
                        extra=[v for v in values if v != value], rules=checked)
+
+
+def _clean_pandas_table(obj: Any, table: Table, value: str) -> KeyedTable | None:
+    """:func:`table_input`'s table for a clean pandas input with one key column, read
+    straight from its numpy and arrow arrays (no polars reading, casts or checks of frames).
+
+    Clean means: a DataFrame holding the key and value columns (one column level, no
+    repeated column names), or, for a table of one value column, a Series of values on a
+    one-level index named by the key or unnamed; keys arrow-backed strings or int64, none
+    missing, none repeated; values numpy numbers, each column within its rule (the rule
+    asking for finite values, missing ones not allowed). The values are read as the general
+    reading casts them (float64, -0.0 as 0.0) and the rows sorted by key in the same byte
+    order, so the table is the one :func:`keyed_table` builds.
+
+    None for anything else (every input the general reading refuses among it): that
+    reading then decides, and names the keys of an error.
+
+    >>> from fairalloc.schemas.coverage import SUPPLIES
+    >>> t = _clean_pandas_table(pd.Series([2.0, 1.0], index=pd.Index(["b", "a"])), SUPPLIES,
+    ...                         "supply")
+    >>> t.frame.rows()
+    [('a', 1.0), ('b', 2.0)]
+    >>> _clean_pandas_table(pd.Series([2.0, -1.0], index=["b", "a"]), SUPPLIES, "supply") is None
+    True
+    """
+    if len(table.keys) != 1 or any(c.nullable or c.regex for c in table.values):
+        return None
+    key = table.keys[0].name
+    names = [value, *(c.name for c in table.values if c.name != value)]
+    if isinstance(obj, pd.DataFrame):
+        columns = obj.columns
+        if not (columns.nlevels == 1 and columns.is_unique and key in columns
+                and all(c in columns for c in names)):
+            return None
+        key_col, cols = obj[key], [obj[c] for c in names]
+    elif isinstance(obj, pd.Series) and len(names) == 1:
+        key_col, cols = obj.index, [obj]
+        if key_col.nlevels != 1 or not (key_col.name is None or key_col.name == key):
+            return None
+    else:
+        return None
+    if not len(key_col) or not all(c.dtype in _READY_DTYPES for c in cols):
+        return None
+    # as _columns reads them (numpy, -0.0 as 0.0), each column within its rule
+    values = [c.to_numpy().astype(np.float64, copy=False) + 0.0 for c in cols]
+    rules = {c.name: c.rule for c in table.values if c.rule}
+    if not all(_within(rules[n], v) for n, v in zip(names, values, strict=True) if n in rules):
+        return None
+    if isinstance(key_col.array, pd.arrays.ArrowStringArray):
+        keys = pa.array(key_col.array)  # as _columns reads them
+        if keys.null_count or keys.type not in (pa.string(), pa.large_string()):
+            return None
+        order = None
+        if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
+            order = pc.sort_indices(keys).to_numpy()  # byte order, as polars sorts strings
+            keys = keys.take(order)
+            if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
+                return None  # repeated keys: collapsed or refused by the general reading
+    elif key_col.dtype == np.int64:
+        keys = key_col.to_numpy()
+        order = None
+        if not (keys[1:] > keys[:-1]).all():
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            if not (keys[1:] > keys[:-1]).all():
+                return None
+    else:
+        return None
+    if order is not None:
+        values = [v[order] for v in values]
+    frame = pl.DataFrame([pl.Series(key, keys),
+                          *(pl.Series(n, v) for n, v in zip(names, values, strict=True))])
+    return KeyedTable(frame, (key,), value)
 
 
 def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,
