@@ -500,15 +500,15 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
     # they stay out of the max flow (the others keep their order, so it runs the same)
     for which in calls:
         members = in_g & which[pg]
-        ks = np.flatnonzero(in_k & which[pk])
+        ks = (in_k & which[pk]).nonzero()[0]
         if not (ks.size and members.any()):
             short[members] = ask[members].astype(np.int64)
             continue
-        gs = np.flatnonzero(members & asks)
+        gs = (members & asks).nonzero()[0]
         if not gs.size:
             unused[ks] = give[ks].astype(np.int64)
             continue
-        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag] & asks[ag])
+        arcs = (members & asks)[ag].nonzero()[0]
         local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
         local_k[ks] = np.arange(ks.size)
         lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
@@ -647,7 +647,7 @@ def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
     resources) go to scipy's connected components, which numbers them the same way.
     """
     lab = np.arange(n_k)
-    for _ in range(PROPAGATION_PASSES):
+    for passes in range(1, PROPAGATION_PASSES + 1):
         reach = np.full(n_g, n_k)
         np.minimum.at(reach, arc_g, lab[arc_k])
         new = lab.copy()
@@ -660,14 +660,16 @@ def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
         if (new == lab).all():
             break
         lab = new
+        if passes < PROPAGATION_PASSES and (lab == lab[0]).all():
+            break  # one label (the least) everywhere: the next pass would keep it
     else:
         return _scipy_components(arc_g, arc_k, n_g, n_k)
     # number the components by their first node: the least group of each, else its resource
     first = n_g + np.arange(n_k)
     np.minimum.at(first, lab[arc_k], arc_g)
     alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
-    roots = np.flatnonzero(lab == np.arange(n_k))
-    order = np.argsort(np.concatenate([first[roots], np.flatnonzero(alone)]), kind="stable")
+    roots = (lab == np.arange(n_k)).nonzero()[0]
+    order = np.argsort(np.concatenate([first[roots], alone.nonzero()[0]]), kind="stable")
     code = np.empty(len(order), np.int64)
     code[order] = np.arange(len(order))
     of_root = np.empty(n_k, np.int64)
@@ -752,7 +754,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
         supply = np.bincount(comp_k, weights=b, minlength=n_comp)
         open_c = ~done
-        live = np.flatnonzero(has_arc & open_c[comp_g])
+        live = (has_arc & open_c[comp_g]).nonzero()[0]
         try:
             s_live, lp, need = _water_fill(comp_g[live], n[live], f[live], log_w[live],
                                            cap[live], supply, loss, n_comp)
@@ -764,7 +766,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         s = np.zeros(n_g)
         s[live] = s_live
         # finished components keep their flows: only open ones enter this round's max flow
-        arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
+        arcs = (alive & open_c[comp_g[arc_g]]).nonzero()[0]
         ag, ak = arc_g[arcs], arc_k[arcs]
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
         part_g = np.where(open_c[comp_g], comp_g, -1)
@@ -820,7 +822,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         short_c = np.concatenate([short_c, np.zeros(grow, bool)])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
         alive &= comp_g[arc_g] == comp_k[arc_k]
-    x = _refine(x, arc_g[alive], arc_k[alive], np.flatnonzero(alive), total, b, comp_g,
+    x = _refine(x, arc_g[alive], arc_k[alive], alive.nonzero()[0], total, b, comp_g,
                 comp_k, n_comp)
     x = _top_up(x, arc_g, total, alive)
     # what the residual could not place is the water-fill's float noise (its total meets the
@@ -849,7 +851,7 @@ def _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, lo
     above what it has (to 1e-6 of its room). False means a cut was wrong (amounts too far
     apart inside one component for the max flows to resolve) and the answer, while within
     every limit, is not optimal."""
-    cut = np.flatnonzero(~alive & short_c[comp_k[arc_k]])
+    cut = (~alive & short_c[comp_k[arc_k]]).nonzero()[0]
     if not cut.size:
         return True
     g, lp = arc_g[cut], log_price[comp_k[arc_k[cut]]]
@@ -912,15 +914,19 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
         raise SolverFailure(CAPABILITY, Status.ERROR, "the answer has negative or non-finite "
                             "amounts", "group", np.unique(arc_g[bad]), "amount")
     status = Status.OPTIMAL
+    sums = []
     for key, limit, what in ((arc_k, b, "resource"), (arc_g, cap, "group")):
-        breach = over(np.bincount(key, weights=x, minlength=len(limit)), limit)
+        total = np.bincount(key, weights=x, minlength=len(limit))
+        breach = over(total, limit)
         if breach.any():
             x = shrink_keyed(x, key, limit, only=breach, capability=CAPABILITY, what=what)
             status = Status.REPAIRED
-    check(CAPABILITY, status, "resource", "supply", np.bincount(arc_k, weights=x,
-                                                                  minlength=n_k), b)
-    check(CAPABILITY, status, "group", "population", np.bincount(arc_g, weights=x,
-                                                                   minlength=n_g), cap)
+        sums.append(total)
+    if status == Status.REPAIRED:  # the sums of the scaled amounts
+        sums = [np.bincount(arc_k, weights=x, minlength=n_k),
+                np.bincount(arc_g, weights=x, minlength=n_g)]
+    check(CAPABILITY, status, "resource", "supply", sums[0], b)
+    check(CAPABILITY, status, "group", "population", sums[1], cap)
     return x, str(status)
 
 
@@ -937,11 +943,12 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     xa = x[ids]
     r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
     used = np.bincount(ak, weights=xa, minlength=n_k)
-    e, spare = np.maximum(used - b, 0.0), np.maximum(b - used, 0.0)
-    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
-        comp_k, weights=e, minlength=n_comp)
+    e = np.maximum(used - b, 0.0)
     if not (e > NOISE * b).any():  # at most rounding over any supply: trimmed by the caller
         return x
+    spare = np.maximum(b - used, 0.0)
+    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
+        comp_k, weights=e, minlength=n_comp)
     scale = _scales(need, int((need > 0).sum()))
     sg, sk = scale[comp_g], scale[comp_k]
     big = float(2**62)

@@ -283,6 +283,19 @@ class KeyedTable:
     def values(self) -> np.ndarray:
         return self.frame[self.value].to_numpy()
 
+    def column(self, name: str) -> np.ndarray:
+        """A value column as numpy.
+
+        >>> KeyedTable(pl.DataFrame({"k": ["a"], "v": [1.0]}), ("k",), "v").column("v")
+        array([1.])
+        """
+        return self.frame[name].to_numpy()
+
+    @property
+    def key_dtype(self) -> pl.DataType:
+        """The polars type of the first key column."""
+        return self.frame[self.keys[0]].dtype
+
     def __len__(self) -> int:
         return self.frame.height
 
@@ -304,6 +317,61 @@ class KeyedTable:
         """The keys by code, for :func:`fairalloc.transforms.errors.translated` (looked up
         lazily)."""
         return KeyLabels(self.frame, self.keys)
+
+
+class _ArrayTable(KeyedTable):
+    """A :class:`KeyedTable` of one key read straight from arrays (:func:`_clean_pandas_table`):
+    its columns, key type, arrow key and key index are served from them, and its polars
+    frame (the one the general reading builds) is built only when something asks for it.
+
+    >>> t = _ArrayTable("k", pa.array(["a", "b"]), {"v": np.array([1.0, 2.0])}, "v")
+    >>> t.values.tolist(), len(t), t.frame.rows()
+    ([1.0, 2.0], 2, [('a', 1.0), ('b', 2.0)])
+    """
+
+    def __init__(self, key: str, keys: pa.Array | np.ndarray, columns: dict[str, np.ndarray],
+                 value: str):
+        for v in columns.values():
+            v.flags.writeable = False  # as polars hands out its numbers
+        object.__setattr__(self, "keys", (key,))
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "_key", keys)  # arrow strings, or int64 numbers
+        object.__setattr__(self, "_columns", columns)
+
+    @functools.cached_property
+    def frame(self) -> pl.DataFrame:  # type: ignore[override]
+        """The table as polars, built on first use."""
+        return pl.DataFrame([pl.Series(self.keys[0], self._key),
+                             *(pl.Series(n, v) for n, v in self._columns.items())])
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._columns[self.value]
+
+    def column(self, name: str) -> np.ndarray:
+        """A value column as numpy."""
+        return self._columns[name]
+
+    @property
+    def key_dtype(self) -> pl.DataType:
+        """The polars type of the key column."""
+        return pl.Int64 if isinstance(self._key, np.ndarray) else pl.String
+
+    def __len__(self) -> int:
+        return len(self._key)
+
+    @functools.cached_property
+    def arrow_key(self) -> pa.Array:
+        """The key column in arrow (strings as read; numbers converted by polars)."""
+        return self.frame[self.keys[0]].to_arrow() if isinstance(self._key, np.ndarray) \
+            else self._key
+
+    def key_index(self) -> pd.Index:
+        """:func:`key_index` of the key column (strings wrapped straight from arrow)."""
+        if isinstance(self._key, np.ndarray):
+            return super().key_index()
+        index = _string_index(self._key, self.keys[0])
+        return super().key_index() if index is None else index
 
 
 class KeyLabels(Sequence):
@@ -533,9 +601,7 @@ def _clean_pandas_table(obj: Any, table: Table, value: str) -> KeyedTable | None
         return None
     if order is not None:
         values = [v[order] for v in values]
-    frame = pl.DataFrame([pl.Series(key, keys),
-                          *(pl.Series(n, v) for n, v in zip(names, values, strict=True))])
-    return KeyedTable(frame, (key,), value)
+    return _ArrayTable(key, keys, dict(zip(names, values, strict=True)), value)
 
 
 def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,
@@ -688,8 +754,7 @@ def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.
         return None
     out = []
     for table, col in tables:
-        keys = table.frame[table.keys[0]]
-        if len(table.keys) != 1 or keys.dtype != pl.String or col not in obj.columns:
+        if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
             return None
         v = obj[col]
         try:
@@ -862,11 +927,19 @@ def key_index(keys: pl.Series, name: str, arrow: pa.Array | None = None) -> pd.I
     Index(['a', 'b'], dtype='str', name='k')
     """
     if keys.dtype == pl.String:
-        dtype = _pandas_string_dtype()
-        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-            values = keys.to_arrow() if arrow is None else arrow
-            return pd.Index(pd.arrays.ArrowStringArray(values, dtype=dtype), name=name)
+        index = _string_index(keys.to_arrow() if arrow is None else arrow, name)
+        if index is not None:
+            return index
     return pd.Index(keys.to_pandas(), name=name)
+
+
+def _string_index(values: pa.Array, name: str) -> pd.Index | None:
+    """:func:`key_index` of arrow strings (those of a polars String column), or None when
+    pandas' string dtype is not arrow-backed."""
+    dtype = _pandas_string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.Index(pd.arrays.ArrowStringArray(values, dtype=dtype), name=name)
+    return None
 
 
 def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
