@@ -465,15 +465,17 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
         bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
                            np.bincount(pg, weights=take_r, minlength=n_part))
         low = np.full(n_part, np.inf)
-        np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
-        np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
+        takes, gives = take_r > 0, give_r > 0
+        np.minimum.at(low, pg[takes], take_r[takes])
+        np.minimum.at(low, pk[gives], give_r[gives])
         flowing = bound > 0
         shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
         with np.errstate(divide="ignore"):
             wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
         narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
         exp = np.frexp(np.where(flowing, bound, 1.0))[1]
-        scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
+        scale = np.ldexp(1.0, np.minimum(np.maximum(np.where(wide, 61, narrow_bits) - exp,
+                                                    -1000), 1000))  # integers: a clip
         sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
         big = float(2**62)
         ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
@@ -504,18 +506,20 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
         if not (ks.size and members.any()):
             short[members] = ask[members].astype(np.int64)
             continue
-        gs = (members & asks).nonzero()[0]
+        takers = members & asks
+        gs = takers.nonzero()[0]
         if not gs.size:
             unused[ks] = give[ks].astype(np.int64)
             continue
-        arcs = (members & asks)[ag].nonzero()[0]
+        arcs = takers[ag].nonzero()[0]
         local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
         local_k[ks] = np.arange(ks.size)
-        lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
+        arc_g = ag[arcs]
+        lg, lk = local_g[arc_g], local_k[ak[arcs]]
         solve = _max_flow_grouped if grouped else _max_flow
         f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
         if f is not None:
-            x[arcs] = f / sg[ag[arcs]]
+            x[arcs] = f / sg[arc_g]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
@@ -982,8 +986,9 @@ def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray,
     got = np.bincount(arc_g, weights=x, minlength=n_g)
     arcs_of = np.bincount(arc_g, weights=alive, minlength=n_g)
     rest = np.maximum(total - got, 0.0)
-    share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
-                     alive / np.maximum(arcs_of[arc_g], 1))
+    got_a = got[arc_g]
+    some = got_a > 0
+    share = np.where(some, x / np.where(some, got_a, 1.0), alive / np.maximum(arcs_of[arc_g], 1))
     return x + rest[arc_g] * share
 
 
