@@ -282,21 +282,29 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     # bracket are expected and handled): entering errstate per operation cost more than the
     # arithmetic on small inputs
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # per component: the greatest / least of its groups' values (one component: a
+        # reduction, the same value; none for a component without groups)
+        one = n_comp == 1 and len(comp) > 0
+
+        def most(values, initial, at):
+            if one:
+                return np.array([at.reduce(values)])
+            out = np.full(n_comp, initial)
+            at.at(out, comp, values)
+            return out
+
         full = np.bincount(comp, weights=cap, minlength=n_comp)
         need = full > supply
-        top = np.full(n_comp, -np.inf)
-        np.maximum.at(top, comp, log_w)
+        top = most(log_w, -np.inf, np.maximum)
         a = loss.offsets(log_w - top[comp])
         start = loss.t_at(f, a, 1.0 - f)  # from this t down, group i takes something
-        hi = np.full(n_comp, -np.inf)
-        np.maximum.at(hi, comp, start)  # at hi nobody takes anything
+        hi = most(start, -np.inf, np.maximum)  # at hi nobody takes anything
         # a first probe where every group has at least coverage 1 − gap: the total is then
         # ≥ full − N gap = (full + B) / 2 > B
         pop = np.bincount(comp, weights=n, minlength=n_comp)
         gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
-        probe = np.full(n_comp, np.inf)
         gap_g = gap[comp]
-        np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
+        probe = most(loss.t_at(1.0 - gap_g, a, gap_g), np.inf, np.minimum)
         t = np.minimum(np.where(need, probe, hi), hi)
         s = np.where(need[comp], 0.0, cap)
         if n_comp == 1:  # one component: its search on numpy scalars (same steps)
