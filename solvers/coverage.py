@@ -676,11 +676,13 @@ def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
             break  # one label (the least) everywhere: the next pass would keep it
     else:
         return _scipy_components(arc_g, arc_k, n_g, n_k)
+    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
+    roots = (lab == np.arange(n_k)).nonzero()[0]
+    if len(roots) == 1 and not alone.any():  # one component holding every node
+        return np.zeros(n_g, np.int64), np.zeros(n_k, np.int64), 1
     # number the components by their first node: the least group of each, else its resource
     first = n_g + np.arange(n_k)
     np.minimum.at(first, lab[arc_k], arc_g)
-    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
-    roots = (lab == np.arange(n_k)).nonzero()[0]
     order = np.argsort(np.concatenate([first[roots], alone.nonzero()[0]]), kind="stable")
     code = np.empty(len(order), np.int64)
     code[order] = np.arange(len(order))

@@ -512,7 +512,9 @@ def table_input(
 
     ``value`` names the value column of :attr:`KeyedTable.values` (default: the first); the
     other value columns travel along. ``rules=False`` leaves the value rules to a caller with
-    its own reading of the values (e.g. missing = unlimited).
+    its own reading of the values (e.g. missing = unlimited). A clean one-key pandas table is
+    read straight from its arrays (:func:`_clean_pandas_table`: the same table, its polars
+    frame built only when asked for).
 
     >>> from fairalloc.schemas.portions import RATIOS
     >>> table_input({"b": 2, "a": 1}, RATIOS, what="ratios").frame.rows()
