@@ -955,11 +955,11 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     of the first one, topped up by :func:`_top_up`."""
     n_g, n_k = len(total), len(b)
     xa = x[ids]
-    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
     used = np.bincount(ak, weights=xa, minlength=n_k)
     e = np.maximum(used - b, 0.0)
     if not (e > NOISE * b).any():  # at most rounding over any supply: trimmed by the caller
         return x
+    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
     spare = np.maximum(b - used, 0.0)
     need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
         comp_k, weights=e, minlength=n_comp)
