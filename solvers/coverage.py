@@ -282,73 +282,147 @@ def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
     # bracket are expected and handled): entering errstate per operation cost more than the
     # arithmetic on small inputs
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # per component: the greatest / least of its groups' values (one component: a
+        # reduction, the same value; none for a component without groups)
+        one = n_comp == 1 and len(comp) > 0
+
+        def most(values, initial, at):
+            if one:
+                return np.array([at.reduce(values)])
+            out = np.full(n_comp, initial)
+            at.at(out, comp, values)
+            return out
+
         full = np.bincount(comp, weights=cap, minlength=n_comp)
         need = full > supply
-        top = np.full(n_comp, -np.inf)
-        np.maximum.at(top, comp, log_w)
+        top = most(log_w, -np.inf, np.maximum)
         a = loss.offsets(log_w - top[comp])
         start = loss.t_at(f, a, 1.0 - f)  # from this t down, group i takes something
-        hi = np.full(n_comp, -np.inf)
-        np.maximum.at(hi, comp, start)  # at hi nobody takes anything
+        hi = most(start, -np.inf, np.maximum)  # at hi nobody takes anything
         # a first probe where every group has at least coverage 1 − gap: the total is then
         # ≥ full − N gap = (full + B) / 2 > B
         pop = np.bincount(comp, weights=n, minlength=n_comp)
         gap = np.divide(full - supply, 2.0 * pop, out=np.ones(n_comp), where=need)  # ≤ 1/2
-        probe = np.full(n_comp, np.inf)
         gap_g = gap[comp]
-        np.minimum.at(probe, comp, loss.t_at(1.0 - gap_g, a, gap_g))
+        probe = most(loss.t_at(1.0 - gap_g, a, gap_g), np.inf, np.minimum)
         t = np.minimum(np.where(need, probe, hi), hi)
-        lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
-        top_hi = hi.copy()  # at the first hi nobody takes anything
-        got_lo, got_hi = full.copy(), np.zeros(n_comp)
         s = np.where(need[comp], 0.0, cap)
-        final_t = np.where(need, hi, -np.inf)
-        active = need.copy()
-        resid_before = np.full(n_comp, np.inf)
-        for _ in range(MAX_STEPS):
-            if not active.any():
-                break
-            s_t, ds = loss._totals(t[comp], a, n, f, cap)  # finished components: ignored below
-            got = np.bincount(comp, weights=s_t, minlength=n_comp)
-            above = active & (got > supply)
-            below = active & ~above
-            lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
-            hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
-            resid = np.abs(got - supply)
-            hit = active & (resid <= HIT * supply)
-            width = hi - lo  # NaN for components without groups (never active)
-            narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
-                np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe fell short
-            if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
-                ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
-                s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
-                final_t = np.where(hit, t, final_t)
-            if narrow.any():  # both ends are one price: mix their totals to meet the supply
-                theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
-                theta = np.where(np.isfinite(theta), theta, 0.0)
-                s_lo = np.where(np.isneginf(lo)[comp], cap,
-                                loss._totals(lo[comp], a, n, f, cap)[0])
-                s_hi = np.where((hi == top_hi)[comp], 0.0,
-                                loss._totals(hi[comp], a, n, f, cap)[0])
-                mixed = s_hi + theta[comp] * (s_lo - s_hi)
-                s = np.where(narrow[comp], mixed, s)
-                final_t = np.where(narrow, hi, final_t)
-            active &= ~(hit | narrow)
-            if not active.any():  # no step left to take
-                break
-            # Newton from t while it stays inside the bracket and halves the residual; else a
-            # bisection. So every other step at least halves the residual or the bracket.
-            slope = np.bincount(comp, weights=ds, minlength=n_comp)
-            step = t - (got - supply) / slope
-            ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
-            resid_before = np.where(ok, resid, np.inf)
-            t = np.where(ok, step, 0.5 * (lo + hi))
+        if n_comp == 1:  # one component: its search on numpy scalars (same steps)
+            s, final_t = _search_one(comp, n, f, a, cap, supply[0], loss, full[0], need[0],
+                                     t[0], hi[0], s)
         else:
-            if active.any():
-                raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
-                                    "the price search did not converge", "component",
-                                    np.flatnonzero(active))
+            s, final_t = _search(comp, n, f, a, cap, supply, loss, n_comp, full, need, t,
+                                 hi, s)
         return s, np.where(need, loss.log_price(final_t, top), -np.inf), need
+
+
+def _search(comp, n, f, a, cap, supply, loss: Loss, n_comp: int, full, need, t, hi, s):
+    """:func:`_water_fill`'s search for the price of every component (arrays per component),
+    from the first probe ``t``; returns (s per group, final t per component). Runs inside the
+    caller's silenced floating-point section."""
+    lo = np.full(n_comp, -np.inf)  # at lo (−inf: everyone full) the total is over supply
+    top_hi = hi.copy()  # at the first hi nobody takes anything
+    got_lo, got_hi = full.copy(), np.zeros(n_comp)
+    final_t = np.where(need, hi, -np.inf)
+    active = need.copy()
+    resid_before = np.full(n_comp, np.inf)
+    for _ in range(MAX_STEPS):
+        if not active.any():
+            break
+        s_t, ds = loss._totals(t[comp], a, n, f, cap)  # finished components: ignored below
+        got = np.bincount(comp, weights=s_t, minlength=n_comp)
+        above = active & (got > supply)
+        below = active & ~above
+        lo, got_lo = np.where(above, t, lo), np.where(above, got, got_lo)
+        hi, got_hi = np.where(below, t, hi), np.where(below, got, got_hi)
+        resid = np.abs(got - supply)
+        hit = active & (resid <= HIT * supply)
+        width = hi - lo  # NaN for components without groups (never active)
+        narrow = active & ~hit & ((width <= WIDTH * np.maximum(1.0, np.maximum(
+            np.abs(lo), np.abs(hi)))) | np.isneginf(lo))  # −inf: the probe fell short
+        if hit.any():  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = np.where(got > 0, supply / np.where(got > 0, got, 1.0), 1.0)
+            s = np.where(hit[comp], np.minimum(s_t * ratio[comp], cap), s)
+            final_t = np.where(hit, t, final_t)
+        if narrow.any():  # both ends are one price: mix their totals to meet the supply
+            theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
+            theta = np.where(np.isfinite(theta), theta, 0.0)
+            s_lo = np.where(np.isneginf(lo)[comp], cap,
+                            loss._totals(lo[comp], a, n, f, cap)[0])
+            s_hi = np.where((hi == top_hi)[comp], 0.0,
+                            loss._totals(hi[comp], a, n, f, cap)[0])
+            mixed = s_hi + theta[comp] * (s_lo - s_hi)
+            s = np.where(narrow[comp], mixed, s)
+            final_t = np.where(narrow, hi, final_t)
+        active &= ~(hit | narrow)
+        if not active.any():  # no step left to take
+            break
+        # Newton from t while it stays inside the bracket and halves the residual; else a
+        # bisection. So every other step at least halves the residual or the bracket.
+        slope = np.bincount(comp, weights=ds, minlength=n_comp)
+        step = t - (got - supply) / slope
+        ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
+        resid_before = np.where(ok, resid, np.inf)
+        t = np.where(ok, step, 0.5 * (lo + hi))
+    else:
+        if active.any():
+            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                "the price search did not converge", "component",
+                                np.flatnonzero(active))
+    return s, final_t
+
+
+def _search_one(comp, n, f, a, cap, supply, loss: Loss, full, need, t, hi, s):
+    """:func:`_search` for a single component, its bracket and residuals held as numpy
+    scalars: the same steps and the same floating-point operations (a masked choice becomes
+    a branch), without some forty calls on one-element arrays per step. Returns (s per
+    group, final t as a one-element array)."""
+    lo = np.float64(-np.inf)
+    top_hi = hi
+    got_lo, got_hi = full, np.float64(0.0)
+    final_t = hi if need else np.float64(-np.inf)
+    active = bool(need)
+    resid_before = np.float64(np.inf)
+    limit = HIT * supply
+    for _ in range(MAX_STEPS):
+        if not active:
+            break
+        s_t, ds = loss._totals(t, a, n, f, cap)
+        got = np.bincount(comp, weights=s_t, minlength=1)[0]
+        if got > supply:
+            lo, got_lo = t, got
+        else:
+            hi, got_hi = t, got
+        resid = abs(got - supply)
+        hit = resid <= limit
+        narrow = not hit and (hi - lo <= WIDTH * max(1.0, abs(lo), abs(hi)) or lo == -np.inf)
+        if hit:  # within HIT of the supply: scaled onto it (float noise of the price)
+            ratio = supply / got if got > 0 else 1.0
+            s = np.minimum(s_t * ratio, cap)
+            final_t = t
+        elif narrow:  # both ends are one price: mix their totals to meet the supply
+            theta = np.clip((supply - got_hi) / (got_lo - got_hi), 0.0, 1.0)
+            theta = theta if np.isfinite(theta) else 0.0
+            s_lo = cap if lo == -np.inf else loss._totals(lo, a, n, f, cap)[0]
+            s_hi = np.zeros(len(cap)) if hi == top_hi else loss._totals(hi, a, n, f, cap)[0]
+            s = s_hi + theta * (s_lo - s_hi)
+            final_t = hi
+        else:
+            # Newton from t while it stays inside the bracket and halves the residual; else
+            # a bisection (as _search)
+            slope = np.bincount(comp, weights=ds, minlength=1)[0]
+            step = t - (got - supply) / slope
+            ok = np.isfinite(step) and lo < step < hi and resid <= 0.5 * resid_before
+            resid_before = resid if ok else np.float64(np.inf)
+            t = step if ok else 0.5 * (lo + hi)
+            continue
+        active = False
+    else:
+        if active:
+            raise SolverFailure(CAPABILITY, Status.ITERATION_LIMIT,
+                                "the price search did not converge", "component",
+                                np.zeros(1, np.int64))
+    return s, np.array([final_t], np.float64)
 
 
 @dataclass(frozen=True)
@@ -399,15 +473,17 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
         bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
                            np.bincount(pg, weights=take_r, minlength=n_part))
         low = np.full(n_part, np.inf)
-        np.minimum.at(low, pg[take_r > 0], take_r[take_r > 0])
-        np.minimum.at(low, pk[give_r > 0], give_r[give_r > 0])
+        takes, gives = take_r > 0, give_r > 0
+        np.minimum.at(low, pg[takes], take_r[takes])
+        np.minimum.at(low, pk[gives], give_r[gives])
         flowing = bound > 0
         shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
         with np.errstate(divide="ignore"):
             wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
         narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
         exp = np.frexp(np.where(flowing, bound, 1.0))[1]
-        scale = np.ldexp(1.0, np.clip(np.where(wide, 61, narrow_bits) - exp, -1000, 1000))
+        scale = np.ldexp(1.0, np.minimum(np.maximum(np.where(wide, 61, narrow_bits) - exp,
+                                                    -1000), 1000))  # integers: a clip
         sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
         big = float(2**62)
         ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
@@ -434,22 +510,24 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
     # they stay out of the max flow (the others keep their order, so it runs the same)
     for which in calls:
         members = in_g & which[pg]
-        ks = np.flatnonzero(in_k & which[pk])
+        ks = (in_k & which[pk]).nonzero()[0]
         if not (ks.size and members.any()):
             short[members] = ask[members].astype(np.int64)
             continue
-        gs = np.flatnonzero(members & asks)
+        takers = members & asks
+        gs = takers.nonzero()[0]
         if not gs.size:
             unused[ks] = give[ks].astype(np.int64)
             continue
-        arcs = np.flatnonzero(which[pg[ag]] & in_g[ag] & asks[ag])
+        arcs = takers[ag].nonzero()[0]
         local_g[gs] = np.arange(gs.size)  # node numbers inside this call, in code order
         local_k[ks] = np.arange(ks.size)
-        lg, lk = local_g[ag[arcs]], local_k[ak[arcs]]
+        arc_g = ag[arcs]
+        lg, lk = local_g[arc_g], local_k[ak[arcs]]
         solve = _max_flow_grouped if grouped else _max_flow
         f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
         if f is not None:
-            x[arcs] = f / sg[ag[arcs]]
+            x[arcs] = f / sg[arc_g]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
@@ -581,7 +659,7 @@ def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
     resources) go to scipy's connected components, which numbers them the same way.
     """
     lab = np.arange(n_k)
-    for _ in range(PROPAGATION_PASSES):
+    for passes in range(1, PROPAGATION_PASSES + 1):
         reach = np.full(n_g, n_k)
         np.minimum.at(reach, arc_g, lab[arc_k])
         new = lab.copy()
@@ -594,14 +672,18 @@ def _components(arc_g, arc_k, n_g, n_k) -> tuple[np.ndarray, np.ndarray, int]:
         if (new == lab).all():
             break
         lab = new
+        if passes < PROPAGATION_PASSES and (lab == lab[0]).all():
+            break  # one label (the least) everywhere: the next pass would keep it
     else:
         return _scipy_components(arc_g, arc_k, n_g, n_k)
+    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
+    roots = (lab == np.arange(n_k)).nonzero()[0]
+    if len(roots) == 1 and not alone.any():  # one component holding every node
+        return np.zeros(n_g, np.int64), np.zeros(n_k, np.int64), 1
     # number the components by their first node: the least group of each, else its resource
     first = n_g + np.arange(n_k)
     np.minimum.at(first, lab[arc_k], arc_g)
-    alone = np.bincount(arc_g, minlength=n_g) == 0  # groups without a resource
-    roots = np.flatnonzero(lab == np.arange(n_k))
-    order = np.argsort(np.concatenate([first[roots], np.flatnonzero(alone)]), kind="stable")
+    order = np.argsort(np.concatenate([first[roots], alone.nonzero()[0]]), kind="stable")
     code = np.empty(len(order), np.int64)
     code[order] = np.arange(len(order))
     of_root = np.empty(n_k, np.int64)
@@ -686,7 +768,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
         supply = np.bincount(comp_k, weights=b, minlength=n_comp)
         open_c = ~done
-        live = np.flatnonzero(has_arc & open_c[comp_g])
+        live = (has_arc & open_c[comp_g]).nonzero()[0]
         try:
             s_live, lp, need = _water_fill(comp_g[live], n[live], f[live], log_w[live],
                                            cap[live], supply, loss, n_comp)
@@ -698,7 +780,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         s = np.zeros(n_g)
         s[live] = s_live
         # finished components keep their flows: only open ones enter this round's max flow
-        arcs = np.flatnonzero(alive & open_c[comp_g[arc_g]])
+        arcs = (alive & open_c[comp_g[arc_g]]).nonzero()[0]
         ag, ak = arc_g[arcs], arc_k[arcs]
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
         part_g = np.where(open_c[comp_g], comp_g, -1)
@@ -754,7 +836,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         short_c = np.concatenate([short_c, np.zeros(grow, bool)])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
         alive &= comp_g[arc_g] == comp_k[arc_k]
-    x = _refine(x, arc_g[alive], arc_k[alive], np.flatnonzero(alive), total, b, comp_g,
+    x = _refine(x, arc_g[alive], arc_k[alive], alive.nonzero()[0], total, b, comp_g,
                 comp_k, n_comp)
     x = _top_up(x, arc_g, total, alive)
     # what the residual could not place is the water-fill's float noise (its total meets the
@@ -783,7 +865,7 @@ def _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, lo
     above what it has (to 1e-6 of its room). False means a cut was wrong (amounts too far
     apart inside one component for the max flows to resolve) and the answer, while within
     every limit, is not optimal."""
-    cut = np.flatnonzero(~alive & short_c[comp_k[arc_k]])
+    cut = (~alive & short_c[comp_k[arc_k]]).nonzero()[0]
     if not cut.size:
         return True
     g, lp = arc_g[cut], log_price[comp_k[arc_k[cut]]]
@@ -846,15 +928,19 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
         raise SolverFailure(CAPABILITY, Status.ERROR, "the answer has negative or non-finite "
                             "amounts", "group", np.unique(arc_g[bad]), "amount")
     status = Status.OPTIMAL
+    sums = []
     for key, limit, what in ((arc_k, b, "resource"), (arc_g, cap, "group")):
-        breach = over(np.bincount(key, weights=x, minlength=len(limit)), limit)
+        total = np.bincount(key, weights=x, minlength=len(limit))
+        breach = over(total, limit)
         if breach.any():
             x = shrink_keyed(x, key, limit, only=breach, capability=CAPABILITY, what=what)
             status = Status.REPAIRED
-    check(CAPABILITY, status, "resource", "supply", np.bincount(arc_k, weights=x,
-                                                                  minlength=n_k), b)
-    check(CAPABILITY, status, "group", "population", np.bincount(arc_g, weights=x,
-                                                                   minlength=n_g), cap)
+        sums.append(total)
+    if status == Status.REPAIRED:  # the sums of the scaled amounts
+        sums = [np.bincount(arc_k, weights=x, minlength=n_k),
+                np.bincount(arc_g, weights=x, minlength=n_g)]
+    check(CAPABILITY, status, "resource", "supply", sums[0], b)
+    check(CAPABILITY, status, "group", "population", sums[1], cap)
     return x, str(status)
 
 
@@ -869,13 +955,14 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     of the first one, topped up by :func:`_top_up`."""
     n_g, n_k = len(total), len(b)
     xa = x[ids]
-    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
     used = np.bincount(ak, weights=xa, minlength=n_k)
-    e, spare = np.maximum(used - b, 0.0), np.maximum(b - used, 0.0)
-    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
-        comp_k, weights=e, minlength=n_comp)
+    e = np.maximum(used - b, 0.0)
     if not (e > NOISE * b).any():  # at most rounding over any supply: trimmed by the caller
         return x
+    r = np.maximum(total - np.bincount(ag, weights=xa, minlength=n_g), 0.0)
+    spare = np.maximum(b - used, 0.0)
+    need = np.bincount(comp_g, weights=r, minlength=n_comp) + np.bincount(
+        comp_k, weights=e, minlength=n_comp)
     scale = _scales(need, int((need > 0).sum()))
     sg, sk = scale[comp_g], scale[comp_k]
     big = float(2**62)
@@ -909,8 +996,9 @@ def _top_up(x: np.ndarray, arc_g: np.ndarray, total: np.ndarray,
     got = np.bincount(arc_g, weights=x, minlength=n_g)
     arcs_of = np.bincount(arc_g, weights=alive, minlength=n_g)
     rest = np.maximum(total - got, 0.0)
-    share = np.where(got[arc_g] > 0, x / np.where(got[arc_g] > 0, got[arc_g], 1.0),
-                     alive / np.maximum(arcs_of[arc_g], 1))
+    got_a = got[arc_g]
+    some = got_a > 0
+    share = np.where(some, x / np.where(some, got_a, 1.0), alive / np.maximum(arcs_of[arc_g], 1))
     return x + rest[arc_g] * share
 
 

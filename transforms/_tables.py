@@ -283,6 +283,19 @@ class KeyedTable:
     def values(self) -> np.ndarray:
         return self.frame[self.value].to_numpy()
 
+    def column(self, name: str) -> np.ndarray:
+        """A value column as numpy.
+
+        >>> KeyedTable(pl.DataFrame({"k": ["a"], "v": [1.0]}), ("k",), "v").column("v")
+        array([1.])
+        """
+        return self.frame[name].to_numpy()
+
+    @property
+    def key_dtype(self) -> pl.DataType:
+        """The polars type of the first key column."""
+        return self.frame[self.keys[0]].dtype
+
     def __len__(self) -> int:
         return self.frame.height
 
@@ -304,6 +317,61 @@ class KeyedTable:
         """The keys by code, for :func:`fairalloc.transforms.errors.translated` (looked up
         lazily)."""
         return KeyLabels(self.frame, self.keys)
+
+
+class _ArrayTable(KeyedTable):
+    """A :class:`KeyedTable` of one key read straight from arrays (:func:`_clean_pandas_table`):
+    its columns, key type, arrow key and key index are served from them, and its polars
+    frame (the one the general reading builds) is built only when something asks for it.
+
+    >>> t = _ArrayTable("k", pa.array(["a", "b"]), {"v": np.array([1.0, 2.0])}, "v")
+    >>> t.values.tolist(), len(t), t.frame.rows()
+    ([1.0, 2.0], 2, [('a', 1.0), ('b', 2.0)])
+    """
+
+    def __init__(self, key: str, keys: pa.Array | np.ndarray, columns: dict[str, np.ndarray],
+                 value: str):
+        for v in columns.values():
+            v.flags.writeable = False  # as polars hands out its numbers
+        object.__setattr__(self, "keys", (key,))
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "_key", keys)  # arrow strings, or int64 numbers
+        object.__setattr__(self, "_columns", columns)
+
+    @functools.cached_property
+    def frame(self) -> pl.DataFrame:  # type: ignore[override]
+        """The table as polars, built on first use."""
+        return pl.DataFrame([pl.Series(self.keys[0], self._key),
+                             *(pl.Series(n, v) for n, v in self._columns.items())])
+
+    @property
+    def values(self) -> np.ndarray:
+        return self._columns[self.value]
+
+    def column(self, name: str) -> np.ndarray:
+        """A value column as numpy."""
+        return self._columns[name]
+
+    @property
+    def key_dtype(self) -> pl.DataType:
+        """The polars type of the key column."""
+        return pl.Int64 if isinstance(self._key, np.ndarray) else pl.String
+
+    def __len__(self) -> int:
+        return len(self._key)
+
+    @functools.cached_property
+    def arrow_key(self) -> pa.Array:
+        """The key column in arrow (strings as read; numbers converted by polars)."""
+        return self.frame[self.keys[0]].to_arrow() if isinstance(self._key, np.ndarray) \
+            else self._key
+
+    def key_index(self) -> pd.Index:
+        """:func:`key_index` of the key column (strings wrapped straight from arrow)."""
+        if isinstance(self._key, np.ndarray):
+            return super().key_index()
+        index = _string_index(self._key, self.keys[0])
+        return super().key_index() if index is None else index
 
 
 class KeyLabels(Sequence):
@@ -444,7 +512,9 @@ def table_input(
 
     ``value`` names the value column of :attr:`KeyedTable.values` (default: the first); the
     other value columns travel along. ``rules=False`` leaves the value rules to a caller with
-    its own reading of the values (e.g. missing = unlimited).
+    its own reading of the values (e.g. missing = unlimited). A clean one-key pandas table is
+    read straight from its arrays (:func:`_clean_pandas_table`: the same table, its polars
+    frame built only when asked for).
 
     >>> from fairalloc.schemas.portions import RATIOS
     >>> table_input({"b": 2, "a": 1}, RATIOS, what="ratios").frame.rows()
@@ -455,10 +525,85 @@ def table_input(
     """
     values = [c.name for c in table.values]
     value = value or values[0]
+    if not by and rules:
+        quick = _clean_pandas_table(obj, table, value)
+        if quick is not None:
+            return quick
     checked = [(c.name, c.rule, c.nullable) for c in table.values if c.rule] if rules else []
     return keyed_table(obj, [*by, *(c.name for c in table.keys)], value, what=what,
                        amounts=False, required=required, collapse=table.repeats != "reject",
                        extra=[v for v in values if v != value], rules=checked)
+
+
+def _clean_pandas_table(obj: Any, table: Table, value: str) -> KeyedTable | None:
+    """:func:`table_input`'s table for a clean pandas input with one key column, read
+    straight from its numpy and arrow arrays (no polars reading, casts or checks of frames).
+
+    Clean means: a DataFrame holding the key and value columns (one column level, no
+    repeated column names), or, for a table of one value column, a Series of values on a
+    one-level index named by the key or unnamed; keys arrow-backed strings or int64, none
+    missing, none repeated; values numpy numbers, each column within its rule (the rule
+    asking for finite values, missing ones not allowed). The values are read as the general
+    reading casts them (float64, -0.0 as 0.0) and the rows sorted by key in the same byte
+    order, so the table is the one :func:`keyed_table` builds.
+
+    None for anything else (every input the general reading refuses among it): that
+    reading then decides, and names the keys of an error.
+
+    >>> from fairalloc.schemas.coverage import SUPPLIES
+    >>> t = _clean_pandas_table(pd.Series([2.0, 1.0], index=pd.Index(["b", "a"])), SUPPLIES,
+    ...                         "supply")
+    >>> t.frame.rows()
+    [('a', 1.0), ('b', 2.0)]
+    >>> _clean_pandas_table(pd.Series([2.0, -1.0], index=["b", "a"]), SUPPLIES, "supply") is None
+    True
+    """
+    if len(table.keys) != 1 or any(c.nullable or c.regex for c in table.values):
+        return None
+    key = table.keys[0].name
+    names = [value, *(c.name for c in table.values if c.name != value)]
+    if isinstance(obj, pd.DataFrame):
+        columns = obj.columns
+        if not (columns.nlevels == 1 and columns.is_unique and key in columns
+                and all(c in columns for c in names)):
+            return None
+        key_col, cols = obj[key], [obj[c] for c in names]
+    elif isinstance(obj, pd.Series) and len(names) == 1:
+        key_col, cols = obj.index, [obj]
+        if key_col.nlevels != 1 or not (key_col.name is None or key_col.name == key):
+            return None
+    else:
+        return None
+    if not len(key_col) or not all(c.dtype in _READY_DTYPES for c in cols):
+        return None
+    # as _columns reads them (numpy, -0.0 as 0.0), each column within its rule
+    values = [c.to_numpy().astype(np.float64, copy=False) + 0.0 for c in cols]
+    rules = {c.name: c.rule for c in table.values if c.rule}
+    if not all(_within(rules[n], v) for n, v in zip(names, values, strict=True) if n in rules):
+        return None
+    if isinstance(key_col.array, pd.arrays.ArrowStringArray):
+        keys = pa.array(key_col.array)  # as _columns reads them
+        if keys.null_count or keys.type not in (pa.string(), pa.large_string()):
+            return None
+        order = None
+        if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
+            order = pc.sort_indices(keys).to_numpy()  # byte order, as polars sorts strings
+            keys = keys.take(order)
+            if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
+                return None  # repeated keys: collapsed or refused by the general reading
+    elif key_col.dtype == np.int64:
+        keys = key_col.to_numpy()
+        order = None
+        if not (keys[1:] > keys[:-1]).all():
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            if not (keys[1:] > keys[:-1]).all():
+                return None
+    else:
+        return None
+    if order is not None:
+        values = [v[order] for v in values]
+    return _ArrayTable(key, keys, dict(zip(names, values, strict=True)), value)
 
 
 def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,
@@ -611,8 +756,7 @@ def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.
         return None
     out = []
     for table, col in tables:
-        keys = table.frame[table.keys[0]]
-        if len(table.keys) != 1 or keys.dtype != pl.String or col not in obj.columns:
+        if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
             return None
         v = obj[col]
         try:
@@ -785,11 +929,19 @@ def key_index(keys: pl.Series, name: str, arrow: pa.Array | None = None) -> pd.I
     Index(['a', 'b'], dtype='str', name='k')
     """
     if keys.dtype == pl.String:
-        dtype = _pandas_string_dtype()
-        if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-            values = keys.to_arrow() if arrow is None else arrow
-            return pd.Index(pd.arrays.ArrowStringArray(values, dtype=dtype), name=name)
+        index = _string_index(keys.to_arrow() if arrow is None else arrow, name)
+        if index is not None:
+            return index
     return pd.Index(keys.to_pandas(), name=name)
+
+
+def _string_index(values: pa.Array, name: str) -> pd.Index | None:
+    """:func:`key_index` of arrow strings (those of a polars String column), or None when
+    pandas' string dtype is not arrow-backed."""
+    dtype = _pandas_string_dtype()
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pd.Index(pd.arrays.ArrowStringArray(values, dtype=dtype), name=name)
+    return None
 
 
 def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:

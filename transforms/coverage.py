@@ -131,8 +131,7 @@ def parse_loss(loss: Any) -> kernels.Loss:
 def _groups(obj: Any) -> tuple[KeyedTable, np.ndarray, np.ndarray, np.ndarray]:
     """The group table (sorted by group) and its population, prior and weight arrays."""
     table = table_input(obj, contract.GROUPS, what="groups")  # prior in [0, 1), others > 0
-    f = table.frame[PRIOR].to_numpy()
-    return table, table.values, f, table.frame[WEIGHT].to_numpy()
+    return table, table.values, table.column(PRIOR), table.column(WEIGHT)
 
 
 class _Keys(Mapping):

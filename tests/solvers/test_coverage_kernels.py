@@ -1,5 +1,6 @@
 """Kernels of the coverage solver checked against plain Python."""
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
 from hypothesis import given
@@ -10,6 +11,7 @@ from fairalloc.solvers.coverage import (
     Loss,
     _components,
     _prefix_min_by_segment,
+    _water_fill,
     solve_coverage,
     verify,
 )
@@ -115,3 +117,23 @@ def test_a_long_chain_in_random_order_goes_to_scipy_with_the_same_components(see
     count, label = connected_components(graph, directed=False)
     assert count == got[2] == 1
     assert got[0].tolist() == label[:n].tolist() and got[1].tolist() == label[n:].tolist()
+
+
+@given(st.integers(1, 30), st.integers(0, 2**32 - 1), st.sampled_from(
+    [Loss("quadratic"), Loss("power", 1.5), Loss("power", 40.0), Loss("log", 0.1),
+     Loss("log", 1e-6), Loss("exp")]), st.sampled_from([1e-9, 0.3, 1.0, 0.999999, 5.0]))
+def test_the_price_search_of_one_component_is_the_general_search(n_g, seed, loss, share):
+    # one component searched on numpy scalars gives the bits of the per-component arrays'
+    # search (here: the same component beside an empty one, which is never searched)
+    rng = np.random.default_rng(seed)
+    n = np.round(rng.lognormal(3, 2, n_g)) * 10.0 ** rng.integers(-6, 12) + 1e-6
+    f = rng.choice([0.0, 0.3, 0.9, 0.999], n_g)
+    log_w = np.log(rng.choice([1.0, 2.0, 1e-3, 1e4], n_g))
+    cap = n * (1.0 - f)
+    supply = share * cap.sum()
+    comp = np.zeros(n_g, np.int64)
+    one = _water_fill(comp, n, f, log_w, cap, np.array([supply]), loss, 1)
+    two = _water_fill(comp, n, f, log_w, cap, np.array([supply, 1.0]), loss, 2)
+    assert np.array_equal(one[0], two[0]) and np.array_equal(np.signbit(one[0]),
+                                                             np.signbit(two[0]))
+    assert np.array_equal(one[1], two[1][:1]) and one[2].tolist() == two[2][:1].tolist()

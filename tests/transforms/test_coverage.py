@@ -269,3 +269,40 @@ def test_result_tables_keep_their_dtypes_without_eligible_pairs():
     assert res.resources.columns.tolist() == ["supply", "used", "scarce", "marginal_value"]
     assert res.resources["used"].tolist() == [0.0]
     assert res.groups["coverage"].tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clean_pandas_tables_give_the_answers_of_the_general_reading(seed, monkeypatch):
+    # string keys in any order or int keys, groups sharing resources: every amount, table
+    # and report field is the same whether the tables are read from their arrays or by polars
+    from fairalloc.transforms import _tables
+    rng = np.random.default_rng(seed)
+    n_g, n_k = 40, 3
+    keys = (np.arange(n_g) * 3 - 7 if seed % 2 else
+            np.array([f"ж{i:03d}" for i in rng.permutation(n_g)], dtype=object))
+    rkeys = np.array([f"r{i}" for i in range(n_k)], dtype=object)[::-1]
+    groups = pd.DataFrame({"group": pd.Series(keys, dtype="int64" if seed % 2 else "str"),
+                           "population": rng.integers(1, 500, n_g),
+                           "prior": rng.uniform(0, 0.6, n_g),
+                           "weight": rng.choice([1.0, 2.0, 5.0], n_g)})
+    ag, ak = rng.integers(0, n_g, 90), rng.integers(0, n_k, 90)
+    elig = pd.DataFrame({"group": groups["group"].to_numpy()[ag], "resource": rkeys[ak]})
+    supply = pd.Series(rng.uniform(50, 2000, n_k), index=pd.Index(rkeys, name="resource"))
+    calls = []
+    clean = _tables._clean_pandas_table
+
+    def spy(*args):
+        calls.append(clean(*args))
+        return calls[-1]
+
+    monkeypatch.setattr(_tables, "_clean_pandas_table", spy)
+    quick = allocate_coverage(groups, elig, supply)
+    assert len(calls) == 2 and all(isinstance(t, _tables._ArrayTable) for t in calls)
+    monkeypatch.setattr(_tables, "_clean_pandas_table", lambda *args: None)
+    general = allocate_coverage(groups, elig, supply)
+    pd.testing.assert_series_equal(quick.allocation, general.allocation, check_exact=True)
+    pd.testing.assert_frame_equal(quick.groups, general.groups, check_exact=True)
+    pd.testing.assert_frame_equal(quick.resources, general.resources, check_exact=True)
+    assert quick.objective == general.objective
+    assert ({k: v for k, v in vars(quick.report).items() if k != "wall_time_s"}
+            == {k: v for k, v in vars(general.report).items() if k != "wall_time_s"})

@@ -243,3 +243,56 @@ def test_product_index_equals_from_product_with_the_codes_pandas_keeps(n):
     # codes made in the dtype pandas keeps are taken as they are (no int64 copies)
     assert [c.dtype for c in got.codes] == [c.dtype for c in want.codes]
     assert [c.dtype for c in got.codes] == [_tables.code_dtype(outer), np.dtype(np.int8)]
+
+
+@given(st.lists(st.one_of(KEY_TEXT, st.integers(-5, 5)), max_size=8),
+       st.lists(st.sampled_from([0.0, -0.0, 0.5, 0.99, 1.0, 3.0, float("nan"), -1.0, 1e300]),
+                min_size=8, max_size=8),
+       st.sampled_from(["str", "int64", object]), st.sampled_from(["float64", "int64",
+                                                                     "float32"]),
+       st.sampled_from(["frame", "series", "index"]))
+def test_a_clean_pandas_table_is_read_as_the_general_reading_reads_it(
+        keys, values, key_dtype, value_dtype, form):
+    # straight from numpy and arrow, or None: then the general reading decides (and may refuse)
+    from fairalloc.schemas.coverage import GROUPS, SUPPLIES
+    keys = [k for k in keys if isinstance(k, int)] if key_dtype == "int64" else [
+        str(k) for k in keys]
+    n = len(keys)
+    population = np.array(values[:n], dtype=np.float64)
+    if value_dtype == "int64":
+        population = np.clip(np.nan_to_num(np.trunc(population)), -7.0, 7.0)
+    with np.errstate(over="ignore"):  # 1e300 as float32: inf, refused as the general reading
+        population = population.astype(value_dtype)
+    prior = np.resize([0.0, 0.5, 0.25], n)
+    table, value = GROUPS, "population"
+    if form == "frame":
+        obj = pd.DataFrame({"weight": np.ones(n), "group": pd.Series(keys, dtype=key_dtype),
+                            "prior": prior, "population": population})
+    else:
+        table, value = SUPPLIES, "supply"
+        index = pd.Index(keys, dtype=key_dtype, name="resource" if form == "index" else None)
+        obj = pd.Series(population, index=index)
+    got = _tables._clean_pandas_table(obj, table, value)
+    try:
+        expected = _tables.keyed_table(
+            obj, [table.keys[0].name], value, what="t", amounts=False,
+            extra=[c.name for c in table.values if c.name != value],
+            rules=[(c.name, c.rule, c.nullable) for c in table.values if c.rule])
+    except errors.FairallocError:
+        assert got is None
+        return
+    clean = (key_dtype is not object and n and len(set(keys)) == n
+             and np.isfinite(population).all() and (population > 0).all())
+    if clean:
+        assert got is not None  # the path under test is taken for clean tables
+    if got is not None:  # served from its arrays first, then as the polars frame
+        assert len(got) == len(expected) and got.key_dtype == expected.key_dtype
+        assert np.array_equal(got.values, expected.values) and not got.values.flags.writeable
+        for c in got.frame.columns[1:]:
+            assert np.array_equal(got.column(c), expected.column(c))
+            assert not np.signbit(got.column(c)).any()
+        pd.testing.assert_index_equal(got.key_index(), expected.key_index(), exact=True)
+        assert got.arrow_key.equals(expected.arrow_key)
+        assert got.keys == expected.keys and got.value == expected.value
+        assert got.frame.schema == expected.frame.schema
+        assert got.frame.equals(expected.frame)
