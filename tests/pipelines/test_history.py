@@ -173,9 +173,13 @@ def test_connections_commit_without_a_flush_each_and_threads_share_the_history(h
         assert errors == []
         messages = [e.message for e in instance.all_logs(result.run_id)]
         assert sum(m.startswith("thread ") for m in messages) == 80
-        tags = instance.get_run_by_id(result.run_id).tags
-        assert {k: v for k, v in tags.items() if k.startswith("thread")} == {
-            f"thread{i}": "9" for i in range(8)}
+        # every thread's last tag was committed to the tags table; the run's own copy of its
+        # tags is read, merged and written back by Dagster without a transaction, so two
+        # threads can overwrite each other's keys there (a lost update under load, not
+        # something the history's connections do)
+        keys = [f"thread{i}" for i in range(8)]
+        values = dict(instance.get_run_tags(tag_keys=keys))
+        assert sorted(values) == keys and all("9" in values[k] for k in keys), values
 
 
 def test_a_long_running_process_keeps_a_bounded_number_of_engines(tmp_path, engines):
