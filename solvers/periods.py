@@ -979,8 +979,8 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
     # the class → period arcs are the positive cells of g, by class and period; they are
-    # worked on as (C, P) masks of bytes and in place in g: no array of arc positions, and
-    # each arc array is written straight into its slice of OR-Tools' input
+    # worked on as (C, P) masks of bytes and in place in g, and OR-Tools' input is filled by
+    # blocks of classes: no array of arc positions and no per-arc temporary
     pos = g > 0
     has_arc = pos.any(axis=1)
     first_p = pos.argmax(axis=1)  # each class's first period (0 without arcs: unused)
@@ -1007,7 +1007,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     if fast:
         g *= np.exp2(k_per.astype(np.float64))[None, :]
     else:
-        g = np.ldexp(g, k_per[None, :])
+        np.ldexp(g, k_per[None, :], out=g)
     np.floor(g, out=g)
     np.greater(g, 0.0, out=pos)  # arcs floored to 0 are left out
     n_arc = int(np.count_nonzero(pos))
@@ -1016,20 +1016,26 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     # each written into its slice of one array (no concatenated copies)
     n_src = len(src_cls)
     mid = slice(n_src, n_src + n_arc)
+    per_cls = np.count_nonzero(pos, axis=1)
+    arc_end = n_src + np.cumsum(per_cls)  # one past each class's last arc
+    blocks = [(rows, slice(arc_end[rows.start - 1] if rows.start else n_src,
+                           arc_end[min(rows.stop, n_cls) - 1]))
+              for rows in row_blocks(n_cls, n_p)]  # (classes, their arcs' slice)
     caps = np.empty(n_src + n_arc + n_p, np.int64)
     caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
-    # whole numbers below 2**53: exact as integers; g is let go before the nodes are listed
-    np.compress(pos.ravel(), g.ravel(), out=caps[mid])
-    del g
+    for rows, span in blocks:  # whole numbers below 2**53: exact as integers
+        caps[span] = g[rows][pos[rows]]
+    del g  # let go before the nodes are listed
     caps[mid.stop:] = ints(sink_cap, k[comp_p])
     tails = np.empty(len(caps), np.int32)
     heads = np.empty_like(tails)
     tails[:n_src] = 0
     heads[:n_src] = src_cls + 2
     tail_node = np.where(capped, np.arange(2, 2 + n_cls, dtype=np.int32), np.int32(0))
-    tails[mid] = np.repeat(tail_node, np.count_nonzero(pos, axis=1))
     head_node = np.arange(2 + n_cls, 2 + n_cls + n_p, dtype=np.int32)
-    heads[mid] = np.broadcast_to(head_node, pos.shape)[pos]
+    for rows, span in blocks:
+        tails[span] = np.repeat(tail_node[rows], per_cls[rows])
+        heads[span] = np.broadcast_to(head_node, pos[rows].shape)[pos[rows]]
     tails[mid.stop:] = head_node
     heads[mid.stop:] = 1
     flow = max_flow.SimpleMaxFlow()
@@ -1123,7 +1129,8 @@ def _fill_periods(g: np.ndarray, cap: np.ndarray) -> np.ndarray:
     """The max flow when no class links two periods (one period, or no entitlement rows):
     each period t gives every arc into it the same fraction min(1, cap_t / Σ_c g_ct) of its
     capacity g_ct, in floats, never more than cap_t in all: while rounding overfills a period
-    its fraction shrinks by 2**-52, then 2**-51, … of itself (at most 53 times, to 0).
+    its fraction shrinks by 2**-52, then 2**-51, … of itself (at most 53 times, to 0). ``g``
+    is laid out by rows, so its column sums add row after row.
 
     >>> _fill_periods(np.array([[1.0, 4.0], [3.0, 1.0]]), np.array([2.0, 10.0])).tolist()
     [[0.5, 4.0], [1.5, 1.0]]
@@ -1316,8 +1323,10 @@ def _unmet_counts(state: _Leftover, periods: np.ndarray, low: np.ndarray, thresh
     shares = np.where(every, state.share_sum, 0.0)
     if state.high is state.low:  # one account per class: nothing to straddle
         return count, shares
-    extra = _columns(state.extra, periods)
-    some = row_reduce(np.logical_or, (_columns(state.high, periods) - extra) > threshold)
+    every_period = len(periods) == state.extra.shape[1]  # then the arrays as they are
+    extra = state.extra if every_period else _columns(state.extra, periods)
+    high = state.high if every_period else _columns(state.high, periods)
+    some = row_reduce(np.logical_or, (high - extra) > threshold)
     mixed = np.flatnonzero(some & ~every)
     if mixed.size:
         rows = np.flatnonzero(np.isin(group.ids, mixed))

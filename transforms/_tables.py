@@ -955,9 +955,10 @@ def multi_index(parts: Sequence[tuple[pd.Index, np.ndarray]]) -> pd.MultiIndex:
 
 
 def code_dtype(level: pd.Index) -> np.dtype:
-    """The integer dtype pandas keeps a MultiIndex level's codes in (the smallest that holds
-    the level's positions): codes made in it are taken as they are, where int64 codes are
-    copied down (at 5.2 × 10^6 rows, two fresh 42 MB arrays and their copies).
+    """The integer dtype pandas keeps a MultiIndex level's codes in (the first of int8, int16,
+    int32, int64 whose largest value exceeds the level's length, pandas' own rule): codes made
+    in it are taken as they are, where int64 codes are copied down (at 5.2 × 10^6 rows, two
+    fresh 42 MB arrays and their copies).
 
     >>> code_dtype(pd.Index(range(100))), code_dtype(pd.Index(range(1000)))
     (dtype('int8'), dtype('int16'))

@@ -144,7 +144,9 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     The long table is coded without sorting it: account keys are looked up once per run of
     equal keys (tidy tables usually list an account's periods together), numeric period keys
     by binary search in the sorted period keys; a repeated (account, period) cell is found by
-    counting cells. Repeats (collapsed when equal, refused when not) take the general path.
+    counting cells, unless the cells increase (a table sorted by account and period, which
+    cannot repeat one). Repeats (collapsed when equal, refused when not) take the general
+    path.
     """
     keys = [ACCOUNT, PERIOD]
     (request,) = contract.REQUESTS.values  # its name and rule, as table_input reads them
@@ -152,8 +154,7 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     require_rows(df, "requests")
     check_rule(df, keys, request.name, request.rule, what="requests")
     n_a, n_t = len(acc), len(per)
-    # the account codes are a fresh array: the cells are made in it, in place
-    cell = _run_codes(df, acc).astype(np.int64, copy=False)
+    cell = _run_codes(df, acc)  # fresh int64 account codes: the cells are made in place
     cell *= n_t
     cell += _period_codes(df, per)
     values = df[request.name].to_numpy()
@@ -173,10 +174,11 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
 def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
     """Account code of every row, looking each run of equal keys up once; when the runs
     name the currency table's accounts in its (sorted) order, as a table sorted by account
-    does, their codes are 0, 1, 2, … and nothing is looked up."""
+    does, their codes are 0, 1, 2, … and nothing is looked up. Always a fresh int64 array
+    (the caller builds the cells in it)."""
     col = df[ACCOUNT]
     head = (col != col.shift(1)).fill_null(True).to_numpy()
-    run = np.cumsum(head)
+    run = np.cumsum(head, dtype=np.int64)
     run -= 1
     heads = df.filter(pl.Series(head))
     keys = acc.frame[ACCOUNT]
@@ -184,7 +186,7 @@ def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
             and bool((heads[ACCOUNT] == keys).all())):
         return run
     (codes,) = code_rows(heads, [(acc, [ACCOUNT], "account")], what="requests")
-    return codes[run]
+    return np.take(codes.astype(np.int64, copy=False), run)
 
 
 def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
