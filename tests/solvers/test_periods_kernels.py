@@ -266,6 +266,7 @@ def test_unlinked_rounds_fill_every_period_by_one_fraction(round_, seed):
 
 @settings(max_examples=60, deadline=None)
 @example(seed=185144, n=22)  # an unmet request on the threshold to the last bit
+@example(seed=142, n=2)  # every request drawn 0
 @given(st.integers(0, 2**32 - 1), st.integers(2, 40))
 def test_one_period_rounds_do_not_depend_on_the_account_order(seed, n):
     # every round of a one-period instance takes the closed form; the promise of order
@@ -275,6 +276,8 @@ def test_one_period_rounds_do_not_depend_on_the_account_order(seed, n):
     # last bit (0.1 ± 1e-16) can count as unmet in one order and not in another
     rng = np.random.default_rng(seed)
     requests = rng.integers(0, 20, (n, 1)).astype(float)
+    if not requests.any():  # default weights are undefined for a period without demand
+        requests[0] = 1.0
     currency = rng.integers(0, 6, n).astype(float)
     capacity = np.floor(requests.sum(axis=0) * rng.uniform(0.2, 0.9)) + 1
     names = np.array([f"acct{i:03d}" for i in range(n)])
