@@ -585,25 +585,46 @@ def _clean_pandas_table(obj: Any, table: Table, value: str) -> KeyedTable | None
         keys = pa.array(key_col.array)  # as _columns reads them
         if keys.null_count or keys.type not in (pa.string(), pa.large_string()):
             return None
-        order = None
-        if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
-            order = pc.sort_indices(keys).to_numpy()  # byte order, as polars sorts strings
-            keys = keys.take(order)
-            if not pc.all(pc.greater(keys[1:], keys[:-1]), min_count=0).as_py():
-                return None  # repeated keys: collapsed or refused by the general reading
     elif key_col.dtype == np.int64:
         keys = key_col.to_numpy()
-        order = None
-        if not (keys[1:] > keys[:-1]).all():
-            order = np.argsort(keys, kind="stable")
-            keys = keys[order]
-            if not (keys[1:] > keys[:-1]).all():
-                return None
     else:
         return None
+    ordered = sorted_unique(keys)
+    if ordered is None:
+        return None  # repeated keys: collapsed or refused by the general reading
+    keys, order = ordered
     if order is not None:
         values = [v[order] for v in values]
     return _ArrayTable(key, keys, dict(zip(names, values, strict=True)), value)
+
+
+def _increasing(keys: pa.Array | np.ndarray) -> bool:
+    """Whether every key is strictly above the one before."""
+    if isinstance(keys, np.ndarray):
+        return bool((keys[1:] > keys[:-1]).all())
+    return len(keys) < 2 or pc.all(pc.less(keys[:-1], keys[1:])).as_py()
+
+
+def sorted_unique(keys: pa.Array | np.ndarray) -> tuple[Any, np.ndarray | None] | None:
+    """Keys (arrow strings, or a numpy array of numbers) in increasing order and the positions
+    that sort them (None when they already increase), or None when a key repeats: uniqueness
+    is read off the sorted keys (each strictly above the one before), no key is hashed. Arrow
+    orders strings by their UTF-8 bytes, that is by code point, as Python and polars do.
+
+    >>> sorted_unique(np.array([3, 1, 2]))
+    (array([1, 2, 3]), array([1, 2, 0]))
+    >>> sorted_unique(pa.array(["a", "b"]))[1] is None, sorted_unique(pa.array(["a", "a"]))
+    (True, None)
+    """
+    if _increasing(keys):
+        return keys, None
+    if isinstance(keys, np.ndarray):
+        order = np.argsort(keys, kind="stable")
+        ordered = keys[order]
+    else:
+        order = pc.sort_indices(keys).to_numpy().astype(np.int64)
+        ordered = keys.take(order)
+    return (ordered, order) if _increasing(ordered) else None
 
 
 def check_rule(df: pl.DataFrame, keys: Sequence[str], value: str, rule: Rule, *, what: str,

@@ -29,7 +29,6 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
@@ -44,6 +43,7 @@ from fairalloc.transforms._tables import (
     keyed_table,
     product_index,
     require_rows,
+    sorted_unique,
     split_groups,
     table_input,
     to_polars,
@@ -708,29 +708,16 @@ def _fast_ids(id_list: list) -> tuple[Any, np.ndarray | None] | None:
         return None
     if arrow.type == pa.string():
         arrow = arrow.cast(pa.large_string())  # what pandas' strings hold
-        order = None
-        if not _increasing(arrow):
-            order = pc.sort_indices(arrow).to_numpy().astype(np.int64)
-            if not _increasing(arrow.take(order)):
-                return None  # a repeated id
-        return pd.array(arrow, dtype=str), order
+        ordered = sorted_unique(arrow)
+        return None if ordered is None else (pd.array(arrow, dtype=str), ordered[1])
     if arrow.type == pa.int64():
-        values = arrow.to_numpy()
-        order = None
-        if not (values[1:] > values[:-1]).all():
-            order = np.argsort(values, kind="stable")
-            ordered = values[order]
-            if not (ordered[1:] > ordered[:-1]).all():
-                return None  # a repeated id
+        ordered = sorted_unique(arrow.to_numpy())
+        if ordered is None:
+            return None  # a repeated id
         keys = np.empty(len(id_list), dtype=object)
         keys[:] = id_list
-        return keys, order
+        return keys, ordered[1]
     return None
-
-
-def _increasing(strings: pa.Array) -> bool:
-    """Whether every string is strictly above the one before."""
-    return len(strings) < 2 or pc.all(pc.less(strings[:-1], strings[1:])).as_py()
 
 
 def _general_ids(id_list: list) -> tuple[Any, np.ndarray | None]:
