@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -694,6 +695,8 @@ def code_rows(
     in a hash table of strings. Every code found is then checked exactly (the table's keys at
     the codes equal the row's keys), so a hash collision can never code a row wrongly; any row
     that does not check out, and any table whose own keys' hashes collide, goes the exact way.
+    Two or more hashed tables are coded at once, one thread each (their numpy and polars work
+    runs without the GIL); the codes are the same as one after the other.
     A single integer key column is never hashed: :func:`_exact_codes` codes it in numpy.
     Small inputs are coded exactly at once: single-key tables through arrow's lookup of each
     string among the keys (``index_in``, up to 100 000 rows) or a hash map of their keys
@@ -705,9 +708,15 @@ def code_rows(
     hashed = [df.height >= HASHED_LOOKUP_ROWS
               and not (len(cols) == 1 and df[cols[0]].dtype == pl.Int64)
               for _, cols, _ in tables]
+    jobs = [(table, cols) for (table, cols, _), h in zip(tables, hashed, strict=True) if h]
+    if len(jobs) > 1:  # numpy and polars let go of the GIL: both cores code at once
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            found = iter(list(pool.map(lambda job: _hashed_codes(df, *job), jobs)))
+    else:
+        found = iter([_hashed_codes(df, *job) for job in jobs])
     out = []
     for (table, cols, name), h in zip(tables, hashed, strict=True):
-        codes = _hashed_codes(df, table, cols) if h else None
+        codes = next(found) if h else None
         if codes is None:
             codes = _exact_codes(df, table, cols)
             missing = codes < 0

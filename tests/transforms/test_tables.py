@@ -296,3 +296,23 @@ def test_a_clean_pandas_table_is_read_as_the_general_reading_reads_it(
         assert got.keys == expected.keys and got.value == expected.value
         assert got.frame.schema == expected.frame.schema
         assert got.frame.equals(expected.frame)
+
+
+@given(st.lists(st.text(max_size=3), min_size=1, max_size=6, unique=True),
+       st.lists(st.text(max_size=3), min_size=1, max_size=6, unique=True), st.data())
+def test_two_hashed_tables_coded_at_once_give_each_tables_codes(left, right, data):
+    # two hashed tables are coded in two threads: each gets its own codes, in order, and an
+    # unknown key is named by the table that misses it, the first one first
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+        n = data.draw(st.integers(1, 20))
+        a = data.draw(st.lists(st.sampled_from(left), min_size=n, max_size=n))
+        b = data.draw(st.lists(st.sampled_from(right), min_size=n, max_size=n))
+        rows = pl.DataFrame({"a": a, "b": b}, schema={"a": pl.String, "b": pl.String})
+        tables = [(_table({"k": left}), ["a"], "left"), (_table({"k": right}), ["b"], "right")]
+        got = code_rows(rows, tables, what="rows")
+        assert [sorted(left)[c] for c in got[0]] == a and [sorted(right)[c] for c in got[1]] == b
+        bad = rows.with_columns(pl.lit("zzzz").alias("a"), pl.lit("yyyy").alias("b"))
+        with pytest.raises(errors.UnknownKeyError, match="left") as info:
+            code_rows(bad, tables, what="rows")
+        assert "zzzz" in str(info.value)
