@@ -1052,11 +1052,11 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 
 #: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache
 #: and come from memory the allocator reuses, never from fresh pages).
-UNSCALE_BLOCK = 1 << 16
+ROW_BLOCK = 1 << 16
 
 
 def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
-    """Slices of about :data:`UNSCALE_BLOCK` elements over the rows of an (n_rows, n_cols)
+    """Slices of about :data:`ROW_BLOCK` elements over the rows of an (n_rows, n_cols)
     array, for passes that would otherwise build (N × T) temporaries: at 10^5 × 52 each is
     42 MB of fresh pages, slow to touch the first time on a busy machine.
 
@@ -1074,10 +1074,10 @@ def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
 
     Examples
     --------
-    >>> row_blocks(5, UNSCALE_BLOCK // 2)
+    >>> row_blocks(5, ROW_BLOCK // 2)
     [slice(0, 2, None), slice(2, 4, None), slice(4, 6, None)]
     """
-    rows = max(UNSCALE_BLOCK // max(n_cols, 1), 1)
+    rows = max(ROW_BLOCK // max(n_cols, 1), 1)
     return [slice(lo, lo + rows) for lo in range(0, n_rows, rows)]
 
 
