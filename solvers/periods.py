@@ -77,6 +77,7 @@ from ortools.graph.python import max_flow
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
+from fairalloc.solvers.blocks import row_blocks
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
 
@@ -1048,37 +1049,6 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     b[pos] = flow.flows(arcs[mid])  # integers below 2**53: exact as floats
     del arcs, pos
     return _unscale(b, k_per, fast, wp, sizes)
-
-
-#: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache
-#: and come from memory the allocator reuses, never from fresh pages).
-ROW_BLOCK = 1 << 16
-
-
-def row_blocks(n_rows: int, n_cols: int) -> list[slice]:
-    """Slices of about :data:`ROW_BLOCK` elements over the rows of an (n_rows, n_cols)
-    array, for passes that would otherwise build (N × T) temporaries: at 10^5 × 52 each is
-    42 MB of fresh pages, slow to touch the first time on a busy machine.
-
-    Parameters
-    ----------
-    n_rows : int
-        Rows of the array.
-    n_cols : int
-        Columns of the array.
-
-    Returns
-    -------
-    list of slice
-        Consecutive row slices covering ``range(n_rows)``.
-
-    Examples
-    --------
-    >>> row_blocks(5, ROW_BLOCK // 2)
-    [slice(0, 2, None), slice(2, 4, None), slice(4, 6, None)]
-    """
-    rows = max(ROW_BLOCK // max(n_cols, 1), 1)
-    return [slice(lo, lo + rows) for lo in range(0, n_rows, rows)]
 
 
 def _period_components(pos: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, int]:

@@ -6,8 +6,8 @@ keys, tables or files; the transforms in :mod:`fairalloc.transforms.sourcing` do
 
 Groups (``by=`` in the transforms) need no special treatment: a source or sink code stands for a
 (group…, name) pair, and a match only joins codes of one group, so every per-source and per-sink
-sum below stays inside its group. The whole computation is a handful of ``np.bincount`` passes
-over the matches, whatever the number of groups.
+sum below stays inside its group. The whole computation is a handful of passes over the matches
+(by blocks: :mod:`fairalloc.solvers.blocks`), whatever the number of groups.
 
 Summation order decides the last bits of a float sum, so callers that promise bit-identical
 results under row permutations must pass matches in a canonical order (the transforms sort them
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fairalloc.solvers.blocks import fresh, positions, row_blocks, totals
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import RTOL, SolverFailure, Status, check, over
 
@@ -68,7 +69,10 @@ def _raise(demand_per_match: np.ndarray, degree_per_match: np.ndarray) -> np.nda
 
 
 def _as_codes(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a, dtype=np.intp)
+    """Integer codes as they are when int32 or intp (int32 codes take half the memory and the
+    passes below work on them by blocks), else as intp."""
+    a = np.asarray(a)
+    return a if a.dtype in (np.int32, np.intp) else a.astype(np.intp)
 
 
 def _exponents(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -125,36 +129,43 @@ def proportional_split(
     capacity = np.asarray(capacity, dtype=np.float64)
     demand = np.asarray(demand, dtype=np.float64)
     n_sink = len(demand)
-    # np.take: random gathers over 10^7 matches cost less than fancy indexing's
-    weight = np.take(capacity, src)
-    dem = np.take(demand, sink)
-    total = np.bincount(sink, weights=weight, minlength=n_sink)
-    # a matched sink with total 0 has only sources of capacity 0: look among their sinks only
-    zero_sinks = total <= 0
-    if zero_sinks.any():
-        touched = np.zeros(n_sink, dtype=bool)
-        touched[sink[weight == 0]] = True
-        zero_sinks &= touched
-    total_at = np.take(total, sink)  # one random gather over the matches, reused
-    if zero_sinks.any():
-        served = total_at > 0
-        total_at[~served] = 1.0
-    with np.errstate(over="ignore", under="ignore"):
-        product = dem * weight
-        flows = np.divide(product, total_at, out=total_at)  # in place: no fresh 10^7 array
-    del total_at
+    parts = row_blocks(len(src))
+    # every pass by blocks: no temporary of the matches' length (see fairalloc.solvers.blocks)
+    total = np.zeros(n_sink)
+    touched = np.zeros(n_sink, dtype=bool)  # sinks with a source of capacity 0
+    for part in parts:
+        weight, s = np.take(capacity, src[part]), sink[part]
+        with np.errstate(over="ignore"):  # a total beyond float range is inf (redone below)
+            np.add.at(total, s, weight)  # in array order: np.bincount's bits
+        touched[s[weight == 0]] = True
+    # a matched sink with total 0 has only sources of capacity 0
+    zero_sinks = (total <= 0) & touched
+    any_zero = bool(zero_sinks.any())
+    degree = totals(sink, None, n_sink) if any_zero else None
     # demand × capacity or the sink's total capacity out of the normal float range: redo those
     # sinks through exponents, scaled per sink (the same bits wherever plain arithmetic holds)
     odd = ~np.isfinite(total) | ((total > 0) & (total < _TINY))
-    if _products_may_leave_range(capacity, demand):  # else no product can: skip the passes
-        odd[sink[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
+    may_leave = _products_may_leave_range(capacity, demand)  # else no product can
+    flows = fresh(len(src))
+    for part in parts:
+        s = sink[part]
+        weight, dem, total_at = np.take(capacity, src[part]), np.take(demand, s), np.take(total, s)
+        if any_zero:
+            served = total_at > 0
+            total_at[~served] = 1.0
+        with np.errstate(over="ignore", under="ignore"):
+            product = dem * weight
+            np.divide(product, total_at, out=flows[part])
+        if may_leave:
+            odd[s[(product > _HUGE) | ((product < _TINY) & (dem > 0) & (weight > 0))]] = True
+        if any_zero and not served.all():  # a zero sink is never odd: its total is 0
+            idle = ~served
+            flows[part][idle] = policy(dem[idle],
+                                       np.maximum(degree[s[idle]], 1).astype(np.float64))
     if odd.any():
-        sel = np.flatnonzero(odd[sink])
-        flows[sel] = _shares_exactly(sink[sel], weight[sel], dem[sel], n_sink)
-    if zero_sinks.any():
-        degree = np.bincount(sink, minlength=n_sink)
-        fallback = policy(dem, np.maximum(degree[sink], 1).astype(np.float64))
-        flows = np.where(served, flows, fallback)
+        sel = positions(odd, sink)
+        s = sink[sel]
+        flows[sel] = _shares_exactly(s, capacity[src[sel]], demand[s], n_sink)
     return flows, zero_sinks
 
 
@@ -197,7 +208,7 @@ def _shares_exactly(sink: np.ndarray, weight: np.ndarray, dem: np.ndarray, n: in
 
 
 def scale_to_capacity(
-    src: np.ndarray, flows: np.ndarray, capacity: np.ndarray
+    src: np.ndarray, flows: np.ndarray, capacity: np.ndarray, in_place: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scale the flows of every over-requested source by capacity / requested.
 
@@ -211,6 +222,8 @@ def scale_to_capacity(
         Flow on each match.
     capacity : numpy.ndarray
         Capacity per source code.
+    in_place : bool, default False
+        Scale ``flows`` itself (and return it) instead of a copy.
 
     Returns
     -------
@@ -228,20 +241,20 @@ def scale_to_capacity(
     """
     src = _as_codes(src)
     capacity = np.asarray(capacity, dtype=np.float64)
-    requested = np.bincount(src, weights=flows, minlength=len(capacity))
+    requested = totals(src, flows, len(capacity))
     asked = requested > capacity
     factor = np.divide(capacity, requested, out=np.ones_like(requested), where=asked)
     # capacity / requested out of the normal range (an overflowing sum, or a ratio below
     # 2**-1022): scale those sources through exponents instead
     odd = asked & ((factor < np.finfo(np.float64).tiny) | ~np.isfinite(requested))
-    if not odd.any():
-        scaled = np.take(factor, src)
-        scaled *= flows  # in place: one fresh array of the matches' length, not two
-        return scaled, requested
-    scaled = flows * np.where(odd, 1.0, factor)[src]
-    sel = np.flatnonzero(odd[src])
-    scaled[sel], req = _scale_exactly(src[sel], flows[sel], capacity, len(capacity))
-    requested = np.where(odd, req, requested)
+    scaled = flows if in_place else fresh(len(flows))
+    factor[odd] = 1.0  # (those are redone below, from their flows as they are)
+    for part in row_blocks(len(src)):
+        np.multiply(np.take(factor, src[part]), flows[part], out=scaled[part])
+    if odd.any():
+        sel = positions(odd, src)
+        scaled[sel], req = _scale_exactly(src[sel], flows[sel], capacity, len(capacity))
+        requested = np.where(odd, req, requested)
     return scaled, requested
 
 
@@ -289,17 +302,20 @@ def _direct_round(
     Returns source flows, sink flows, the volume requested per source and the zero sinks.
     """
     flows, zero_sinks = proportional_split(src, sink, capacity, demand, "zero")
-    flows, requested = scale_to_capacity(src, flows, capacity)
+    flows, requested = scale_to_capacity(src, flows, capacity, in_place=True)
+    sink_flow = fresh(len(flows))
     if tolerance == 0:
-        return flows, flows.copy(), requested, zero_sinks
+        np.copyto(sink_flow, flows)
+        return flows, sink_flow, requested, zero_sinks
     # Steps 1-2 on demand × (1 − tol): the proportional pass is linear in demand, so every
     # source requests (1 − tol) × requested. A source still exhausted then keeps every flow
     # unchanged ("the flow does not shrink"); its sinks count the flow as flow / (1 − tol).
     exhausted = (1.0 - tolerance) * requested >= capacity
-    marked = np.take(exhausted, src)
-    marked &= flows > 0
-    sink_flow = flows.copy()
-    np.divide(flows, 1.0 - tolerance, out=sink_flow, where=marked)
+    for part in row_blocks(len(src)):
+        f = sink_flow[part] = flows[part]
+        marked = np.take(exhausted, src[part])
+        marked &= f > 0
+        np.divide(f, 1.0 - tolerance, out=sink_flow[part], where=marked)
     return flows, sink_flow, requested, zero_sinks
 
 
@@ -501,14 +517,12 @@ capacity at 1 of them (codes [0])
     flows = [np.asarray(source_flow, dtype=np.float64)]
     if sink_flow is not None:
         flows.append(np.asarray(sink_flow, dtype=np.float64))
-    bad = np.zeros(len(src), dtype=bool)
-    for f in flows:
-        bad |= ~(np.isfinite(f) & (f >= 0))
-    if bad.any():
+    bad = _bad_flows(flows)
+    if bad.size:
         codes = np.unique(src[bad])
         raise SolverFailure(
             "sourcing", status,
-            f"status {status}, but {int(bad.sum())} flow(s) are negative or not finite, "
+            f"status {status}, but {bad.size} flow(s) are negative or not finite, "
             f"from {len(codes)} source(s) (codes {codes[:10].tolist()})",
             "source", codes[:10], "non-negativity",
         )
@@ -574,8 +588,8 @@ def _redistribute(
     dem_floor = RESIDUAL_RTOL * demand
     rounds, converged = 1, False
     while rounds < max_rounds:
-        spare = capacity - np.bincount(src, weights=source_flow, minlength=len(capacity))
-        unmet = demand - np.bincount(sink, weights=sink_flow, minlength=len(demand))
+        spare = capacity - totals(src, source_flow, len(capacity))
+        unmet = demand - totals(sink, sink_flow, len(demand))
         spare = np.where(spare > cap_floor, spare, 0.0)
         unmet = np.where(unmet > dem_floor, unmet, 0.0)
         active = np.flatnonzero((spare[src] > 0) & (unmet[sink] > 0))
@@ -592,29 +606,16 @@ def _redistribute(
     return rounds, converged
 
 
-def totals(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Sum ``values`` per code (length ``n``), in array order.
-
-    Parameters
-    ----------
-    codes : numpy.ndarray
-        Integer code of each value.
-    values : numpy.ndarray
-        The values to sum.
-    n : int
-        Number of codes.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 sum per code.
-
-    Examples
-    --------
-    >>> totals(np.array([0, 2, 0]), np.array([1.0, 2.0, 3.0]), 3).tolist()
-    [4.0, 0.0, 2.0]
-    """
-    return np.bincount(_as_codes(codes), weights=values, minlength=n)
+def _bad_flows(flows: list[np.ndarray]) -> np.ndarray:
+    """Positions of the matches where some flow of ``flows`` is negative, NaN or infinite."""
+    found = []
+    for part in row_blocks(len(flows[0])):
+        ok = np.ones(len(flows[0][part]), dtype=bool)
+        for f in flows:
+            ok &= np.isfinite(f[part]) & (f[part] >= 0)
+        if not ok.all():
+            found.append(np.flatnonzero(~ok) + part.start)
+    return np.concatenate(found) if found else np.empty(0, np.intp)
 
 
 def conservation_violations(
@@ -667,7 +668,5 @@ def conservation_violations(
         out["over_capacity"] = np.flatnonzero(used > capacity * (1 + rtol))
     received = totals(sink, sink_flow, len(demand))
     out["over_demand"] = np.flatnonzero(received > demand * (1 + rtol))
-    bad = ~(np.isfinite(source_flow) & np.isfinite(sink_flow))
-    bad |= (source_flow < 0) | (sink_flow < 0)
-    out["negative"] = np.flatnonzero(bad)
+    out["negative"] = _bad_flows([source_flow, sink_flow])
     return out

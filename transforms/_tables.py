@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fairalloc.schemas.tables import Rule, Table
+from fairalloc.solvers.blocks import fresh, gather, mark, row_blocks
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
@@ -682,9 +683,13 @@ HASHED_LOOKUP_ROWS = 100_000
 
 
 def code_rows(
-    df: pl.DataFrame, tables: Sequence[tuple[KeyedTable, Sequence[str], str]], *, what: str
+    df: pl.DataFrame, tables: Sequence[tuple[KeyedTable, Sequence[str], str]], *, what: str,
+    narrow: bool = False,
 ) -> list[np.ndarray]:
     """Codes of every row of ``df`` in each table: ``(table, columns of df, name)``.
+
+    The codes are int64; with ``narrow``, int32 for a table of fewer than 2^31 rows (half the
+    memory, for callers whose passes take them by blocks: :mod:`fairalloc.solvers.blocks`).
 
     ``columns`` of ``df`` are taken in the order of ``table.keys``; a row naming keys missing
     from a table raises :class:`UnknownKeyError` naming them.
@@ -708,14 +713,16 @@ def code_rows(
     hashed = [df.height >= HASHED_LOOKUP_ROWS
               and not (len(cols) == 1 and df[cols[0]].dtype == pl.Int64)
               for _, cols, _ in tables]
-    jobs = [(table, cols) for (table, cols, _), h in zip(tables, hashed, strict=True) if h]
+    dtypes = [np.int32 if narrow and len(table) < 2**31 else np.int64 for table, _, _ in tables]
+    jobs = [(table, cols, dtype)
+            for (table, cols, _), h, dtype in zip(tables, hashed, dtypes, strict=True) if h]
     if len(jobs) > 1:  # numpy and polars let go of the GIL: both cores code at once
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             found = iter(list(pool.map(lambda job: _hashed_codes(df, *job), jobs)))
     else:
         found = iter([_hashed_codes(df, *job) for job in jobs])
     out = []
-    for (table, cols, name), h in zip(tables, hashed, strict=True):
+    for (table, cols, name), h, dtype in zip(tables, hashed, dtypes, strict=True):
         codes = next(found) if h else None
         if codes is None:
             codes = _exact_codes(df, table, cols)
@@ -726,12 +733,13 @@ def code_rows(
                     f"{what} names {name} keys missing from the {name} table",
                     key_tuples(unknown, list(cols)),
                 )
-        out.append(codes)
+        out.append(codes.astype(dtype, copy=False))
     return out
 
 
 def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np.ndarray:
-    """Row codes by the keys themselves, int64 (-1 where a key is missing from the table)."""
+    """Row codes by the keys themselves, int32 or int64 (-1 where a key is missing from the
+    table)."""
     if len(cols) == 1:  # Series operations: no query-engine start-up
         keys = table.frame[table.keys[0]]
         col = df[cols[0]]
@@ -744,8 +752,7 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np
                 lut = np.full(int(k[-1]) - int(k[0]) + 2, -1,
                               np.int32 if len(k) < 2**31 else np.int64)
                 lut[k - k[0]] = np.arange(len(k))
-                pos = lut[np.clip(v - k[0], -1, len(lut) - 1)]  # outside → -1 (last entry)
-                return pos.astype(np.int64, copy=False)
+                return lut[np.clip(v - k[0], -1, len(lut) - 1)]  # outside → -1 (last entry)
             pos = np.minimum(np.searchsorted(k, v), max(len(k) - 1, 0))  # a binary search,
             found = k[pos] == v if len(k) else np.zeros(len(v), bool)  # each hit checked
             return np.where(found, pos, -1).astype(np.int64, copy=False)
@@ -814,8 +821,8 @@ def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
     return df.select(cols).hash_rows()
 
 
-def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
-                  ) -> np.ndarray | None:
+def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str],
+                  dtype: type = np.int64) -> np.ndarray | None:
     """Row codes by the 64-bit hashes of the keys, every code checked against the keys.
 
     None when the table's own keys' hashes collide, or when some row's code does not check
@@ -823,7 +830,7 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
     decides (and names unknown keys).
     """
     codes = _lookup_hashes(_row_hashes(table.frame, table.keys).to_numpy(),
-                           _row_hashes(df, cols).to_numpy())
+                           _row_hashes(df, cols).to_numpy(), dtype)
     if codes is None or codes.min(initial=0) < 0:
         return None
     # exact: the keys at the codes are the rows' (in slices: a gathered copy of a string
@@ -833,43 +840,75 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]
         for k, c in zip(table.keys, cols, strict=True):
             if not (table.frame[k].gather(part) == df[c].slice(start, len(part))).all():
                 return None
-    return codes.astype(np.int64, copy=False)
+    return codes
 
 
 #: Rows checked at a time by :func:`_hashed_codes`.
 _CHECK_ROWS = 1_000_000
 
 
-def _lookup_hashes(table: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
-    """Candidate code per row hash (-1: no table hash can match), to be checked exactly.
+def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
+                   ) -> np.ndarray | None:
+    """Candidate code per row hash (-1: no table hash can match), to be checked exactly, in
+    ``dtype`` (int32 or int64, wide enough for the table's codes).
 
     A direct-mapped array of codes indexed by the top bits of the hash (4 to 8 slots per table
-    key: a few MB) answers almost every row with one gather; rows landing on a slot
-    that several table hashes share are looked up among those hashes alone in pandas' integer
-    hash table. A row whose key is not in the table may get a wrong code (its slot's): the
-    caller's exact check catches it. None when two table keys have the same 64-bit hash.
+    key: a few MB) answers most rows with one gather. About a fifth of the rows land on a slot
+    that several table hashes share; those are looked up the same way among the hashes of the
+    shared slots alone, on the next bits of the hash (:data:`LOOKUP_LEVELS` levels, each on
+    bits no earlier level used), and the last few in pandas' integer hash table. A row whose
+    key is not in the table may get a wrong code (its slot's): the caller's exact check catches
+    it. None when two table keys have the same 64-bit hash.
     """
-    bits = max(int(4 * len(table)).bit_length(), 8)
-    shift = np.uint64(64 - bits)
-    slot = (table >> shift).view(np.int64)
-    lut = np.full(1 << bits, -1, np.int32 if len(table) < 2**31 else np.int64)
-    lut[slot] = np.arange(len(table))
-    ordered = np.sort(slot)
-    lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
-    lone = lut[slot] != -2
-    codes = np.empty(len(rows), np.int64)
-    for start in range(0, len(rows), 1 << 16):  # in slices: no second array of 10^7 slots
-        part = slice(start, start + (1 << 16))
-        codes[part] = np.take(lut, (rows[part] >> shift).view(np.int64))
-    shared = np.flatnonzero(codes == -2)
-    if shared.size:
-        crowded = np.flatnonzero(~lone)
-        among = pd.Index(table[crowded])
-        if not among.is_unique:
-            return None
-        found = among.get_indexer(rows[shared])
-        codes[shared] = np.where(found >= 0, crowded[found], -1)
+    codes = fresh(len(rows), np.dtype(dtype))
+    keys = np.arange(len(table), dtype=np.int32 if len(table) < 2**31 else np.int64)
+    pending: np.ndarray | None = None  # rows still to look up (None: all of them)
+    low = 0  # the bits below ``top`` are the later levels' (the first takes the top ones)
+    top = 64
+    for level in range(LOOKUP_LEVELS + 1):
+        bits = max(int(4 * len(keys)).bit_length(), 8)
+        shift = np.uint64(64 - bits if level == 0 else low)
+        if level:
+            low += bits
+            if low > top:  # no fresh bits left: pandas decides the rest
+                break
+        else:
+            top = 64 - bits
+        mask = np.uint64((1 << bits) - 1)
+        slot = ((table[keys] >> shift) & mask).view(np.int64)
+        lut = fresh(1 << bits, keys.dtype)
+        lut.fill(-1)
+        lut[slot] = keys
+        ordered = np.sort(slot)
+        lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
+        if pending is None:
+            shared = []
+            out = codes if codes.dtype == lut.dtype else None
+            for part in row_blocks(len(rows)):  # no second array of 10^7 slots
+                # (the top bits: no mask needed)
+                got = np.take(lut, (rows[part] >> shift).view(np.int64),
+                              out=None if out is None else out[part])
+                if out is None:
+                    codes[part] = got
+                shared.append(np.flatnonzero(got == -2) + part.start)
+            pending = np.concatenate(shared) if shared else np.empty(0, np.intp)
+        else:
+            codes[pending] = np.take(lut, ((rows[pending] >> shift) & mask).view(np.int64))
+            pending = pending[codes[pending] == -2]
+        keys = keys[lut[slot] == -2]  # the table keys of the shared slots
+        if not pending.size:
+            return codes
+    among = pd.Index(table[keys])
+    if not among.is_unique:
+        return None
+    found = among.get_indexer(rows[pending])
+    codes[pending] = np.where(found >= 0, keys[found], -1)
     return codes
+
+
+#: Levels of direct-mapped look-ups after the first in :func:`_lookup_hashes`, each on the
+#: hashes of the slots the level before found shared, before pandas' hash table takes the rest.
+LOOKUP_LEVELS = 2
 
 
 def _check_join_types(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str], what: str) -> None:
@@ -889,7 +928,8 @@ def require_rows(df: pl.DataFrame, what: str) -> None:
 
 
 def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sorted unique (a, b) code pairs and how many duplicates collapsed.
+    """Sorted unique (a, b) code pairs, in the dtypes of ``a`` and ``b``, and how many
+    duplicates collapsed.
 
     The pairs are packed into one int64 (``a`` high, ``b`` low) and sorted as numbers, which is
     the lexicographic order of (a, b).
@@ -901,29 +941,39 @@ def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np
     if int(a.max(initial=0)).bit_length() + shift > 62:
         raise OverflowError("too many keys to pack a pair of codes into 64 bits")
     # one array, worked in place: a fresh array of 10^7 numbers costs more than the work on it
-    pair = np.left_shift(a, shift, dtype=np.int64)
+    pair = np.left_shift(a, shift, out=fresh(len(a), np.int64), dtype=np.int64)
     pair |= b
     pair.sort()  # numpy's vectorised sort: cheaper than polars' on one core of a busy machine
-    keep = np.empty(len(pair), dtype=bool)
+    keep = fresh(len(pair), bool)
     keep[:1] = True
     np.not_equal(pair[1:], pair[:-1], out=keep[1:])
-    dups = int(len(keep) - np.count_nonzero(keep))
-    if dups:
-        pair = pair[keep]
-    del keep
-    high = pair >> shift
-    pair &= (1 << shift) - 1
-    return high, pair, dups
+    n = int(np.count_nonzero(keep))
+    high, low = fresh(n, a.dtype), fresh(n, b.dtype)
+    mask, at = (1 << shift) - 1, 0
+    for part in row_blocks(len(pair)):  # unpacked by blocks, the duplicates left out
+        kept = pair[part][keep[part]]
+        out = slice(at, at + len(kept))
+        np.right_shift(kept, shift, out=high[out], casting="unsafe")  # (fits: codes of a, b)
+        np.bitwise_and(kept, mask, out=low[out], casting="unsafe")
+        at = out.stop
+    return high, low, len(pair) - n
 
 
-def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+def level(table: KeyedTable, col: str, codes: np.ndarray, *, consume: bool = False,
+          used: np.ndarray | None = None) -> tuple[pd.Index, np.ndarray]:
     """The index level of ``table``'s column ``col`` at row codes ``codes``, unused values dropped.
 
-    Returns the level values (sorted) and the level codes per entry of ``codes``.
+    Returns the level values (sorted) and the level codes per entry of ``codes``. With
+    ``consume``, ``codes`` may be rewritten into those level codes in place (no fresh array of
+    their length), so the caller must not use them afterwards. ``used`` (which rows of the
+    table ``codes`` name, when the caller has it) is taken only where ``col`` is the table's
+    one key.
     """
     s = table.frame[col]
     if table.keys == (col,):  # one key, sorted and unique: codes are rows already
         uniq, lc = s, codes
+        if used is None:
+            used = mark(lc, len(uniq))
     else:
         if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
             change = s.ne_missing(s.shift(1)).to_numpy()
@@ -932,11 +982,11 @@ def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.
         else:
             per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
             uniq = s.unique().sort()
-        lc = per_row[codes]
-    used = np.bincount(lc, minlength=len(uniq)) > 0
+        lc = gather(per_row.astype(codes.dtype, copy=False), codes)
+        used = mark(lc, len(uniq))
     if not used.all():
-        remap = np.cumsum(used) - 1
-        lc = remap[lc]
+        remap = (np.cumsum(used) - 1).astype(lc.dtype)
+        lc = gather(remap, lc, out=lc if consume or lc is not codes else None)
         uniq = uniq.filter(pl.Series(used))
     return key_index(uniq, col), lc
 

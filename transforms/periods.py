@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
+from fairalloc.solvers.blocks import row_blocks
 from fairalloc.transforms._params import choice, flag, number, whole
 from fairalloc.transforms._report import Report, stopwatch, worst_status
 from fairalloc.transforms._tables import (
@@ -396,7 +397,7 @@ def _binding_codes(problem: _Problem, sol: kernels.PeriodSolution,
     """Code of each account's ``binding`` label in :data:`BINDING` (the full test by
     blocks of rows: no (N × T) temporaries)."""
     full = np.empty(len(alloc), dtype=bool)
-    for rows in kernels.row_blocks(*alloc.shape):
+    for rows in row_blocks(*alloc.shape):
         full[rows] = kernels.row_reduce(np.logical_and,
                                         alloc[rows] >= problem.requests[rows] * (1 - 1e-9))
     at_cap = (sol.lam >= sol.u_cap * (1 - 1e-9)) & (sol.u_cap < 1)

@@ -50,6 +50,7 @@ import pandas as pd
 
 from fairalloc.schemas import sourcing as contract
 from fairalloc.solvers import sourcing as kernels
+from fairalloc.solvers.blocks import mark
 from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number
 from fairalloc.transforms._report import Report, stopwatch
@@ -124,12 +125,19 @@ class _Problem:
     def demand(self) -> np.ndarray:
         return self.sinks.values
 
-    def index(self) -> pd.MultiIndex:
-        """The (``*by``, source, sink) index of the coded matches, levels sorted."""
+    def index(self) -> tuple[pd.MultiIndex, np.ndarray]:
+        """The (``*by``, source, sink) index of the coded matches, levels sorted, and which
+        sinks have matches (by sink code).
+
+        ``src`` and ``sink`` become the index's codes, rewritten in place where a key is unused
+        (no fresh arrays of the matches' length): whatever needs them as table codes runs
+        before.
+        """
+        matched = mark(self.sink, len(self.sinks))
         parts = [level(self.sources, c, self.src) for c in self.by]
-        parts.append(level(self.sources, SOURCE, self.src))
-        parts.append(level(self.sinks, SINK, self.sink))
-        return multi_index(parts)
+        parts.append(level(self.sources, SOURCE, self.src, consume=True))
+        parts.append(level(self.sinks, SINK, self.sink, consume=True, used=matched))
+        return multi_index(parts), matched
 
     def labels(self) -> dict:
         """Keys by code, for naming the sources / sinks of a solver failure."""
@@ -160,23 +168,23 @@ def _prepare(matches: Any, source_capacity: Any, sink_demand: Any, by: Any) -> _
     sinks = table_input(sink_demand, contract.SINK_DEMAND, by=cols, what="sink_demand")
     m = to_polars(matches, [*cols, SOURCE, SINK], what="matches")
     require_rows(m, "matches")
-    src, sink = code_rows(
-        m, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="matches"
+    src, sink = code_rows(  # int32 codes below 2^31 keys: the kernels take them by blocks
+        m, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="matches",
+        narrow=True,
     )
     src, sink, dups = unique_pairs(src, sink, len(sinks))
     return _Problem(src, sink, sources, sinks, cols, dups)
 
 
-def _unmatched(problem: _Problem) -> tuple[int, tuple]:
-    degree = np.bincount(problem.sink, minlength=len(problem.sinks))
-    lonely = np.flatnonzero((degree == 0) & (problem.demand > 0))
+def _unmatched(problem: _Problem, matched: np.ndarray) -> tuple[int, tuple]:
+    lonely = np.flatnonzero(~matched & (problem.demand > 0))
     keys = key_tuples(problem.sinks.frame, problem.sinks.keys, lonely[:10])
     return len(lonely), tuple(keys)
 
 
-def _report(problem: _Problem, method: str, source_flow: np.ndarray, sink_flow: np.ndarray,
-            seconds: float, **extra: Any) -> SourcingReport:
-    n_unmatched, unmatched_keys = _unmatched(problem)
+def _report(problem: _Problem, matched: np.ndarray, method: str, source_flow: np.ndarray,
+            sink_flow: np.ndarray, seconds: float, **extra: Any) -> SourcingReport:
+    n_unmatched, unmatched_keys = _unmatched(problem, matched)
     with np.errstate(over="ignore"):  # totals beyond float range are reported as inf
         total_demand, total_capacity = float(problem.demand.sum()), float(problem.capacity.sum())
         received, allocated = float(sink_flow.sum()), float(source_flow.sum())
@@ -288,10 +296,10 @@ def proportional_sourcing(
                 key_tuples(problem.sinks.frame, problem.sinks.keys, rows[:10]),
                 len(rows),
             )
-        index = problem.index()
-    requested = kernels.totals(problem.src, flows, len(problem.sources))
+        requested = kernels.totals(problem.src, flows, len(problem.sources))
+        index, matched = problem.index()  # (the codes are the index's from here on)
     report = _report(
-        problem, "proportional", flows, flows, sw.seconds,
+        problem, matched, "proportional", flows, flows, sw.seconds,
         zero_capacity_sinks=int(zero_sinks.sum()),
         over_capacity_sources=int((requested > problem.capacity).sum()),
         status=str(status),
@@ -408,9 +416,9 @@ def direct_sourcing(
                 kernels.verify_flows(problem.src, problem.sink, result.source_flow,
                                      result.sink_flow, problem.capacity, problem.demand,
                                      result.status, repair=False)
-        index = problem.index()
+        index, matched = problem.index()  # (the codes are the index's from here on)
     report = _report(
-        problem, "direct", result.source_flow, result.sink_flow, sw.seconds,
+        problem, matched, "direct", result.source_flow, result.sink_flow, sw.seconds,
         zero_capacity_sinks=int(result.zero_sinks.sum()),
         over_capacity_sources=int((result.requested > problem.capacity).sum()),
         relative_tolerance=tol,

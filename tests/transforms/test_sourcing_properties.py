@@ -189,3 +189,33 @@ def test_large_input_key_lookup_gives_the_same_bits(case, groups, tol):
             hashed = direct_sourcing(*args, tol, **kw)
         for a, b in zip(hashed, exact, strict=True):
             pd.testing.assert_series_equal(a, b, check_exact=True)
+
+
+@given(sourcing_cases(), st.sampled_from([1, 3, 1 << 16]), st.booleans())
+@settings(max_examples=60)
+def test_passes_by_blocks_and_mapped_arrays_change_no_bit(case, block, mapped):
+    """The kernels and the key coding work by blocks of ``ROW_BLOCK`` matches, in int32 codes,
+    on arrays mapped apart from numpy's (``fresh``), and the index takes the codes over in
+    place: whatever the block size, the answer, its index (levels only of the keys the matches
+    name) and the report are those of one block, and unused keys stay out of the levels."""
+    from fairalloc.solvers import blocks
+
+    args = (case.matches, case.capacity, case.demand)
+    one = direct_sourcing(*args, 0.1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(blocks, "ROW_BLOCK", block)
+        if mapped:
+            mp.setattr(blocks, "FRESH_MAP_BYTES", 1)
+        got = direct_sourcing(*args, 0.1)
+        prop = proportional_sourcing(case.matches, case.demand, case.capacity)
+    for a, b in zip(got, one, strict=True):
+        pd.testing.assert_series_equal(a, b, check_exact=True)
+    assert vars(got[0].attrs["report"]) | {"wall_time_s": 0} == \
+        vars(one[0].attrs["report"]) | {"wall_time_s": 0}
+    pairs = sorted(set(case.matches))
+    assert got[0].index.equals(pd.MultiIndex.from_tuples(pairs))
+    assert got[0].index.levels[0].tolist() == sorted({s for s, _ in pairs})
+    assert got[0].index.levels[1].tolist() == sorted({k for _, k in pairs})
+    assert prop.index.equals(got[0].index)
+    lonely = {k for k, v in case.demand.items() if v > 0} - {k for _, k in pairs}
+    assert got[0].attrs["report"].unmatched_sinks == len(lonely)

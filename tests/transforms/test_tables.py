@@ -121,6 +121,35 @@ def test_an_unknown_key_on_a_known_keys_slot_is_named(hashed, monkeypatch):
         code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
 
 
+@given(st.integers(1, 400), st.integers(0, 60), st.sampled_from([0, 1, 2]), st.data())
+def test_hash_lookup_levels_give_every_known_hash_its_code(n, crowd, levels, data):
+    """Hashes that share their top bits, and then their next bits, go through every level of
+    the direct-mapped look-up (and pandas' table for what is left): each known hash gets its
+    own code, whatever the levels."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    table = rng.integers(0, 2**63, n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    # ``crowd`` of them share the top 24 bits with the first, some also the low 20 bits
+    table[:crowd] = (table[0] & ~np.uint64(2**40 - 1)) | (table[:crowd] & np.uint64(2**40 - 1))
+    table[: crowd // 2] = (table[: crowd // 2] & ~np.uint64(2**20 - 1)) | (table[0] & np.uint64(
+        2**20 - 1))
+    table = np.unique(table)
+    rng.shuffle(table)
+    known = rng.integers(0, len(table), 3 * len(table))
+    rows = np.concatenate([table[known], rng.integers(0, 2**63, 50, dtype=np.uint64) * 2])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_tables, "LOOKUP_LEVELS", levels)
+        codes = _tables._lookup_hashes(table, rows, np.int32)
+    assert codes.dtype == np.int32
+    assert codes[: len(known)].tolist() == known.tolist()
+    # an unknown hash gets -1 or a candidate that the caller's exact check refuses
+    assert ((codes[len(known):] >= -1) & (codes[len(known):] < len(table))).all()
+
+
+def test_hash_lookup_refuses_a_table_with_a_repeated_hash():
+    table = np.array([5, 7, 5], dtype=np.uint64) << np.uint64(40)
+    assert _tables._lookup_hashes(table, table) is None
+
+
 # --- the cheaper conversions of string keys: the same values and dtypes as the plain ones -----
 
 KEY_TEXT = st.text(max_size=4)  # any unicode, the empty string, NUL
