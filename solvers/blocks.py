@@ -23,42 +23,50 @@ import numpy as np
 FRESH_MAP_BYTES = 1 << 22
 
 
-def fresh(n: int, dtype: np.dtype | type = np.float64) -> np.ndarray:
-    """An uninitialised array of ``n`` elements, large ones in memory mapped without numpy's
-    request for transparent huge pages.
+def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
+          zeros: bool = False) -> np.ndarray:
+    """An uninitialised (or, with ``zeros``, zero) array, large ones in memory mapped without
+    numpy's request for transparent huge pages.
 
     NumPy advises the kernel to back every array of 4 MiB or more with 2 MiB huge pages. Where
     the host takes back the memory a virtual machine frees (free page reporting, as on the
     benchmarks' machine), touching a huge page again waits for the host: 4–14 ms per MB there
     once the memory has been free for a second or two, against about 1 ms per MB for ordinary
     pages, whatever their history (and 0.15 ms per MB for huge pages freed a moment ago). The
-    long arrays of the sourcing rule (codes, sorted pairs, flows) are written once and read in
-    order, so they gain nothing from huge pages: they take ordinary ones, from an anonymous
-    map of their own that is unmapped when the array is freed.
+    long arrays written once and then read in order (codes, sorted pairs, flows, result
+    columns) gain nothing from huge pages: they take ordinary ones, from an anonymous map of
+    their own (zero from the start, page by page as it is touched) that is unmapped when the
+    array is freed.
 
     Parameters
     ----------
-    n : int
-        Number of elements.
+    shape : int or tuple of int
+        Shape of the array.
     dtype : numpy.dtype or type, default numpy.float64
-        Their type.
+        Its type.
+    zeros : bool, default False
+        Zero-filled, as :func:`numpy.zeros` (else uninitialised, as :func:`numpy.empty`).
 
     Returns
     -------
     numpy.ndarray
-        A writable, uninitialised one-dimensional array.
+        A writable C-ordered array.
 
     Examples
     --------
     >>> a = fresh(2 * 10**6, np.int32)
     >>> a.shape, a.dtype, a.flags.writeable
     ((2000000,), dtype('int32'), True)
+    >>> b = fresh((1000, 1000), zeros=True)
+    >>> b.shape, float(b.sum())
+    ((1000, 1000), 0.0)
     """
     dtype = np.dtype(dtype)
-    size = n * dtype.itemsize
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size < FRESH_MAP_BYTES:
-        return np.empty(n, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype)
+        return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
 
 
 #: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache

@@ -77,7 +77,7 @@ from ortools.graph.python import max_flow
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from fairalloc.solvers.blocks import row_blocks
+from fairalloc.solvers.blocks import fresh, row_blocks
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
 
@@ -975,7 +975,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     np.minimum(g, src_cap[:, None], out=g)
     np.minimum(g, sink_cap[None, :], out=g)
     if not g.any():
-        return np.zeros(upper.shape)  # np.zeros: pages zeroed lazily, not filled
+        return fresh(upper.shape, zeros=True)  # pages zeroed lazily, not filled
     if n_p == 1 or not capped.any():
         # no class links two periods: each period on its own, in closed form
         return _fill_periods(g, sink_cap) / (wp[None, :] * sizes[:, None])
@@ -1045,7 +1045,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     status = flow.solve(0, 1)
     if status != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, str(status), "step-2 max-flow did not finish")
-    b = np.zeros((n_cls, n_p))
+    b = fresh((n_cls, n_p), zeros=True)
     b[pos] = flow.flows(arcs[mid])  # integers below 2**53: exact as floats
     del arcs, pos
     return _unscale(b, k_per, fast, wp, sizes)
@@ -1140,7 +1140,7 @@ def _step2_lp(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
                  np.minimum(alone, _ratio(np.where(capped, ent_cap, 0.0)[:, None], wp[None, :])),
                  alone)
     live = np.flatnonzero((s > 0).ravel() & np.isfinite(s).ravel())
-    b = np.zeros(n_cls * n_p)
+    b = fresh(n_cls * n_p, zeros=True)
     if not live.size:
         return b.reshape(n_cls, n_p)
     c_of, p_of = live // n_p, live % n_p
@@ -1498,9 +1498,9 @@ def solve_periods(
     # the same b, so the classes of step 2 (currency, requests, allocation) are those of step 1
     group = _group(currency, requests)
     lam, price, u, share, n_cls, status = _step1(requests, currency, capacity, weights, group)
-    first = lam[:, None] * requests
+    first = np.multiply(lam[:, None], requests, out=fresh(requests.shape))
     iterations = 0
-    second = np.zeros(first.shape)
+    second = fresh(first.shape, zeros=True)
     if two_step and max_iterations > 0:
         # the rounds work on the classes (C × T), the accounts' arrays are read once here
         # and written once at the end
@@ -1526,7 +1526,9 @@ def solve_periods(
             if gain < MIN_GAIN:
                 break
         if iterations:
-            second = np.take(state.extra, group.ids, axis=0)
+            # (mode="clip": the ids are rows of extra; "raise" would buffer a whole copy)
+            second = np.take(state.extra, group.ids, axis=0, mode="clip",
+                             out=fresh((len(group.ids), state.extra.shape[1])))
     verify_allocation(first, requests, capacity, second)
     if status != Status.OPTIMAL:
         log.warning("periods: a solver answer broke a limit and was shrunk onto it")

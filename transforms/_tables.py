@@ -1054,8 +1054,11 @@ def product_index(outer: pd.Index, inner: pd.Index) -> pd.MultiIndex:
     [('a', 1), ('a', 2), ('b', 1), ('b', 2)]
     """
     n, t = len(outer), len(inner)
-    return multi_index([(outer, np.repeat(np.arange(n, dtype=code_dtype(outer)), t)),
-                        (inner, np.tile(np.arange(t, dtype=code_dtype(inner)), n))])
+    outer_codes = fresh((n, t), code_dtype(outer))
+    outer_codes[:] = np.arange(n, dtype=outer_codes.dtype)[:, None]
+    inner_codes = fresh((n, t), code_dtype(inner))
+    inner_codes[:] = np.arange(t, dtype=inner_codes.dtype)[None, :]
+    return multi_index([(outer, outer_codes.reshape(-1)), (inner, inner_codes.reshape(-1))])
 
 
 def by_columns(by: Any) -> list[str]:

@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from fairalloc.schemas import periods as contract
 from fairalloc.solvers import periods as kernels
-from fairalloc.solvers.blocks import row_blocks
+from fairalloc.solvers.blocks import fresh, row_blocks
 from fairalloc.transforms._params import choice, flag, number, whole
 from fairalloc.transforms._report import Report, stopwatch, worst_status
 from fairalloc.transforms._tables import (
@@ -167,7 +167,7 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
         a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
                          what="requests")
         cell, values = a * n_t + p, req.values
-    dense = np.zeros(n_a * n_t)
+    dense = fresh(n_a * n_t, zeros=True)
     dense[cell] = values
     return dense.reshape(n_a, n_t)
 
@@ -179,7 +179,7 @@ def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
     (the caller builds the cells in it)."""
     col = df[ACCOUNT]
     head = (col != col.shift(1)).fill_null(True).to_numpy()
-    run = np.cumsum(head, dtype=np.int64)
+    run = np.cumsum(head, dtype=np.int64, out=fresh(len(head), np.int64))
     run -= 1
     heads = df.filter(pl.Series(head))
     keys = acc.frame[ACCOUNT]
@@ -198,7 +198,8 @@ def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
         sorted_keys, values = keys.to_numpy(), col.to_numpy()
         lo, hi = sorted_keys[0], sorted_keys[-1]
         if hi - lo == len(sorted_keys) - 1 and values.min() >= lo and values.max() <= hi:
-            return values - lo  # consecutive keys (1 … T): the code is the offset
+            # consecutive keys (1 … T): the code is the offset
+            return np.subtract(values, lo, out=fresh(len(values), values.dtype))
         codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
         if (sorted_keys[codes] == values).all():
             return codes
@@ -419,7 +420,7 @@ def _result(problem: _Problem, sol: kernels.PeriodSolution):
     no key is hashed again and no column copied again.
     """
     n, t = problem.requests.shape
-    block = np.empty((4, n * t))
+    block = fresh((4, n * t))
     block[0] = problem.requests.ravel()
     block[1] = sol.step1.ravel()
     block[2] = sol.step2.ravel()
@@ -890,7 +891,7 @@ def _summary(keys: Any, currency: np.ndarray, per_account: list[np.ndarray], w: 
     copied once.
     """
     n, t = req.shape
-    block = np.empty((6 + 4 * t, n))
+    block = fresh((6 + 4 * t, n))
     block[0] = currency
     for row, values in enumerate(per_account, start=1):  # entitlement_share, lambda, u_cap
         block[row] = values
