@@ -416,20 +416,19 @@ def _result(problem: _Problem, sol: kernels.PeriodSolution):
 
     The (account, period) index is built from the keys and their codes (the account keys
     are the currency table's, sorted and unique, so they are the level as they stand), and
-    the four value columns are written into one (4, N·T) block that pandas takes as it is:
-    no key is hashed again and no column copied again.
+    the value columns are the (N × T) arrays of the requests and of both steps as they stand,
+    flattened, plus one new array for their sum: pandas takes each as it is (no key is hashed
+    again, no column copied; the arrays are this call's own).
     """
     n, t = problem.requests.shape
-    block = fresh((4, n * t))
-    block[0] = problem.requests.ravel()
-    block[1] = sol.step1.ravel()
-    block[2] = sol.step2.ravel()
-    alloc = np.add(sol.step1, sol.step2, out=block[3].reshape(n, t))
+    alloc = np.add(sol.step1, sol.step2, out=fresh((n, t)))
     acc_keys = problem.accounts
     per_keys = pd.Index(problem.periods.frame[PERIOD].to_pandas(), name=PERIOD)
     index = product_index(acc_keys, per_keys)
-    allocation = pd.DataFrame(block.T, index=index,
-                              columns=["request", "step1", "step2", "allocation"], copy=False)
+    columns = {"request": problem.requests, "step1": sol.step1, "step2": sol.step2,
+               "allocation": alloc}
+    allocation = pd.DataFrame({k: v.reshape(-1) for k, v in columns.items()}, index=index,
+                              copy=False)
     w = sol.weights
     weighted_alloc = kernels.rows_dot(alloc, w)  # blocks BLAS runs on one thread
     accounts = pd.DataFrame(
