@@ -890,7 +890,10 @@ def _summary(keys: Any, currency: np.ndarray, per_account: list[np.ndarray], w: 
     copied once.
     """
     n, t = req.shape
-    block = fresh((6 + 4 * t, n))
+    # numpy's own memory (huge pages), not blocks.fresh: in calls back to back, as the
+    # lists / tables benchmark makes them, the block reuses memory the call before freed,
+    # cheaper than ordinary pages (10^5 × 4: 0.98–1.07× so, 1.13–1.24× on blocks.fresh)
+    block = np.empty((6 + 4 * t, n))
     block[0] = currency
     for row, values in enumerate(per_account, start=1):  # entitlement_share, lambda, u_cap
         block[row] = values
