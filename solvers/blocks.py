@@ -34,9 +34,11 @@ def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
     once the memory has been free for a second or two, against about 1 ms per MB for ordinary
     pages, whatever their history (and 0.15 ms per MB for huge pages freed a moment ago). The
     long arrays written once and then read in order (codes, sorted pairs, flows, result
-    columns) gain nothing from huge pages: they take ordinary ones, from an anonymous map of
-    their own (zero from the start, page by page as it is touched) that is unmapped when the
-    array is freed.
+    columns) gain nothing from huge pages: they take ordinary ones, from a private anonymous
+    map of their own (advised against huge pages; zero from the start, page by page as it is
+    touched; copied on write in a forked process, like numpy's memory) that is unmapped when
+    the array is freed. Such an array cannot be resized in place (``ndarray.resize``); it
+    pickles and copies as any other.
 
     Parameters
     ----------
@@ -66,7 +68,9 @@ def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size < FRESH_MAP_BYTES:
         return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
+    pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    pages.madvise(mmap.MADV_NOHUGEPAGE)  # (under THP "always" too)
+    return np.frombuffer(pages, dtype=dtype).reshape(shape)
 
 
 #: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache
@@ -108,8 +112,8 @@ def totals(codes: np.ndarray, values: np.ndarray | None, n: int) -> np.ndarray:
 
     Parameters
     ----------
-    codes : numpy.ndarray
-        Integer code (0 ≤ code < ``n``) of each value.
+    codes : array_like
+        Integer code (0 ≤ code < ``n``) of each value; a code outside raises ValueError.
     values : numpy.ndarray or None
         The values to sum (float64); None counts the codes.
     n : int
@@ -120,13 +124,24 @@ def totals(codes: np.ndarray, values: np.ndarray | None, n: int) -> np.ndarray:
     numpy.ndarray
         float64 sum per code (int64 counts when ``values`` is None).
 
+    Raises
+    ------
+    ValueError
+        A code is negative or not below ``n``.
+
     Examples
     --------
     >>> totals(np.array([0, 2, 0], np.int32), np.array([1.0, 2.0, 3.0]), 3).tolist()
     [4.0, 0.0, 2.0]
-    >>> totals(np.array([0, 2, 0]), None, 4).tolist()
+    >>> totals([0, 2, 0], None, 4).tolist()
     [2, 0, 1, 0]
     """
+    codes = np.asarray(codes)
+    if codes.dtype not in (np.int32, np.intp):
+        codes = codes.astype(np.intp)
+    if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= n):
+        raise ValueError(f"codes must lie in [0, {n}): found {int(codes.min())} to "
+                         f"{int(codes.max())}")
     if codes.dtype == np.intp or len(codes) <= ROW_BLOCK:  # nothing would be copied whole
         return np.bincount(codes, weights=values, minlength=n)
     if values is None:

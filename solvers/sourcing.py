@@ -47,6 +47,9 @@ RESIDUAL_RTOL = 1e-9
 #: Redistribution stops after this many rounds even if some crumbs could still move.
 MAX_ROUNDS = 1_000
 
+#: What a sink whose matched sources all have capacity 0 gives them: each policy maps the
+#: demand and degree of its sink, per match, to a flow per match, element by element (the
+#: split calls it on the blocks' matches of such sinks alone).
 ZERO_CAPACITY_POLICIES = Registry("on_zero_capacity policy")
 
 

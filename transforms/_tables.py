@@ -858,7 +858,8 @@ def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
     shared slots alone, on the next bits of the hash (:data:`LOOKUP_LEVELS` levels, each on
     bits no earlier level used), and the last few in pandas' integer hash table. A row whose
     key is not in the table may get a wrong code (its slot's): the caller's exact check catches
-    it. None when two table keys have the same 64-bit hash.
+    it. None when two table keys have the same 64-bit hash and a row lands on their slots (the
+    only rows those keys could code wrongly: other rows are coded as usual).
     """
     codes = fresh(len(rows), np.dtype(dtype))
     keys = np.arange(len(table), dtype=np.int32 if len(table) < 2**31 else np.int64)
