@@ -104,6 +104,29 @@ def row_blocks(n_rows: int, n_cols: int = 1) -> list[slice]:
     return [slice(lo, lo + rows) for lo in range(0, n_rows, rows)]
 
 
+def as_codes(codes: np.ndarray) -> np.ndarray:
+    """Integer codes as they are when int32 or intp (the passes here take both without a
+    copy), else converted to intp.
+
+    Parameters
+    ----------
+    codes : array_like
+        Integer codes.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``codes`` itself, or its intp copy.
+
+    Examples
+    --------
+    >>> as_codes(np.array([1, 2], np.int32)).dtype, as_codes([1, 2]).dtype
+    (dtype('int32'), dtype('int64'))
+    """
+    codes = np.asarray(codes)
+    return codes if codes.dtype in (np.int32, np.intp) else codes.astype(np.intp)
+
+
 def totals(codes: np.ndarray, values: np.ndarray | None, n: int) -> np.ndarray:
     """Sum ``values`` per code (length ``n``), in array order; counts when ``values`` is None.
 
@@ -136,9 +159,7 @@ def totals(codes: np.ndarray, values: np.ndarray | None, n: int) -> np.ndarray:
     >>> totals([0, 2, 0], None, 4).tolist()
     [2, 0, 1, 0]
     """
-    codes = np.asarray(codes)
-    if codes.dtype not in (np.int32, np.intp):
-        codes = codes.astype(np.intp)
+    codes = as_codes(codes)
     if len(codes) and (int(codes.min()) < 0 or int(codes.max()) >= n):
         raise ValueError(f"codes must lie in [0, {n}): found {int(codes.min())} to "
                          f"{int(codes.max())}")

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fairalloc.solvers.blocks import fresh, positions, row_blocks, totals
+from fairalloc.solvers.blocks import as_codes, fresh, positions, row_blocks, totals
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import RTOL, SolverFailure, Status, check, over
 
@@ -69,13 +69,6 @@ def _zero(demand_per_match: np.ndarray, degree_per_match: np.ndarray) -> np.ndar
 def _raise(demand_per_match: np.ndarray, degree_per_match: np.ndarray) -> np.ndarray:
     """Like ``"zero"``; the caller raises on the ``zero_sinks`` mask it gets back."""
     return np.zeros_like(demand_per_match)
-
-
-def _as_codes(a: np.ndarray) -> np.ndarray:
-    """Integer codes as they are when int32 or intp (int32 codes take half the memory and the
-    passes below work on them by blocks), else as intp."""
-    a = np.asarray(a)
-    return a if a.dtype in (np.int32, np.intp) else a.astype(np.intp)
 
 
 def _exponents(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -128,7 +121,7 @@ def proportional_split(
     [200.0, 200.0, 100.0, 100.0]
     """
     policy = ZERO_CAPACITY_POLICIES.get(on_zero_capacity)
-    src, sink = _as_codes(src), _as_codes(sink)
+    src, sink = as_codes(src), as_codes(sink)
     capacity = np.asarray(capacity, dtype=np.float64)
     demand = np.asarray(demand, dtype=np.float64)
     n_sink = len(demand)
@@ -242,7 +235,7 @@ def scale_to_capacity(
     >>> scaled.tolist(), requested.tolist()
     ([150.0, 150.0, 50.0], [400.0, 50.0])
     """
-    src = _as_codes(src)
+    src = as_codes(src)
     capacity = np.asarray(capacity, dtype=np.float64)
     requested = totals(src, flows, len(capacity))
     asked = requested > capacity
@@ -372,7 +365,7 @@ def direct_allocation(
     >>> res.sink_flow.round(4).tolist()
     [111.1111, 460.0, 500.0]
     """
-    src, sink = _as_codes(src), _as_codes(sink)
+    src, sink = as_codes(src), as_codes(sink)
     capacity = np.asarray(capacity, dtype=np.float64)
     demand = np.asarray(demand, dtype=np.float64)
     source_flow, sink_flow, requested, zero_sinks = _direct_round(
@@ -439,7 +432,7 @@ def proportional_allocation(
     ([4e-298, 8.0], 'optimal')
     """
     flows, zero_sinks = proportional_split(src, sink, capacity, demand, on_zero_capacity)
-    flows, _, repaired = verify_flows(_as_codes(src), _as_codes(sink), flows, None, None,
+    flows, _, repaired = verify_flows(as_codes(src), as_codes(sink), flows, None, None,
                                       np.asarray(demand, dtype=np.float64))
     return flows, zero_sinks, Status.REPAIRED if repaired else Status.OPTIMAL
 

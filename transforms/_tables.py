@@ -884,13 +884,8 @@ def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
         lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
         if pending is None:
             shared = []
-            out = codes if codes.dtype == lut.dtype else None
             for part in row_blocks(len(rows)):  # no second array of 10^7 slots
-                # (the top bits: no mask needed)
-                got = np.take(lut, (rows[part] >> shift).view(np.int64),
-                              out=None if out is None else out[part])
-                if out is None:
-                    codes[part] = got
+                got = codes[part] = np.take(lut, (rows[part] >> shift).view(np.int64))  # (top bits)
                 shared.append(np.flatnonzero(got == -2) + part.start)
             pending = np.concatenate(shared) if shared else np.empty(0, np.intp)
         else:
