@@ -2,8 +2,9 @@
 
 A numpy expression over 10^7 elements builds a fresh array for every intermediate result, and
 the first touch of fresh memory costs far more than the arithmetic on it (on the 2-core
-machine of the benchmarks, memory the kernel got back more than about a second ago costs
-5–9 ms per MB to touch again with huge pages, against 0.15 ms per MB for memory just freed).
+machine of the benchmarks, memory the host took back more than about a second ago costs
+4–14 ms per MB to touch again with huge pages, against 0.15 ms per MB for memory just freed:
+see :func:`fresh`).
 The passes here work on blocks of :data:`ROW_BLOCK` elements instead: each block's
 temporaries stay in the CPU's cache and come from memory the allocator reuses.
 
@@ -165,15 +166,10 @@ def totals(codes: np.ndarray, values: np.ndarray | None, n: int) -> np.ndarray:
                          f"{int(codes.max())}")
     if codes.dtype == np.intp or len(codes) <= ROW_BLOCK:  # nothing would be copied whole
         return np.bincount(codes, weights=values, minlength=n)
-    if values is None:
-        out = np.zeros(n, np.int64)
-        for part in row_blocks(len(codes)):
-            np.add.at(out, codes[part], 1)
-        return out
-    out = np.zeros(n)
+    out = np.zeros(n, np.int64 if values is None else np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # as quiet as np.bincount
         for part in row_blocks(len(codes)):
-            np.add.at(out, codes[part], values[part])
+            np.add.at(out, codes[part], 1 if values is None else values[part])
     return out
 
 
