@@ -146,7 +146,8 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     equal keys (tidy tables usually list an account's periods together), numeric period keys
     by binary search in the sorted period keys; a repeated (account, period) cell is found by
     counting cells, unless the cells increase (a table sorted by account and period, which
-    cannot repeat one). Repeats (collapsed when equal, refused when not) take the general
+    cannot repeat one; when such a table also has every cell, its column is the dense array
+    as it stands, copied). Repeats (collapsed when equal, refused when not) take the general
     path.
     """
     keys = [ACCOUNT, PERIOD]
@@ -157,11 +158,18 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     n_a, n_t = len(acc), len(per)
     cell = _run_codes(df, acc)  # fresh int64 account codes: the cells are made in place
     cell *= n_t
-    cell += _period_codes(df, per)
+    _add_period_codes(cell, df, per)
     values = df[request.name].to_numpy()
     # cells in increasing order (a table sorted by account and period) cannot repeat; else
     # they are counted
-    if not (cell[1:] > cell[:-1]).all() and (np.bincount(cell, minlength=n_a * n_t) > 1).any():
+    increasing = bool((cell[1:] > cell[:-1]).all())
+    if increasing and len(cell) == n_a * n_t:
+        # every cell once, in order (a complete table sorted by account and period): the
+        # column is the dense array, copied (never the caller's memory)
+        dense = fresh(n_a * n_t)
+        np.copyto(dense, values)
+        return dense.reshape(n_a, n_t)
+    if not increasing and (np.bincount(cell, minlength=n_a * n_t) > 1).any():
         # repeats: the general path
         req = table_input(df, contract.REQUESTS, what="requests")
         a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
@@ -190,21 +198,26 @@ def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
     return np.take(codes.astype(np.int64, copy=False), run)
 
 
-def _period_codes(df: pl.DataFrame, per: KeyedTable) -> np.ndarray:
-    """Period code of every row: binary search in the sorted integer keys (a key not found
-    goes to :func:`code_rows`, which names it), else a hash lookup."""
+def _add_period_codes(cell: np.ndarray, df: pl.DataFrame, per: KeyedTable) -> None:
+    """Add the period code of every row to ``cell``: with consecutive integer keys (1 … T)
+    the code is the offset, added by blocks (no array of codes); else a binary search in
+    the sorted integer keys (a key not found goes to :func:`code_rows`, which names it), or
+    a hash lookup."""
     keys, col = per.frame[PERIOD], df[PERIOD]
     if keys.dtype == pl.Int64 and col.dtype == pl.Int64:
         sorted_keys, values = keys.to_numpy(), col.to_numpy()
         lo, hi = sorted_keys[0], sorted_keys[-1]
         if hi - lo == len(sorted_keys) - 1 and values.min() >= lo and values.max() <= hi:
-            # consecutive keys (1 … T): the code is the offset
-            return np.subtract(values, lo, out=fresh(len(values), values.dtype))
+            for rows in row_blocks(len(values)):
+                cell[rows] += values[rows]
+            cell -= lo
+            return
         codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
         if (sorted_keys[codes] == values).all():
-            return codes
+            cell += codes
+            return
     (codes,) = code_rows(df, [(per, [PERIOD], "period")], what="requests")
-    return codes
+    cell += codes
 
 
 def _period_keys(problem: _Problem, rows: np.ndarray | None = None) -> list:
