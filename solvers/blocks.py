@@ -15,31 +15,174 @@ block only a block's worth is.
 
 from __future__ import annotations
 
+import collections
 import mmap
+import os
+import threading
+import time
 
 import numpy as np
 
 #: From this many bytes on, :func:`fresh` maps its own memory (numpy asks for huge pages from
 #: 4 MiB on).
 FRESH_MAP_BYTES = 1 << 22
+#: Most bytes of released maps :func:`fresh` keeps for reuse: 1 GiB, or an eighth of the
+#: machine's memory if that is less.
+FRESH_KEEP_BYTES = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8)
+#: Seconds a released map is kept unused before it is unmapped.
+FRESH_KEEP_SECONDS = 10.0
+
+
+class _Map:
+    """One private anonymous map and the arrays on it: every array :func:`fresh` maps (and
+    every view of one) holds its map as its base; when the last of them is freed, the map
+    goes back to the kept ones (:class:`_Kept`) instead of being unmapped."""
+
+    __slots__ = ("pages", "bytes", "__array_interface__")
+
+    def __init__(self, pages: mmap.mmap, raw: np.ndarray, shape: tuple, dtype: np.dtype):
+        self.pages, self.bytes = pages, raw
+        self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "version": 3,
+                                    "data": (raw.ctypes.data, False)}
+
+    def __del__(self) -> None:  # any thread, any time: only an atomic append
+        try:
+            _KEPT.returned.append((time.monotonic(), self.pages, self.bytes))
+        except (AttributeError, TypeError):  # at interpreter exit: unmapped as it goes
+            pass
+
+
+class _Kept:
+    """Released maps kept for reuse, at most :data:`FRESH_KEEP_BYTES` of them (the oldest go
+    first), each unmapped :data:`FRESH_KEEP_SECONDS` after its release by a daemon thread
+    that runs while any map is in use or kept. A map is taken for an array of at least half
+    its size, the smallest that fits."""
+
+    def __init__(self) -> None:
+        # (released at, pages, bytes): appended by _Map.__del__, taken in by _settle
+        self.returned: collections.deque = collections.deque()
+        self.idle: list[tuple[float, mmap.mmap, np.ndarray]] = []  # oldest first
+        self.out = 0  # maps handed out and not yet taken in again
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)
+        self.reaper: threading.Thread | None = None
+
+    def _settle(self) -> None:
+        """Take in the maps released since, then let go of the expired ones and of the oldest
+        beyond the byte limit (with the lock held; a map let go is unmapped when freed)."""
+        while self.returned:
+            self.idle.append(self.returned.popleft())
+            self.out -= 1
+        now = time.monotonic()
+        self.idle = [m for m in self.idle if now - m[0] < FRESH_KEEP_SECONDS]
+        total = sum(len(m[1]) for m in self.idle)
+        while self.idle and total > FRESH_KEEP_BYTES:
+            total -= len(self.idle.pop(0)[1])
+
+    def _reap(self) -> None:
+        with self.lock:
+            while True:
+                self._settle()
+                if not self.idle and not self.out:
+                    self.reaper = None
+                    return
+                oldest = self.idle[0][0] if self.idle else time.monotonic()
+                self.wake.wait(max(FRESH_KEEP_SECONDS - (time.monotonic() - oldest), 0.01))
+
+    def take(self, size: int) -> tuple[mmap.mmap, np.ndarray, bool]:
+        """A map of at least ``size`` bytes (a page multiple): a kept one, else a new one
+        (zero); and whether it was kept."""
+        with self.lock:
+            self._settle()
+            self.out += 1
+            if self.reaper is None:
+                self.reaper = threading.Thread(target=self._reap, daemon=True,
+                                               name="fairalloc-kept-maps")
+                self.reaper.start()
+            fits = [i for i, m in enumerate(self.idle) if size <= len(m[1]) <= 2 * size]
+            if fits:
+                _, pages, raw = self.idle.pop(min(fits, key=lambda i: len(self.idle[i][1])))
+                return pages, raw, True
+        pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        pages.madvise(mmap.MADV_NOHUGEPAGE)  # (under THP "always" too)
+        return pages, np.frombuffer(pages, np.uint8), False
+
+    def trim(self) -> None:
+        with self.lock:
+            self._settle()
+            self.idle.clear()
+            self.wake.notify_all()  # the reaper waits anew (with the limits as they are now)
+
+    def kept(self) -> int:
+        with self.lock:
+            self._settle()
+            return sum(len(m[1]) for m in self.idle)
+
+    def after_fork(self) -> None:
+        """In a forked child: a lock of its own and no reaper (the parent's thread is not
+        there: the next map taken starts one); the maps stay as they were (copied on
+        write)."""
+        self.lock = threading.Lock()
+        self.wake = threading.Condition(self.lock)
+        self.reaper = None
+
+
+_KEPT = _Kept()
+os.register_at_fork(after_in_child=_KEPT.after_fork)
+
+
+def trim() -> None:
+    """Unmap the released maps :func:`fresh` keeps for reuse, now (else each goes
+    :data:`FRESH_KEEP_SECONDS` after its release).
+
+    Examples
+    --------
+    >>> a = fresh(FRESH_MAP_BYTES)
+    >>> del a
+    >>> kept_bytes() >= FRESH_MAP_BYTES
+    True
+    >>> trim()
+    >>> kept_bytes()
+    0
+    """
+    _KEPT.trim()
+
+
+def kept_bytes() -> int:
+    """Bytes of released maps :func:`fresh` keeps for reuse now.
+
+    Returns
+    -------
+    int
+        At most :data:`FRESH_KEEP_BYTES`.
+    """
+    return _KEPT.kept()
 
 
 def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
           zeros: bool = False) -> np.ndarray:
     """An uninitialised (or, with ``zeros``, zero) array, large ones in memory mapped without
-    numpy's request for transparent huge pages.
+    numpy's request for transparent huge pages, and kept for reuse when released.
 
     NumPy advises the kernel to back every array of 4 MiB or more with 2 MiB huge pages. Where
     the host takes back the memory a virtual machine frees (free page reporting, as on the
     benchmarks' machine), touching a huge page again waits for the host: 4–14 ms per MB there
-    once the memory has been free for a second or two, against about 1 ms per MB for ordinary
-    pages, whatever their history (and 0.15 ms per MB for huge pages freed a moment ago). The
-    long arrays written once and then read in order (codes, sorted pairs, flows, result
-    columns) gain nothing from huge pages: they take ordinary ones, from a private anonymous
-    map of their own (advised against huge pages; zero from the start, page by page as it is
-    touched; copied on write in a forked process, like numpy's memory) that is unmapped when
-    the array is freed. Such an array cannot be resized in place (``ndarray.resize``); it
-    pickles and copies as any other.
+    once the memory has been free for a second or two, against about 0.5–1 ms per MB for
+    ordinary pages, whatever their history (and 0.15 ms per MB for huge pages freed a moment
+    ago). The long arrays written once and then read in order (codes, sorted pairs, flows,
+    result columns) gain nothing from huge pages: they take ordinary ones, from a private
+    anonymous map of their own (advised against huge pages; zero from the start, page by page
+    as it is touched; copied on write in a forked process, like numpy's memory).
+
+    When the array and every view of it are freed, its map is kept, up to
+    :data:`FRESH_KEEP_BYTES` in all and for :data:`FRESH_KEEP_SECONDS`, and a later array of
+    at least half its size takes it over: pages already touched cost nothing to touch again
+    (the first touch of a page costs about 0.5–1 ms per MB on that machine, as much as the
+    arithmetic of several passes over it). A call that builds the same arrays as the one
+    before it (a service, a notebook, a benchmark) touches no fresh page for them.
+    :func:`trim` unmaps the kept maps at once. An array from a kept map holds whatever it
+    held (as :func:`numpy.empty` may); ``zeros`` fills it. Such an array cannot be resized in
+    place (``ndarray.resize``); it pickles and copies as any other.
 
     Parameters
     ----------
@@ -69,9 +212,11 @@ def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if size < FRESH_MAP_BYTES:
         return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
-    pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
-    pages.madvise(mmap.MADV_NOHUGEPAGE)  # (under THP "always" too)
-    return np.frombuffer(pages, dtype=dtype).reshape(shape)
+    pages, raw, kept = _KEPT.take(-(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
+    array = np.asarray(_Map(pages, raw, shape, dtype))
+    if zeros and kept:  # a new map is zero already (its pages untouched)
+        array.fill(0)
+    return array
 
 
 #: Elements per block of :func:`row_blocks` (a block's temporaries stay in the CPU's cache

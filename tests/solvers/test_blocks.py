@@ -2,6 +2,8 @@
 
 import mmap
 import multiprocessing
+import threading
+import time
 
 import hypothesis.strategies as st
 import numpy as np
@@ -44,12 +46,17 @@ def _write_in_child(array):
     array[0] = 42.0
 
 
-def test_mapped_arrays_are_zero_and_copied_on_write_in_a_forked_process():
-    a = blocks.fresh((blocks.FRESH_MAP_BYTES // 8 + 1,), zeros=True)
-    owner = a
+def _map_of(array):
+    owner = array
     while isinstance(owner, np.ndarray):
         owner = owner.base
-    assert isinstance(owner.obj, mmap.mmap)  # a map of its own, not numpy's memory
+    return owner
+
+
+def test_mapped_arrays_are_zero_and_copied_on_write_in_a_forked_process():
+    blocks.trim()  # a new map, not a kept one
+    a = blocks.fresh((blocks.FRESH_MAP_BYTES // 8 + 1,), zeros=True)
+    assert isinstance(_map_of(a).pages, mmap.mmap)  # a map of its own, not numpy's memory
     assert not a.any()
     a[:] = 1.0
     child = multiprocessing.get_context("fork").Process(target=_write_in_child, args=(a,))
@@ -57,3 +64,93 @@ def test_mapped_arrays_are_zero_and_copied_on_write_in_a_forked_process():
     child.join(30)
     assert child.exitcode == 0
     assert a[0] == 1.0  # the child's write stays in the child
+
+
+def test_a_released_map_is_taken_again_and_zeroed_when_asked():
+    blocks.trim()
+    n = blocks.FRESH_MAP_BYTES // 8 * 3
+    a = blocks.fresh(n)
+    a[:] = 7.0
+    where = a.ctypes.data
+    del a
+    assert blocks.kept_bytes() >= n * 8
+    b = blocks.fresh((n // 2, 2), zeros=True)  # same bytes, another shape
+    assert b.ctypes.data == where  # the same pages, taken again
+    assert b.shape == (n // 2, 2) and not b.any()
+    assert blocks.kept_bytes() == 0
+    b[:] = 3.0
+    del b
+    c = blocks.fresh(n, np.int64)  # uninitialised: whatever the map held
+    assert c.ctypes.data == where and (c.view(np.float64) == 3.0).all()
+
+
+def test_a_map_is_kept_only_once_no_view_is_left():
+    blocks.trim()
+    n = blocks.FRESH_MAP_BYTES // 8 * 2
+    a = blocks.fresh(n)
+    a[:] = np.arange(n)
+    view = a[4:].reshape(-1, 4)  # holds the map
+    where = a.ctypes.data
+    del a
+    assert blocks.kept_bytes() == 0
+    b = blocks.fresh(n, zeros=True)
+    assert b.ctypes.data != where
+    assert view[0, 0] == 4.0 and view[-1, -1] == n - 1  # untouched by the new array
+    del view
+    assert blocks.kept_bytes() >= n * 8
+
+
+def test_maps_are_taken_only_for_arrays_of_at_least_half_their_size():
+    blocks.trim()
+    big = blocks.fresh(blocks.FRESH_MAP_BYTES // 8 * 4)
+    where = big.ctypes.data
+    del big
+    small = blocks.fresh(blocks.FRESH_MAP_BYTES // 8)  # a quarter: a map of its own
+    assert small.ctypes.data != where
+    half = blocks.fresh(blocks.FRESH_MAP_BYTES // 8 * 2)  # half: the kept one
+    assert half.ctypes.data == where
+
+
+def test_kept_maps_stay_within_their_bytes_and_seconds(monkeypatch):
+    blocks.trim()
+    size = blocks.FRESH_MAP_BYTES
+    monkeypatch.setattr(blocks, "FRESH_KEEP_BYTES", 2 * size)
+    arrays = [blocks.fresh(size, np.uint8) for _ in range(3)]
+    first = arrays[0].ctypes.data
+    del arrays
+    assert blocks.kept_bytes() == 2 * size  # the oldest released went
+    assert blocks.fresh(size, np.uint8).ctypes.data != first
+    monkeypatch.setattr(blocks, "FRESH_KEEP_SECONDS", 0.2)
+    blocks.trim()  # (wakes the daemon thread: it waits anew, 0.2 s at most)
+    a = blocks.fresh(size, np.uint8)
+    del a
+    assert blocks.kept_bytes() == size
+    deadline = time.monotonic() + 10
+    while blocks._KEPT.idle or blocks._KEPT.returned:  # let go by the daemon thread alone
+        assert time.monotonic() < deadline, "a kept map outlived its seconds"
+        time.sleep(0.05)
+    assert blocks.kept_bytes() == 0
+
+
+def _take_and_free(seed, rounds, errors):
+    rng = np.random.default_rng(seed)
+    live = []
+    for _ in range(rounds):
+        n = int(rng.integers(1, 5)) * blocks.FRESH_MAP_BYTES // 8
+        a = blocks.fresh(n, zeros=bool(rng.integers(2)))
+        a[:] = seed  # each thread's own mark
+        live.append(a)
+        if len(live) > 3:
+            live.pop(int(rng.integers(len(live))))
+        if any((x != seed).any() for x in live):
+            errors.append(seed)
+
+
+def test_threads_never_share_a_map():
+    errors = []
+    threads = [threading.Thread(target=_take_and_free, args=(s, 60, errors)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
