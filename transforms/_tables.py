@@ -772,6 +772,40 @@ def _exact_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str]) -> np
     return found.fill_null(-1).to_numpy().astype(np.int64)
 
 
+def string_runs(obj: Any, column: str) -> tuple[np.ndarray, pl.Series] | None:
+    """The runs of equal keys in a pandas table's string column, read straight from arrow
+    (no polars copy of the column): the first row of each run and its key.
+
+    None when the general reading must decide: not a non-empty pandas DataFrame holding
+    ``column`` once, a column not held by arrow as strings (pandas' ``str`` dtype with
+    pyarrow storage), or a missing key. That reading (:func:`to_polars`, then the runs of
+    the polars column) finds the same runs or raises its error.
+
+    >>> starts, keys = string_runs(pd.DataFrame({"k": ["a", "a", "b", "a"]}, dtype="str"), "k")
+    >>> starts.tolist(), keys.to_list()
+    ([0, 2, 3], ['a', 'b', 'a'])
+    >>> string_runs(pd.DataFrame({"k": ["a", None]}, dtype="str"), "k") is None
+    True
+    """
+    if not (isinstance(obj, pd.DataFrame) and len(obj) and obj.columns.is_unique
+            and column in obj.columns):
+        return None
+    values = obj[column].array
+    if not isinstance(values, pd.arrays.ArrowStringArray):
+        return None
+    strings = pa.array(values)
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    if strings.null_count or strings.type not in (pa.string(), pa.large_string()):
+        return None
+    n = len(strings)
+    differ = pc.not_equal(strings.slice(1), strings.slice(0, n - 1))
+    starts = np.flatnonzero(differ.to_numpy(zero_copy_only=False))
+    starts += 1
+    starts = np.concatenate([np.zeros(1, starts.dtype), starts])
+    return starts, pl.Series(column, strings.take(pa.array(starts)))
+
+
 def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.ndarray] | None:
     """Codes of a pandas table's string key columns, each ``(table, column)`` looked up among
     the table's single string key straight from arrow (no polars frame): what

@@ -46,11 +46,13 @@ from fairalloc.transforms._tables import (
     require_rows,
     sorted_unique,
     split_groups,
+    string_runs,
     table_input,
     to_polars,
 )
 from fairalloc.transforms.errors import (
     EmptyInputError,
+    FairallocError,
     InputTypeError,
     InvalidAmountError,
     ParameterError,
@@ -143,20 +145,34 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     """The requests as an accounts × periods array (0 where no row).
 
     The long table is coded without sorting it: account keys are looked up once per run of
-    equal keys (tidy tables usually list an account's periods together), numeric period keys
-    by binary search in the sorted period keys; a repeated (account, period) cell is found by
+    equal keys (tidy tables usually list an account's periods together; a pandas column of
+    strings held by arrow is split into runs by arrow itself, without a polars copy of the
+    column: :func:`~fairalloc.transforms._tables.string_runs`), numeric period keys by
+    binary search in the sorted period keys; a repeated (account, period) cell is found by
     counting cells, unless the cells increase (a table sorted by account and period, which
     cannot repeat one; when such a table also has every cell, its column is the dense array
     as it stands, copied). Repeats (collapsed when equal, refused when not) take the general
-    path.
+    path, as does any input the reading of the other columns refuses (so that its error
+    names the accounts).
     """
     keys = [ACCOUNT, PERIOD]
     (request,) = contract.REQUESTS.values  # its name and rule, as table_input reads them
-    df = to_polars(requests, keys, request.name, what="requests")
-    require_rows(df, "requests")
-    check_rule(df, keys, request.name, request.rule, what="requests")
+    runs = string_runs(requests, ACCOUNT)
+    df = None
+    if runs is not None:  # the other columns, read as usual
+        try:
+            df = to_polars(requests[[PERIOD, request.name]], [PERIOD], request.name,
+                           what="requests")
+            check_rule(df, [PERIOD], request.name, request.rule, what="requests")
+        except (FairallocError, KeyError):  # the general reading says what, naming the keys
+            df = None
+    if df is None:
+        df = to_polars(requests, keys, request.name, what="requests")
+        require_rows(df, "requests")
+        check_rule(df, keys, request.name, request.rule, what="requests")
+        runs = _runs(df[ACCOUNT])
     n_a, n_t = len(acc), len(per)
-    cell = _run_codes(df, acc)  # fresh int64 account codes: the cells are made in place
+    cell = _run_codes(*runs, df.height, acc)  # fresh int64: the cells are made in place
     cell *= n_t
     _add_period_codes(cell, df, per)
     values = df[request.name].to_numpy()
@@ -171,6 +187,8 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
         return dense.reshape(n_a, n_t)
     if not increasing and (np.bincount(cell, minlength=n_a * n_t) > 1).any():
         # repeats: the general path
+        if ACCOUNT not in df.columns:
+            df = to_polars(requests, keys, request.name, what="requests")
         req = table_input(df, contract.REQUESTS, what="requests")
         a, p = code_rows(req.frame, [(acc, [ACCOUNT], "account"), (per, [PERIOD], "period")],
                          what="requests")
@@ -180,22 +198,31 @@ def _dense_requests(requests: Any, acc: KeyedTable, per: KeyedTable) -> np.ndarr
     return dense.reshape(n_a, n_t)
 
 
-def _run_codes(df: pl.DataFrame, acc: KeyedTable) -> np.ndarray:
-    """Account code of every row, looking each run of equal keys up once; when the runs
+def _runs(col: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """The first row of each run of equal keys in ``col``, and its key."""
+    head = (col != col.shift(1)).fill_null(True)
+    return np.flatnonzero(head.to_numpy()), col.filter(head)
+
+
+def _run_codes(starts: np.ndarray, heads: pl.Series, n: int, acc: KeyedTable) -> np.ndarray:
+    """Account code of each of ``n`` rows, from the runs of equal keys (``starts``: the
+    first row of each, ``heads``: its key), looking each run's key up once; when the runs
     name the currency table's accounts in its (sorted) order, as a table sorted by account
     does, their codes are 0, 1, 2, … and nothing is looked up. Always a fresh int64 array
     (the caller builds the cells in it)."""
-    col = df[ACCOUNT]
-    head = (col != col.shift(1)).fill_null(True).to_numpy()
-    run = np.cumsum(head, dtype=np.int64, out=fresh(len(head), np.int64))
-    run -= 1
-    heads = df.filter(pl.Series(head))
+    run = fresh(n, np.int64, zeros=True)
+    run[starts[1:]] = 1
+    np.cumsum(run, out=run)  # the run of every row
     keys = acc.frame[ACCOUNT]
-    if (heads.height == keys.len() and heads.schema[ACCOUNT] == keys.dtype
-            and bool((heads[ACCOUNT] == keys).all())):
+    if (len(heads) == keys.len() and heads.dtype == keys.dtype
+            and bool((heads == keys).all())):
         return run
-    (codes,) = code_rows(heads, [(acc, [ACCOUNT], "account")], what="requests")
-    return np.take(codes.astype(np.int64, copy=False), run)
+    (codes,) = code_rows(pl.DataFrame([heads.alias(ACCOUNT)]), [(acc, [ACCOUNT], "account")],
+                         what="requests")
+    codes = codes.astype(np.int64, copy=False)
+    for rows in row_blocks(n):  # in place, by blocks (no second array of the rows' length)
+        run[rows] = codes[run[rows]]
+    return run
 
 
 def _add_period_codes(cell: np.ndarray, df: pl.DataFrame, per: KeyedTable) -> None:

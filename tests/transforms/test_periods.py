@@ -420,3 +420,80 @@ def test_a_repeated_cell_in_a_sorted_table_is_collapsed_or_refused(at):
     with pytest.raises(errors.DuplicateKeyError) as info:
         allocate_periods(**(PUBLISHED | {"requests": other}))
     assert str(key) in str(info.value)
+
+
+@st.composite
+def _messy_tidy_tables(draw):
+    """Tidy requests in any row order, with repeats (equal or not), unknown or missing
+    accounts and bad amounts now and then, and the currency and capacities they refer to."""
+    reqs, cur, caps = draw(periods_instances())
+    rows = [[a, t + 1, float(r)] for a, row in reqs.items() for t, r in enumerate(row)]
+    rows = draw(st.permutations(rows)) if draw(st.booleans()) else rows
+    for _ in range(draw(st.integers(0, 2))):
+        row = list(draw(st.sampled_from(rows)))
+        kind = draw(st.sampled_from(["same", "other", "unknown", "missing", "negative"]))
+        if kind == "other":
+            row[2] += 1.0
+        elif kind == "unknown":
+            row[0] = "zz"
+        elif kind == "missing":
+            row[0] = None
+        elif kind == "negative":
+            row[2] = -1.0
+        rows.insert(draw(st.integers(0, len(rows))), row)
+    return rows, cur, caps
+
+
+def _outcome(requests, cur, caps):
+    try:
+        res = allocate_periods(requests, cur, caps, auto_weights=False)
+    except errors.FairallocError as exc:
+        return type(exc), str(exc)
+    return res.allocation, res.accounts, res.periods
+
+
+@given(_messy_tidy_tables())
+@settings(max_examples=150, deadline=None)
+def test_account_strings_read_from_arrow_as_from_any_other_input(case):
+    """A pandas column of strings held by arrow is split into runs by arrow
+    (``string_runs``): the same tables, or the same error naming the same keys, as the
+    same table with an object column, as a polars table, and as a column of two arrow
+    chunks."""
+    rows, cur, caps = case
+    arrow = pd.DataFrame(rows, columns=["account", "period", "request"])
+    assert isinstance(arrow["account"].array, pd.arrays.ArrowStringArray) or \
+        arrow["account"].isna().all()
+    objects = arrow.astype({"account": object})
+    chunked = pd.concat([arrow.iloc[:1], arrow.iloc[1:]]).reset_index(drop=True)
+    want = _outcome(objects, cur, caps)
+    for other in (arrow, chunked, pl.from_pandas(objects)):
+        got = _outcome(other, cur, caps)
+        if isinstance(want[0], type):
+            assert got == want
+        else:
+            for a, b in zip(got, want, strict=True):
+                pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+@given(st.lists(st.sampled_from(["a", "b", "bb", "c" * 20, ""]), min_size=1, max_size=30),
+       st.integers(0, 29))
+def test_string_runs_are_the_runs_of_the_polars_column(keys, cut):
+    from fairalloc.transforms._tables import string_runs
+    from fairalloc.transforms.periods import _runs
+
+    table = pd.DataFrame({"account": keys}, dtype="str")
+    if 0 < cut < len(keys):  # a column of two arrow chunks
+        table = pd.concat([table.iloc[:cut], table.iloc[cut:]]).reset_index(drop=True)
+    starts, heads = string_runs(table, "account")
+    want_starts, want_heads = _runs(pl.Series("account", keys))
+    assert starts.tolist() == want_starts.tolist()
+    assert heads.to_list() == want_heads.to_list()
+
+
+def test_accounts_in_alternating_runs_are_coded_by_run():
+    # two accounts, one row each, in the currency table's reverse order: each run its own code
+    res = allocate_periods(pd.DataFrame({"account": ["b", "a"], "period": [2, 1],
+                                         "request": [5.0, 7.0]}),
+                           {"a": 1, "b": 1}, {1: 100, 2: 100}, auto_weights=False)
+    assert res.allocation["request"].to_dict() == {("a", 1): 7.0, ("a", 2): 0.0,
+                                                   ("b", 1): 0.0, ("b", 2): 5.0}
