@@ -31,6 +31,8 @@ FRESH_MAP_BYTES = 1 << 22
 FRESH_KEEP_BYTES = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8)
 #: Seconds a released map is kept unused before it is unmapped.
 FRESH_KEEP_SECONDS = 10.0
+#: Most released maps kept (the oldest go first): a call of the transforms maps a few dozen.
+FRESH_KEEP_MAPS = 64
 
 
 class _Map:
@@ -53,10 +55,11 @@ class _Map:
 
 
 class _Kept:
-    """Released maps kept for reuse, at most :data:`FRESH_KEEP_BYTES` of them (the oldest go
-    first), each unmapped :data:`FRESH_KEEP_SECONDS` after its release by a daemon thread
-    that runs while any map is in use or kept. A map is taken for an array of at least half
-    its size, the smallest that fits."""
+    """Released maps kept for reuse, at most :data:`FRESH_KEEP_MAPS` and
+    :data:`FRESH_KEEP_BYTES` of them (the oldest go first), each unmapped
+    :data:`FRESH_KEEP_SECONDS` after its release by a daemon thread that runs while any map
+    is in use or kept. A map is taken for an array of at least half its size, the smallest
+    that fits."""
 
     def __init__(self) -> None:
         # (released at, pages, bytes): appended by _Map.__del__, taken in by _settle
@@ -75,6 +78,7 @@ class _Kept:
             self.out -= 1
         now = time.monotonic()
         self.idle = [m for m in self.idle if now - m[0] < FRESH_KEEP_SECONDS]
+        del self.idle[:max(len(self.idle) - FRESH_KEEP_MAPS, 0)]
         total = sum(len(m[1]) for m in self.idle)
         while self.idle and total > FRESH_KEEP_BYTES:
             total -= len(self.idle.pop(0)[1])

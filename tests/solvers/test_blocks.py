@@ -120,6 +120,13 @@ def test_kept_maps_stay_within_their_bytes_and_seconds(monkeypatch):
     del arrays
     assert blocks.kept_bytes() == 2 * size  # the oldest released went
     assert blocks.fresh(size, np.uint8).ctypes.data != first
+    blocks.trim()
+    monkeypatch.setattr(blocks, "FRESH_KEEP_BYTES", 100 * size)
+    monkeypatch.setattr(blocks, "FRESH_KEEP_MAPS", 3)
+    arrays = [blocks.fresh(size, np.uint8) for _ in range(5)]
+    del arrays
+    assert blocks.kept_bytes() == 3 * size  # no more maps than that
+    blocks.trim()
     monkeypatch.setattr(blocks, "FRESH_KEEP_SECONDS", 0.2)
     blocks.trim()  # (wakes the daemon thread: it waits anew, 0.2 s at most)
     a = blocks.fresh(size, np.uint8)
