@@ -26,9 +26,21 @@ import numpy as np
 #: From this many bytes on, :func:`fresh` maps its own memory (numpy asks for huge pages from
 #: 4 MiB on).
 FRESH_MAP_BYTES = 1 << 22
+def _memory_bytes() -> int:
+    """The memory this process may use: the machine's, or its cgroup's limit if lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path) as f:
+                total = min(total, int(f.read().strip()))
+        except (OSError, ValueError):  # no such file, or "max": no limit there
+            pass
+    return total
+
+
 #: Most bytes of released maps :func:`fresh` keeps for reuse: 1 GiB, or an eighth of the
-#: machine's memory if that is less.
-FRESH_KEEP_BYTES = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 8)
+#: memory this process may use (the machine's, or its cgroup's limit) if that is less.
+FRESH_KEEP_BYTES = min(1 << 30, _memory_bytes() // 8)
 #: Seconds a released map is kept unused before it is unmapped.
 FRESH_KEEP_SECONDS = 10.0
 #: Most released maps kept (the oldest go first): a call of the transforms maps a few dozen.
@@ -42,42 +54,86 @@ class _Map:
 
     __slots__ = ("pages", "bytes", "__array_interface__")
 
-    def __init__(self, pages: mmap.mmap, raw: np.ndarray, shape: tuple, dtype: np.dtype):
+    def __init__(self, pages: mmap.mmap, raw: np.ndarray, size: int):
         self.pages, self.bytes = pages, raw
-        self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "version": 3,
+        self.__array_interface__ = {"shape": (size,), "typestr": "|u1", "version": 3,
                                     "data": (raw.ctypes.data, False)}
 
-    def __del__(self) -> None:  # any thread, any time: only an atomic append
+    def __del__(self) -> None:
         try:
-            _KEPT.returned.append((time.monotonic(), self.pages, self.bytes))
+            _KEPT.release(self.pages, self.bytes)
         except (AttributeError, TypeError):  # at interpreter exit: unmapped as it goes
             pass
 
 
 class _Kept:
     """Released maps kept for reuse, at most :data:`FRESH_KEEP_MAPS` and
-    :data:`FRESH_KEEP_BYTES` of them (the oldest go first), each unmapped
-    :data:`FRESH_KEEP_SECONDS` after its release by a daemon thread that runs while any map
-    is in use or kept. A map is taken for an array of at least half its size, the smallest
-    that fits."""
+    :data:`FRESH_KEEP_BYTES` of them (the oldest go first; a map larger than that is never
+    kept), each unmapped :data:`FRESH_KEEP_SECONDS` after its release by a daemon thread that
+    runs while any map is in use or kept. A map is taken for an array of at least half its
+    size, the smallest that fits.
+
+    A map released while another thread works on the kept ones (or while this one does: a
+    finaliser run by the garbage collector inside the lock) waits in ``returned`` until the
+    next settling; nothing done inside the lock re-enters it (``busy``: a re-entrant call
+    maps anew and keeps nothing), so a map is never handed out twice.
+    """
 
     def __init__(self) -> None:
-        # (released at, pages, bytes): appended by _Map.__del__, taken in by _settle
+        # (released at, pages, bytes): released while the lock was taken, settled later
         self.returned: collections.deque = collections.deque()
+        self.gone: collections.deque = collections.deque()  # one per map let go on release
         self.idle: list[tuple[float, mmap.mmap, np.ndarray]] = []  # oldest first
         self.out = 0  # maps handed out and not yet taken in again
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.busy = False  # the lock's holder is working on the lists
         self.wake = threading.Condition(self.lock)
         self.reaper: threading.Thread | None = None
 
+    def _enter(self) -> bool:
+        """Take the lock; False (the lock let go again) when its holder is this thread's
+        own work on the lists, re-entered."""
+        self.lock.acquire()
+        if self.busy:
+            self.lock.release()
+            return False
+        self.busy = True
+        return True
+
+    def _leave(self) -> None:
+        self.busy = False
+        self.lock.release()
+
+    def release(self, pages: mmap.mmap, raw: np.ndarray) -> None:
+        """Take a released map in (from its ``_Map``'s finaliser: any thread, any time)."""
+        if len(pages) > FRESH_KEEP_BYTES:
+            self.gone.append(None)  # (counted off at the next settling)
+            return  # unmapped as it goes
+        self.returned.append((time.monotonic(), pages, raw))
+        if not self.lock.acquire(blocking=False):
+            return  # the holder settles it
+        try:
+            if not self.busy:
+                self.busy = True
+                try:
+                    self._settle()
+                finally:
+                    self.busy = False
+        finally:
+            self.lock.release()
+
     def _settle(self) -> None:
         """Take in the maps released since, then let go of the expired ones and of the oldest
-        beyond the byte limit (with the lock held; a map let go is unmapped when freed)."""
+        beyond the limits (lock held and busy; a map let go is unmapped when freed)."""
         while self.returned:
             self.idle.append(self.returned.popleft())
             self.out -= 1
+        while self.gone:
+            self.gone.popleft()
+            self.out -= 1
         now = time.monotonic()
-        self.idle = [m for m in self.idle if now - m[0] < FRESH_KEEP_SECONDS]
+        self.idle = [m for m in self.idle
+                     if now - m[0] < FRESH_KEEP_SECONDS and len(m[1]) <= FRESH_KEEP_BYTES]
         del self.idle[:max(len(self.idle) - FRESH_KEEP_MAPS, 0)]
         total = sum(len(m[1]) for m in self.idle)
         while self.idle and total > FRESH_KEEP_BYTES:
@@ -86,47 +142,68 @@ class _Kept:
     def _reap(self) -> None:
         with self.lock:
             while True:
-                self._settle()
-                if not self.idle and not self.out:
-                    self.reaper = None
-                    return
-                oldest = self.idle[0][0] if self.idle else time.monotonic()
+                self.busy = True
+                try:
+                    self._settle()
+                    if not self.idle and not self.out:
+                        self.reaper = None
+                        return
+                    oldest = self.idle[0][0] if self.idle else time.monotonic()
+                finally:
+                    self.busy = False
                 self.wake.wait(max(FRESH_KEEP_SECONDS - (time.monotonic() - oldest), 0.01))
 
     def take(self, size: int) -> tuple[mmap.mmap, np.ndarray, bool]:
         """A map of at least ``size`` bytes (a page multiple): a kept one, else a new one
         (zero); and whether it was kept."""
-        with self.lock:
-            self._settle()
-            self.out += 1
-            if self.reaper is None:
-                self.reaper = threading.Thread(target=self._reap, daemon=True,
-                                               name="fairalloc-kept-maps")
-                self.reaper.start()
-            fits = [i for i, m in enumerate(self.idle) if size <= len(m[1]) <= 2 * size]
-            if fits:
-                _, pages, raw = self.idle.pop(min(fits, key=lambda i: len(self.idle[i][1])))
-                return pages, raw, True
+        if self._enter():
+            try:
+                self._settle()
+                fits = [i for i, m in enumerate(self.idle) if size <= len(m[1]) <= 2 * size]
+                if fits:
+                    _, pages, raw = self.idle.pop(min(fits, key=lambda i: len(self.idle[i][1])))
+                    self.out += 1
+                    return pages, raw, True
+            finally:
+                self._leave()
         pages = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         pages.madvise(mmap.MADV_NOHUGEPAGE)  # (under THP "always" too)
+        with self.lock:
+            self.out += 1
+            if self.reaper is None:
+                reaper = threading.Thread(target=self._reap, daemon=True,
+                                          name="fairalloc-kept-maps")
+                try:
+                    reaper.start()
+                    self.reaper = reaper
+                except RuntimeError:  # no new threads (at interpreter exit): none needed
+                    pass
         return pages, np.frombuffer(pages, np.uint8), False
 
     def trim(self) -> None:
-        with self.lock:
-            self._settle()
-            self.idle.clear()
-            self.wake.notify_all()  # the reaper waits anew (with the limits as they are now)
+        if self._enter():
+            try:
+                self._settle()
+                self.idle.clear()
+                self.wake.notify_all()  # the reaper waits anew (with the limits as they are)
+            finally:
+                self._leave()
 
     def kept(self) -> int:
-        with self.lock:
+        if not self._enter():
+            return sum(len(m[1]) for m in list(self.idle))
+        try:
             self._settle()
             return sum(len(m[1]) for m in self.idle)
+        finally:
+            self._leave()
 
     def after_fork(self) -> None:
         """In a forked child: a lock of its own and no reaper (the parent's thread is not
         there: the next map taken starts one); the maps stay as they were (copied on
         write)."""
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
+        self.busy = False
         self.wake = threading.Condition(self.lock)
         self.reaper = None
 
@@ -179,14 +256,17 @@ def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
     as it is touched; copied on write in a forked process, like numpy's memory).
 
     When the array and every view of it are freed, its map is kept, up to
-    :data:`FRESH_KEEP_BYTES` in all and for :data:`FRESH_KEEP_SECONDS`, and a later array of
-    at least half its size takes it over: pages already touched cost nothing to touch again
-    (the first touch of a page costs about 0.5–1 ms per MB on that machine, as much as the
-    arithmetic of several passes over it). A call that builds the same arrays as the one
-    before it (a service, a notebook, a benchmark) touches no fresh page for them.
-    :func:`trim` unmaps the kept maps at once. An array from a kept map holds whatever it
-    held (as :func:`numpy.empty` may); ``zeros`` fills it. Such an array cannot be resized in
-    place (``ndarray.resize``); it pickles and copies as any other.
+    :data:`FRESH_KEEP_MAPS` maps and :data:`FRESH_KEEP_BYTES` in all (a larger map is
+    unmapped at once) and for :data:`FRESH_KEEP_SECONDS`, and a later array of at least half
+    its size takes it over: pages already touched cost nothing to touch again (the first touch
+    of a page costs about 0.5–1 ms per MB on that machine, as much as the arithmetic of
+    several passes over it). A call that builds the same arrays as the one before it (a
+    service, a notebook, a benchmark) touches no fresh page for them; the price is resident
+    memory, up to those limits, for those seconds. :func:`trim` unmaps the kept maps at once.
+    An array from a kept map holds whatever it held (as :func:`numpy.empty` may); ``zeros``
+    fills it. Such an array cannot be resized in place (``ndarray.resize``), nor made
+    writeable again once made read-only; it pickles and copies as any other. Arrays of
+    Python objects always come from numpy.
 
     Parameters
     ----------
@@ -214,10 +294,10 @@ def fresh(shape: int | tuple[int, ...], dtype: np.dtype | type = np.float64, *,
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if size < FRESH_MAP_BYTES:
+    if size < FRESH_MAP_BYTES or dtype.hasobject:  # (objects: numpy's, never raw memory)
         return np.zeros(shape, dtype) if zeros else np.empty(shape, dtype)
     pages, raw, kept = _KEPT.take(-(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
-    array = np.asarray(_Map(pages, raw, shape, dtype))
+    array = np.asarray(_Map(pages, raw, size)).view(dtype).reshape(shape)
     if zeros and kept:  # a new map is zero already (its pages untouched)
         array.fill(0)
     return array

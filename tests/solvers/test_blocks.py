@@ -1,5 +1,6 @@
 """The passes by blocks and the mapped arrays of fairalloc.solvers.blocks."""
 
+import gc
 import mmap
 import multiprocessing
 import threading
@@ -67,6 +68,7 @@ def test_mapped_arrays_are_zero_and_copied_on_write_in_a_forked_process():
 
 
 def test_a_released_map_is_taken_again_and_zeroed_when_asked():
+    gc.collect()
     blocks.trim()
     n = blocks.FRESH_MAP_BYTES // 8 * 3
     a = blocks.fresh(n)
@@ -85,6 +87,7 @@ def test_a_released_map_is_taken_again_and_zeroed_when_asked():
 
 
 def test_a_map_is_kept_only_once_no_view_is_left():
+    gc.collect()
     blocks.trim()
     n = blocks.FRESH_MAP_BYTES // 8 * 2
     a = blocks.fresh(n)
@@ -112,6 +115,7 @@ def test_maps_are_taken_only_for_arrays_of_at_least_half_their_size():
 
 
 def test_kept_maps_stay_within_their_bytes_and_seconds(monkeypatch):
+    gc.collect()
     blocks.trim()
     size = blocks.FRESH_MAP_BYTES
     monkeypatch.setattr(blocks, "FRESH_KEEP_BYTES", 2 * size)
@@ -161,3 +165,56 @@ def test_threads_never_share_a_map():
     for t in threads:
         t.join(120)
     assert not errors
+
+
+def test_maps_hold_any_plain_dtype_and_objects_stay_numpys():
+    n = blocks.FRESH_MAP_BYTES // 16 + 1
+    pair = np.dtype([("a", "<i8"), ("b", "<f8")])
+    rec = blocks.fresh((n,), pair, zeros=True)
+    assert rec.dtype == pair and isinstance(_map_of(rec), blocks._Map)
+    rec["b"] = 2.5
+    assert rec["b"].sum() == 2.5 * n and not rec["a"].any()
+    objects = blocks.fresh((blocks.FRESH_MAP_BYTES,), object, zeros=True)
+    assert not isinstance(_map_of(objects), blocks._Map) and objects[0] == 0
+
+
+def test_a_map_larger_than_the_limit_is_never_kept(monkeypatch):
+    gc.collect()
+    blocks.trim()
+    size = blocks.FRESH_MAP_BYTES
+    monkeypatch.setattr(blocks, "FRESH_KEEP_BYTES", 2 * size)
+    small = blocks.fresh(size, np.uint8)
+    del small
+    big = blocks.fresh(3 * size, np.uint8)
+    del big
+    assert blocks.kept_bytes() == size  # the small one stays, the big one went at once
+
+
+def test_a_finaliser_run_inside_the_lock_neither_deadlocks_nor_shares_a_map():
+    # what the garbage collector may do: run a finaliser that maps arrays while this thread
+    # works on the kept maps
+    gc.collect()
+    blocks.trim()
+    made = []
+    kept = blocks._KEPT
+
+    class Finaliser:
+        def __del__(self):
+            made.append(blocks.fresh(blocks.FRESH_MAP_BYTES, np.uint8, zeros=True))
+            made.append(blocks.kept_bytes())
+            blocks.trim()
+
+    a = blocks.fresh(blocks.FRESH_MAP_BYTES, np.uint8)
+    where = a.ctypes.data
+    del a  # kept
+    with kept.lock:  # as inside take(): busy, the lock held
+        kept.busy = True
+        try:
+            f = Finaliser()
+            del f
+        finally:
+            kept.busy = False
+    assert made[0].ctypes.data != where  # mapped anew: the kept maps were not touched
+    assert not made[0].any() and made[1] == blocks.FRESH_MAP_BYTES  # a, still kept
+    b = blocks.fresh(blocks.FRESH_MAP_BYTES, np.uint8)
+    assert b.ctypes.data == where  # still kept, for the next array

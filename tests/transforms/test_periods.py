@@ -497,3 +497,27 @@ def test_accounts_in_alternating_runs_are_coded_by_run():
                            {"a": 1, "b": 1}, {1: 100, 2: 100}, auto_weights=False)
     assert res.allocation["request"].to_dict() == {("a", 1): 7.0, ("a", 2): 0.0,
                                                    ("b", 1): 0.0, ("b", 2): 5.0}
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled", "reversed"])
+@pytest.mark.parametrize("accounts", ["str", "object"])
+def test_dense_requests_by_blocks_of_any_size(order, accounts, monkeypatch):
+    """The blocks that add the period codes and look up the runs' codes cover every row,
+    whatever the block size (here 7 rows, so that 150 rows take many blocks)."""
+    from fairalloc.schemas import periods as contract
+    from fairalloc.solvers import blocks
+    from fairalloc.transforms._tables import table_input
+    from fairalloc.transforms.periods import _dense_requests
+
+    rng = np.random.default_rng(3)
+    reqs = {f"a{i:02d}": rng.integers(0, 9, 5).tolist() for i in range(30)}
+    table = tidy(reqs).astype({"account": accounts})
+    if order == "shuffled":
+        table = table.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    elif order == "reversed":
+        table = table.iloc[::-1].reset_index(drop=True)
+    acc = table_input({a: 1.0 for a in reqs}, contract.ACCOUNTS, what="currency")
+    per = table_input({t: 10.0 for t in range(1, 6)}, contract.CAPACITIES, what="capacities")
+    want = np.array([reqs[a] for a in sorted(reqs)], dtype=float)
+    monkeypatch.setattr(blocks, "ROW_BLOCK", 7)
+    np.testing.assert_array_equal(_dense_requests(table, acc, per), want)
