@@ -227,7 +227,7 @@ def _run_codes(starts: np.ndarray, heads: pl.Series, n: int, acc: KeyedTable) ->
 
 def _add_period_codes(cell: np.ndarray, df: pl.DataFrame, per: KeyedTable) -> None:
     """Add the period code of every row to ``cell``: with consecutive integer keys (1 … T)
-    the code is the offset, added by blocks (no array of codes); else a binary search in
+    the code is the offset, added in place (no array of codes); else a binary search in
     the sorted integer keys (a key not found goes to :func:`code_rows`, which names it), or
     a hash lookup."""
     keys, col = per.frame[PERIOD], df[PERIOD]
@@ -235,8 +235,7 @@ def _add_period_codes(cell: np.ndarray, df: pl.DataFrame, per: KeyedTable) -> No
         sorted_keys, values = keys.to_numpy(), col.to_numpy()
         lo, hi = sorted_keys[0], sorted_keys[-1]
         if hi - lo == len(sorted_keys) - 1 and values.min() >= lo and values.max() <= hi:
-            for rows in row_blocks(len(values)):
-                cell[rows] += values[rows]
+            cell += values  # int64 into int64 in place: no temporary
             cell -= lo
             return
         codes = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
