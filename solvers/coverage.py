@@ -26,10 +26,11 @@ optimum is found by
        and no other group draws on them, so the component splits into (A, N(A)) and the rest,
        without the rest's arcs into N(A);
     3. repeating until every component is deliverable; the last max flow of a component
-       splits its totals into x_ik. On large networks (``GROUPED_ARCS``) each round's cut is
-       found on groups merged by their set of resources (the same minimum cuts, a far smaller
-       network), and flows are then computed only for the components the round finishes, at
-       the units they had in the round's common max flow.
+       splits its totals into x_ik. On large networks (``GROUPED_ARCS``) each round's max
+       flow runs on groups merged by their set of resources (the same minimum cuts, a far
+       smaller network), and each group takes its merged node's flow on every resource in
+       proportion to its own total: groups with the same resources draw on them in the same
+       proportions.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
 scaled per component by a power of two from an upper bound of the component's own max flow
@@ -81,8 +82,8 @@ NOISE = 1e-12
 MAX_STEPS = 500
 #: Label passes :func:`_components` makes before it leaves the work to scipy.
 PROPAGATION_PASSES = 8
-#: From this many arcs on, a round's max flow first finds the cut on groups merged by their
-#: resources, and flows are computed only for the components the round finishes.
+#: From this many arcs on, a round's max flow runs on groups merged by their resources, each
+#: group taking its node's flows in proportion to its ask (:func:`_max_flow_grouped`).
 GROUPED_ARCS = 20_000
 #: A part of a max flow whose amounts span more than 2^(bits − WIDE) of its units gets a max
 #: flow of its own (2^61 units), so its resolution never depends on other components.
@@ -440,11 +441,9 @@ class _Flow:
     scale_k: np.ndarray
     bound: np.ndarray  # per part: an upper bound of its max flow (real amounts)
     fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
-    units: tuple  # the integer scaling of the call, for a later call on some of its parts
 
 
-def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None = None,
-           grouped: bool = False, units: tuple | None = None) -> _Flow:
+def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False) -> _Flow:
     """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
     the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
 
@@ -456,55 +455,44 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
     more than 2^(bits − WIDE) of that bound get a max flow of their own with 2^61 units;
     the others share one, 2^61 / (their number) units each.
 
-    ``only`` (per part) solves those parts alone, at the units the call with every part gives
-    them (each max flow runs on disconnected parts, so a part's flows stay the same);
-    ``units`` are that call's scaling (:attr:`_Flow.units`), reused rather than recomputed.
-    ``grouped`` finds only the shortages and the cut, on groups merged by their resources
-    (:func:`_max_flow_grouped`): no flows (``x`` stays 0).
+    ``grouped`` runs it on groups merged by their resources (:func:`_max_flow_grouped`).
     """
     n_g, n_k = len(s), len(b)
-    if units is None:
-        in_g, in_k = part_g >= 0, part_k >= 0
-        reach = np.bincount(ak, weights=s[ag], minlength=n_k)
-        room = np.bincount(ag, weights=b[ak], minlength=n_g)
-        give_r = np.where(in_k, np.minimum(b, reach), 0.0)
-        take_r = np.where(in_g, np.minimum(s, room), 0.0)
-        pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
-        bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
-                           np.bincount(pg, weights=take_r, minlength=n_part))
-        low = np.full(n_part, np.inf)
-        takes, gives = take_r > 0, give_r > 0
-        np.minimum.at(low, pg[takes], take_r[takes])
-        np.minimum.at(low, pk[gives], give_r[gives])
-        flowing = bound > 0
-        shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
-        with np.errstate(divide="ignore"):
-            wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
-        narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
-        exp = np.frexp(np.where(flowing, bound, 1.0))[1]
-        scale = np.ldexp(1.0, np.minimum(np.maximum(np.where(wide, 61, narrow_bits) - exp,
-                                                    -1000), 1000))  # integers: a clip
-        sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
-        big = float(2**62)
-        ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
-        # a resource gives no more than its groups ask for (this keeps a supply far above its
-        # part's needs inside int64 without changing the max flow); their float sum is raised by
-        # far more than its rounding so that it never falls below the integer sum
-        reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
-        give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
-                                         np.floor(np.minimum(reach_up, big))), 0.0)
-        units = (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
-                 narrow_bits)
-    (in_g, in_k, pg, pk, sg, sk, ask, give, bound, low, flowing, wide, exp,
-     narrow_bits) = units
+    in_g, in_k = part_g >= 0, part_k >= 0
+    reach = np.bincount(ak, weights=s[ag], minlength=n_k)
+    room = np.bincount(ag, weights=b[ak], minlength=n_g)
+    give_r = np.where(in_k, np.minimum(b, reach), 0.0)
+    take_r = np.where(in_g, np.minimum(s, room), 0.0)
+    pg, pk = np.where(in_g, part_g, 0), np.where(in_k, part_k, 0)
+    bound = np.minimum(np.bincount(pk, weights=give_r, minlength=n_part),
+                       np.bincount(pg, weights=take_r, minlength=n_part))
+    low = np.full(n_part, np.inf)
+    takes, gives = take_r > 0, give_r > 0
+    np.minimum.at(low, pg[takes], take_r[takes])
+    np.minimum.at(low, pk[gives], give_r[gives])
+    flowing = bound > 0
+    shared_bits = 61 - int(np.ceil(np.log2(max(int(flowing.sum()), 1))))
+    with np.errstate(divide="ignore"):
+        wide = flowing & (np.log2(bound) - np.log2(low) > shared_bits - WIDE)
+    narrow_bits = 61 - int(np.ceil(np.log2(max(int((flowing & ~wide).sum()), 1))))
+    exp = np.frexp(np.where(flowing, bound, 1.0))[1]
+    scale = np.ldexp(1.0, np.minimum(np.maximum(np.where(wide, 61, narrow_bits) - exp,
+                                                -1000), 1000))  # integers: a clip
+    sg, sk = np.where(in_g, scale[pg], 1.0), np.where(in_k, scale[pk], 1.0)
+    big = float(2**62)
+    ask = np.where(in_g, np.floor(np.minimum(s * sg, big)), 0.0)
+    # a resource gives no more than its groups ask for (this keeps a supply far above its
+    # part's needs inside int64 without changing the max flow); their float sum is raised by
+    # far more than its rounding so that it never falls below the integer sum
+    reach_up = np.bincount(ak, weights=ask[ag], minlength=n_k) * (1.0 + 2.0**-30) + 1.0
+    give = np.where(in_k, np.minimum(np.ceil(np.minimum(b * sk, big)),
+                                     np.floor(np.minimum(reach_up, big))), 0.0)
     x = np.zeros(len(ag))
     short = np.zeros(n_g, np.int64)
     unused = np.zeros(n_k, np.int64)
     side = np.zeros(n_g + n_k, bool)
     # one call for the narrow parts, one for each wide part
     calls = [~wide] + [np.arange(n_part) == p for p in np.flatnonzero(wide)]
-    if only is not None:
-        calls = [which & only for which in calls]
     local_g, local_k = np.empty(n_g, np.int64), np.empty(n_k, np.int64)
     asks = ask > 0  # groups asking nothing carry no flow and are never on a cut's source side:
     # they stay out of the max flow (the others keep their order, so it runs the same)
@@ -532,7 +520,7 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, only: np.ndarray | None
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
         1.0, narrow_bits - exp)) < 2.0**WIDE)
-    return _Flow(x, short, unused, side, sg, sk, bound, fine, units)
+    return _Flow(x, short, unused, side, sg, sk, bound, fine)
 
 
 def _max_flow(ag, ak, ask, give):
@@ -562,20 +550,22 @@ def _max_flow(ag, ak, ask, give):
 
 
 def _max_flow_grouped(ag, ak, ask, give):
-    """:func:`_max_flow`'s shortages and cut without its flows, on a smaller network: groups
-    with the same resources merge into one node asking their sum (capped at 2^62, as every
-    capacity). The minimum cuts are the same (given the resources on its source side, a
-    cut's cheapest groups are those whose resources all lie there, merged or not), so is the
-    max flow value; each merged node's shortage is reported on its first group, its side on
-    all. A group's resources are packed into one integer (with their number); where they do
-    not fit in 63 bits the plain max flow answers. Returns (None, short per group, unused per
-    resource, cut)."""
+    """:func:`_max_flow` on a smaller network: groups with the same resources merge into one
+    node asking their sum (capped at 2^62, as every capacity). The minimum cuts are the same
+    (given the resources on its source side, a cut's cheapest groups are those whose resources
+    all lie there, merged or not), so is the max flow value; each merged node's shortage is
+    reported on its first group, its side on all, and each of its groups takes the node's flow
+    on every one of their resources in proportion to its own ask (as floats: groups alike get
+    alike flows; the caller's refinement settles the rounding). A group's resources are packed
+    into one integer (with their number); where they do not fit in 63 bits the plain max flow
+    answers. Returns (flow per arc, short per group, unused per resource, cut)."""
     n_g, m = len(ask), len(ag)
     deg = np.bincount(ag, minlength=n_g)
     bits = max(int(len(give) - 1).bit_length(), 1)
     top = int(deg.max(initial=0))
     if bits * top + top.bit_length() > 63:
         return (None, *_max_flow(ag, ak, ask, give)[1:])
+    order = None
     if m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():  # by group, then resource
         order = np.lexsort((ak, ag))
         ag, ak = ag[order], ak[order]
@@ -601,12 +591,17 @@ def _max_flow_grouped(ag, ak, ask, give):
     high += low >> 31
     low &= 2**31 - 1
     merged = np.where(high >= 2**31, 2**62, (high << 31) | low)
-    _, short_m, unused, cut_m = _max_flow(tails, heads, merged, give)
+    flow_m, short_m, unused, cut_m = _max_flow(tails, heads, merged, give)
     rep = np.empty(count, np.int64)
     rep[node[::-1]] = np.arange(n_g)[::-1]  # each node's first group
     short = np.zeros(n_g, np.int64)
     short[rep] = short_m
-    return None, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
+    # an arc's place among its node's arcs is its place among its group's
+    share = ask / np.bincount(node, weights=ask, minlength=count)[node]
+    flows = flow_m[(np.cumsum(deg_u) - deg_u)[node[ag]] + pos] * share[ag]
+    if order is not None:
+        flows[order] = flows.copy()
+    return flows, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
 
 
 def _settle_cut(ag, ak, s, b, comp_g, comp_k, split, in_a_g, in_a_k, n_comp):
@@ -785,9 +780,8 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
         part_g = np.where(open_c[comp_g], comp_g, -1)
         part_k = np.where(open_c[comp_k], comp_k, -1)
-        # large networks: the cut first, on merged groups; flows only for what it finishes
-        grouped = len(ag) >= GROUPED_ARCS
-        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped)
+        # large networks: on groups merged by their resources
+        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=len(ag) >= GROUPED_ARCS)
         scale = np.ones(n_comp)
         scale[comp_g] = fl.scale_g
         missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)
@@ -818,8 +812,6 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         newly = open_c & ~split
         total = np.where(newly[comp_g], s, total)
         keep = newly[comp_g[ag]]
-        if grouped and newly.any():
-            fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, only=newly, units=fl.units)
         x[arcs[keep]] = fl.x[keep]
         done = done | newly
         if not split.any():

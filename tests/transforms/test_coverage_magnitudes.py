@@ -288,10 +288,12 @@ def test_a_component_spanning_beyond_float_resolution_is_not_called_optimal():
 
 @settings(max_examples=80)
 @given(coverage_magnitude_instances(prefix="p"), coverage_magnitude_instances(prefix="q"), ANY_LOSS)
-def test_cuts_on_merged_groups_give_the_same_answer(one, two, loss):
-    """Large networks find each round's cut on groups merged by their resources and compute
-    flows only for the components a round finishes (kernels.GROUPED_ARCS): forced on for
-    these small instances, every amount, price and status is exactly the plain rounds'."""
+def test_max_flows_on_merged_groups_reach_the_same_optimum(one, two, loss):
+    """Large networks run each round's max flow on groups merged by their resources
+    (kernels.GROUPED_ARCS), each group taking its node's flows in proportion to its ask: forced
+    on for these small instances, the rounds, the status, the resources' prices and scarcity
+    are exactly the plain rounds', every group's total the same to float noise, and every
+    limit holds."""
     rows, pairs, supply = one[0] + two[0], one[1] + two[1], {**one[2], **two[2]}
     pairs += [(r[0], p[1]) for r, p in zip(rows[::2], pairs[::-3], strict=False)]  # share more
     answers = []
@@ -305,8 +307,40 @@ def test_cuts_on_merged_groups_give_the_same_answer(one, two, loss):
     if isinstance(plain, type):
         assert merged is plain
         return
-    pd.testing.assert_series_equal(merged.allocation, plain.allocation, check_exact=True)
-    pd.testing.assert_frame_equal(merged.groups, plain.groups, check_exact=True)
-    pd.testing.assert_frame_equal(merged.resources, plain.resources, check_exact=True)
     assert (merged.report.status, merged.report.rounds) == (plain.report.status,
                                                             plain.report.rounds)
+    pd.testing.assert_frame_equal(merged.resources[["supply", "scarce", "marginal_value"]],
+                                  plain.resources[["supply", "scarce", "marginal_value"]],
+                                  check_exact=True)
+    conserved(rows, pairs, supply, merged)
+    got, want = merged.groups["allocated"], plain.groups["allocated"]
+    scale = max(float(want.sum()), 1e-300)
+    assert (np.abs(got - want) <= 1e-9 * want + 1e-12 * scale).all(), (got, want)
+
+
+def test_groups_with_the_same_resources_draw_on_them_alike():
+    """On merged groups, groups eligible for the same resources take them in the same
+    proportions of their totals (one max flow node between them)."""
+    rng = np.random.default_rng(5)
+    n_g, n_k = 400, 6
+    sets = [("r0", "r1"), ("r1", "r2", "r3"), ("r3", "r4"), ("r0", "r5"), ("r2", "r5")]
+    pick = rng.integers(0, len(sets), n_g)
+    rows = [(f"g{i:03d}", float(rng.uniform(10, 1000)), float(rng.uniform(0, 0.5)),
+             float(rng.choice([1.0, 2.0, 5.0]))) for i in range(n_g)]
+    pairs = [(f"g{i:03d}", r) for i in range(n_g) for r in sets[pick[i]]]
+    supply = {f"r{k}": float(rng.uniform(5_000, 30_000)) for k in range(n_k)}
+    with mock.patch.object(kernels, "GROUPED_ARCS", 0):
+        res = allocate_coverage(table(rows), elig(pairs), supply)
+    conserved(rows, pairs, supply, res)
+    assert audit_fairness(table(rows), res.allocation, elig(pairs)).empty
+    share = res.allocation / res.allocation.groupby(level="group").transform("sum")
+    share = share.unstack("resource")
+    taking = res.groups["allocated"] > 0
+    checked = 0
+    for i in range(len(sets)):
+        alike = share[(pick == i) & taking.reindex(share.index).to_numpy()]
+        if len(alike) > 1:
+            spread = (alike.max() - alike.min()).dropna()
+            assert (spread <= 1e-9).all(), (sets[i], spread)
+            checked += 1
+    assert checked >= 3
