@@ -107,6 +107,20 @@ def test_an_unknown_key_sharing_a_known_keys_hash_is_named(hashed, monkeypatch):
         code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
 
 
+def test_the_exact_check_covers_every_slice_of_rows(hashed, monkeypatch):
+    # rows are checked by slices: an unknown key sharing a known key's hash in the last slice
+    # of several is caught as in the first
+    monkeypatch.setattr(_tables, "_row_hashes",
+                        lambda df, cols: df[cols[0]].str.len_bytes().cast(pl.UInt64))
+    monkeypatch.setattr(_tables, "_CHECK_ROWS", 2)
+    table = _table({"k": ["a", "bb"]})
+    rows = ["bb", "a", "a", "bb", "a"]
+    (codes,) = code_rows(pl.DataFrame({"k": rows}), [(table, ["k"], "key")], what="rows")
+    assert codes.tolist() == [1, 0, 0, 1, 0]
+    with pytest.raises(errors.UnknownKeyError, match="'z'"):
+        code_rows(pl.DataFrame({"k": [*rows, "z"]}), [(table, ["k"], "key")], what="rows")
+
+
 def test_an_unknown_key_on_a_known_keys_slot_is_named(hashed, monkeypatch):
     # "z" and "a" differ in their hash but share its top bits (the slot of the direct-mapped
     # lookup), so "z" gets "a"'s code as a candidate: the exact check must refuse it
