@@ -91,12 +91,17 @@ def measure_together(fns: Sequence[Callable[[], Any]], repeats: int, *, memory: 
                      ) -> list[Measurement]:
     """:func:`measure` for several functions compared with each other, their timed calls
     interleaved (one call of each per repeat), so that a busy spell of a shared machine
-    slows them alike instead of one of them; peak memory as :func:`measure`."""
+    slows them alike instead of one of them; peak memory as :func:`measure`.
+
+    Each repeat starts one function further along (repeat r calls them in the order
+    r, r + 1, …, wrapping around), so no function always runs right after the same other
+    one: a call's time depends on the memory the call before it freed or left behind."""
     peaks = [measure(fn, 0, memory=True).peak_mb if memory else 0.0 for fn in fns]
     times: list[list[float]] = [[] for _ in fns]
     gc.collect()
-    for _ in range(repeats):
-        for fn, out in zip(fns, times, strict=True):
+    for r in range(repeats):
+        turn = [(r + i) % len(fns) for i in range(len(fns))]
+        for fn, out in ((fns[i], times[i]) for i in turn):
             gc.disable()
             try:
                 start = time.perf_counter()
