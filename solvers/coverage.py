@@ -514,8 +514,7 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False) 
         lg, lk = local_g[arc_g], local_k[ak[arcs]]
         solve = _max_flow_grouped if grouped else _max_flow
         f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
-        if f is not None:
-            x[arcs] = f / sg[arc_g]
+        x[arcs] = f / sg[arc_g]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
     fine = flowing & (low * np.where(wide, np.ldexp(1.0, 61 - exp), np.ldexp(
@@ -564,7 +563,7 @@ def _max_flow_grouped(ag, ak, ask, give):
     bits = max(int(len(give) - 1).bit_length(), 1)
     top = int(deg.max(initial=0))
     if bits * top + top.bit_length() > 63:
-        return (None, *_max_flow(ag, ak, ask, give)[1:])
+        return _max_flow(ag, ak, ask, give)
     order = None
     if m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():  # by group, then resource
         order = np.lexsort((ak, ag))

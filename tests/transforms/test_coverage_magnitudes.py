@@ -318,6 +318,26 @@ def test_max_flows_on_merged_groups_reach_the_same_optimum(one, two, loss):
     assert (np.abs(got - want) <= 1e-9 * want + 1e-12 * scale).all(), (got, want)
 
 
+def test_groups_with_too_many_resources_to_merge_take_the_plain_max_flow():
+    """A group's resources that do not pack into 63 bits (here 12 of 64 resources) leave the
+    round to the plain max flow: the same answer, flows included, as without merging."""
+    rng = np.random.default_rng(11)
+    rows = [(f"g{i:02d}", float(rng.uniform(50, 500)), 0.0, float(rng.choice([1.0, 3.0])))
+            for i in range(40)]
+    pairs = sorted({(g, f"r{k:02d}") for g, *_ in rows
+                    for k in rng.choice(64, 12, replace=False)})
+    supply = {f"r{k:02d}": float(rng.uniform(20, 200)) for k in range(64)}
+    answers = []
+    for threshold in (10**12, 0):
+        with mock.patch.object(kernels, "GROUPED_ARCS", threshold):
+            answers.append(allocate_coverage(table(rows), elig(pairs), supply))
+    plain, merged = answers
+    assert merged.report.status == plain.report.status == "optimal"
+    assert plain.resources["scarce"].any()
+    pd.testing.assert_series_equal(merged.allocation, plain.allocation, check_exact=True)
+    conserved(rows, pairs, supply, merged)
+
+
 def test_groups_with_the_same_resources_draw_on_them_alike():
     """On merged groups, groups eligible for the same resources take them in the same
     proportions of their totals (one max flow node between them)."""
