@@ -26,11 +26,14 @@ optimum is found by
        and no other group draws on them, so the component splits into (A, N(A)) and the rest,
        without the rest's arcs into N(A);
     3. repeating until every component is deliverable; the last max flow of a component
-       splits its totals into x_ik. On large networks (``GROUPED_ARCS``) each round's max
-       flow runs on groups merged by their set of resources (the same minimum cuts, a far
-       smaller network), and each group takes its merged node's flow on every resource in
-       proportion to its own total: groups with the same resources draw on them in the same
-       proportions.
+       splits its totals into x_ik. On large networks (``GROUPED_ARCS`` eligible pairs,
+       decided once per solve) every round's max flow runs on groups merged by their set of
+       resources within their component (the same minimum cuts, a far smaller network), and
+       each group takes its merged node's flow on every resource in proportion to its own
+       ask (its total in integer units): groups of one component eligible for the same
+       resources draw on them in the same proportions, up to the rounding the last steps
+       settle (below). A round whose groups' resources do not pack into 63 bits runs the
+       plain max flow instead.
 Each split separates resources, so there are at most as many rounds as resources; every round
 is vectorised over groups, resources and components. Amounts enter the max flows as integers
 scaled per component by a power of two from an upper bound of the component's own max flow
@@ -82,8 +85,10 @@ NOISE = 1e-12
 MAX_STEPS = 500
 #: Label passes :func:`_components` makes before it leaves the work to scipy.
 PROPAGATION_PASSES = 8
-#: From this many arcs on, a round's max flow runs on groups merged by their resources, each
-#: group taking its node's flows in proportion to its ask (:func:`_max_flow_grouped`).
+#: From this many eligible pairs on, every round's max flow runs on groups merged by their
+#: resources, each group taking its node's flows in proportion to its ask
+#: (:func:`_max_flow_grouped`); decided once per solve, so that the split of a group's total
+#: over its resources follows one rule from round to round.
 GROUPED_ARCS = 20_000
 #: A part of a max flow whose amounts span more than 2^(bits − WIDE) of its units gets a max
 #: flow of its own (2^61 units), so its resolution never depends on other components.
@@ -553,11 +558,13 @@ def _max_flow_grouped(ag, ak, ask, give):
     node asking their sum (capped at 2^62, as every capacity). The minimum cuts are the same
     (given the resources on its source side, a cut's cheapest groups are those whose resources
     all lie there, merged or not), so is the max flow value; each merged node's shortage is
-    reported on its first group, its side on all, and each of its groups takes the node's flow
-    on every one of their resources in proportion to its own ask (as floats: groups alike get
-    alike flows; the caller's refinement settles the rounding). A group's resources are packed
-    into one integer (with their number); where they do not fit in 63 bits the plain max flow
-    answers. Returns (flow per arc, short per group, unused per resource, cut)."""
+    reported on its first group (the per-group shortages serve as sums per component), its
+    side on all, and each of its groups takes the node's flow on every one of their resources
+    in proportion to its own ask (as floats; a node asking nothing gives nothing). The
+    caller's last steps settle the rounding (:func:`_refine`, :func:`_top_up`). A group's
+    resources are packed into one integer (with their number); where they do not fit in 63
+    bits the plain max flow answers. Returns (flow per arc, short per group, unused per
+    resource, cut)."""
     n_g, m = len(ask), len(ag)
     deg = np.bincount(ag, minlength=n_g)
     bits = max(int(len(give) - 1).bit_length(), 1)
@@ -596,7 +603,8 @@ def _max_flow_grouped(ag, ak, ask, give):
     short = np.zeros(n_g, np.int64)
     short[rep] = short_m
     # an arc's place among its node's arcs is its place among its group's
-    share = ask / np.bincount(node, weights=ask, minlength=count)[node]
+    total = np.bincount(node, weights=ask, minlength=count)[node]
+    share = np.divide(ask, total, out=np.zeros(n_g), where=total > 0)
     flows = flow_m[(np.cumsum(deg_u) - deg_u)[node[ag]] + pos] * share[ag]
     if order is not None:
         flows[order] = flows.copy()
@@ -757,6 +765,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     x = np.zeros(len(arc_g))
     total = np.zeros(n_g)  # per group, fixed when its component is finished
     rounds = 0
+    grouped = len(arc_g) >= GROUPED_ARCS  # large networks: on groups merged by their resources
     while True:
         rounds += 1
         has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
@@ -779,8 +788,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
         part_g = np.where(open_c[comp_g], comp_g, -1)
         part_k = np.where(open_c[comp_k], comp_k, -1)
-        # large networks: on groups merged by their resources
-        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=len(ag) >= GROUPED_ARCS)
+        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped)
         scale = np.ones(n_comp)
         scale[comp_g] = fl.scale_g
         missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)

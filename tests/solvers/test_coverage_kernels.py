@@ -10,6 +10,7 @@ from scipy.sparse.csgraph import connected_components
 from fairalloc.solvers.coverage import (
     Loss,
     _components,
+    _max_flow_grouped,
     _prefix_min_by_segment,
     _water_fill,
     solve_coverage,
@@ -137,3 +138,40 @@ def test_the_price_search_of_one_component_is_the_general_search(n_g, seed, loss
     assert np.array_equal(one[0], two[0]) and np.array_equal(np.signbit(one[0]),
                                                              np.signbit(two[0]))
     assert np.array_equal(one[1], two[1][:1]) and one[2].tolist() == two[2][:1].tolist()
+
+
+@given(st.integers(0, 10**6))
+def test_merged_max_flow_flows_follow_their_arcs_in_any_order(seed):
+    """_max_flow_grouped maps the merged node's flows back to each arc wherever it stands:
+    arcs in any order get the flows they get sorted (by group, then resource); every group
+    keeps to its ask, every resource to its capacity, and groups of one node (the same
+    resources) take them in proportion to their asks."""
+    rng = np.random.default_rng(seed)
+    n_g, n_k = int(rng.integers(2, 12)), int(rng.integers(1, 6))
+    sets = [np.sort(rng.choice(n_k, int(rng.integers(1, n_k + 1)), replace=False))
+            for _ in range(3)]
+    pick = rng.integers(0, 3, n_g)
+    ag = np.concatenate([np.full(len(sets[p]), g) for g, p in enumerate(pick)])
+    ak = np.concatenate([sets[p] for p in pick])
+    ask = rng.integers(1, 50, n_g)
+    give = rng.integers(0, 60, n_k)
+    flows, short, unused, _ = _max_flow_grouped(ag, ak, ask, give)
+    order = rng.permutation(len(ag))
+    moved, *_ = _max_flow_grouped(ag[order], ak[order], ask, give)
+    np.testing.assert_allclose(moved, flows[order], rtol=1e-12)
+    per_g = np.bincount(ag, weights=flows, minlength=n_g)
+    per_k = np.bincount(ak, weights=flows, minlength=n_k)
+    assert (per_g <= ask * (1 + 1e-12)).all() and (per_k <= give * (1 + 1e-12) + 1e-9).all()
+    assert per_k.sum() == pytest.approx(give.sum() - unused.sum())
+    for p in range(3):  # one node per resource set: flows per unit of ask alike
+        members = np.flatnonzero(pick == p)
+        if len(members) > 1:
+            unit = np.array([flows[ag == g] / ask[g] for g in members])
+            np.testing.assert_allclose(unit, np.broadcast_to(unit[0], unit.shape), rtol=1e-12)
+
+
+def test_a_merged_node_asking_nothing_gets_no_flow():
+    flows, short, unused, _ = _max_flow_grouped(np.array([0, 1]), np.array([0, 1]),
+                                                np.array([0, 5]), np.array([4, 4]))
+    assert np.isfinite(flows).all() and flows.tolist() == [0.0, 4.0]
+    assert short.tolist() == [0, 1] and unused.tolist() == [4, 0]

@@ -108,15 +108,17 @@ def test_an_unknown_key_sharing_a_known_keys_hash_is_named(hashed, monkeypatch):
 
 
 def test_the_exact_check_covers_every_slice_of_rows(hashed, monkeypatch):
-    # rows are checked by slices: an unknown key sharing a known key's hash in the last slice
-    # of several is caught as in the first
+    # rows are checked by slices: an unknown key sharing a known key's hash is caught in the
+    # trailing part-slice of several as in the first, and every slice lines up with its codes
     monkeypatch.setattr(_tables, "_row_hashes",
                         lambda df, cols: df[cols[0]].str.len_bytes().cast(pl.UInt64))
     monkeypatch.setattr(_tables, "_CHECK_ROWS", 2)
     table = _table({"k": ["a", "bb"]})
-    rows = ["bb", "a", "a", "bb", "a"]
-    (codes,) = code_rows(pl.DataFrame({"k": rows}), [(table, ["k"], "key")], what="rows")
-    assert codes.tolist() == [1, 0, 0, 1, 0]
+    rows = ["bb", "a", "a", "bb", "a", "bb"]
+    codes = _tables._hashed_codes(pl.DataFrame({"k": rows}), table, ["k"])
+    assert codes.tolist() == [1, 0, 0, 1, 0, 1]
+    for bad in (["z", *rows], [*rows, "z"], [*rows[:3], "z", *rows[3:]]):
+        assert _tables._hashed_codes(pl.DataFrame({"k": bad}), table, ["k"]) is None
     with pytest.raises(errors.UnknownKeyError, match="'z'"):
         code_rows(pl.DataFrame({"k": [*rows, "z"]}), [(table, ["k"], "key")], what="rows")
 
