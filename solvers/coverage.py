@@ -602,9 +602,9 @@ def _max_flow_grouped(ag, ak, ask, give):
     rep[node[::-1]] = np.arange(n_g)[::-1]  # each node's first group
     short = np.zeros(n_g, np.int64)
     short[rep] = short_m
-    # an arc's place among its node's arcs is its place among its group's
     total = np.bincount(node, weights=ask, minlength=count)[node]
     share = np.divide(ask, total, out=np.zeros(n_g), where=total > 0)
+    # an arc's place among its node's arcs is its place among its group's
     flows = flow_m[(np.cumsum(deg_u) - deg_u)[node[ag]] + pos] * share[ag]
     if order is not None:
         flows[order] = flows.copy()
