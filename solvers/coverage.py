@@ -587,7 +587,8 @@ def _max_flow_grouped(ag, ak, ask, give):
     count = len(key)
     deg_u = key >> (bits * top)
     tails = np.repeat(np.arange(count), deg_u)
-    at = np.arange(len(tails)) - np.repeat(np.cumsum(deg_u) - deg_u, deg_u)
+    start = np.cumsum(deg_u) - deg_u  # where each node's arcs begin
+    at = np.arange(len(tails)) - np.repeat(start, deg_u)
     heads = (key[tails] >> (bits * at)) & ((1 << bits) - 1)
     # exact integer sums of the asks, in two halves (no int64 overflow), capped at 2^62
     high = np.zeros(count, np.int64)
@@ -605,7 +606,7 @@ def _max_flow_grouped(ag, ak, ask, give):
     total = np.bincount(node, weights=ask, minlength=count)[node]
     share = np.divide(ask, total, out=np.zeros(n_g), where=total > 0)
     # an arc's place among its node's arcs is its place among its group's
-    flows = flow_m[(np.cumsum(deg_u) - deg_u)[node[ag]] + pos] * share[ag]
+    flows = flow_m[start[node[ag]] + pos] * share[ag]
     if order is not None:
         flows[order] = flows.copy()
     return flows, short, unused, np.concatenate([cut_m[node], cut_m[count:]])
