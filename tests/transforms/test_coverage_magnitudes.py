@@ -286,6 +286,19 @@ def test_a_component_spanning_beyond_float_resolution_is_not_called_optimal():
         assert res.allocation[("qg2", "qr0")] == pytest.approx(3e-10, rel=1e-9)
 
 
+def plain_and_merged(rows, pairs, supply, loss="quadratic") -> list:
+    """The answers (or the error types) of plain rounds and of rounds on merged groups,
+    forced on whatever the size (kernels.GROUPED_ARCS)."""
+    answers = []
+    for threshold in (10**12, 0):
+        with mock.patch.object(kernels, "GROUPED_ARCS", threshold):
+            try:
+                answers.append(allocate_coverage(table(rows), elig(pairs), supply, loss=loss))
+            except errors.FairallocError as exc:
+                answers.append(type(exc))
+    return answers
+
+
 def component_of(pairs) -> dict:
     """Connected components of the eligibility graph, by union-find: group → a label."""
     parent: dict = {}
@@ -336,14 +349,7 @@ def test_max_flows_on_merged_groups_reach_the_same_optimum(one, two, loss):
     the same and every group's total too, to float noise of its component's total."""
     rows, pairs, supply = one[0] + two[0], one[1] + two[1], {**one[2], **two[2]}
     pairs += [(r[0], p[1]) for r, p in zip(rows[::2], pairs[::-3], strict=False)]  # share more
-    answers = []
-    for threshold in (10**12, 0):
-        with mock.patch.object(kernels, "GROUPED_ARCS", threshold):
-            try:
-                answers.append(allocate_coverage(table(rows), elig(pairs), supply, loss=loss))
-            except errors.FairallocError as exc:
-                answers.append(type(exc))
-    plain, merged = answers
+    plain, merged = plain_and_merged(rows, pairs, supply, loss)
     if isinstance(plain, type):
         assert merged is plain
         return
@@ -371,11 +377,7 @@ def test_groups_with_too_many_resources_to_merge_take_the_plain_max_flow():
     pairs = sorted({(g, f"r{k:02d}") for g, *_ in rows
                     for k in rng.choice(64, 12, replace=False)})
     supply = {f"r{k:02d}": float(rng.uniform(20, 200)) for k in range(64)}
-    answers = []
-    for threshold in (10**12, 0):
-        with mock.patch.object(kernels, "GROUPED_ARCS", threshold):
-            answers.append(allocate_coverage(table(rows), elig(pairs), supply))
-    plain, merged = answers
+    plain, merged = plain_and_merged(rows, pairs, supply)
     assert merged.report.status == plain.report.status == "optimal"
     assert plain.resources["scarce"].any()
     pd.testing.assert_series_equal(merged.allocation, plain.allocation, check_exact=True)
