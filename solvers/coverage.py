@@ -448,7 +448,8 @@ class _Flow:
     fine: np.ndarray  # per part: some amount is within 2^WIDE units (a cut may miss it)
 
 
-def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False) -> _Flow:
+def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False,
+           ordered: bool = False) -> _Flow:
     """Max flow source → groups (``s``) → resources (arcs ``ag``, ``ak``) → sink (``b``), for
     the groups and resources of parts ≥ 0 (``part_g``, ``part_k``; arcs join one part).
 
@@ -460,7 +461,8 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False) 
     more than 2^(bits − WIDE) of that bound get a max flow of their own with 2^61 units;
     the others share one, 2^61 / (their number) units each.
 
-    ``grouped`` runs it on groups merged by their resources (:func:`_max_flow_grouped`).
+    ``grouped`` runs it on groups merged by their resources (:func:`_max_flow_grouped`);
+    ``ordered`` says the arcs come by group, then resource.
     """
     n_g, n_k = len(s), len(b)
     in_g, in_k = part_g >= 0, part_k >= 0
@@ -517,8 +519,11 @@ def _flows(ag, ak, s, b, part_g, part_k, n_part: int, *, grouped: bool = False) 
         local_k[ks] = np.arange(ks.size)
         arc_g = ag[arcs]
         lg, lk = local_g[arc_g], local_k[ak[arcs]]
-        solve = _max_flow_grouped if grouped else _max_flow
-        f, d, u, cut = solve(lg, lk, ask[gs].astype(np.int64), give[ks].astype(np.int64))
+        asks_i, gives_i = ask[gs].astype(np.int64), give[ks].astype(np.int64)
+        if grouped:  # local numbers keep the order of the codes
+            f, d, u, cut = _max_flow_grouped(lg, lk, asks_i, gives_i, ordered=ordered)
+        else:
+            f, d, u, cut = _max_flow(lg, lk, asks_i, gives_i)
         x[arcs] = f / sg[arc_g]
         short[gs], unused[ks] = d, u
         side[gs], side[n_g + ks] = cut[:gs.size], cut[gs.size:]
@@ -553,7 +558,7 @@ def _max_flow(ag, ak, ask, give):
     return got[n_g:n_g + m], short, give - got[n_g + m:], cut
 
 
-def _max_flow_grouped(ag, ak, ask, give):
+def _max_flow_grouped(ag, ak, ask, give, *, ordered: bool = False):
     """:func:`_max_flow` on a smaller network: groups with the same resources merge into one
     node asking their sum (capped at 2^62, as every capacity). The minimum cuts are the same
     (given the resources on its source side, a cut's cheapest groups are those whose resources
@@ -563,8 +568,9 @@ def _max_flow_grouped(ag, ak, ask, give):
     in proportion to its own ask (as floats; a node asking nothing gives nothing). The
     caller's last steps settle the rounding (:func:`_refine`, :func:`_top_up`). A group's
     resources are packed into one integer (with their number); where they do not fit in 63
-    bits the plain max flow answers. Returns (flow per arc, short per group, unused per
-    resource, cut)."""
+    bits the plain max flow answers. ``ordered`` says the arcs already come by group, then
+    resource (else they are sorted so, and the flows put back in their order). Returns (flow
+    per arc, short per group, unused per resource, cut)."""
     n_g, m = len(ask), len(ag)
     deg = np.bincount(ag, minlength=n_g)
     bits = max(int(len(give) - 1).bit_length(), 1)
@@ -572,7 +578,7 @@ def _max_flow_grouped(ag, ak, ask, give):
     if bits * top + top.bit_length() > 63:
         return _max_flow(ag, ak, ask, give)
     order = None
-    if m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():  # by group, then resource
+    if not ordered and m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():
         order = np.lexsort((ak, ag))
         ag, ak = ag[order], ak[order]
     first = np.cumsum(deg) - deg
@@ -767,9 +773,12 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     total = np.zeros(n_g)  # per group, fixed when its component is finished
     rounds = 0
     grouped = len(arc_g) >= GROUPED_ARCS  # large networks: on groups merged by their resources
+    # arcs by group, then resource, stay so in every round's subset (checked once)
+    ordered = grouped and (len(arc_g) < 2 or bool((np.diff(arc_g * n_k + arc_k) > 0).all()))
+    degree = np.bincount(arc_g, minlength=n_g)  # live arcs per group
     while True:
         rounds += 1
-        has_arc = np.bincount(arc_g[alive], minlength=n_g) > 0  # the others get nothing
+        has_arc = degree > 0  # the others get nothing
         supply = np.bincount(comp_k, weights=b, minlength=n_comp)
         open_c = ~done
         live = (has_arc & open_c[comp_g]).nonzero()[0]
@@ -789,7 +798,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         sum_s = np.bincount(comp_g, weights=s, minlength=n_comp)
         part_g = np.where(open_c[comp_g], comp_g, -1)
         part_k = np.where(open_c[comp_k], comp_k, -1)
-        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped)
+        fl = _flows(ag, ak, s, b, part_g, part_k, n_comp, grouped=grouped, ordered=ordered)
         scale = np.ones(n_comp)
         scale[comp_g] = fl.scale_g
         missing_c = np.bincount(comp_g, weights=fl.short.astype(float), minlength=n_comp)
@@ -835,7 +844,10 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         log_price = np.concatenate([log_price, np.full(grow, -np.inf)])
         short_c = np.concatenate([short_c, np.zeros(grow, bool)])
         # arcs from the rest of a component into the cut side carry nothing at the optimum
-        alive &= comp_g[arc_g] == comp_k[arc_k]
+        # (only arcs of this round's components change)
+        cut_off = arcs[comp_g[ag] != comp_k[ak]]
+        alive[cut_off] = False
+        degree -= np.bincount(arc_g[cut_off], minlength=n_g)
     x = _refine(x, arc_g[alive], arc_k[alive], alive.nonzero()[0], total, b, comp_g,
                 comp_k, n_comp)
     x = _top_up(x, arc_g, total, alive)

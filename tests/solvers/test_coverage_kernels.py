@@ -7,6 +7,7 @@ from hypothesis import given
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+import fairalloc.solvers.coverage as kernels
 from fairalloc.solvers.coverage import (
     Loss,
     _components,
@@ -175,3 +176,25 @@ def test_a_merged_node_asking_nothing_gets_no_flow():
                                                 np.array([0, 5]), np.array([4, 4]))
     assert np.isfinite(flows).all() and flows.tolist() == [0.0, 4.0]
     assert short.tolist() == [0, 1] and unused.tolist() == [4, 0]
+
+
+def test_arcs_in_any_order_give_the_same_allocation_on_a_merged_network():
+    # a network above GROUPED_ARCS, its arcs shuffled: each arc keeps its amount (the solver
+    # checks the order once and sorts where it must)
+    rng = np.random.default_rng(5)
+    n_g, n_k = 12_000, 12
+    deg = rng.integers(1, 4, n_g)
+    ag = np.repeat(np.arange(n_g), deg)
+    ak = np.concatenate([np.sort(rng.choice(n_k, d, replace=False)) for d in deg])
+    assert len(ag) >= kernels.GROUPED_ARCS
+    n = rng.lognormal(4, 1, n_g)
+    f = rng.uniform(0, 0.5, n_g)
+    w = rng.choice([1.0, 2.0, 5.0], n_g)
+    b = rng.lognormal(0, 1, n_k)
+    b *= 0.4 * (n * (1 - f)).sum() / b.sum()
+    loss = Loss("quadratic")
+    ordered = solve_coverage(n, f, w, b, ag, ak, loss)
+    perm = rng.permutation(len(ag))
+    moved = solve_coverage(n, f, w, b, ag[perm], ak[perm], loss)
+    assert ordered.rounds > 1 and moved.status == ordered.status == "optimal"
+    np.testing.assert_allclose(moved.x, ordered.x[perm], rtol=1e-9, atol=1e-9 * b.max())
