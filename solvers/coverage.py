@@ -13,11 +13,12 @@ optimum is found by
        in a well-conditioned variable t (log λ, shifted by the component's largest log weight,
        divided by m − 1 for the power loss): every group's coverage is a closed form in
        t − a_i with a_i its normalised log weight, so weights of any size never overflow.
-       Newton steps are kept inside a bracket, with a bisection whenever they leave it or
-       stop halving the residual. The search ends when the total is within 1e-12 of the
-       supply (the totals are then scaled onto it), or when the bracket is 1e-15 wide (its
-       two ends are then one price to float precision, and their totals are mixed to meet
-       the supply). It does not stop at an iteration cap: every other step halves the
+       Newton steps (in e^t for the losses (1 − y)^m, where the total is convex and piecewise
+       linear: :meth:`Loss.newton`) are kept inside a bracket, with a bisection whenever
+       they leave it or stop halving the residual. The search ends when the total is within
+       1e-12 of the supply (the totals are then scaled onto it), or when the bracket is 1e-15
+       wide (its two ends are then one price to float precision, and their totals are mixed
+       to meet the supply). It does not stop at an iteration cap: every other step halves the
        bracket or the residual, so it always converges; should it not, it says so
        (status ``iteration_limit``);
     2. checking with one max flow (all open components at once) whether the network can
@@ -242,6 +243,34 @@ class Loss:
         inside = (s > 0) & (s < cap)
         return np.clip(s, 0.0, cap), np.where(inside, ds, 0.0)
 
+    def newton(self, t, excess, slope):
+        """A Newton step of the water-fill from level ``t``, where the total exceeds the
+        supply by ``excess`` and falls with ``t`` at rate ``slope`` (< 0).
+
+        For the losses (1 − y)^m every group's total is linear in u = e^t until it reaches
+        0, so the total is convex and piecewise linear in u: the step is taken in u (from
+        below the price it never overshoots, and it lands on the price exactly once the
+        groups taking something are the right ones). The others step in t.
+
+        Parameters
+        ----------
+        t : numpy.ndarray or float
+            Levels.
+        excess : numpy.ndarray or float
+            Total minus supply at ``t``.
+        slope : numpy.ndarray or float
+            d total / d t at ``t``.
+
+        Returns
+        -------
+        numpy.ndarray or float
+            The next level (NaN or ±inf where the step has no meaning; the caller then
+            bisects).
+        """
+        if self.polynomial:
+            return t + np.log1p(-excess / slope)
+        return t - excess / slope
+
     def log_price(self, t: np.ndarray, top: np.ndarray) -> np.ndarray:
         """The log of the price λ at level ``t``.
 
@@ -366,7 +395,7 @@ def _search(comp, n, f, a, cap, supply, loss: Loss, n_comp: int, full, need, t, 
         # Newton from t while it stays inside the bracket and halves the residual; else a
         # bisection. So every other step at least halves the residual or the bracket.
         slope = np.bincount(comp, weights=ds, minlength=n_comp)
-        step = t - (got - supply) / slope
+        step = loss.newton(t, got - supply, slope)
         ok = np.isfinite(step) & (step > lo) & (step < hi) & (resid <= 0.5 * resid_before)
         resid_before = np.where(ok, resid, np.inf)
         t = np.where(ok, step, 0.5 * (lo + hi))
@@ -417,7 +446,7 @@ def _search_one(comp, n, f, a, cap, supply, loss: Loss, full, need, t, hi, s):
             # Newton from t while it stays inside the bracket and halves the residual; else
             # a bisection (as _search)
             slope = np.bincount(comp, weights=ds, minlength=1)[0]
-            step = t - (got - supply) / slope
+            step = loss.newton(t, got - supply, slope)
             ok = np.isfinite(step) and lo < step < hi and resid <= 0.5 * resid_before
             resid_before = resid if ok else np.float64(np.inf)
             t = step if ok else 0.5 * (lo + hi)

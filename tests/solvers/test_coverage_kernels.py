@@ -178,6 +178,32 @@ def test_a_merged_node_asking_nothing_gets_no_flow():
     assert short.tolist() == [0, 1] and unused.tolist() == [4, 0]
 
 
+@given(st.integers(1, 40), st.integers(0, 2**32 - 1),
+       st.sampled_from([Loss("quadratic"), Loss("power", 1.5), Loss("power", 40.0)]))
+def test_a_newton_step_of_a_power_loss_never_passes_the_price_and_lands_on_it(n_g, seed, loss):
+    # the total is convex and piecewise linear in e^t: from below the price (total over the
+    # supply) a step stays below it, and lands on it when the groups taking something are
+    # the same at both ends (a step in t would stop short by a second-order term)
+    rng = np.random.default_rng(seed)
+    n = rng.lognormal(3, 2, n_g)
+    f = rng.choice([0.0, 0.3, 0.9], n_g)
+    log_w = np.log(rng.choice([1.0, 2.0, 1e-3, 1e4], n_g))
+    cap = n * (1.0 - f)
+    a = loss.offsets(log_w - log_w.max())
+    t_root = float(rng.uniform(-3.0, 3.0)) + np.median(a)
+    total = loss.totals(np.full(n_g, t_root), a, n, f, cap)[0]
+    supply = total.sum()
+    if supply <= 0:
+        return
+    t0 = t_root - float(rng.exponential(1.0))
+    s0, ds0 = loss.totals(np.full(n_g, t0), a, n, f, cap)
+    t1 = loss.newton(t0, s0.sum() - supply, ds0.sum())
+    got = loss.totals(np.full(n_g, t1), a, n, f, cap)[0].sum()
+    assert got >= supply * (1 - 1e-12)
+    if ((s0 > 0) == (total > 0)).all():
+        assert got == pytest.approx(supply, rel=1e-9)
+
+
 def test_arcs_in_any_order_give_the_same_allocation_on_a_merged_network():
     # a network above GROUPED_ARCS, its arcs shuffled: each arc keeps its amount (the solver
     # checks the order once and sorts where it must)
