@@ -313,6 +313,19 @@ def _no_side(side: SideConstraints | None, strategy: str) -> None:
         raise ValueError(f"strategy {strategy!r} takes no side constraints: use 'milp'")
 
 
+def _cheapest_first(user: np.ndarray, cost: np.ndarray) -> np.ndarray | None:
+    """The arcs' order by user, then cost (stable), or None when they already come so."""
+    if len(user) < 2:
+        return None
+    step_u, step_c = np.diff(user), np.diff(cost)
+    if ((step_u > 0) | ((step_u == 0) & (step_c >= 0))).all():
+        return None
+    top = int(cost.max()) + 1
+    if int(user.max()) < 2**62 // top:  # one int64 key (the stable sort is the faster here)
+        return np.argsort(user * top + cost, kind="stable")
+    return np.lexsort((cost, user))
+
+
 @STRATEGIES.register("min_cost_flow")
 def min_cost_flow_assign(arcs: Arcs, seed: int,
                          side: SideConstraints | None = None) -> Assignment:
@@ -342,6 +355,7 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
         OR-Tools' min-cost flow did not finish optimal.
     """
     _no_side(side, "min_cost_flow")
+    given = arcs
     n_u, n_i = arcs.n_users, len(arcs.capacity)
     prio = priorities(n_u, seed)
     node_of_user = prio  # nodes in seeded order: residual ties follow the seed too
@@ -350,6 +364,13 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     m, k, top = _levels(arcs, n_nodes)
     level = prio * m // max(n_u, 1)  # 0 … m-1
     flow = min_cost_flow.SimpleMinCostFlow()
+    # each user's arcs go in cheapest first: the solver scans a node's arcs in the order they
+    # were added and finds the cheap ones sooner (at 10^4 users × 200 items, interleaved:
+    # 49.5 → 44.3 ms against the arcs by item; at 10^5 × 1 000 3–7 % less)
+    order = _cheapest_first(arcs.user, arcs.cost)
+    if order is not None:
+        arcs = replace(arcs, user=arcs.user[order], item=arcs.item[order],
+                       cost=arcs.cost[order])
     users = node_of_user[arcs.user]
     cap = np.where(arcs.capacity < 0, n_u, arcs.capacity).astype(np.int64)
     tails = [np.full(n_u, source), users, n_u + np.arange(n_i)]
@@ -375,8 +396,11 @@ def min_cost_flow_assign(arcs: Arcs, seed: int,
     if status != flow.OPTIMAL:
         raise SolverFailure("assignment", Status.ERROR,
                             f"the min-cost flow failed with OR-Tools status {status}")
-    pref = arc_ids[n_u:n_u + len(users)]
-    result = _assignment(arcs, flow.flows(pref) > 0, m)
+    used = flow.flows(arc_ids[n_u:n_u + len(users)]) > 0
+    if order is not None:  # back to the caller's arcs
+        used[order] = used.copy()
+        arcs = given
+    result = _assignment(arcs, used, m)
     placed = int((result.item >= 0).sum())
     if not arcs.allow_unassigned and placed < n_u:
         raise Infeasible(n_u - placed)

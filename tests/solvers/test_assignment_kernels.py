@@ -1,7 +1,9 @@
 """Kernels of the assignment solver on integer codes, checked by hand (no pandas)."""
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given
 
 from fairalloc.solvers.assignment import (
     Arcs,
@@ -142,3 +144,23 @@ def test_verify_checks_side_constraints():
     with pytest.raises(SolverFailure) as info:
         verify_assignment(SPEC, answer([0, 1], [0, 2]), together)
     assert info.value.limit == "together"
+
+
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_min_cost_flow_answers_arcs_in_any_order_alike(seed, places_most):
+    # the solver takes each user's arcs cheapest first whatever order they come in: shuffled
+    # arcs place every user on the same item, and each user's arc points at that item
+    rng = np.random.default_rng(seed)
+    n_u, n_i = int(rng.integers(1, 40)), int(rng.integers(1, 8))
+    triples = [(u, int(i), r + 1) for u in range(n_u)
+               for r, i in enumerate(rng.permutation(n_i)[:int(rng.integers(1, n_i + 1))])]
+    capacity = rng.integers(0, 6, n_i)
+    cost = 10_000 if places_most else int(rng.integers(1, 4))
+    sorted_by_item = arcs(sorted(triples), capacity, n_u, cost)
+    shuffled = arcs([triples[j] for j in rng.permutation(len(triples))], capacity, n_u, cost)
+    a = solve("min_cost_flow", sorted_by_item, 3)
+    b = solve("min_cost_flow", shuffled, 3)
+    assert a.item.tolist() == b.item.tolist()
+    on = b.arc >= 0
+    assert (shuffled.item[b.arc[on]] == b.item[on]).all()
+    assert (shuffled.user[b.arc[on]] == np.flatnonzero(on)).all()
