@@ -47,13 +47,21 @@ amount within 2^24 units, the cut (A, N(A)) is settled at each side's own scale:
 N(A) and the rest (without its arcs into N(A)) must deliver all it asks for; where the rest
 falls short its cut side joins A, where A leaves supply unused A shrinks to its own cut side.
 The split of each group's total over its arcs is then refined on the residual and topped up
-to the exact total (a rounding remainder below one unit per arc).
+to the exact total (a rounding remainder below one unit per arc). Where the top-up leaves a
+resource over by more than its own float noise (it follows the flows: a small group's
+remainder may land on a small supply its large neighbours hardly use), the excess is moved
+on by one more residual max flow, out through the groups it can be shifted to, each of which
+may give up to ``NOISE`` of its own total: the noise of a large component then falls on its
+large groups, not on a small group that cannot absorb it (scaling the resource's flows back,
+as before, took 7e-9 of the coverage of a group of 1e-6 beside one of 1e4).
 
 Known limit: amounts inside one side of a cut that are more than about 2^61 (2e18) apart
 relative to its max flow bound (for example a group of 1e-9 next to a set flowing 1e11) can
-still be cut off from a resource it should share. The answer then keeps every limit but is not
-optimal; :func:`_optimal_apart` detects this (a group that would take more at the price of a
-resource it was cut off from) and the status is ``"suboptimal"``, never ``"optimal"``.
+still be cut off from a resource it should share, or (with no cut at all) left short of its
+total by the component's float noise. The answer then keeps every limit but is not optimal;
+this is detected (a group that would take more at the price of a resource it was cut off
+from, :func:`_optimal_apart`, or a group holding less than its total by more than 1e-6 of its
+room) and the status is ``"suboptimal"``, never ``"optimal"``.
 
 Before anything is returned, :func:`verify` checks the answer: finite and non-negative, every
 resource within its supply and every group within coverage 1 (relative tolerance
@@ -880,6 +888,15 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     x = _refine(x, arc_g[alive], arc_k[alive], alive.nonzero()[0], total, b, comp_g,
                 comp_k, n_comp)
     x = _top_up(x, arc_g, total, alive)
+    # the top-up puts each group's remainder where its flows are: a resource may then be over
+    # by more than its own float noise (a group of 1e-6 beside one of 1e4 in one component,
+    # with the remainder on a resource of 1e-6). That excess moves to other resources and
+    # leaves as float noise of the groups there (NOISE of each group's total), not of the
+    # group that put it there
+    spill = np.bincount(arc_k, weights=x, minlength=n_k) - b > NOISE * b
+    if spill.any():
+        x = _refine(x, arc_g[alive], arc_k[alive], alive.nonzero()[0], total, b, comp_g,
+                    comp_k, n_comp, allow=NOISE * total)
     # what the residual could not place is the water-fill's float noise (its total meets the
     # supply to rounding): an excess within 1e-12 of the component's total is trimmed as
     # rounding; anything larger is left for verify to repair and report
@@ -889,14 +906,17 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     if rounding.any():
         x = shrink_keyed(x, arc_k, b, only=rounding, capability=CAPABILITY, what="resource")
     x, status = verify(x, arc_g, arc_k, cap, b)
-    if status == Status.OPTIMAL and not _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap,
-                                                      comp_k, short_c, log_price, loss):
+    got = np.bincount(arc_g, weights=x, minlength=n_g)
+    # every group holds its total (to 1e-6 of its room; a component whose amounts lie beyond
+    # float64's reach of each other may leave a small group short without any cut), and no
+    # group would rather draw on a resource a cut took from it
+    if status == Status.OPTIMAL and not ((got >= total - 1e-6 * cap).all() and _optimal_apart(
+            x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price, loss)):
         status = str(Status.SUBOPTIMAL)
     scarce = short_c[comp_k]
     with np.errstate(over="ignore", under="ignore"):
         price = np.where(scarce, np.exp(log_price[comp_k]), 0.0)
-    return Coverage(x, np.bincount(arc_g, weights=x, minlength=n_g), price, scarce, rounds,
-                    status)
+    return Coverage(x, got, price, scarce, rounds, status)
 
 
 def _optimal_apart(x, arc_g, arc_k, alive, n, f, log_w, cap, comp_k, short_c, log_price,
@@ -985,7 +1005,7 @@ def verify(x, arc_g, arc_k, cap, b) -> tuple[np.ndarray, str]:
     return x, str(status)
 
 
-def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
+def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp, allow=None) -> np.ndarray:
     """Correct the integer flows' rounding (each group short of its total, each resource over
     its supply, by at most a unit per arc) with a second max flow on the residual network at
     the residual's own, far finer, scale: sources are the groups' shortfalls and the
@@ -993,7 +1013,11 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     (``ag``, ``ak``: the arcs in use, at positions ``ids`` of ``x``) or shrink back along
     one that carries something. Conservation then holds to float precision however far the
     amounts of one component are apart; what still does not fit is a remainder about 2^-60
-    of the first one, topped up by :func:`_top_up`."""
+    of the first one, topped up by :func:`_top_up`.
+
+    ``allow`` (per group) lets each group end up to that much below its total: more sinks,
+    through which a resource's excess leaves by way of the groups it could be shifted to
+    (used after the top-up, with the float noise of each group's own total)."""
     n_g, n_k = len(total), len(b)
     xa = x[ids]
     used = np.bincount(ak, weights=xa, minlength=n_k)
@@ -1010,14 +1034,16 @@ def _refine(x, ag, ak, ids, total, b, comp_g, comp_k, n_comp) -> np.ndarray:
     flow = max_flow.SimpleMaxFlow()
     src, snk = n_g + n_k, n_g + n_k + 1
     m = len(ag)
-    tails = np.concatenate([np.full(n_g, src), np.full(n_k, src), ag, n_g + ak,
-                            n_g + np.arange(n_k)])
-    heads = np.concatenate([np.arange(n_g), n_g + np.arange(n_k), n_g + ak, ag,
-                            np.full(n_k, snk)])
-    caps = np.concatenate([
-        np.floor(r * sg), np.minimum(np.ceil(e * sk), big), np.full(m, big),
-        np.minimum(np.floor(xa * sg[ag]), big), np.minimum(np.floor(spare * sk), big),
-    ]).astype(np.int64)
+    tails = [np.full(n_g, src), np.full(n_k, src), ag, n_g + ak, n_g + np.arange(n_k)]
+    heads = [np.arange(n_g), n_g + np.arange(n_k), n_g + ak, ag, np.full(n_k, snk)]
+    caps = [np.floor(r * sg), np.minimum(np.ceil(e * sk), big), np.full(m, big),
+            np.minimum(np.floor(xa * sg[ag]), big), np.minimum(np.floor(spare * sk), big)]
+    if allow is not None:
+        tails.append(np.arange(n_g))
+        heads.append(np.full(n_g, snk))
+        caps.append(np.minimum(np.floor(allow * sg), big))
+    tails, heads = np.concatenate(tails), np.concatenate(heads)
+    caps = np.concatenate(caps).astype(np.int64)
     arc = flow.add_arcs_with_capacity(tails.astype(np.int64), heads.astype(np.int64), caps)
     if flow.solve(src, snk) != flow.OPTIMAL:
         raise SolverFailure(CAPABILITY, Status.ERROR, "the max flow failed refining the answer")
