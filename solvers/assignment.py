@@ -317,12 +317,14 @@ def _cheapest_first(user: np.ndarray, cost: np.ndarray) -> np.ndarray | None:
     """The arcs' order by user, then cost (stable), or None when they already come so."""
     if len(user) < 2:
         return None
+    user, cost = user.astype(np.int64, copy=False), cost.astype(np.int64, copy=False)
     step_u, step_c = np.diff(user), np.diff(cost)
     if ((step_u > 0) | ((step_u == 0) & (step_c >= 0))).all():
         return None
-    top = int(cost.max()) + 1
-    if int(user.max()) < 2**62 // top:  # one int64 key (the stable sort is the faster here)
-        return np.argsort(user * top + cost, kind="stable")
+    low, top = int(cost.min()), int(cost.max())
+    span = top - low + 1
+    if user.min() >= 0 and int(user.max()) < 2**62 // span:  # one int64 key: the faster sort
+        return np.argsort(user * span + (cost - low), kind="stable")
     return np.lexsort((cost, user))
 
 

@@ -310,7 +310,8 @@ class Coverage:
     scarce: np.ndarray  # per resource: its component needs more than it has
     rounds: int
     status: str  # "optimal"; "repaired" when verify scaled flows back onto a limit;
-    # "suboptimal" when the limits hold but a cut is known to be wrong (see _optimal_apart)
+    # "suboptimal" when the limits hold but the optimum is known to be missed (a wrong cut,
+    # _optimal_apart, or a group short of its total: see solve_coverage)
 
 
 def _water_fill(comp, n, f, log_w, cap, supply, loss: Loss, n_comp: int):
@@ -595,6 +596,14 @@ def _max_flow(ag, ak, ask, give):
     return got[n_g:n_g + m], short, give - got[n_g + m:], cut
 
 
+def _by_group_then_resource(ag, ak) -> bool:
+    """Whether the arcs come by group, then resource, each pair once (steps compared as int64,
+    whatever the codes' dtype)."""
+    step_g = np.diff(ag.astype(np.int64, copy=False))
+    step_k = np.diff(ak.astype(np.int64, copy=False))
+    return bool(((step_g > 0) | ((step_g == 0) & (step_k > 0))).all())
+
+
 def _max_flow_grouped(ag, ak, ask, give, *, ordered: bool = False):
     """:func:`_max_flow` on a smaller network: groups with the same resources merge into one
     node asking their sum (capped at 2^62, as every capacity). The minimum cuts are the same
@@ -615,7 +624,7 @@ def _max_flow_grouped(ag, ak, ask, give, *, ordered: bool = False):
     if bits * top + top.bit_length() > 63:
         return _max_flow(ag, ak, ask, give)
     order = None
-    if not ordered and m > 1 and not (np.diff(ag * len(give) + ak) > 0).all():
+    if not (ordered or _by_group_then_resource(ag, ak)):
         order = np.lexsort((ak, ag))
         ag, ak = ag[order], ak[order]
     first = np.cumsum(deg) - deg
@@ -790,7 +799,8 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     -------
     Coverage
         Amount per arc, allocated total per group, scarce resources and their prices, the
-        number of rounds and the status (``"optimal"`` or ``"repaired"``).
+        number of rounds and the status (``"optimal"``, ``"repaired"`` or ``"suboptimal"``:
+        see the module notes).
 
     Raises
     ------
@@ -811,7 +821,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
     rounds = 0
     grouped = len(arc_g) >= GROUPED_ARCS  # large networks: on groups merged by their resources
     # arcs by group, then resource, stay so in every round's subset (checked once)
-    ordered = grouped and (len(arc_g) < 2 or bool((np.diff(arc_g * n_k + arc_k) > 0).all()))
+    ordered = grouped and _by_group_then_resource(arc_g, arc_k)
     degree = np.bincount(arc_g, minlength=n_g)  # live arcs per group
     while True:
         rounds += 1

@@ -25,7 +25,9 @@ Decisions where the spec is silent (documented here and relied on by the tests)
       It is ``"suboptimal"`` when every limit holds but the answer is known to miss the
       optimum: inside one component, amounts more than about 2e18 apart relative to what the
       component can deliver (a group of 1e-9 sharing a resource with a set flowing 1e11) may
-      be cut off from a resource it should share; the solver detects this and says so.
+      be cut off from a resource it should share, or a small group left short of its share
+      by the float noise of a far larger component (1e-9 beside 1e10); the solver detects
+      both and says so.
 """
 
 from __future__ import annotations

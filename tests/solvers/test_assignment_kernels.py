@@ -10,6 +10,7 @@ from fairalloc.solvers.assignment import (
     Assignment,
     Infeasible,
     SideConstraints,
+    _cheapest_first,
     solve,
     verify_assignment,
 )
@@ -156,11 +157,21 @@ def test_min_cost_flow_answers_arcs_in_any_order_alike(seed, places_most):
                for r, i in enumerate(rng.permutation(n_i)[:int(rng.integers(1, n_i + 1))])]
     capacity = rng.integers(0, 6, n_i)
     cost = 10_000 if places_most else int(rng.integers(1, 4))
-    sorted_by_item = arcs(sorted(triples), capacity, n_u, cost)
+    by_user_item = arcs(sorted(triples), capacity, n_u, cost)
     shuffled = arcs([triples[j] for j in rng.permutation(len(triples))], capacity, n_u, cost)
-    a = solve("min_cost_flow", sorted_by_item, 3)
+    a = solve("min_cost_flow", by_user_item, 3)
     b = solve("min_cost_flow", shuffled, 3)
     assert a.item.tolist() == b.item.tolist()
     on = b.arc >= 0
     assert (shuffled.item[b.arc[on]] == b.item[on]).all()
     assert (shuffled.user[b.arc[on]] == np.flatnonzero(on)).all()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64])
+def test_cheapest_first_orders_by_user_then_cost_in_any_integer_dtype(dtype):
+    # a key user × costs + cost wrapped in int32, and unsigned steps down looked like steps up
+    user = np.array([70_000, 0, 70_000, 1], dtype)
+    cost = np.array([40_000, 3, 1, 2], dtype)
+    order = _cheapest_first(user, cost)
+    assert order is not None and order.tolist() == [1, 3, 2, 0]
+    assert _cheapest_first(user[order], cost[order]) is None

@@ -224,3 +224,15 @@ def test_arcs_in_any_order_give_the_same_allocation_on_a_merged_network():
     moved = solve_coverage(n, f, w, b, ag[perm], ak[perm], loss)
     assert ordered.rounds > 1 and moved.status == ordered.status == "optimal"
     np.testing.assert_allclose(moved.x, ordered.x[perm], rtol=1e-9, atol=1e-9 * b.max())
+
+
+def test_the_arc_order_check_does_not_wrap_in_narrow_or_unsigned_codes():
+    # group × resources as one number overflowed int32 codes (and unsigned steps down wrapped
+    # to large steps up): arcs out of order passed as sorted, and the merged max flow
+    # skipped its sort
+    check = kernels._by_group_then_resource
+    assert not check(np.array([40_000, 0], np.int32), np.array([0, 5], np.int32))
+    assert not check(np.array([1, 0], np.uint32), np.array([0, 0], np.uint32))
+    assert not check(np.array([0, 0], np.int64), np.array([3, 3], np.int64))  # a repeat
+    assert check(np.array([0, 0, 40_000], np.int32), np.array([2, 7, 0], np.int32))
+    assert check(np.zeros(0, np.int32), np.zeros(0, np.int32))
