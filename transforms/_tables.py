@@ -862,83 +862,107 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str],
     None when the table's own keys' hashes collide, or when some row's code does not check
     out (an unknown key, or a hash collision with a key of the table): the exact lookup then
     decides (and names unknown keys).
+
+    The rows are hashed, looked up and checked by slices of :data:`_CHECK_ROWS`: neither the
+    hashes nor a gathered copy of the key strings ever exist for all rows at once (at 10^7
+    rows the whole hashes of two columns weighed 160 MB on top of their strings), and each
+    slice reuses the memory the slice before freed instead of touching fresh pages.
     """
-    codes = _lookup_hashes(_row_hashes(table.frame, table.keys).to_numpy(),
-                           _row_hashes(df, cols).to_numpy(), dtype)
-    if codes is None or codes.min(initial=0) < 0:
-        return None
-    # exact: the keys at the codes are the rows' (in slices: a gathered copy of the whole
-    # string column would weigh more than the codes, and slices of this size reuse the memory
-    # the slice before freed instead of touching fresh pages)
+    lookup = _HashLookup(_row_hashes(table.frame, table.keys).to_numpy())
+    codes = fresh(df.height, np.dtype(dtype))
     for start in range(0, df.height, _CHECK_ROWS):
-        part = codes[start:start + _CHECK_ROWS]
+        rows = df.slice(start, _CHECK_ROWS)
+        part = codes[start:start + rows.height]
+        if not lookup.codes(_row_hashes(rows, cols).to_numpy(), part) or (
+                part.min(initial=0) < 0):
+            return None
+        # exact: the keys at the codes are the rows'
         for k, c in zip(table.keys, cols, strict=True):
-            if not (table.frame[k].gather(part) == df[c].slice(start, len(part))).all():
+            if not (table.frame[k].gather(part) == rows[c]).all():
                 return None
     return codes
 
 
-#: Rows checked at a time by :func:`_hashed_codes` (10^6 rows in one slice touched some 10 000
-#: fresh pages more per call of ``direct_sourcing`` after other work had freed its memory).
+#: Rows hashed, looked up and checked at a time by :func:`_hashed_codes` (10^6 rows in one
+#: slice touched some 10 000 fresh pages more per call of ``direct_sourcing`` after other work
+#: had freed its memory).
 _CHECK_ROWS = 2**18
 
 
-def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
-                   ) -> np.ndarray | None:
-    """Candidate code per row hash (-1: no table hash can match), to be checked exactly, in
-    ``dtype`` (int32 or int64, wide enough for the table's codes).
+class _HashLookup:
+    """Candidate codes of row hashes among a table's hashes (-1: no table hash can match), to
+    be checked exactly by the caller.
 
     A direct-mapped array of codes indexed by the top bits of the hash (4 to 8 slots per table
     key: a few MB) answers most rows with one gather. About a fifth of the rows land on a slot
     that several table hashes share; those are looked up the same way among the hashes of the
     shared slots alone, on the next bits of the hash (:data:`LOOKUP_LEVELS` levels, each on
-    bits no earlier level used), and the last few in pandas' integer hash table. A row whose
-    key is not in the table may get a wrong code (its slot's): the caller's exact check catches
-    it. None when two table keys have the same 64-bit hash and a row lands on their slots (the
-    only rows those keys could code wrongly: other rows are coded as usual).
+    bits no earlier level used), and the last few in pandas' integer hash table. The levels
+    are built once from the table; rows go through them in any number of slices. A row whose
+    key is not in the table may get a wrong code (its slot's): the caller's exact check
+    catches it. Undecided (:meth:`codes` is False) when two table keys have the same 64-bit
+    hash and a row lands on their slots (the only rows those keys could code wrongly).
     """
-    codes = fresh(len(rows), np.dtype(dtype))
-    keys = np.arange(len(table), dtype=np.int32 if len(table) < 2**31 else np.int64)
-    pending: np.ndarray | None = None  # rows still to look up (None: all of them)
-    low = 0  # the bits below ``top`` are the later levels' (the first takes the top ones)
-    top = 64
-    for level in range(LOOKUP_LEVELS + 1):
-        bits = max(int(4 * len(keys)).bit_length(), 8)
-        shift = np.uint64(64 - bits if level == 0 else low)
-        if level:
-            low += bits
-            if low > top:  # no fresh bits left: pandas decides the rest
+
+    def __init__(self, table: np.ndarray):
+        keys = np.arange(len(table), dtype=np.int32 if len(table) < 2**31 else np.int64)
+        self.levels: list[tuple[np.uint64, np.uint64, np.ndarray]] = []
+        low = 0  # the bits below ``top`` are the later levels' (the first takes the top ones)
+        top = 64
+        for level in range(LOOKUP_LEVELS + 1):
+            bits = max(int(4 * len(keys)).bit_length(), 8)
+            shift = np.uint64(64 - bits if level == 0 else low)
+            if level:
+                low += bits
+                if low > top:  # no fresh bits left: pandas decides the rest
+                    break
+            else:
+                top = 64 - bits
+            mask = np.uint64((1 << bits) - 1)
+            slot = ((table[keys] >> shift) & mask).view(np.int64)
+            lut = fresh(1 << bits, keys.dtype)
+            lut.fill(-1)
+            lut[slot] = keys
+            ordered = np.sort(slot)
+            lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
+            self.levels.append((shift, mask, lut))
+            keys = keys[lut[slot] == -2]  # the table keys of the shared slots
+            if not keys.size:
                 break
-        else:
-            top = 64 - bits
-        mask = np.uint64((1 << bits) - 1)
-        slot = ((table[keys] >> shift) & mask).view(np.int64)
-        lut = fresh(1 << bits, keys.dtype)
-        lut.fill(-1)
-        lut[slot] = keys
-        ordered = np.sort(slot)
-        lut[ordered[1:][ordered[1:] == ordered[:-1]]] = -2  # slots of several table hashes
-        if pending is None:
-            shared = []
-            for part in row_blocks(len(rows)):  # no second array of 10^7 slots
-                got = codes[part] = np.take(lut, (rows[part] >> shift).view(np.int64))  # (top bits)
-                shared.append(np.flatnonzero(got == -2) + part.start)
-            pending = np.concatenate(shared) if shared else np.empty(0, np.intp)
-        else:
-            codes[pending] = np.take(lut, ((rows[pending] >> shift) & mask).view(np.int64))
-            pending = pending[codes[pending] == -2]
-        keys = keys[lut[slot] == -2]  # the table keys of the shared slots
-        if not pending.size:
-            return codes
-    among = pd.Index(table[keys])
-    if not among.is_unique:
-        return None
-    found = among.get_indexer(rows[pending])
-    codes[pending] = np.where(found >= 0, keys[found], -1)
-    return codes
+        self.keys = keys
+        self.among = pd.Index(table[keys])
+
+    def codes(self, rows: np.ndarray, out: np.ndarray) -> bool:
+        """Write each row hash's candidate code into ``out``; False when undecided."""
+        pending: np.ndarray | None = None  # rows still to look up (None: all of them)
+        for shift, mask, lut in self.levels:
+            if pending is None:
+                shared = []
+                for part in row_blocks(len(rows)):  # no second array of the rows' slots
+                    got = out[part] = np.take(lut, (rows[part] >> shift).view(np.int64))
+                    shared.append(np.flatnonzero(got == -2) + part.start)
+                pending = np.concatenate(shared) if shared else np.empty(0, np.intp)
+            else:
+                out[pending] = np.take(lut, ((rows[pending] >> shift) & mask).view(np.int64))
+                pending = pending[out[pending] == -2]
+            if not pending.size:
+                return True
+        if not self.among.is_unique:
+            return False
+        found = self.among.get_indexer(rows[pending])
+        out[pending] = np.where(found >= 0, self.keys[found], -1)
+        return True
 
 
-#: Levels of direct-mapped look-ups after the first in :func:`_lookup_hashes`, each on the
+def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
+                   ) -> np.ndarray | None:
+    """Candidate code per row hash among ``table``'s (:class:`_HashLookup`), in ``dtype``
+    (int32 or int64, wide enough for the table's codes); None when undecided."""
+    codes = fresh(len(rows), np.dtype(dtype))
+    return codes if _HashLookup(table).codes(rows, codes) else None
+
+
+#: Levels of direct-mapped look-ups after the first in :class:`_HashLookup`, each on the
 #: hashes of the slots the level before found shared, before pandas' hash table takes the rest.
 LOOKUP_LEVELS = 2
 

@@ -137,6 +137,21 @@ def test_an_unknown_key_on_a_known_keys_slot_is_named(hashed, monkeypatch):
         code_rows(pl.DataFrame({"k": ["bb", "z"]}), [(table, ["k"], "key")], what="rows")
 
 
+@pytest.mark.parametrize("keys", [["k"], ["k", "j"]])
+def test_rows_hashed_by_slices_meet_the_tables_hashes(monkeypatch, keys):
+    # the rows are hashed a slice at a time (the table at once): each slice's hashes must be
+    # the whole column's, or every row would fall back to the exact lookup (None here)
+    rng = np.random.default_rng(3)
+    values = {c: [f"{c}{v}" for v in rng.integers(0, 50, 40)] for c in keys}
+    table = KeyedTable(pl.DataFrame(values).unique().sort(keys).with_columns(v=pl.lit(1.0)),
+                       tuple(keys), "v")
+    picks = rng.integers(0, len(table), 1_000)
+    rows = table.frame.select(keys)[picks]
+    monkeypatch.setattr(_tables, "_CHECK_ROWS", 7)  # 143 slices, the last a part-slice
+    codes = _tables._hashed_codes(rows, table, keys)
+    assert codes is not None and codes.tolist() == picks.tolist()
+
+
 @given(st.integers(1, 400), st.integers(0, 60), st.sampled_from([0, 1, 2]), st.data())
 def test_hash_lookup_levels_give_every_known_hash_its_code(n, crowd, levels, data):
     """Hashes that share their top bits, and then their next bits, go through every level of
