@@ -848,6 +848,50 @@ def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.
     return out
 
 
+def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
+                        narrow: bool = False) -> list[np.ndarray] | None:
+    """:func:`string_codes` for large tables (:data:`HASHED_LOOKUP_ROWS` rows or more): each
+    string key column of a pandas table, held by arrow, hashed, looked up and checked a slice
+    at a time straight from arrow (:func:`_hashed_codes`), never read into polars whole (at
+    10^7 rows two such columns took 250–300 MB as polars strings, the peak of a sourcing
+    call). The columns are coded at once, one thread each, as :func:`code_rows` does.
+
+    None when the general reading must decide: not a pandas DataFrame with those columns (once
+    each), a column not held by arrow as strings without missing values, a table whose key is
+    not one string column, or a row whose code does not check out (an unknown key). That
+    reading then gives the same codes or raises its error, naming the keys. The codes are
+    int64; with ``narrow``, int32 for a table of fewer than 2^31 rows (as :func:`code_rows`).
+
+    >>> t = KeyedTable(pl.DataFrame({"k": ["a", "b"], "v": [1.0, 2.0]}), ("k",), "v")
+    >>> rows = pd.DataFrame({"k": pd.array(["b", "a"] * 50_000, dtype="str")})
+    >>> hashed_string_codes(rows, [(t, "k")])[0][:4].tolist()
+    [1, 0, 1, 0]
+    """
+    if not (isinstance(obj, pd.DataFrame) and len(obj) >= max(HASHED_LOOKUP_ROWS, 1)
+            and obj.columns.is_unique):
+        return None
+    jobs = []
+    for table, col in tables:
+        if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
+            return None
+        values = obj[col].array
+        if not isinstance(values, pd.arrays.ArrowStringArray):
+            return None
+        strings = pa.array(values)
+        if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
+            return None
+        dtype = np.int32 if narrow and len(table) < 2**31 else np.int64
+
+        def rows_at(start: int, length: int, strings: Any = strings, col: str = col
+                    ) -> pl.DataFrame:
+            return pl.DataFrame([pl.Series(col, strings.slice(start, length))])
+
+        jobs.append((rows_at, len(strings), table, [col], dtype))
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        found = list(pool.map(lambda job: _sliced_codes(*job), jobs))
+    return None if any(codes is None for codes in found) else found
+
+
 def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
     """One 64-bit hash per row of the columns ``cols`` (the same function for both sides)."""
     if len(cols) == 1:
@@ -868,10 +912,17 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str],
     rows the whole hashes of two columns weighed 160 MB on top of their strings), and each
     slice reuses the memory the slice before freed instead of touching fresh pages.
     """
+    return _sliced_codes(df.slice, df.height, table, cols, dtype)
+
+
+def _sliced_codes(rows_at: Any, height: int, table: KeyedTable, cols: Sequence[str],
+                  dtype: type) -> np.ndarray | None:
+    """:func:`_hashed_codes` on rows read a slice at a time: ``rows_at(start, length)`` is a
+    polars frame of those rows with the key columns ``cols``."""
     lookup = _HashLookup(_row_hashes(table.frame, table.keys).to_numpy())
-    codes = fresh(df.height, np.dtype(dtype))
-    for start in range(0, df.height, _CHECK_ROWS):
-        rows = df.slice(start, _CHECK_ROWS)
+    codes = fresh(height, np.dtype(dtype))
+    for start in range(0, height, _CHECK_ROWS):
+        rows = rows_at(start, min(_CHECK_ROWS, height - start))
         part = codes[start:start + rows.height]
         if not lookup.codes(_row_hashes(rows, cols).to_numpy(), part) or (
                 part.min(initial=0) < 0):

@@ -57,6 +57,7 @@ from fairalloc.transforms._report import Report, stopwatch
 from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
+    hashed_string_codes,
     key_tuples,
     level,
     multi_index,
@@ -166,12 +167,19 @@ def _prepare(matches: Any, source_capacity: Any, sink_demand: Any, by: Any) -> _
     sources = table_input(source_capacity, contract.SOURCE_CAPACITY, by=cols,
                           what="source_capacity")
     sinks = table_input(sink_demand, contract.SINK_DEMAND, by=cols, what="sink_demand")
-    m = to_polars(matches, [*cols, SOURCE, SINK], what="matches")
-    require_rows(m, "matches")
-    src, sink = code_rows(  # int32 codes below 2^31 keys: the kernels take them by blocks
-        m, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="matches",
-        narrow=True,
-    )
+    # int32 codes below 2^31 keys: the kernels take them by blocks. Large pandas tables of
+    # arrow strings are coded straight from arrow; anything else (and any row to refuse) goes
+    # the general way, which names the keys
+    codes = None if cols else hashed_string_codes(
+        matches, [(sources, SOURCE), (sinks, SINK)], narrow=True)
+    if codes is None:
+        m = to_polars(matches, [*cols, SOURCE, SINK], what="matches")
+        require_rows(m, "matches")
+        codes = code_rows(
+            m, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="matches",
+            narrow=True,
+        )
+    src, sink = codes
     src, sink, dups = unique_pairs(src, sink, len(sinks))
     return _Problem(src, sink, sources, sinks, cols, dups)
 
