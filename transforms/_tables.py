@@ -827,25 +827,38 @@ def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.
         return None
     out = []
     for table, col in tables:
-        if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
-            return None
-        v = obj[col]
-        try:
-            if isinstance(v.array, pd.arrays.ArrowStringArray):
-                strings = pa.array(v.array)
-            elif v.dtype == object:
-                strings = pa.array(v, from_pandas=True)  # as polars reads it (NaN = missing)
-            else:
-                return None
-        except (pa.ArrowException, TypeError, ValueError):  # not all strings (or bools)
-            return None
-        if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
+        strings = _key_strings(obj, table, col, objects=True)
+        if strings is None:
             return None
         found = pc.index_in(strings, value_set=table.arrow_key)
         if found.null_count:  # unknown keys: named by the general reading
             return None
         out.append(found.to_numpy().astype(np.int64))
     return out
+
+
+def _key_strings(obj: pd.DataFrame, table: KeyedTable, col: str, *, objects: bool
+                 ) -> pa.Array | None:
+    """Column ``col`` of ``obj`` as arrow strings, to be looked up among ``table``'s single
+    string key: held by arrow already, or (with ``objects``) Python strings converted as
+    polars reads them (NaN = missing). None when the general reading must decide: a table
+    whose key is not one string column, a missing column, anything but strings, a missing
+    value."""
+    if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
+        return None
+    v = obj[col]
+    try:
+        if isinstance(v.array, pd.arrays.ArrowStringArray):
+            strings = pa.array(v.array)
+        elif objects and v.dtype == object:
+            strings = pa.array(v, from_pandas=True)
+        else:
+            return None
+    except (pa.ArrowException, TypeError, ValueError):  # not all strings (or bools)
+        return None
+    if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
+        return None
+    return strings
 
 
 def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
@@ -872,13 +885,8 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
         return None
     jobs = []
     for table, col in tables:
-        if len(table.keys) != 1 or table.key_dtype != pl.String or col not in obj.columns:
-            return None
-        values = obj[col].array
-        if not isinstance(values, pd.arrays.ArrowStringArray):
-            return None
-        strings = pa.array(values)
-        if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
+        strings = _key_strings(obj, table, col, objects=False)
+        if strings is None:
             return None
         dtype = np.int32 if narrow and len(table) < 2**31 else np.int64
 
