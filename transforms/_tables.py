@@ -895,6 +895,9 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
             return pl.DataFrame([pl.Series(col, strings.slice(start, length))])
 
         jobs.append((rows_at, len(strings), table, [col], dtype))
+        table.frame  # noqa: B018 - built here, not by the threads (one lock per class)
+    if not jobs:
+        return []
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         found = list(pool.map(lambda job: _sliced_codes(*job), jobs))
     return None if any(codes is None for codes in found) else found
