@@ -713,14 +713,10 @@ def code_rows(
     hashed = [df.height >= HASHED_LOOKUP_ROWS
               and not (len(cols) == 1 and df[cols[0]].dtype == pl.Int64)
               for _, cols, _ in tables]
-    dtypes = [np.int32 if narrow and len(table) < 2**31 else np.int64 for table, _, _ in tables]
-    jobs = [(table, cols, dtype)
-            for (table, cols, _), h, dtype in zip(tables, hashed, dtypes, strict=True) if h]
-    if len(jobs) > 1:  # numpy and polars let go of the GIL: both cores code at once
-        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-            found = iter(list(pool.map(lambda job: _hashed_codes(df, *job), jobs)))
-    else:
-        found = iter([_hashed_codes(df, *job) for job in jobs])
+    dtypes = [_codes_dtype(table, narrow) for table, _, _ in tables]
+    found = iter(_coded_at_once([
+        (df.slice, df.height, table, cols, dtype)
+        for (table, cols, _), h, dtype in zip(tables, hashed, dtypes, strict=True) if h]))
     out = []
     for (table, cols, name), h, dtype in zip(tables, hashed, dtypes, strict=True):
         codes = next(found) if h else None
@@ -888,19 +884,32 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
         strings = _key_strings(obj, table, col, objects=False)
         if strings is None:
             return None
-        dtype = np.int32 if narrow and len(table) < 2**31 else np.int64
 
         def rows_at(start: int, length: int, strings: Any = strings, col: str = col
                     ) -> pl.DataFrame:
             return pl.DataFrame([pl.Series(col, strings.slice(start, length))])
 
-        jobs.append((rows_at, len(strings), table, [col], dtype))
-        table.frame  # noqa: B018 - built here, not by the threads (one lock per class)
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        found = list(pool.map(lambda job: _sliced_codes(*job), jobs))
+        jobs.append((rows_at, len(strings), table, [col], _codes_dtype(table, narrow)))
+    found = _coded_at_once(jobs)
     return None if any(codes is None for codes in found) else found
+
+
+def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
+    """int32 codes for a table of fewer than 2^31 rows when ``narrow``, else int64."""
+    return np.int32 if narrow and len(table) < 2**31 else np.int64
+
+
+def _coded_at_once(jobs: list[tuple]) -> list[np.ndarray | None]:
+    """:func:`_hashed_codes` of every job ``(rows_at, height, table, cols, dtype)``, one
+    thread each when there are several: numpy and polars let go of the GIL, so both cores
+    code at once. The tables' frames are built first (a lazy build holds one lock per class,
+    so two threads building theirs would wait for each other)."""
+    for job in jobs:
+        job[2].frame  # noqa: B018 - built here, not in the threads
+    if len(jobs) < 2:
+        return [_hashed_codes(*job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        return list(pool.map(lambda job: _hashed_codes(*job), jobs))
 
 
 def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
@@ -910,9 +919,11 @@ def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:
     return df.select(cols).hash_rows()
 
 
-def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str],
+def _hashed_codes(rows_at: Any, height: int, table: KeyedTable, cols: Sequence[str],
                   dtype: type = np.int64) -> np.ndarray | None:
-    """Row codes by the 64-bit hashes of the keys, every code checked against the keys.
+    """Codes of ``height`` rows by the 64-bit hashes of their keys, every code checked against
+    the keys; ``rows_at(start, length)`` is a polars frame of those rows with the key columns
+    ``cols`` (``df.slice`` for a frame ``df``).
 
     None when the table's own keys' hashes collide, or when some row's code does not check
     out (an unknown key, or a hash collision with a key of the table): the exact lookup then
@@ -923,13 +934,6 @@ def _hashed_codes(df: pl.DataFrame, table: KeyedTable, cols: Sequence[str],
     rows the whole hashes of two columns weighed 160 MB on top of their strings), and each
     slice reuses the memory the slice before freed instead of touching fresh pages.
     """
-    return _sliced_codes(df.slice, df.height, table, cols, dtype)
-
-
-def _sliced_codes(rows_at: Any, height: int, table: KeyedTable, cols: Sequence[str],
-                  dtype: type) -> np.ndarray | None:
-    """:func:`_hashed_codes` on rows read a slice at a time: ``rows_at(start, length)`` is a
-    polars frame of those rows with the key columns ``cols``."""
     lookup = _HashLookup(_row_hashes(table.frame, table.keys).to_numpy())
     codes = fresh(height, np.dtype(dtype))
     for start in range(0, height, _CHECK_ROWS):

@@ -115,10 +115,12 @@ def test_the_exact_check_covers_every_slice_of_rows(hashed, monkeypatch):
     monkeypatch.setattr(_tables, "_CHECK_ROWS", 2)
     table = _table({"k": ["a", "bb"]})
     rows = ["bb", "a", "a", "bb", "a", "bb"]
-    codes = _tables._hashed_codes(pl.DataFrame({"k": rows}), table, ["k"])
+    frame = pl.DataFrame({"k": rows})
+    codes = _tables._hashed_codes(frame.slice, frame.height, table, ["k"])
     assert codes.tolist() == [1, 0, 0, 1, 0, 1]
     for bad in (["z", *rows], [*rows, "z"], [*rows[:3], "z", *rows[3:]]):
-        assert _tables._hashed_codes(pl.DataFrame({"k": bad}), table, ["k"]) is None
+        frame = pl.DataFrame({"k": bad})
+        assert _tables._hashed_codes(frame.slice, frame.height, table, ["k"]) is None
     with pytest.raises(errors.UnknownKeyError, match="'z'"):
         code_rows(pl.DataFrame({"k": [*rows, "z"]}), [(table, ["k"], "key")], what="rows")
 
@@ -148,7 +150,7 @@ def test_rows_hashed_by_slices_meet_the_tables_hashes(monkeypatch, keys):
     picks = rng.integers(0, len(table), 1_000)
     rows = table.frame.select(keys)[picks]
     monkeypatch.setattr(_tables, "_CHECK_ROWS", 7)  # 143 slices, the last a part-slice
-    codes = _tables._hashed_codes(rows, table, keys)
+    codes = _tables._hashed_codes(rows.slice, rows.height, table, keys)
     assert codes is not None and codes.tolist() == picks.tolist()
 
 
