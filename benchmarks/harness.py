@@ -7,6 +7,7 @@ reference's median to ours, both measured in the same process and run.
 from __future__ import annotations
 
 import gc
+import resource
 import statistics
 import threading
 import time
@@ -21,14 +22,44 @@ from fairalloc.solvers import blocks
 
 @dataclass(frozen=True)
 class Measurement:
-    """Wall times of repeated calls and the largest rise in resident memory during one."""
+    """Wall times of repeated calls, the largest rise in resident memory during one, and the
+    page faults of each timed call (minor faults: fresh pages the kernel maps and zeroes; on
+    the benchmark machine's VM each costs microseconds, so they are a figure of what a call
+    costs beyond its own work)."""
 
     times: tuple[float, ...]
     peak_mb: float
+    faults: tuple[int, ...] = ()
 
     @property
     def median(self) -> float:
         return statistics.median(self.times)
+
+    @property
+    def median_faults(self) -> float:
+        """Median page faults per timed call (0 when none was timed)."""
+        return statistics.median(self.faults) if self.faults else 0.0
+
+
+def _faults() -> int:
+    """Minor page faults of this process so far."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _timed(fn: Callable[[], Any], times: list[float], faults: list[int]) -> None:
+    """One call of ``fn`` with the cyclic collector off, as timeit does (else a full
+    collection of whatever the process holds — references' graphs, imported modules — may
+    land inside a millisecond call; it runs between calls). No forced collection per call:
+    it returns memory to the system and every call would start cold."""
+    gc.disable()
+    try:
+        before = _faults()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+        faults.append(_faults() - before)
+    finally:
+        gc.enable()
 
 
 class _PeakSampler:
@@ -70,21 +101,12 @@ def measure(fn: Callable[[], Any], repeats: int, *, memory: bool = False) -> Mea
         with _PeakSampler() as sampler:
             fn()
         peak = (sampler.peak - sampler.base) / 2**20
-    times = []
+    times: list[float] = []
+    faults: list[int] = []
     gc.collect()
     for _ in range(repeats):
-        # as timeit does: keep the cyclic collector out of the timed call (else a full
-        # collection of whatever the process holds — references' graphs, imported modules —
-        # may land inside a millisecond call); it runs between calls. No forced collection
-        # per call: it returns memory to the system and every call would start cold.
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        finally:
-            gc.enable()
-    return Measurement(tuple(times), peak)
+        _timed(fn, times, faults)
+    return Measurement(tuple(times), peak, tuple(faults))
 
 
 def measure_together(fns: Sequence[Callable[[], Any]], repeats: int, *, memory: bool = False
@@ -98,18 +120,13 @@ def measure_together(fns: Sequence[Callable[[], Any]], repeats: int, *, memory: 
     one: a call's time depends on the memory the call before it freed or left behind."""
     peaks = [measure(fn, 0, memory=True).peak_mb if memory else 0.0 for fn in fns]
     times: list[list[float]] = [[] for _ in fns]
+    faults: list[list[int]] = [[] for _ in fns]
     gc.collect()
     for r in range(repeats):
-        turn = [(r + i) % len(fns) for i in range(len(fns))]
-        for fn, out in ((fns[i], times[i]) for i in turn):
-            gc.disable()
-            try:
-                start = time.perf_counter()
-                fn()
-                out.append(time.perf_counter() - start)
-            finally:
-                gc.enable()
-    return [Measurement(tuple(t), p) for t, p in zip(times, peaks, strict=True)]
+        for turn in ((r + i) % len(fns) for i in range(len(fns))):
+            _timed(fns[turn], times[turn], faults[turn])
+    return [Measurement(tuple(t), p, tuple(f))
+            for t, p, f in zip(times, peaks, faults, strict=True)]
 
 
 def fmt_seconds(s: float) -> str:

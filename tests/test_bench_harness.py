@@ -1,6 +1,6 @@
 """The benchmark harness: interleaved calls in rotating order, one timing per call."""
 
-from benchmarks.harness import measure_together
+from benchmarks.harness import measure, measure_together
 
 
 def test_interleaved_calls_rotate_their_order():
@@ -17,3 +17,24 @@ def test_memory_sampling_calls_each_function_once_more_untimed():
     got = measure_together([lambda: calls.append(0), lambda: calls.append(1)], 2, memory=True)
     assert calls == [0, 1, 0, 1, 1, 0]
     assert [len(m.times) for m in got] == [2, 2]
+
+
+def test_page_faults_are_counted_per_timed_call():
+    import mmap
+
+    pages = 2048
+
+    def touch_fresh_pages() -> None:
+        with mmap.mmap(-1, pages * mmap.PAGESIZE) as m:  # fresh anonymous pages
+            if hasattr(mmap, "MADV_NOHUGEPAGE"):  # one fault per page, whatever the THP mode
+                m.madvise(mmap.MADV_NOHUGEPAGE)
+            for page in range(pages):
+                m[page * mmap.PAGESIZE] = 1
+
+    got = measure(touch_fresh_pages, 3)
+    idle = measure(lambda: None, 3)
+    assert len(got.faults) == 3 and all(f >= pages for f in got.faults)
+    assert got.median_faults >= pages > idle.median_faults
+    together = measure_together([touch_fresh_pages, lambda: None], 2)
+    assert [len(m.faults) for m in together] == [2, 2]
+    assert together[0].median_faults >= pages > together[1].median_faults
