@@ -818,18 +818,36 @@ def string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]]) -> list[np.
     >>> string_codes(pd.DataFrame({"k": ["b", "z"]}, dtype=object), [(t, "k")]) is None
     True
     """
-    if not (isinstance(obj, pd.DataFrame) and len(obj) < HASHED_LOOKUP_ROWS
-            and obj.columns.is_unique):
+    columns = _string_key_columns(obj, tables, large=False)
+    if columns is None:
         return None
     out = []
-    for table, col in tables:
-        strings = _key_strings(obj, table, col, objects=True)
-        if strings is None:
-            return None
+    for (table, _), strings in zip(tables, columns, strict=True):
         found = pc.index_in(strings, value_set=table.arrow_key)
         if found.null_count:  # unknown keys: named by the general reading
             return None
         out.append(found.to_numpy().astype(np.int64))
+    return out
+
+
+def _string_key_columns(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *, large: bool
+                        ) -> list[pa.Array] | None:
+    """Each ``(table, column)``'s column of a pandas table as arrow strings
+    (:func:`_key_strings`), for the look-ups straight from arrow: below
+    :data:`HASHED_LOOKUP_ROWS` rows (Python strings converted too), or, with ``large``, at
+    that many rows or more (strings held by arrow only). None when ``obj`` is not a pandas
+    DataFrame with unique column names of that size, or any column is not one to code so."""
+    rows = len(obj) if isinstance(obj, pd.DataFrame) else -1
+    if not (rows >= max(HASHED_LOOKUP_ROWS, 1) if large else 0 <= rows < HASHED_LOOKUP_ROWS):
+        return None
+    if not obj.columns.is_unique:
+        return None
+    out = []
+    for table, col in tables:
+        strings = _key_strings(obj, table, col, objects=not large)
+        if strings is None:
+            return None
+        out.append(strings)
     return out
 
 
@@ -876,14 +894,11 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
     >>> hashed_string_codes(rows, [(t, "k")])[0][:4].tolist()
     [1, 0, 1, 0]
     """
-    if not (isinstance(obj, pd.DataFrame) and len(obj) >= max(HASHED_LOOKUP_ROWS, 1)
-            and obj.columns.is_unique):
+    columns = _string_key_columns(obj, tables, large=True)
+    if columns is None:
         return None
     jobs = []
-    for table, col in tables:
-        strings = _key_strings(obj, table, col, objects=False)
-        if strings is None:
-            return None
+    for (table, col), strings in zip(tables, columns, strict=True):
 
         def rows_at(start: int, length: int, strings: Any = strings, col: str = col
                     ) -> pl.DataFrame:
