@@ -868,7 +868,8 @@ def _key_strings(obj: pd.DataFrame, table: KeyedTable, col: str, *, objects: boo
             strings = pa.array(v, from_pandas=True)
         else:
             return None
-    except (pa.ArrowException, TypeError, ValueError):  # not all strings (or bools)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):  # not all strings
+        # (bools, numbers, ints beyond 64 bits: the general reading names the table)
         return None
     if strings.type not in (pa.string(), pa.large_string()) or strings.null_count:
         return None
