@@ -56,8 +56,10 @@ def _timed(fn: Callable[[], Any], times: list[float], faults: list[int]) -> None
         before = _faults()
         start = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - start)
-        faults.append(_faults() - before)
+        elapsed = time.perf_counter() - start
+        after = _faults()
+        times.append(elapsed)
+        faults.append(after - before)
     finally:
         gc.enable()
 

@@ -25,7 +25,8 @@ def test_page_faults_are_counted_per_timed_call():
     pages = 2048
 
     def touch_fresh_pages() -> None:
-        with mmap.mmap(-1, pages * mmap.PAGESIZE) as m:  # fresh anonymous pages
+        with mmap.mmap(-1, pages * mmap.PAGESIZE,  # fresh private anonymous pages
+                       flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS) as m:
             if hasattr(mmap, "MADV_NOHUGEPAGE"):  # one fault per page, whatever the THP mode
                 m.madvise(mmap.MADV_NOHUGEPAGE)
             for page in range(pages):
