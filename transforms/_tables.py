@@ -1036,14 +1036,6 @@ class _HashLookup:
         return True
 
 
-def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
-                   ) -> np.ndarray | None:
-    """Candidate code per row hash among ``table``'s (:class:`_HashLookup`), in ``dtype``
-    (int32 or int64, wide enough for the table's codes); None when undecided."""
-    codes = fresh(len(rows), np.dtype(dtype))
-    return codes if _HashLookup(table).codes(rows, codes) else None
-
-
 #: Levels of direct-mapped look-ups after the first in :class:`_HashLookup`, each on the
 #: hashes of the slots the level before found shared, before pandas' hash table takes the rest.
 LOOKUP_LEVELS = 2

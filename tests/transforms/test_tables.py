@@ -154,6 +154,14 @@ def test_rows_hashed_by_slices_meet_the_tables_hashes(monkeypatch, keys):
     assert codes is not None and codes.tolist() == picks.tolist()
 
 
+def _lookup_hashes(table: np.ndarray, rows: np.ndarray, dtype: type = np.int64
+                   ) -> np.ndarray | None:
+    """Candidate code per row hash among ``table``'s (``_HashLookup``), in ``dtype``; None
+    when undecided."""
+    codes = np.empty(len(rows), dtype)
+    return codes if _tables._HashLookup(table).codes(rows, codes) else None
+
+
 @given(st.integers(1, 400), st.integers(0, 60), st.sampled_from([0, 1, 2]), st.data())
 def test_hash_lookup_levels_give_every_known_hash_its_code(n, crowd, levels, data):
     """Hashes that share their top bits, and then their next bits, go through every level of
@@ -171,7 +179,7 @@ def test_hash_lookup_levels_give_every_known_hash_its_code(n, crowd, levels, dat
     rows = np.concatenate([table[known], rng.integers(0, 2**63, 50, dtype=np.uint64) * 2])
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(_tables, "LOOKUP_LEVELS", levels)
-        codes = _tables._lookup_hashes(table, rows, np.int32)
+        codes = _lookup_hashes(table, rows, np.int32)
     assert codes.dtype == np.int32
     assert codes[: len(known)].tolist() == known.tolist()
     # an unknown hash gets -1 or a candidate that the caller's exact check refuses
@@ -180,7 +188,7 @@ def test_hash_lookup_levels_give_every_known_hash_its_code(n, crowd, levels, dat
 
 def test_hash_lookup_refuses_a_table_with_a_repeated_hash():
     table = np.array([5, 7, 5], dtype=np.uint64) << np.uint64(40)
-    assert _tables._lookup_hashes(table, table) is None
+    assert _lookup_hashes(table, table) is None
 
 
 # --- the cheaper conversions of string keys: the same values and dtypes as the plain ones -----
