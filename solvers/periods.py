@@ -48,10 +48,14 @@ on), so the result is deterministic and independent of input order. (A class tha
 not reach more than 10^-9 of its cap u on its own enters that measure with u capped at 10^9
 times its reach, to keep the LP representable.)
 
-Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default with
-OR-Tools' max-flow on exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP
-with HiGHS (``"lp"``, exact but slow at scale); both keep the solver's deterministic choice on
-the canonically ordered problem. A ``"max_flow"`` round in which no class links two periods
+Step 2 is a bipartite max-flow in weighted units (accounts → periods): solved by default on
+exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP with HiGHS (``"lp"``,
+exact but slow at scale). The ``"max_flow"`` strategy starts from a proportional fit and
+follows residual paths among the periods (:func:`fairalloc.solvers.transport.max_flow`: few
+periods, many classes), and hands the network to OR-Tools' general max-flow when those paths
+would take longer than a pass over its arcs would; either way the flow is a maximum one,
+chosen deterministically on the canonically ordered problem (the fit and the paths take the
+classes in that order). A ``"max_flow"`` round in which no class links two periods
 (one leftover period, or no class with an entitlement row) is filled in closed form instead:
 each period gives every class the same fraction of the most it could take there (its unmet
 request, within its entitlement row and the period's remaining capacity), the fraction that
@@ -77,6 +81,7 @@ from ortools.graph.python import max_flow
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
+from fairalloc.solvers import transport
 from fairalloc.solvers.blocks import fresh, row_blocks
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
@@ -960,7 +965,10 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
 
     When no class links two periods (one period, or no entitlement rows) the max flow is
     exact in closed form, without OR-Tools: each period gives every class the same fraction
-    of its arc (:func:`_fill_periods`).
+    of its arc (:func:`_fill_periods`). Otherwise the integer network goes to
+    :func:`fairalloc.solvers.transport.max_flow` (paths among the periods from a
+    proportional fit), and to OR-Tools only when those give up (:data:`transport.WORK_PER_ARC
+    <fairalloc.solvers.transport.WORK_PER_ARC>`).
     """
     n_cls, n_p = upper.shape
     g = upper * wp[None, :]  # (C, P) arrays are the large ones: updated in place
@@ -1010,6 +1018,18 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
     else:
         np.ldexp(g, k_per[None, :], out=g)
     np.floor(g, out=g)
+    # first by paths among the periods (exact, and several times faster than a general
+    # max-flow with many classes); OR-Tools when those would take too long
+    supply = np.zeros(n_cls, np.int64)
+    supply[src_cls] = ints(src_cap[src_cls], k[comp_src])
+    flows = transport.max_flow(g, supply, ints(sink_cap, k[comp_p]), capped)
+    if flows is not None:
+        del g, pos
+        b = fresh((n_cls, n_p))
+        for rows in row_blocks(n_cls, n_p):  # integers below 2**53: exact as floats
+            b[rows] = flows[:, rows].T
+        del flows
+        return _unscale(b, k_per, fast, wp, sizes)
     np.greater(g, 0.0, out=pos)  # arcs floored to 0 are left out
     n_arc = int(np.count_nonzero(pos))
     # nodes: 0 source, 1 sink, 2 + c class c, 2 + C + p period p; the arcs: source → class,
@@ -1023,7 +1043,7 @@ def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
                            arc_end[min(rows.stop, n_cls) - 1]))
               for rows in row_blocks(n_cls, n_p)]  # (classes, their arcs' slice)
     caps = np.empty(n_src + n_arc + n_p, np.int64)
-    caps[:n_src] = ints(src_cap[src_cls], k[comp_src])
+    caps[:n_src] = supply[src_cls]
     for rows, span in blocks:  # whole numbers below 2**53: exact as integers
         caps[span] = g[rows][pos[rows]]
     del g  # let go before the nodes are listed

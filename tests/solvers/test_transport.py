@@ -1,0 +1,177 @@
+"""The max flow by paths among the right nodes (``solvers/transport.py``) against OR-Tools'
+general max flow on the same network, built here arc by arc."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from ortools.graph.python import max_flow as ortools_max_flow
+
+from fairalloc.solvers import periods as kernels
+from fairalloc.solvers import transport
+
+
+def reference_value(caps, supply, demand, linked) -> int:
+    """OR-Tools on the network: 0 source, 1 sink, 2 + c left node c, 2 + C + p right node p;
+    a left node that is not linked gets its arcs from the source."""
+    n_left, n_right = caps.shape
+    flow = ortools_max_flow.SimpleMaxFlow()
+    for c in range(n_left):
+        if linked[c]:
+            flow.add_arc_with_capacity(0, 2 + c, int(supply[c]))
+        for p in range(n_right):
+            if caps[c, p] > 0:
+                flow.add_arc_with_capacity(2 + c if linked[c] else 0, 2 + n_left + p,
+                                           int(caps[c, p]))
+    for p in range(n_right):
+        flow.add_arc_with_capacity(2 + n_left + p, 1, int(demand[p]))
+    assert flow.solve(0, 1) == flow.OPTIMAL
+    return flow.optimal_flow()
+
+
+def assert_feasible(flow, caps, supply, demand, linked) -> None:
+    sent = flow.T  # (C, P)
+    assert sent.dtype == np.int64
+    assert (sent >= 0).all()
+    assert (sent <= caps).all()  # and 0 where there is no arc
+    assert (sent.sum(axis=0) <= demand).all()
+    assert (sent.sum(axis=1)[linked] <= supply[linked]).all()
+
+
+@st.composite
+def networks(draw, max_left: int = 40, max_right: int = 7):
+    """(caps C × P whole floats, supply C, demand P, linked C) with some arcs missing, some
+    left nodes without a limit, and magnitudes up to 2**52."""
+    n_left = draw(st.integers(1, max_left))
+    n_right = draw(st.integers(2, max_right))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    top = 2 ** draw(st.sampled_from([3, 10, 30, 46]))
+    caps = rng.integers(1, top, (n_left, n_right)).astype(float)
+    caps[rng.random(caps.shape) < draw(st.floats(0.0, 0.9))] = 0.0
+    supply = rng.integers(0, top * n_right // 2 + 1, n_left)
+    demand = rng.integers(0, top * max(n_left // 3, 1) + 1, n_right)
+    linked = rng.random(n_left) < draw(st.floats(0.3, 1.0))
+    return caps, supply, demand, linked
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks())
+def test_max_flow_equals_ortools_and_keeps_every_limit(net):
+    caps, supply, demand, linked = net
+    flow = transport.max_flow(caps, supply, demand, linked, work_per_arc=1e9)
+    assert flow is not None
+    assert_feasible(flow, caps, supply, demand, linked)
+    assert int(flow.sum()) == reference_value(caps, supply, demand, linked)
+
+
+@settings(max_examples=40, deadline=None)
+@given(networks(max_left=200, max_right=12))
+def test_max_flow_is_deterministic(net):
+    caps, supply, demand, linked = net
+    first = transport.max_flow(caps, supply, demand, linked, work_per_arc=1e9)
+    again = transport.max_flow(caps.copy(), supply.copy(), demand.copy(), linked.copy(),
+                               work_per_arc=1e9)
+    np.testing.assert_array_equal(first, again)
+
+
+def from_flow(caps, supply, demand, linked, sent):
+    """The network started from the flow ``sent`` (C × P) instead of the fit."""
+    flow = np.ascontiguousarray(np.asarray(sent, np.int64).T)
+    res = np.ascontiguousarray(caps.T.astype(np.int64)) - flow
+    return transport._Network.with_flow(flow, res, supply, demand, linked)
+
+
+def test_paths_move_flow_between_right_nodes():
+    # left node 0 starts on right node 1; the maximum needs it on right node 0 so that left
+    # node 1, which only reaches right node 1, fits: source → 1 → (0 moves to 0) → 0 → sink
+    caps = np.array([[8.0, 8.0], [0.0, 8.0]])
+    net = from_flow(caps, np.array([8, 8]), np.array([8, 8]), np.array([True, True]),
+                    [[0, 8], [0, 0]])
+    assert net.path() == [1, 0]
+    flow = transport._augment(net, np.inf)
+    assert flow.T.tolist() == [[8, 0], [0, 8]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(networks(), st.integers(0, 2**32 - 1))
+def test_paths_reach_the_maximum_from_any_feasible_flow(net, seed):
+    # the fit often leaves little to do on small networks: here the paths start from a
+    # random feasible flow (each arc a random share of its capacity, then every row and
+    # column scaled down into its limit)
+    caps, supply, demand, linked = net
+    rng = np.random.default_rng(seed)
+    sent = np.floor(caps * rng.random(caps.shape))
+    rows = np.where(linked, supply, np.inf)
+    sent = np.floor(sent * np.minimum(1, rows / np.maximum(sent.sum(axis=1), 1))[:, None])
+    sent = np.floor(sent * np.minimum(1, demand / np.maximum(sent.sum(axis=0), 1))[None, :])
+    flow = transport._augment(from_flow(caps, supply, demand, linked, sent), np.inf)
+    assert_feasible(flow, caps, supply, demand, linked)
+    assert int(flow.sum()) == reference_value(caps, supply, demand, linked)
+
+
+def test_max_flow_gives_up_beyond_its_budget():
+    caps = np.array([[4.0, 4.0], [0.0, 4.0]])  # the fit carries 6 of 8: paths are needed
+    args = (caps, np.array([4, 4]), np.array([4, 4]), np.array([True, True]))
+    assert transport.max_flow(*args, work_per_arc=0) is None
+    assert transport.max_flow(*args).sum() == 8
+
+
+def test_the_final_counts_are_taken_afresh(monkeypatch):
+    # the certificate: a path search that ends on updated counts is repeated on counts taken
+    # from the flow itself; counts that wrongly say "no path" are caught there
+    caps = np.array([[8.0, 8.0], [0.0, 8.0]])
+    args = (caps, np.array([8, 8]), np.array([8, 8]), np.array([True, True]))
+    net = from_flow(*args, [[0, 0], [0, 0]])  # two paths from the source are needed
+    pushes = []
+    real_push = transport._Network.push
+
+    def push_and_lose_the_counts(self, path):
+        real_push(self, path)
+        pushes.append(path)
+        self.entries[:] = 0  # as if the updates had gone wrong
+        self.moves[:] = 0
+
+    monkeypatch.setattr(transport._Network, "push", push_and_lose_the_counts)
+    flow = transport._augment(net, np.inf)
+    assert int(flow.sum()) == 16 and len(pushes) == 2
+
+
+def _linked_round(seed: int, n: int, p: int):
+    rng = np.random.default_rng(seed)
+    upper = rng.integers(0, 20, (n, p)).astype(float)
+    sizes = rng.integers(1, 4, n).astype(float)
+    wp = rng.uniform(0.5, 3.0, p)
+    remaining = upper.sum(axis=0) * rng.uniform(0.1, 0.5, p)
+    ent = np.where(rng.random(n) < 0.9, rng.uniform(1, 30, n), np.inf)
+    return upper, sizes, wp, remaining, ent
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_step2_falls_back_to_ortools_when_the_paths_give_up(monkeypatch, seed):
+    # the same round through the paths and, with no budget, through OR-Tools: both at the
+    # LP's optimum, and the fallback really ran
+    round_ = _linked_round(seed, 300, 6)
+    by_paths = kernels._step2_max_flow(*(x.copy() for x in round_))
+    results = []
+    real = transport.max_flow
+
+    def no_budget(*args, **kw):
+        results.append(real(*args, work_per_arc=0))
+        return results[-1]
+
+    monkeypatch.setattr(transport, "max_flow", no_budget)
+    by_ortools = kernels._step2_max_flow(*(x.copy() for x in round_))
+    assert results == [None]
+    lp = kernels.STEP2_SOLVERS.get("lp")(*(x.copy() for x in round_))
+    upper, sizes, wp = round_[0], round_[1], round_[2]
+
+    def value(b):
+        return float(((b * sizes[:, None]).sum(axis=0)) @ wp)
+
+    assert value(by_paths) == pytest.approx(value(lp), rel=1e-9)
+    assert value(by_ortools) == pytest.approx(value(lp), rel=1e-9)
+    for b in (by_paths, by_ortools):
+        _, repaired = kernels.verify_round(b, round_[3], upper, wp, round_[4], sizes)
+        assert not repaired
