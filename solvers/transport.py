@@ -21,7 +21,8 @@ maximum flow.
 A pass over the left nodes per move costs little against a general max-flow solver's pass
 over every arc, provided few paths are needed: the flow starts from a proportional fit (a few
 rounds of matrix balancing on the capacities, floored to integers) that carries nearly all of
-the maximum. When the paths take more work than :data:`WORK_PER_ARC` passes over the arcs'
+the maximum, topped up right node by right node from the spare supply (the one-node paths,
+all at once). When the paths take more work than :data:`WORK_PER_ARC` passes over the arcs'
 worth of left nodes, :func:`max_flow` gives up and returns None (the caller then solves the
 network with a general solver).
 """
@@ -77,14 +78,14 @@ def max_flow(caps: np.ndarray, supply: np.ndarray, demand: np.ndarray, linked: n
 
     Examples
     --------
-    Left node 1 can only feed right node 1. The fit, floored, carries 6 of the 8 units
-    (left node 0 to right node 0, left node 1 to right node 1); two paths from the source
-    carry the rest:
+    Left node 1 only reaches right node 0. The fit, floored, sends nothing; right node 0
+    takes left node 0 (the first) from the source; a path then moves left node 0 over to
+    right node 1, which makes room for left node 1:
 
-    >>> caps = np.array([[4.0, 4.0], [0.0, 4.0]])
-    >>> flow = max_flow(caps, np.array([4, 4]), np.array([4, 4]), np.array([True, True]))
+    >>> caps = np.array([[1.0, 1.0], [1.0, 0.0]])
+    >>> flow = max_flow(caps, np.array([1, 1]), np.array([1, 1]), np.array([True, True]))
     >>> flow.T.tolist()
-    [[4, 0], [0, 4]]
+    [[0, 1], [1, 0]]
     """
     net = _Network.start(caps, supply, demand, linked)
     per_arc = WORK_PER_ARC if work_per_arc is None else work_per_arc
@@ -171,6 +172,7 @@ class _Network:
             flow[over_out] = 0
             spare_in = np.where(linked, supply - flow.sum(axis=0), UNLIMITED)
             spare_out = demand - flow.sum(axis=1)
+        _top_up(flow, res, spare_in, spare_out, linked)
         return cls(flow, res, spare_in, spare_out, None if linked.all() else linked)
 
     def recount(self) -> None:
@@ -280,6 +282,23 @@ class _Network:
             self._room_changed(q, idx)
         self.spare_out[path[-1]] -= amount
         return amount
+
+
+def _top_up(flow, res, spare_in, spare_out, linked) -> None:
+    """The paths of one right node, all at once and in place: each right node in turn takes
+    what it can from the spare supply of its left nodes (the first ones first), as the
+    one-node paths would, without counts to keep meanwhile."""
+    for p in np.flatnonzero(spare_out > 0):
+        avail = np.minimum(spare_in, res[p])
+        amount = min(int(spare_out[p]), int(avail.sum()))
+        if amount <= 0:
+            continue
+        idx, d = _first_amount(avail, amount)
+        spare_in[idx] -= d
+        flow[p, idx] += d
+        res[p, idx] -= d
+        spare_out[p] -= amount
+    spare_in[~linked] = UNLIMITED
 
 
 def _first_amount(v: np.ndarray, amount: int) -> tuple[np.ndarray, np.ndarray]:

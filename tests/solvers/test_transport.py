@@ -89,7 +89,7 @@ def test_paths_move_flow_between_right_nodes():
     caps = np.array([[8.0, 8.0], [0.0, 8.0]])
     net = from_flow(caps, np.array([8, 8]), np.array([8, 8]), np.array([True, True]),
                     [[0, 8], [0, 0]])
-    assert net.path() == [1, 0]
+    assert net.path() == [1, 0]  # (the one-node paths found nothing to do)
     flow = transport._augment(net, np.inf)
     assert flow.T.tolist() == [[8, 0], [0, 8]]
 
@@ -111,31 +111,38 @@ def test_paths_reach_the_maximum_from_any_feasible_flow(net, seed):
     assert int(flow.sum()) == reference_value(caps, supply, demand, linked)
 
 
+#: Left node 1 only reaches right node 0. The one-node paths give right node 0 left node 0
+#: (the first), so left node 1 needs a path that moves left node 0 over to right node 1.
+NEEDS_A_MOVE = (np.array([[1.0, 1.0], [1.0, 0.0]]), np.array([1, 1]), np.array([1, 1]),
+                np.array([True, True]))
+
+
 def test_max_flow_gives_up_beyond_its_budget():
-    caps = np.array([[4.0, 4.0], [0.0, 4.0]])  # the fit carries 6 of 8: paths are needed
-    args = (caps, np.array([4, 4]), np.array([4, 4]), np.array([True, True]))
-    assert transport.max_flow(*args, work_per_arc=0) is None
-    assert transport.max_flow(*args).sum() == 8
+    assert transport.max_flow(*NEEDS_A_MOVE, work_per_arc=0) is None
+    assert transport.max_flow(*NEEDS_A_MOVE).T.tolist() == [[0, 1], [1, 0]]
 
 
 def test_the_final_counts_are_taken_afresh(monkeypatch):
     # the certificate: a path search that ends on updated counts is repeated on counts taken
-    # from the flow itself; counts that wrongly say "no path" are caught there
-    caps = np.array([[8.0, 8.0], [0.0, 8.0]])
-    args = (caps, np.array([8, 8]), np.array([8, 8]), np.array([True, True]))
-    net = from_flow(*args, [[0, 0], [0, 0]])  # two paths from the source are needed
+    # from the flow itself; counts that wrongly say "no path" are caught there. Two copies of
+    # NEEDS_A_MOVE side by side need two paths
+    caps = np.zeros((4, 4))
+    caps[:2, :2] = caps[2:, 2:] = NEEDS_A_MOVE[0]
+    args = (caps, np.ones(4, np.int64), np.ones(4, np.int64), np.ones(4, bool))
+    net = from_flow(*args, np.zeros((4, 4)))
     pushes = []
     real_push = transport._Network.push
 
     def push_and_lose_the_counts(self, path):
-        real_push(self, path)
+        sent = real_push(self, path)
         pushes.append(path)
         self.entries[:] = 0  # as if the updates had gone wrong
         self.moves[:] = 0
+        return sent
 
     monkeypatch.setattr(transport._Network, "push", push_and_lose_the_counts)
     flow = transport._augment(net, np.inf)
-    assert int(flow.sum()) == 16 and len(pushes) == 2
+    assert int(flow.sum()) == 4 and len(pushes) == 2
 
 
 def _linked_round(seed: int, n: int, p: int):
@@ -154,16 +161,15 @@ def test_step2_falls_back_to_ortools_when_the_paths_give_up(monkeypatch, seed):
     # LP's optimum, and the fallback really ran
     round_ = _linked_round(seed, 300, 6)
     by_paths = kernels._step2_max_flow(*(x.copy() for x in round_))
-    results = []
-    real = transport.max_flow
+    calls = []
 
-    def no_budget(*args, **kw):
-        results.append(real(*args, work_per_arc=0))
-        return results[-1]
+    def gives_up(*args, **kw):
+        calls.append(args)
+        return None
 
-    monkeypatch.setattr(transport, "max_flow", no_budget)
+    monkeypatch.setattr(transport, "max_flow", gives_up)
     by_ortools = kernels._step2_max_flow(*(x.copy() for x in round_))
-    assert results == [None]
+    assert len(calls) == 1
     lp = kernels.STEP2_SOLVERS.get("lp")(*(x.copy() for x in round_))
     upper, sizes, wp = round_[0], round_[1], round_[2]
 
