@@ -222,21 +222,26 @@ def settle_malloc() -> None:
 
     glibc's malloc serves a request of at least its mmap threshold (128 KiB at first) with a
     map of its own, returned to the system when freed, and gives the top of its heap back
-    to the system once more than its trim threshold (twice the first) lies free there. When
-    a mapped block is freed, it raises both thresholds to that block's size, up to 32 and
-    64 MiB. A process that has only freed blocks of a few MB keeps giving back and touching
-    again the temporaries of every call: the arrays of 10^5 groups or classes (0.8–2 MB
-    each) that numpy builds and frees by the hundred in a coverage or period solve. A call
-    of ``allocate_coverage`` at 100 000 × 50 took 27 000–29 000 fresh page faults and
-    0.19–0.20 s that way on the benchmarks' machine, and 10–40 faults and 0.15 s once
+    to the system once more than its trim threshold (also 128 KiB at first) lies free there.
+    When a mapped block larger than the mmap threshold is freed, glibc raises that threshold
+    to the block's size and the trim threshold to twice it, up to 32 and 64 MiB. A process
+    that has only freed blocks of a few MB keeps giving back and touching again the
+    temporaries of every call: the arrays of 10^5 groups or classes (0.8–2 MB each) that
+    numpy builds and frees by the hundred in a coverage or period solve. A call of
+    ``allocate_coverage`` at 100 000 × 50 took 27 000–29 000 fresh page faults and
+    0.19–0.20 s that way on the benchmarks' machine, and 10–40 faults and 0.13–0.16 s once
     the thresholds were at their top.
 
     Freeing one block just below 32 MiB raises them there at once, as the first such free
     of any program would. The block is never touched, so it takes no memory. The price is
-    the one glibc chose for such programs: freed memory up to 64 MiB at the top of the heap
-    stays with the process for reuse. Thresholds set by the user (``MALLOC_MMAP_THRESHOLD_``,
-    ``MALLOC_TRIM_THRESHOLD_``, ``mallopt``) stay as set: glibc then adapts them no more.
-    With another C library this is one allocation and nothing else.
+    the one glibc chose for such programs, and it is the whole process's, from the import
+    on: requests up to 32 MiB come from the heap, freed memory up to 64 MiB at its top stays
+    with the process for reuse, and free memory below a block still in use is not given back
+    until that block is freed, so a process may hold more than 64 MiB it no longer uses.
+    Thresholds set by the user (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
+    ``MALLOC_TOP_PAD_``, ``MALLOC_MMAP_MAX_``, their ``GLIBC_TUNABLES`` or ``mallopt``) stay as
+    set: glibc then adapts them no more. With another C library this is one allocation and
+    nothing else.
     """
     np.empty(MALLOC_SETTLE_BYTES, np.uint8)  # freed at once: the result is not kept
 
@@ -516,3 +521,88 @@ def positions(mask: np.ndarray, codes: np.ndarray) -> np.ndarray:
     found = [np.flatnonzero(np.take(mask, codes[part])) + part.start
              for part in row_blocks(len(codes))]
     return np.concatenate(found) if found else np.empty(0, np.intp)
+
+
+#: Elements per block of :func:`rows_dot` and :func:`cols_dot`: OpenBLAS multiplies a
+#: matrix and a vector this small on one thread (it splits from 9 216 elements on).
+BLAS_BLOCK = 8192
+
+
+def _blocks(a: np.ndarray) -> tuple[int, int]:
+    """For a tall n × k matrix: the rows per block BLAS multiplies on one thread, and how
+    many whole blocks of them ``a`` holds (0 or 1: one product is as fast)."""
+    rows = max(BLAS_BLOCK // max(a.shape[1], 1), 1)
+    return rows, a.shape[0] // rows
+
+
+def rows_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for a tall matrix a (n × k), in blocks of rows that BLAS runs on one thread.
+
+    On a shared, busy machine the threads of one large product wait for each other (the
+    period solver's products over 10^5 × 52 took up to twice as long in wall time with
+    OpenBLAS's threads as on one), and the answer does not depend on how many threads BLAS
+    is allowed.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        n × k.
+    v : numpy.ndarray
+        k.
+
+    Returns
+    -------
+    numpy.ndarray
+        n.
+
+    Examples
+    --------
+    >>> rows_dot(np.arange(6.0).reshape(3, 2), np.array([1.0, 10.0])).tolist()
+    [10.0, 32.0, 54.0]
+    """
+    a = np.ascontiguousarray(a)
+    rows, nb = _blocks(a)
+    if nb <= 1:
+        return a @ v
+    n, k = a.shape
+    head = nb * rows
+    out = np.empty(n, dtype=np.result_type(a, v))
+    np.matmul(a[:head].reshape(nb, rows, k), v, out=out[:head].reshape(nb, rows))
+    out[head:] = a[head:] @ v
+    return out
+
+
+def cols_dot(v: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``v @ a`` for a tall matrix a (n × k) or a vector a (n): sums of products over blocks
+    of rows that BLAS runs on one thread (see :func:`rows_dot`), added up in a fixed order.
+
+    Parameters
+    ----------
+    v : numpy.ndarray
+        n.
+    a : numpy.ndarray
+        n × k, or n.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        k (a float when a is a vector).
+
+    Examples
+    --------
+    >>> cols_dot(np.array([1.0, 2.0, 3.0]), np.arange(6.0).reshape(3, 2)).tolist()
+    [16.0, 22.0]
+    >>> cols_dot(np.ones(3), np.array([1.0, 2.0, 3.0]))
+    6.0
+    """
+    if a.ndim == 1:
+        return float(cols_dot(v, a[:, None])[0])
+    a = np.ascontiguousarray(a)
+    v = np.ascontiguousarray(v, dtype=np.result_type(v, a, np.float64))
+    rows, nb = _blocks(a)
+    if nb <= 1:
+        return v @ a
+    k = a.shape[1]
+    head = nb * rows
+    part = np.matmul(v[:head].reshape(nb, 1, rows), a[:head].reshape(nb, rows, k))
+    return part.sum(axis=0)[0] + v[head:] @ a[head:]

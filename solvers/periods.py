@@ -53,7 +53,7 @@ exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP with Hi
 exact but slow at scale). The ``"max_flow"`` strategy starts from a proportional fit and
 follows residual paths among the periods (:func:`fairalloc.solvers.transport.max_flow`: few
 periods, many classes), and hands the network to OR-Tools' general max-flow when those paths
-would take longer than a pass over its arcs would; either way the flow is a maximum one,
+run past their work budget; either way the flow is a maximum one,
 chosen deterministically on the canonically ordered problem (the fit and the paths take the
 classes in that order). A ``"max_flow"`` round in which no class links two periods
 (one leftover period, or no class with an entitlement row) is filled in closed form instead:
@@ -82,7 +82,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from fairalloc.solvers import transport
-from fairalloc.solvers.blocks import fresh, row_blocks
+from fairalloc.solvers.blocks import cols_dot, fresh, row_blocks, rows_dot
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
 
@@ -430,91 +430,6 @@ def _gram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         out += np.matmul(x[:head].reshape(nb, GRAM_BLOCK, t).transpose(0, 2, 1),
                          y[:head].reshape(nb, GRAM_BLOCK, y.shape[1])).sum(axis=0)
     return out
-
-
-#: Elements per block of :func:`rows_dot` and :func:`cols_dot`: OpenBLAS multiplies a
-#: matrix and a vector this small on one thread (it splits from 9 216 elements on).
-BLAS_BLOCK = 8192
-
-
-def _blocks(a: np.ndarray) -> tuple[int, int]:
-    """For a tall n × k matrix: the rows per block BLAS multiplies on one thread, and how
-    many whole blocks of them ``a`` holds (0 or 1: one product is as fast)."""
-    rows = max(BLAS_BLOCK // max(a.shape[1], 1), 1)
-    return rows, a.shape[0] // rows
-
-
-def rows_dot(a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``a @ v`` for a tall matrix a (n × k), in blocks of rows that BLAS runs on one thread.
-
-    As in :func:`_gram`: on a shared, busy machine the threads of one large product wait for
-    each other (the step-1 and step-2 products over 10^5 × 52 took up to twice as long in
-    wall time with OpenBLAS's threads as on one), and the answer does not depend on how
-    many threads BLAS is allowed.
-
-    Parameters
-    ----------
-    a : numpy.ndarray
-        n × k.
-    v : numpy.ndarray
-        k.
-
-    Returns
-    -------
-    numpy.ndarray
-        n.
-
-    Examples
-    --------
-    >>> rows_dot(np.arange(6.0).reshape(3, 2), np.array([1.0, 10.0])).tolist()
-    [10.0, 32.0, 54.0]
-    """
-    a = np.ascontiguousarray(a)
-    rows, nb = _blocks(a)
-    if nb <= 1:
-        return a @ v
-    n, k = a.shape
-    head = nb * rows
-    out = np.empty(n, dtype=np.result_type(a, v))
-    np.matmul(a[:head].reshape(nb, rows, k), v, out=out[:head].reshape(nb, rows))
-    out[head:] = a[head:] @ v
-    return out
-
-
-def cols_dot(v: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """``v @ a`` for a tall matrix a (n × k) or a vector a (n): sums of products over blocks
-    of rows that BLAS runs on one thread (see :func:`rows_dot`), added up in a fixed order.
-
-    Parameters
-    ----------
-    v : numpy.ndarray
-        n.
-    a : numpy.ndarray
-        n × k, or n.
-
-    Returns
-    -------
-    numpy.ndarray or float
-        k (a float when a is a vector).
-
-    Examples
-    --------
-    >>> cols_dot(np.array([1.0, 2.0, 3.0]), np.arange(6.0).reshape(3, 2)).tolist()
-    [16.0, 22.0]
-    >>> cols_dot(np.ones(3), np.array([1.0, 2.0, 3.0]))
-    6.0
-    """
-    if a.ndim == 1:
-        return float(cols_dot(v, a[:, None])[0])
-    a = np.ascontiguousarray(a)
-    v = np.ascontiguousarray(v, dtype=np.result_type(v, a, np.float64))
-    rows, nb = _blocks(a)
-    if nb <= 1:
-        return v @ a
-    k = a.shape[1]
-    head = nb * rows
-    part = np.matmul(v[:head].reshape(nb, 1, rows), a[:head].reshape(nb, rows, k))
-    return part.sum(axis=0)[0] + v[head:] @ a[head:]
 
 
 def _bounds(hi: np.ndarray) -> np.ndarray:
@@ -950,7 +865,8 @@ STEP2_SOLVERS = Registry("step-2 solver")
 
 @STEP2_SOLVERS.register("max_flow")
 def _step2_max_flow(upper, sizes, wp, remaining, ent_cap) -> np.ndarray:
-    """Step 2 as a max-flow in weighted units y = w·b (OR-Tools, integral, exactly scaled).
+    """Step 2 as a max-flow in weighted units y = w·b (integral, exactly scaled; paths among
+    the periods, OR-Tools as the fallback).
 
     source → class (cap: entitlement × size) → period (w_t · gap · size) → sink
     (w_t · remaining). A class without an entitlement row has no node: its arcs run from the

@@ -22,8 +22,8 @@ A pass over the left nodes per move costs little against a general max-flow solv
 over every arc, provided few paths are needed: the flow starts from a proportional fit (a few
 rounds of matrix balancing on the capacities, floored to integers) that carries nearly all of
 the maximum, topped up right node by right node from the spare supply (the one-node paths,
-all at once). When the paths take more work than :data:`WORK_PER_ARC` passes over the arcs'
-worth of left nodes, :func:`max_flow` gives up and returns None (the caller then solves the
+all at once). Once the paths have passed over more than :data:`WORK_PER_ARC` left nodes per
+arc of the network, :func:`max_flow` gives up and returns None (the caller then solves the
 network with a general solver).
 """
 
@@ -33,7 +33,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from fairalloc.solvers.blocks import fresh, row_blocks
+from fairalloc.solvers.blocks import cols_dot, fresh, row_blocks, rows_dot
 
 #: Rounds of matrix balancing for the starting flow (each one pass over the capacities).
 FIT_ROUNDS = 6
@@ -50,8 +50,8 @@ FIRST_STRETCH = 4096
 
 def max_flow(caps: np.ndarray, supply: np.ndarray, demand: np.ndarray, linked: np.ndarray,
              *, work_per_arc: float | None = None) -> np.ndarray | None:
-    """A maximum flow through source → left → right → sink, or None when it would take
-    more than ``work_per_arc`` passes over the left nodes per arc.
+    """A maximum flow through source → left → right → sink, or None once its paths have
+    passed over more than ``work_per_arc`` left nodes per arc of the network.
 
     Parameters
     ----------
@@ -74,7 +74,9 @@ def max_flow(caps: np.ndarray, supply: np.ndarray, demand: np.ndarray, linked: n
     -------
     numpy.ndarray or None
         (P, C) int64 flows on the arcs, laid out right node by right node; None when the
-        budget ran out.
+        budget ran out (the proportional fit and the counts taken afresh are not charged to
+        it), or when a path its exact counts opened carried nothing (which they exclude: a
+        defect of the method, left to the caller's general solver).
 
     Examples
     --------
@@ -113,6 +115,7 @@ def _augment(net: _Network, budget: float) -> np.ndarray | None:
             if fresh_counts:
                 return None
             net.recount()
+            fresh_counts = True
             continue
         fresh_counts = False
 
@@ -126,6 +129,7 @@ class _Network:
         self.flow, self.res = flow, res  # (P, C) int64
         self.spare_in, self.spare_out = spare_in, spare_out  # (C,), (P,) int64
         self.linked = linked  # (C,) bool, or None when every left node is linked
+        self.unlinked = None if linked is None else ~linked
         self.recount()
 
     @classmethod
@@ -255,16 +259,16 @@ class _Network:
         hops = [np.minimum(self.spare_in, self.res[first])]
         for p, q in steps:
             v = np.minimum(self.flow[p], self.res[q])
-            if self.linked is not None:
-                v[~self.linked] = 0
+            if self.unlinked is not None:
+                v[self.unlinked] = 0
             hops.append(v)
         amount = min(int(self.spare_out[path[-1]]), *(int(v.sum()) for v in hops))
         if amount <= 0:
             return 0
         idx, d = _first_amount(hops[0], amount)
         self.spare_in[idx] -= d
-        if self.linked is not None:  # no limit: never drawn down
-            self.spare_in[idx[~self.linked[idx]]] = UNLIMITED
+        if self.unlinked is not None:  # no limit: never drawn down
+            self.spare_in[idx[self.unlinked[idx]]] = UNLIMITED
         self._more_changed(idx)
         self.flow[first, idx] += d
         self._sends_changed(first, idx)
@@ -328,9 +332,9 @@ def _fit(caps: np.ndarray, reach: np.ndarray, demand: np.ndarray
     ``reach`` and every column's ``demand`` (:data:`FIT_ROUNDS` rounds of balancing)."""
     b = np.ones(caps.shape[1])
     a = np.zeros(caps.shape[0])
-    for _ in range(FIT_ROUNDS):
-        a = _quotient(reach, caps @ b)
-        b = _quotient(demand, a @ caps)
+    for _ in range(FIT_ROUNDS):  # products in blocks: the same bits on any number of threads
+        a = _quotient(reach, rows_dot(caps, b))
+        b = _quotient(demand, cols_dot(a, caps))
     return a, b
 
 

@@ -4,6 +4,7 @@ import gc
 import mmap
 import multiprocessing
 import os
+import platform
 import subprocess
 import sys
 import threading
@@ -243,6 +244,7 @@ print(faults() - before)
 """
 
 
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
 def test_importing_the_blocks_stops_mallocs_churn_of_fresh_pages():
     # without the settling, glibc maps each 2 MB block anew and unmaps it when freed: every
     # round touches 12 MB of fresh pages (about 3 000 faults); after it, the blocks come from
