@@ -216,9 +216,12 @@ os.register_at_fork(after_in_child=_KEPT.after_fork)
 MALLOC_SETTLE_BYTES = (32 << 20) - (64 << 10)
 
 
+_SETTLED = threading.Event()
+
+
 def settle_malloc() -> None:
-    """Allocate one block of :data:`MALLOC_SETTLE_BYTES` and free it at once, untouched
-    (called once, when this module is imported).
+    """Allocate one block of :data:`MALLOC_SETTLE_BYTES` and free it at once, untouched; once
+    per process (the coverage and period solvers call it at their first solve).
 
     glibc's malloc serves a request of at least its mmap threshold (128 KiB at first) with a
     map of its own, returned to the system when freed, and gives the top of its heap back
@@ -234,19 +237,23 @@ def settle_malloc() -> None:
 
     Freeing one block just below 32 MiB raises them there at once, as the first such free
     of any program would. The block is never touched, so it takes no memory. The price is
-    the one glibc chose for such programs, and it is the whole process's, from the import
-    on: requests up to 32 MiB come from the heap, freed memory up to 64 MiB at its top stays
+    the one glibc chose for such programs, and it is the whole process's from then on:
+    requests up to 32 MiB come from the heap, freed memory up to 64 MiB at its top stays
     with the process for reuse, and free memory below a block still in use is not given back
-    until that block is freed, so a process may hold more than 64 MiB it no longer uses.
+    until that block is freed, so a process may hold more than 64 MiB it no longer uses. It
+    is not free of time either: in the sourcing benchmark's process, where pandas merges of
+    10^6 rows run between the calls, the settled thresholds made every call 10–20 % slower,
+    fairalloc's and the references' alike (ours 100–107 ms against 84–91 ms). So only the
+    solvers it was measured to help settle it, at their first solve, not the import.
     Thresholds set by the user (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
     ``MALLOC_TOP_PAD_``, ``MALLOC_MMAP_MAX_``, their ``GLIBC_TUNABLES`` or ``mallopt``) stay as
     set: glibc then adapts them no more. With another C library this is one allocation and
     nothing else.
     """
+    if _SETTLED.is_set():
+        return
+    _SETTLED.set()
     np.empty(MALLOC_SETTLE_BYTES, np.uint8)  # freed at once: the result is not kept
-
-
-settle_malloc()
 
 
 def trim() -> None:

@@ -80,6 +80,7 @@ from ortools.graph.python import max_flow
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from fairalloc.solvers.blocks import settle_malloc
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_keyed
 
 CAPABILITY = "coverage"
@@ -808,6 +809,7 @@ def solve_coverage(n, f, w, b, arc_g, arc_k, loss: Loss) -> Coverage:
         A max flow failed, the decomposition made no progress or ran out of rounds, or the
         answer broke a limit beyond repair (naming the groups or resources).
     """
+    settle_malloc()  # glibc's thresholds at their top (see there)
     n_g, n_k = len(n), len(b)
     cap = n * (1.0 - f)
     log_w = np.log(w)

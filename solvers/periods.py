@@ -82,7 +82,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from fairalloc.solvers import transport
-from fairalloc.solvers.blocks import cols_dot, fresh, row_blocks, rows_dot
+from fairalloc.solvers.blocks import cols_dot, fresh, row_blocks, rows_dot, settle_malloc
 from fairalloc.solvers.registry import Registry
 from fairalloc.solvers.verify import SolverFailure, Status, check, over, shrink_to
 
@@ -1426,6 +1426,7 @@ def solve_periods(
     >>> (sol.step1 + sol.step2)[:, 0].round(9).tolist(), sol.status
     ([48.0, 36.0, 24.0, 12.0], 'optimal')
     """
+    settle_malloc()  # glibc's thresholds at their top (see there)
     requests = np.asarray(requests, dtype=np.float64)
     currency = np.asarray(currency, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)

@@ -225,12 +225,20 @@ def test_a_finaliser_run_inside_the_lock_neither_deadlocks_nor_shares_a_map():
 
 
 #: A process that builds and frees six 2 MB arrays eleven times, and prints the page faults
-#: of the last ten rounds; with ``settle`` it imports the blocks module first.
+#: of the last ten rounds; first it imports the blocks module ("import"), settles malloc
+#: ("settle"), or solves a small coverage problem ("coverage"), or none of these.
 _CHURN = """
 import resource, sys
 import numpy as np
-if sys.argv[1] == "settle":
-    import fairalloc.solvers.blocks
+mode = sys.argv[1]
+if mode != "control":
+    from fairalloc.solvers import blocks
+if mode == "settle":
+    blocks.settle_malloc()
+if mode == "coverage":
+    from fairalloc.solvers import coverage
+    coverage.solve_coverage(np.array([10.0, 20.0]), np.zeros(2), np.ones(2), np.array([5.0]),
+                            np.array([0, 1]), np.array([0, 0]), coverage.Loss("quadratic"))
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 def churn():
@@ -245,11 +253,12 @@ print(faults() - before)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc thresholds")
-def test_importing_the_blocks_stops_mallocs_churn_of_fresh_pages():
+def test_settling_malloc_stops_its_churn_of_fresh_pages_and_only_solvers_settle_it():
     # without the settling, glibc maps each 2 MB block anew and unmaps it when freed: every
     # round touches 12 MB of fresh pages (about 3 000 faults); after it, the blocks come from
-    # the heap and stay there for the next round. The child's allocator is left at glibc's
-    # defaults (no MALLOC_* variable), so that the control shows the churn
+    # the heap and stay there for the next round. Importing the module leaves glibc as it
+    # is; a coverage solve settles it. The child's allocator starts at glibc's defaults (no
+    # MALLOC_* variable), so that the control shows the churn
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.pop("GLIBC_TUNABLES", None)
 
@@ -259,4 +268,6 @@ def test_importing_the_blocks_stops_mallocs_churn_of_fresh_pages():
         return int(out.stdout)
 
     assert faults("control") > 10 * 2_000
+    assert faults("import") > 10 * 2_000
     assert faults("settle") < 1_000
+    assert faults("coverage") < 1_000
