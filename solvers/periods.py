@@ -53,10 +53,10 @@ exactly scaled integer capacities (strategy ``"max_flow"``), or as an LP with Hi
 exact but slow at scale). The ``"max_flow"`` strategy starts from a proportional fit and
 follows residual paths among the periods (:func:`fairalloc.solvers.transport.max_flow`: few
 periods, many classes), and hands the network to OR-Tools' general max-flow when those paths
-run past their work budget; either way the flow is a maximum one,
-chosen deterministically on the canonically ordered problem (the fit and the paths take the
-classes in that order). A ``"max_flow"`` round in which no class links two periods
-(one leftover period, or no class with an entitlement row) is filled in closed form instead:
+run past their work budget; either way the flow is a maximum one, chosen deterministically on
+the canonically ordered problem (the fit and the paths take the classes in that order). A
+``"max_flow"`` round in which no class links two periods (one leftover period, or no class
+with an entitlement row) is filled in closed form instead:
 each period gives every class the same fraction of the most it could take there (its unmet
 request, within its entitlement row and the period's remaining capacity), the fraction that
 fills the period or 1 (:func:`_fill_periods`). The rounds work on the account classes: every
