@@ -163,7 +163,9 @@ class _Network:
 
     @classmethod
     def with_flow(cls, flow, res, supply, demand, linked) -> _Network:
-        """The network with a given flow and spare capacities (both (P, C) int64, in place)."""
+        """The network with a given flow and spare capacities (both (P, C) int64, in place):
+        the flow of a left or right node over its limit dropped, then topped up
+        (:func:`_top_up`)."""
         spare_in = np.where(linked, supply - flow.sum(axis=0), UNLIMITED)
         spare_out = demand - flow.sum(axis=1)
         # the fit's margin keeps every node within its limit; should rounding ever lift one

@@ -141,6 +141,18 @@ NEEDS_A_MOVE = (np.array([[1.0, 1.0], [1.0, 0.0]]), np.array([1, 1]), np.array([
                 np.array([True, True]))
 
 
+def test_a_start_over_a_limit_is_dropped_and_the_paths_make_up_for_it():
+    # the guard behind the fit's margin: left node 0 starts at 8, over its supply of 4, and
+    # right node 1 at 4 + 4 = 8, over its demand of 4; both flows are dropped, not trimmed
+    caps = np.array([[4.0, 4.0], [0.0, 4.0]])
+    args = (caps, np.array([4, 4]), np.array([4, 4]), np.array([True, True]))
+    net = from_flow(*args, [[4, 4], [0, 4]])
+    assert (net.spare_in >= 0).all() and (net.spare_out >= 0).all()
+    flow = transport._augment(net, np.inf)
+    assert_feasible(flow, *args)
+    assert int(flow.sum()) == 8
+
+
 def test_max_flow_gives_up_beyond_its_budget():
     assert transport.max_flow(*NEEDS_A_MOVE, work_per_arc=0) is None
     assert transport.max_flow(*NEEDS_A_MOVE).T.tolist() == [[0, 1], [1, 0]]
