@@ -9,7 +9,9 @@ input row order; results get a pandas MultiIndex built straight from those codes
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -715,7 +717,7 @@ def code_rows(
               for _, cols, _ in tables]
     dtypes = [_codes_dtype(table, narrow) for table, _, _ in tables]
     found = iter(_coded_at_once([
-        (df.slice, df.height, table, cols, dtype)
+        (table, functools.partial(_hashed_codes, df.slice, df.height, table, cols, dtype))
         for (table, cols, _), h, dtype in zip(tables, hashed, dtypes, strict=True) if h]))
     out = []
     for (table, cols, name), h, dtype in zip(tables, hashed, dtypes, strict=True):
@@ -880,7 +882,7 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
                         narrow: bool = False) -> list[np.ndarray] | None:
     """:func:`string_codes` for large tables (:data:`HASHED_LOOKUP_ROWS` rows or more): each
     string key column of a pandas table, held by arrow, hashed, looked up and checked a slice
-    at a time straight from arrow (:func:`_hashed_codes`), never read into polars whole (at
+    at a time straight from arrow (:func:`_arrow_codes`), never read into polars whole (at
     10^7 rows two such columns took 250–300 MB as polars strings, the peak of a sourcing
     call). The columns are coded at once, one thread each, as :func:`code_rows` does.
 
@@ -898,16 +900,116 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
     columns = _string_key_columns(obj, tables, large=True)
     if columns is None:
         return None
-    jobs = []
-    for (table, col), strings in zip(tables, columns, strict=True):
-
-        def rows_at(start: int, length: int, strings: Any = strings, col: str = col
-                    ) -> pl.DataFrame:
-            return pl.DataFrame([pl.Series(col, strings.slice(start, length))])
-
-        jobs.append((rows_at, len(strings), table, [col], _codes_dtype(table, narrow)))
-    found = _coded_at_once(jobs)
+    found = _coded_at_once([
+        (table, functools.partial(_arrow_codes, strings, table, col, _codes_dtype(table, narrow)))
+        for (table, col), strings in zip(tables, columns, strict=True)])
     return None if any(codes is None for codes in found) else found
+
+
+def _arrow_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, col: str,
+                 dtype: type) -> np.ndarray | None:
+    """Codes of arrow strings among a table's single string key: by their string views
+    (:func:`_view_codes`) while every string fits inside its view, else by polars' hashes
+    of slices of them (:func:`_hashed_codes`). None when some row does not check out."""
+    try:
+        return _view_codes(strings, table, dtype)
+    except _NotInline:
+        pass
+
+    def rows_at(start: int, length: int) -> pl.DataFrame:
+        return pl.DataFrame([pl.Series(col, _views(strings.slice(start, length)))])
+
+    return _hashed_codes(rows_at, len(strings), table, [col], dtype)
+
+
+#: Longest string (in bytes) that arrow holds inside its 16-byte view: the 4-byte length, then
+#: the bytes, zero-padded. Two such views are equal exactly when their strings are.
+INLINE_BYTES = 12
+
+
+class _NotInline(Exception):
+    """A string longer than :data:`INLINE_BYTES`: its view points into a data buffer."""
+
+
+def _views(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``strings`` as arrow string views, in one chunk: polars' own layout of strings, which
+    polars takes without a copy. Arrow builds them without the GIL, in half the time polars
+    takes from arrow's offsets (2.5 against 5.5 ms a column at 10^6), in the C library's
+    allocator: arrow's default (mimalloc) in the worker threads gave the coding a long tail
+    (90th percentile 100–120 ms against 41–46 ms at 10^6)."""
+    pool = pa.system_memory_pool()
+    views = pc.cast(strings, pa.string_view(), memory_pool=pool)
+    return views.combine_chunks(memory_pool=pool) if isinstance(views, pa.ChunkedArray) \
+        else views
+
+
+def _view_words(views: pa.Array) -> np.ndarray:
+    """The (n, 2) uint64 words of arrow string views (no copy; the array keeps them alive)."""
+    words = np.frombuffer(views.buffers()[1], np.uint64).reshape(-1, 2)
+    return words[views.offset:views.offset + len(views)]
+
+
+#: Odd multipliers of :func:`_view_hashes` (the golden ratio's, and two of MurmurHash3's).
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F),
+        np.uint64(0xFF51AFD7ED558CCD))
+
+
+def _view_hashes(words: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of (n, 2) view words into ``out`` (``tmp``: scratch of the
+    same length): the words multiplied, mixed, then folded and multiplied again, so every
+    bit of a key moves the top bits (the lookup's first slots) and the low ones."""
+    np.multiply(words[:, 0], _MIX[0], out=out)
+    np.multiply(words[:, 1], _MIX[1], out=tmp)
+    out ^= tmp
+    np.right_shift(out, np.uint64(32), out=tmp)
+    out ^= tmp
+    out *= _MIX[2]
+    np.right_shift(out, np.uint64(29), out=tmp)
+    out ^= tmp
+    return out
+
+
+def _view_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, dtype: type
+                ) -> np.ndarray | None:
+    """Codes of arrow strings among a table's single string key, all in numpy on their string
+    views: a string of up to :data:`INLINE_BYTES` bytes is its two 64-bit words, so the rows'
+    words are hashed (:func:`_view_hashes`), looked up among the table's
+    (:class:`_HashLookup`) and checked exactly by comparing the table's words at the codes
+    with the rows' own. A slice at a time (:data:`_CHECK_ROWS`), into scratch arrays reused
+    from slice to slice: no polars work (its thread pool woke for every small step, on the
+    core the other column's thread was using) and no fresh pages after the first slice.
+
+    None when some row's code does not check out (an unknown key), or two of the table's
+    keys share a hash and a row lands on them: the exact lookup then decides. Raises
+    :class:`_NotInline` at the first slice holding a longer string (a table key longer than
+    that is never a row's code: its words differ from every inline row's).
+    """
+    keys = _view_words(_views(table.arrow_key))
+    first, second = np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(keys[:, 1])
+    hashes = np.empty(len(keys), np.uint64)
+    lookup = _HashLookup(_view_hashes(keys, hashes, np.empty_like(hashes)))
+    height = len(strings)
+    codes = fresh(height, np.dtype(dtype))
+    rows = min(_CHECK_ROWS, height)
+    hashes, scratch, got = fresh(rows, np.uint64), fresh(rows, np.uint64), fresh(rows, np.uint64)
+    for start in range(0, height, _CHECK_ROWS):
+        views = _views(strings.slice(start, min(_CHECK_ROWS, height - start)))
+        words = _view_words(views)
+        n = len(words)
+        if int(words.view(np.int32)[:, 0].max(initial=0)) > INLINE_BYTES:  # (the lengths)
+            raise _NotInline
+        part = codes[start:start + n]
+        if not lookup.codes(_view_hashes(words, hashes[:n], scratch[:n]), part) or (
+                part.min(initial=0) < 0):
+            return None
+        for block in row_blocks(n):  # exact: the table's words at the codes are the rows'
+            candidates = part[block]
+            at = got[:len(candidates)]
+            for table_words, column in ((first, 0), (second, 1)):
+                np.take(table_words, candidates, out=at)
+                if not np.array_equal(at, words[block, column]):
+                    return None
+    return codes
 
 
 def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
@@ -915,17 +1017,45 @@ def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
     return np.int32 if narrow and len(table) < 2**31 else np.int64
 
 
-def _coded_at_once(jobs: list[tuple]) -> list[np.ndarray | None]:
-    """:func:`_hashed_codes` of every job ``(rows_at, height, table, cols, dtype)``, one
-    thread each when there are several: numpy and polars let go of the GIL, so both cores
-    code at once. The tables' frames are built first (a lazy build holds one lock per class,
-    so two threads building theirs would wait for each other)."""
-    for job in jobs:
-        job[2].frame  # noqa: B018 - built here, not in the threads
+#: Threads of :func:`workers`: one per core of the 2-core machines the benchmarks run on; more
+#: jobs than that wait their turn.
+WORKERS = 2
+
+_workers: tuple[int, ThreadPoolExecutor] | None = None
+_workers_lock = threading.Lock()
+
+
+def workers() -> ThreadPoolExecutor:
+    """The process's pool of :data:`WORKERS` threads for the transforms' work beside the
+    caller's thread (coding key columns, building an index while the kernels run).
+
+    Kept for the life of the process, not started per call: threads started afresh for
+    every call got fresh allocator arenas and pages each time, and the coding of two key
+    columns had a long tail (at 10^6 rows, after a polars query: 90th percentile 98–122 ms
+    against 41–46 ms in kept threads, median 37–45 against 31–35 ms). A process forked
+    from one that had the pool gets a pool of its own (the parent's threads do not exist
+    there). Jobs never wait on other jobs of the pool, so callers on many threads at once
+    only queue.
+    """
+    global _workers
+    with _workers_lock:
+        if _workers is None or _workers[0] != os.getpid():
+            _workers = (os.getpid(), ThreadPoolExecutor(max_workers=WORKERS,
+                                                        thread_name_prefix="fairalloc"))
+        return _workers[1]
+
+
+def _coded_at_once(jobs: list[tuple[KeyedTable, Callable[[], np.ndarray | None]]]
+                   ) -> list[np.ndarray | None]:
+    """The codes of every job ``(table, code)`` (``code()``), on the :func:`workers` threads
+    when there are several: numpy, polars and arrow let go of the GIL, so both cores code at
+    once. The tables' frames are built first (a lazy build holds one lock per class, so two
+    threads building theirs would wait for each other)."""
+    for table, _ in jobs:
+        table.frame  # noqa: B018 - built here, not in the threads
     if len(jobs) < 2:
-        return [_hashed_codes(*job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        return list(pool.map(lambda job: _hashed_codes(*job), jobs))
+        return [code() for _, code in jobs]
+    return list(workers().map(lambda job: job[1](), jobs))
 
 
 def _row_hashes(df: pl.DataFrame, cols: Sequence[str]) -> pl.Series:

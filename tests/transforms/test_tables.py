@@ -1,5 +1,7 @@
 """Shared input coercion: the forms every transform accepts, and the errors it raises."""
 
+import os
+
 import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
@@ -420,3 +422,101 @@ def test_two_hashed_tables_coded_at_once_give_each_tables_codes(left, right, dat
         with pytest.raises(errors.UnknownKeyError, match="left") as info:
             code_rows(bad, tables, what="rows")
         assert "zzzz" in str(info.value)
+
+
+# --- string keys coded on arrow's string views (_view_codes) ----------------------------------
+
+#: Keys of 0 to 24 bytes in UTF-8 (NUL, 2-, 3- and 4-byte characters): arrow keeps those of up
+#: to 12 bytes inside their views, the rest point into a data buffer.
+VIEW_KEYS = st.text(st.sampled_from(["a", "b", "\x00", "é", "€", "𝄞"]), max_size=6)
+
+
+def _str_frame(rows: list[str], chunks: int = 1) -> pd.DataFrame:
+    """One arrow string column ``k``, held by pandas in ``chunks`` arrow chunks."""
+    parts = [pd.Series(part, dtype="str") for part in np.array_split(np.array(rows, object),
+                                                                     chunks)]
+    return pd.DataFrame({"k": pd.concat(parts, ignore_index=True)})
+
+
+@given(st.lists(VIEW_KEYS, min_size=1, max_size=10, unique=True), st.data(),
+       st.sampled_from([1, 3, 2**18]), st.sampled_from([1, 3]), st.booleans())
+def test_string_view_codes_are_the_keys_positions(keys, data, rows_per_slice, chunks, narrow):
+    # rows coded on their views, by slices across arrow chunks, are the keys' positions; an
+    # unknown key gives None (the general reading then names it); a row longer than 12 bytes
+    # sends its column to polars' hashes, which give the same codes
+    rows = data.draw(st.lists(st.sampled_from(keys) | VIEW_KEYS, min_size=1, max_size=30))
+    table = _table({"k": keys})
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+        mp.setattr(_tables, "_CHECK_ROWS", rows_per_slice)
+        real = _tables._hashed_codes
+        mp.setattr(_tables, "_hashed_codes", lambda *a: calls.append(a) or real(*a))
+        got = _tables.hashed_string_codes(_str_frame(rows, min(chunks, len(rows))),
+                                          [(table, "k")], narrow=narrow)
+    if set(rows) <= set(keys):
+        assert got is not None and got[0].dtype == (np.int32 if narrow else np.int64)
+        assert got[0].tolist() == [sorted(keys).index(r) for r in rows]
+    else:
+        assert got is None
+    if all(len(r.encode()) <= _tables.INLINE_BYTES for r in rows):
+        assert not calls  # the views decided
+    elif set(rows) <= set(keys):
+        assert len(calls) == 1  # polars' hashes decided
+
+
+@pytest.mark.parametrize("word", [0, 1])
+def test_a_view_hash_shared_with_an_unknown_key_is_caught_by_the_words(monkeypatch, word):
+    # a hash of one word of the view alone: the row "abcdEFGH9" shares "abcdEFGH1"'s first
+    # word (length and first 4 bytes), "zzzzEFGH1" its second (bytes 4 to 11); the words
+    # compared after the lookup must refuse both
+    monkeypatch.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+    monkeypatch.setattr(_tables, "_view_hashes",
+                        lambda words, out, tmp: np.copyto(out, words[:, word]) or out)
+    table = _table({"k": ["abcdEFGH1", "x"]})
+    assert _tables.hashed_string_codes(_str_frame(["x", "abcdEFGH1"]), [(table, "k")]
+                                       )[0].tolist() == [1, 0]
+    unknown = "abcdEFGH9" if word == 0 else "zzzzEFGH1"
+    assert _tables.hashed_string_codes(_str_frame(["x", unknown]), [(table, "k")]) is None
+
+
+def test_table_keys_sharing_a_view_hash_leave_their_rows_to_the_exact_lookup(monkeypatch):
+    # "abcd1" and "abcd2" share a hash of the first word: rows landing on it are undecided
+    # (None: the general reading codes them); rows elsewhere are coded
+    monkeypatch.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+    monkeypatch.setattr(_tables, "_view_hashes",
+                        lambda words, out, tmp: np.copyto(out, words[:, 0]) or out)
+    table = _table({"k": ["abcd1", "abcd2", "x"]})
+    assert _tables.hashed_string_codes(_str_frame(["x", "x"]), [(table, "k")]
+                                       )[0].tolist() == [2, 2]
+    assert _tables.hashed_string_codes(_str_frame(["x", "abcd2"]), [(table, "k")]) is None
+
+
+def test_a_long_key_in_a_later_slice_hands_the_column_to_polars(monkeypatch):
+    long = "a" * (_tables.INLINE_BYTES + 1)
+    monkeypatch.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+    monkeypatch.setattr(_tables, "_CHECK_ROWS", 2)
+    calls = []
+    real = _tables._hashed_codes
+    monkeypatch.setattr(_tables, "_hashed_codes", lambda *a: calls.append(a) or real(*a))
+    table = _table({"k": ["a", long]})
+    rows = ["a"] * 5 + [long, "a"]
+    (codes,) = _tables.hashed_string_codes(_str_frame(rows), [(table, "k")])
+    assert codes.tolist() == [0] * 5 + [1, 0] and len(calls) == 1
+    calls.clear()
+    (codes,) = _tables.hashed_string_codes(_str_frame(["a"] * 7), [(table, "k")])
+    assert codes.tolist() == [0] * 7 and not calls  # a long table key alone changes nothing
+
+
+def test_the_worker_pool_is_kept_and_a_forked_process_gets_its_own():
+    pool = _tables.workers()
+    assert pool.submit(int, 7).result() == 7 and _tables.workers() is pool
+    child = os.fork()
+    if child == 0:  # the parent's threads do not exist here: a pool of its own must answer
+        try:
+            ok = _tables.workers() is not pool and \
+                _tables.workers().submit(int, 8).result(timeout=20) == 8
+        finally:
+            os._exit(0 if ok else 1)  # noqa: F821 - bound unless result() raised
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
