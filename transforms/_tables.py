@@ -1219,15 +1219,14 @@ def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np
     return high, low, len(pair) - n
 
 
-def level(table: KeyedTable, col: str, codes: np.ndarray, *, consume: bool = False,
+def level(table: KeyedTable, col: str, codes: np.ndarray, *,
           used: np.ndarray | None = None) -> tuple[pd.Index, np.ndarray]:
     """The index level of ``table``'s column ``col`` at row codes ``codes``, unused values dropped.
 
-    Returns the level values (sorted) and the level codes per entry of ``codes``. With
-    ``consume``, ``codes`` may be rewritten into those level codes in place (no fresh array of
-    their length), so the caller must not use them afterwards. ``used`` (which rows of the
-    table ``codes`` name, when the caller has it) is taken only where ``col`` is the table's
-    one key.
+    Returns the level values (sorted) and the level codes per entry of ``codes``: ``codes``
+    itself where they are the same, else an array of their own (``codes`` is only read, so
+    other threads may read it meanwhile). ``used`` (which rows of the table ``codes`` name,
+    when the caller has it) is taken only where ``col`` is the table's one key.
     """
     s = table.frame[col]
     if table.keys == (col,):  # one key, sorted and unique: codes are rows already
@@ -1246,7 +1245,7 @@ def level(table: KeyedTable, col: str, codes: np.ndarray, *, consume: bool = Fal
         used = mark(lc, len(uniq))
     if not used.all():
         remap = (np.cumsum(used) - 1).astype(lc.dtype)
-        lc = gather(remap, lc, out=lc if consume or lc is not codes else None)
+        lc = gather(remap, lc, out=None if lc is codes else lc)
         uniq = uniq.filter(pl.Series(used))
     return key_index(uniq, col), lc
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ from fairalloc.transforms._tables import (
     table_input,
     to_polars,
     unique_pairs,
+    workers,
 )
 from fairalloc.transforms.errors import ParameterError, ZeroCapacityError, public, translated
 from fairalloc.transforms.options import SOURCING
@@ -130,15 +132,21 @@ class _Problem:
         """The (``*by``, source, sink) index of the coded matches, levels sorted, and which
         sinks have matches (by sink code).
 
-        ``src`` and ``sink`` become the index's codes, rewritten in place where a key is unused
-        (no fresh arrays of the matches' length): whatever needs them as table codes runs
-        before.
+        ``src`` and ``sink`` are only read: where a key is unused the index gets codes of its
+        own, so the kernels may run on them at the same time (:meth:`index_aside`).
         """
         matched = mark(self.sink, len(self.sinks))
         parts = [level(self.sources, c, self.src) for c in self.by]
-        parts.append(level(self.sources, SOURCE, self.src, consume=True))
-        parts.append(level(self.sinks, SINK, self.sink, consume=True, used=matched))
+        parts.append(level(self.sources, SOURCE, self.src))
+        parts.append(level(self.sinks, SINK, self.sink, used=matched))
         return multi_index(parts), matched
+
+    def index_aside(self) -> Future:
+        """:meth:`index`, started on a :func:`~fairalloc.transforms._tables.workers` thread
+        while the caller runs the kernels on the same codes: its numpy, polars and arrow work
+        lets go of the GIL, so at 10^6 matches its 7–9 ms hide behind the kernels' 20 ms on
+        the other core. Its exceptions surface at ``result()``."""
+        return workers().submit(self.index)
 
     def labels(self) -> dict:
         """Keys by code, for naming the sources / sinks of a solver failure."""
@@ -293,6 +301,7 @@ def proportional_sourcing(
     choice("on_zero_capacity", on_zero_capacity, kernels.ZERO_CAPACITY_POLICIES)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
+        indexed = problem.index_aside()
         with translated("sourcing", labels=problem.labels()):
             flows, zero_sinks, status = kernels.proportional_allocation(
                 problem.src, problem.sink, problem.capacity, problem.demand, on_zero_capacity
@@ -305,7 +314,7 @@ def proportional_sourcing(
                 len(rows),
             )
         requested = kernels.totals(problem.src, flows, len(problem.sources))
-        index, matched = problem.index()  # (the codes are the index's from here on)
+        index, matched = indexed.result()
     report = _report(
         problem, matched, "proportional", flows, flows, sw.seconds,
         zero_capacity_sinks=int(zero_sinks.sum()),
@@ -416,6 +425,7 @@ def direct_sourcing(
     redistribute = flag("redistribute", redistribute)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
+        indexed = problem.index_aside()
         with translated("sourcing", labels=problem.labels()):
             result = kernels.direct_allocation(
                 problem.src, problem.sink, problem.capacity, problem.demand, tol, redistribute
@@ -424,7 +434,7 @@ def direct_sourcing(
                 kernels.verify_flows(problem.src, problem.sink, result.source_flow,
                                      result.sink_flow, problem.capacity, problem.demand,
                                      result.status, repair=False)
-        index, matched = problem.index()  # (the codes are the index's from here on)
+        index, matched = indexed.result()
     report = _report(
         problem, matched, "direct", result.source_flow, result.sink_flow, sw.seconds,
         zero_capacity_sinks=int(result.zero_sinks.sum()),
