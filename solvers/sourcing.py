@@ -603,7 +603,14 @@ def _redistribute(
 
 
 def _bad_flows(flows: list[np.ndarray]) -> np.ndarray:
-    """Positions of the matches where some flow of ``flows`` is negative, NaN or infinite."""
+    """Positions of the matches where some flow of ``flows`` is negative, NaN or infinite.
+
+    Two reductions per array settle the usual case (the smallest flow ≥ 0 and the largest
+    finite: a NaN makes both comparisons false); only then are the positions looked for.
+    """
+    with np.errstate(invalid="ignore"):
+        if all(f.size == 0 or (f.min() >= 0 and f.max() < np.inf) for f in flows):
+            return np.empty(0, np.intp)
     found = []
     for part in row_blocks(len(flows[0])):
         ok = np.ones(len(flows[0][part]), dtype=bool)

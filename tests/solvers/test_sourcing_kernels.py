@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given
 
 from fairalloc.solvers import sourcing as k
 from fairalloc.solvers.registry import Registry
@@ -120,3 +122,16 @@ def test_scale_to_capacity_keeps_tiny_flows_beside_huge_ones():
     assert requested[0] == np.inf
     assert scaled.tolist() == pytest.approx([5e307, 5e307, 5e-301], rel=1e-12, abs=0)
     assert scaled.sum() <= 1e308
+
+
+_ODD_FLOWS = st.lists(st.sampled_from([0.0, -0.0, 1.5, 1e308, 5e-324, -5e-324, -1.0, np.nan,
+                                       np.inf, -np.inf]), max_size=40)
+
+
+@given(_ODD_FLOWS, _ODD_FLOWS)
+def test_bad_flows_are_the_negative_and_non_finite_ones(a, b):
+    # the quick reductions and the search by blocks agree with the rule element by element
+    n = min(len(a), len(b))
+    flows = [np.array(a[:n]), np.array(b[:n])]
+    bad = ~np.logical_and.reduce([np.isfinite(f) & (f >= 0) for f in flows]) if n else []
+    assert k._bad_flows(flows).tolist() == np.flatnonzero(bad).tolist()
