@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fairalloc.schemas.tables import Rule, Table
-from fairalloc.solvers.blocks import fresh, gather, mark, row_blocks
+from fairalloc.solvers.blocks import ROW_BLOCK, fresh, gather, mark, row_blocks
 from fairalloc.transforms.errors import (
     DuplicateKeyError,
     EmptyInputError,
@@ -917,7 +917,7 @@ def _arrow_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, col: st
         pass
 
     def rows_at(start: int, length: int) -> pl.DataFrame:
-        return pl.DataFrame([pl.Series(col, _views(strings.slice(start, length)))])
+        return pl.DataFrame([pl.Series(col, strings.slice(start, length))])
 
     return _hashed_codes(rows_at, len(strings), table, [col], dtype)
 
@@ -932,15 +932,25 @@ class _NotInline(Exception):
 
 
 def _views(strings: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``strings`` as arrow string views, in one chunk: polars' own layout of strings, which
-    polars takes without a copy. Arrow builds them without the GIL, in half the time polars
-    takes from arrow's offsets (2.5 against 5.5 ms a column at 10^6), in the C library's
-    allocator: arrow's default (mimalloc) in the worker threads gave the coding a long tail
-    (90th percentile 100–120 ms against 41–46 ms at 10^6)."""
-    pool = pa.system_memory_pool()
-    views = pc.cast(strings, pa.string_view(), memory_pool=pool)
-    return views.combine_chunks(memory_pool=pool) if isinstance(views, pa.ChunkedArray) \
-        else views
+    """``strings`` as arrow string views, in one chunk (arrow builds them without the GIL:
+    2.5 ms a column at 10^6 rows)."""
+    if isinstance(strings, pa.ChunkedArray):
+        strings = pa.chunked_array([_unsliced(c) for c in strings.chunks], strings.type)
+        return pc.cast(strings, pa.string_view()).combine_chunks()
+    return pc.cast(_unsliced(strings), pa.string_view())
+
+
+def _unsliced(strings: pa.Array) -> pa.Array:
+    """The same strings as an array that starts at row 0 of its buffers (no copy: the offsets
+    buffer is sliced instead). Arrow's cast to string views writes a view for every row
+    before a slice's start as well: at 10^7 rows, 84 MB and half a second for a slice of
+    2^18 rows near the end."""
+    if not strings.offset:
+        return strings
+    width = 8 if strings.type == pa.large_string() else 4  # (string or large_string)
+    _, offsets, data = strings.buffers()
+    return pa.Array.from_buffers(strings.type, len(strings), [
+        None, offsets.slice(width * strings.offset, width * (len(strings) + 1)), data])
 
 
 def _view_words(views: pa.Array) -> np.ndarray:
@@ -977,39 +987,44 @@ def _view_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, dtype: t
     (:class:`_HashLookup`) and checked exactly by comparing the table's words at the codes
     with the rows' own. A slice at a time (:data:`_CHECK_ROWS`), into scratch arrays reused
     from slice to slice: no polars work (its thread pool woke for every small step, on the
-    core the other column's thread was using) and no fresh pages after the first slice.
+    core the other column's thread was using) and no fresh pages after the first slice. The
+    views' memory goes back to the system when the column is done: arrow's allocator kept
+    it in the worker thread's heap (about 220 MB after coding 10^7 rows, resident through
+    the rest of the call).
 
     None when some row's code does not check out (an unknown key), or two of the table's
     keys share a hash and a row lands on them: the exact lookup then decides. Raises
     :class:`_NotInline` at the first slice holding a longer string (a table key longer than
     that is never a row's code: its words differ from every inline row's).
     """
-    keys = _view_words(_views(table.arrow_key))
-    first, second = np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(keys[:, 1])
-    hashes = np.empty(len(keys), np.uint64)
-    lookup = _HashLookup(_view_hashes(keys, hashes, np.empty_like(hashes)))
-    height = len(strings)
-    codes = fresh(height, np.dtype(dtype))
-    rows = min(_CHECK_ROWS, height)
-    hashes, scratch, got = fresh(rows, np.uint64), fresh(rows, np.uint64), fresh(rows, np.uint64)
-    for start in range(0, height, _CHECK_ROWS):
-        views = _views(strings.slice(start, min(_CHECK_ROWS, height - start)))
-        words = _view_words(views)
-        n = len(words)
-        if int(words.view(np.int32)[:, 0].max(initial=0)) > INLINE_BYTES:  # (the lengths)
-            raise _NotInline
-        part = codes[start:start + n]
-        if not lookup.codes(_view_hashes(words, hashes[:n], scratch[:n]), part) or (
-                part.min(initial=0) < 0):
-            return None
-        for block in row_blocks(n):  # exact: the table's words at the codes are the rows'
-            candidates = part[block]
-            at = got[:len(candidates)]
-            for table_words, column in ((first, 0), (second, 1)):
-                np.take(table_words, candidates, out=at)
-                if not np.array_equal(at, words[block, column]):
+    try:
+        keys = _view_words(_views(table.arrow_key))
+        hashes = np.empty(len(keys), np.uint64)
+        lookup = _HashLookup(_view_hashes(keys, hashes, np.empty_like(hashes)))
+        height = len(strings)
+        codes = fresh(height, np.dtype(dtype))
+        rows = min(_CHECK_ROWS, height)
+        hashes, scratch = fresh(rows, np.uint64), fresh(rows, np.uint64)
+        got = fresh((min(ROW_BLOCK, rows), 2), np.uint64)
+        for start in range(0, height, _CHECK_ROWS):
+            views = _views(strings.slice(start, min(_CHECK_ROWS, height - start)))
+            words = _view_words(views)
+            n = len(words)
+            if int(words.view(np.int32)[:, 0].max(initial=0)) > INLINE_BYTES:  # (the lengths)
+                raise _NotInline
+            part = codes[start:start + n]
+            if not lookup.codes(_view_hashes(words, hashes[:n], scratch[:n]), part) or (
+                    part.min(initial=0) < 0):
+                return None
+            for block in row_blocks(n):  # exact: the table's words at the codes are the rows'
+                candidates = part[block]
+                at = got[:len(candidates)]
+                np.take(keys, candidates, axis=0, out=at)
+                if not np.array_equal(at, words[block]):
                     return None
-    return codes
+        return codes
+    finally:  # the views' memory back to the system, not kept in this thread's heap
+        pa.default_memory_pool().release_unused()
 
 
 def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
@@ -1029,10 +1044,9 @@ def workers() -> ThreadPoolExecutor:
     """The process's pool of :data:`WORKERS` threads for the transforms' work beside the
     caller's thread (coding key columns, building an index while the kernels run).
 
-    Kept for the life of the process, not started per call: threads started afresh for
-    every call got fresh allocator arenas and pages each time, and the coding of two key
-    columns had a long tail (at 10^6 rows, after a polars query: 90th percentile 98–122 ms
-    against 41–46 ms in kept threads, median 37–45 against 31–35 ms). A process forked
+    Kept for the life of the process, not started per call: threads started afresh got
+    empty allocator arenas and fresh pages every time (coding two key columns of 10^6 rows
+    after a polars query: median 53 ms against 31–35 ms in kept threads). A process forked
     from one that had the pool gets a pool of its own (the parent's threads do not exist
     there). Jobs never wait on other jobs of the pool, so callers on many threads at once
     only queue.
@@ -1189,26 +1203,45 @@ def require_rows(df: pl.DataFrame, what: str) -> None:
 
 def unique_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Sorted unique (a, b) code pairs, in the dtypes of ``a`` and ``b``, and how many
-    duplicates collapsed.
-
-    The pairs are packed into one int64 (``a`` high, ``b`` low) and sorted as numbers, which is
-    the lexicographic order of (a, b).
+    duplicates collapsed (:func:`unique_code_pairs` of ``[a, b]``).
 
     >>> unique_pairs(np.array([1, 0, 1]), np.array([0, 2, 0]), 3)
     (array([0, 1]), array([2, 0]), 1)
     """
+    return unique_code_pairs([a, b], n_b)
+
+
+def unique_code_pairs(codes: list[np.ndarray], n_b: int
+                      ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sorted unique (a, b) code pairs of ``codes = [a, b]``, in the dtypes of ``a`` and
+    ``b``, and how many duplicates collapsed.
+
+    The pairs are packed into one int64 (``a`` high, ``b`` low) and sorted as numbers, which is
+    the lexicographic order of (a, b). ``codes`` is emptied: once packed, ``a`` and ``b`` are
+    let go, so where the caller holds them nowhere else (and they are :func:`fresh` arrays)
+    the unpacked pairs reuse their memory (at 10^7 pairs of int32 codes the peak is 80 MB
+    lower).
+
+    >>> codes = [np.array([1, 0, 1]), np.array([0, 2, 0])]
+    >>> unique_code_pairs(codes, 3), codes
+    ((array([0, 1]), array([2, 0]), 1), [])
+    """
+    a, b = codes
+    codes.clear()
     shift = max(int(n_b - 1).bit_length(), 1)
     if int(a.max(initial=0)).bit_length() + shift > 62:
         raise OverflowError("too many keys to pack a pair of codes into 64 bits")
     # one array, worked in place: a fresh array of 10^7 numbers costs more than the work on it
     pair = np.left_shift(a, shift, out=fresh(len(a), np.int64), dtype=np.int64)
     pair |= b
+    high_dtype, low_dtype = a.dtype, b.dtype
+    del a, b
     pair.sort()  # numpy's vectorised sort: cheaper than polars' on one core of a busy machine
     keep = fresh(len(pair), bool)
     keep[:1] = True
     np.not_equal(pair[1:], pair[:-1], out=keep[1:])
     n = int(np.count_nonzero(keep))
-    high, low = fresh(n, a.dtype), fresh(n, b.dtype)
+    high, low = fresh(n, high_dtype), fresh(n, low_dtype)
     mask, at = (1 << shift) - 1, 0
     for part in row_blocks(len(pair)):  # unpacked by blocks, the duplicates left out
         kept = pair[part][keep[part]]
@@ -1224,30 +1257,47 @@ def level(table: KeyedTable, col: str, codes: np.ndarray, *,
     """The index level of ``table``'s column ``col`` at row codes ``codes``, unused values dropped.
 
     Returns the level values (sorted) and the level codes per entry of ``codes``: ``codes``
-    itself where they are the same, else an array of their own (``codes`` is only read, so
-    other threads may read it meanwhile). ``used`` (which rows of the table ``codes`` name,
-    when the caller has it) is taken only where ``col`` is the table's one key.
+    itself where they are the same, else an array of their own (``codes`` is only read).
+    ``used`` (which rows of the table ``codes`` name, when the caller has it) is taken only
+    where ``col`` is the table's one key.
     """
     s = table.frame[col]
     if table.keys == (col,):  # one key, sorted and unique: codes are rows already
-        uniq, lc = s, codes
-        if used is None:
-            used = mark(lc, len(uniq))
+        index, remap = key_level(table, col, codes, used=used)
+        return index, codes if remap is None else gather(remap, codes)
+    if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
+        change = s.ne_missing(s.shift(1)).to_numpy()
+        per_row = np.cumsum(change) - 1
+        uniq = s.filter(pl.Series(change))
     else:
-        if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
-            change = s.ne_missing(s.shift(1)).to_numpy()
-            per_row = np.cumsum(change) - 1
-            uniq = s.filter(pl.Series(change))
-        else:
-            per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
-            uniq = s.unique().sort()
-        lc = gather(per_row.astype(codes.dtype, copy=False), codes)
-        used = mark(lc, len(uniq))
+        per_row = (s.rank("dense").to_numpy() - 1).astype(np.int64)
+        uniq = s.unique().sort()
+    lc = gather(per_row.astype(codes.dtype, copy=False), codes)
+    used = mark(lc, len(uniq))
     if not used.all():
-        remap = (np.cumsum(used) - 1).astype(lc.dtype)
-        lc = gather(remap, lc, out=None if lc is codes else lc)
+        lc = gather((np.cumsum(used) - 1).astype(lc.dtype), lc, out=lc)
         uniq = uniq.filter(pl.Series(used))
     return key_index(uniq, col), lc
+
+
+def key_level(table: KeyedTable, col: str, codes: np.ndarray, *,
+              used: np.ndarray | None = None) -> tuple[pd.Index, np.ndarray | None]:
+    """The index level of a one-key table's key ``col`` at row codes ``codes``, unused keys
+    dropped, and the level code of each row code (in the dtype of ``codes``; None when every
+    key is used: the row codes are the level codes). ``codes`` is only read; ``used`` is
+    which rows of the table ``codes`` name, when the caller has it.
+
+    >>> t = KeyedTable(pl.DataFrame({"k": ["a", "b", "c"], "v": [1.0] * 3}), ("k",), "v")
+    >>> index, remap = key_level(t, "k", np.array([2, 0, 2]))
+    >>> index.tolist(), remap.tolist()
+    (['a', 'c'], [0, 0, 1])
+    """
+    keys = table.frame[col]
+    if used is None:
+        used = mark(codes, len(keys))
+    if used.all():
+        return key_index(keys, col), None
+    return key_index(keys.filter(pl.Series(used)), col), (np.cumsum(used) - 1).astype(codes.dtype)
 
 
 @functools.cache

@@ -51,7 +51,7 @@ import pandas as pd
 
 from fairalloc.schemas import sourcing as contract
 from fairalloc.solvers import sourcing as kernels
-from fairalloc.solvers.blocks import mark
+from fairalloc.solvers.blocks import gather, mark
 from fairalloc.solvers.verify import Status
 from fairalloc.transforms._params import choice, flag, number
 from fairalloc.transforms._report import Report, stopwatch
@@ -59,13 +59,14 @@ from fairalloc.transforms._tables import (
     KeyedTable,
     code_rows,
     hashed_string_codes,
+    key_level,
     key_tuples,
     level,
     multi_index,
     require_rows,
     table_input,
     to_polars,
-    unique_pairs,
+    unique_code_pairs,
     workers,
 )
 from fairalloc.transforms.errors import ParameterError, ZeroCapacityError, public, translated
@@ -128,25 +129,36 @@ class _Problem:
     def demand(self) -> np.ndarray:
         return self.sinks.values
 
-    def index(self) -> tuple[pd.MultiIndex, np.ndarray]:
+    def index_levels(self) -> Future:
+        """The levels of :meth:`index`, started on a
+        :func:`~fairalloc.transforms._tables.workers` thread while the caller runs the kernels
+        on the same codes (which it only reads): marking the keys in use, dropping the rest,
+        wrapping the key columns (at 10^6 matches 5–7 ms, hidden behind the kernels' 20 ms on
+        the other core; numpy, polars and arrow let go of the GIL). Its exceptions surface at
+        ``result()``."""
+
+        def levels() -> tuple[list, tuple, tuple, np.ndarray]:
+            matched = mark(self.sink, len(self.sinks))
+            by = [level(self.sources, c, self.src) for c in self.by]
+            return (by, key_level(self.sources, SOURCE, self.src),
+                    key_level(self.sinks, SINK, self.sink, used=matched), matched)
+
+        return workers().submit(levels)
+
+    def index(self, levels: Future) -> tuple[pd.MultiIndex, np.ndarray]:
         """The (``*by``, source, sink) index of the coded matches, levels sorted, and which
-        sinks have matches (by sink code).
+        sinks have matches (by sink code), from :meth:`index_levels`.
 
-        ``src`` and ``sink`` are only read: where a key is unused the index gets codes of its
-        own, so the kernels may run on them at the same time (:meth:`index_aside`).
+        ``src`` and ``sink`` become the index's codes, rewritten in place where a key is unused
+        (no fresh arrays of the matches' length: 80 MB at 10^7): whatever needs them as table
+        codes runs before.
         """
-        matched = mark(self.sink, len(self.sinks))
-        parts = [level(self.sources, c, self.src) for c in self.by]
-        parts.append(level(self.sources, SOURCE, self.src))
-        parts.append(level(self.sinks, SINK, self.sink, used=matched))
+        by, (sources, src_remap), (sinks, sink_remap), matched = levels.result()
+        parts = [*by]
+        for keys, remap, codes in ((sources, src_remap, self.src),
+                                   (sinks, sink_remap, self.sink)):
+            parts.append((keys, codes if remap is None else gather(remap, codes, out=codes)))
         return multi_index(parts), matched
-
-    def index_aside(self) -> Future:
-        """:meth:`index`, started on a :func:`~fairalloc.transforms._tables.workers` thread
-        while the caller runs the kernels on the same codes: its numpy, polars and arrow work
-        lets go of the GIL, so at 10^6 matches its 7–9 ms hide behind the kernels' 20 ms on
-        the other core. Its exceptions surface at ``result()``."""
-        return workers().submit(self.index)
 
     def labels(self) -> dict:
         """Keys by code, for naming the sources / sinks of a solver failure."""
@@ -187,8 +199,7 @@ def _prepare(matches: Any, source_capacity: Any, sink_demand: Any, by: Any) -> _
             m, [(sources, src_keys, "source"), (sinks, sink_keys, "sink")], what="matches",
             narrow=True,
         )
-    src, sink = codes
-    src, sink, dups = unique_pairs(src, sink, len(sinks))
+    src, sink, dups = unique_code_pairs(codes, len(sinks))  # (the codes are let go)
     return _Problem(src, sink, sources, sinks, cols, dups)
 
 
@@ -301,7 +312,7 @@ def proportional_sourcing(
     choice("on_zero_capacity", on_zero_capacity, kernels.ZERO_CAPACITY_POLICIES)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
-        indexed = problem.index_aside()
+        levels = problem.index_levels()
         with translated("sourcing", labels=problem.labels()):
             flows, zero_sinks, status = kernels.proportional_allocation(
                 problem.src, problem.sink, problem.capacity, problem.demand, on_zero_capacity
@@ -314,7 +325,7 @@ def proportional_sourcing(
                 len(rows),
             )
         requested = kernels.totals(problem.src, flows, len(problem.sources))
-        index, matched = indexed.result()
+        index, matched = problem.index(levels)  # (the codes are the index's from here on)
     report = _report(
         problem, matched, "proportional", flows, flows, sw.seconds,
         zero_capacity_sinks=int(zero_sinks.sum()),
@@ -425,7 +436,7 @@ def direct_sourcing(
     redistribute = flag("redistribute", redistribute)
     with stopwatch() as sw:
         problem = _prepare(matches, source_capacity, sink_demand, by)
-        indexed = problem.index_aside()
+        levels = problem.index_levels()
         with translated("sourcing", labels=problem.labels()):
             result = kernels.direct_allocation(
                 problem.src, problem.sink, problem.capacity, problem.demand, tol, redistribute
@@ -434,7 +445,7 @@ def direct_sourcing(
                 kernels.verify_flows(problem.src, problem.sink, result.source_flow,
                                      result.sink_flow, problem.capacity, problem.demand,
                                      result.status, repair=False)
-        index, matched = indexed.result()
+        index, matched = problem.index(levels)  # (the codes are the index's from here on)
     report = _report(
         problem, matched, "direct", result.source_flow, result.sink_flow, sw.seconds,
         zero_capacity_sinks=int(result.zero_sinks.sum()),

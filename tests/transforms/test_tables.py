@@ -6,6 +6,7 @@ import hypothesis.strategies as st
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pytest
 from hypothesis import given
 
@@ -520,3 +521,17 @@ def test_the_worker_pool_is_kept_and_a_forked_process_gets_its_own():
             os._exit(0 if ok else 1)  # noqa: F821 - bound unless result() raised
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_views_of_a_slice_hold_the_slice_alone(kind, chunked):
+    # arrow's cast writes a view for every row before a slice's start too: the views of a
+    # slice must be its rows only (at 10^7 rows a slice near the end cost 84 MB otherwise)
+    values = [f"k{i}" * (1 + i % 5) for i in range(1_000)]
+    strings = pa.chunked_array([values[:400], values[400:]], kind) if chunked else \
+        pa.array(values, kind)
+    part = strings.slice(350, 300)
+    views = _tables._views(part)
+    assert views.to_pylist() == values[350:650]
+    assert views.buffers()[1].size == 16 * 300 and len(_tables._view_words(views)) == 300
