@@ -900,6 +900,8 @@ def hashed_string_codes(obj: Any, tables: Sequence[tuple[KeyedTable, str]], *,
     columns = _string_key_columns(obj, tables, large=True)
     if columns is None:
         return None
+    for table, _ in tables:  # (converted here, not in the threads: see _coded_at_once)
+        table.arrow_key  # noqa: B018
     found = _coded_at_once([
         (table, functools.partial(_arrow_codes, strings, table, col, _codes_dtype(table, narrow)))
         for (table, col), strings in zip(tables, columns, strict=True)])
@@ -913,7 +915,7 @@ def _arrow_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, col: st
     of slices of them (:func:`_hashed_codes`). None when some row does not check out."""
     try:
         return _view_codes(strings, table, dtype)
-    except _NotInline:
+    except (_NotInline, pa.ArrowException):  # (a cast arrow refuses: polars reads them)
         pass
 
     def rows_at(start: int, length: int) -> pl.DataFrame:
@@ -998,33 +1000,39 @@ def _view_codes(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, dtype: t
     that is never a row's code: its words differ from every inline row's).
     """
     try:
-        keys = _view_words(_views(table.arrow_key))
-        hashes = np.empty(len(keys), np.uint64)
-        lookup = _HashLookup(_view_hashes(keys, hashes, np.empty_like(hashes)))
-        height = len(strings)
-        codes = fresh(height, np.dtype(dtype))
-        rows = min(_CHECK_ROWS, height)
-        hashes, scratch = fresh(rows, np.uint64), fresh(rows, np.uint64)
-        got = fresh((min(ROW_BLOCK, rows), 2), np.uint64)
-        for start in range(0, height, _CHECK_ROWS):
-            views = _views(strings.slice(start, min(_CHECK_ROWS, height - start)))
-            words = _view_words(views)
-            n = len(words)
-            if int(words.view(np.int32)[:, 0].max(initial=0)) > INLINE_BYTES:  # (the lengths)
-                raise _NotInline
-            part = codes[start:start + n]
-            if not lookup.codes(_view_hashes(words, hashes[:n], scratch[:n]), part) or (
-                    part.min(initial=0) < 0):
+        return _coded_by_views(strings, table, dtype)
+    finally:  # (the views are gone by now) their memory back to the system, not kept
+        pa.default_memory_pool().release_unused()  # in this thread's heap
+
+
+def _coded_by_views(strings: pa.Array | pa.ChunkedArray, table: KeyedTable, dtype: type
+                    ) -> np.ndarray | None:
+    """The work of :func:`_view_codes`, whose arrow buffers are all let go when it returns."""
+    keys = _view_words(_views(table.arrow_key))
+    hashes = np.empty(len(keys), np.uint64)
+    lookup = _HashLookup(_view_hashes(keys, hashes, np.empty_like(hashes)))
+    height = len(strings)
+    codes = fresh(height, np.dtype(dtype))
+    rows = min(_CHECK_ROWS, height)
+    hashes, scratch = fresh(rows, np.uint64), fresh(rows, np.uint64)
+    got = fresh((min(ROW_BLOCK, rows), 2), np.uint64)
+    for start in range(0, height, _CHECK_ROWS):
+        views = _views(strings.slice(start, min(_CHECK_ROWS, height - start)))
+        words = _view_words(views)
+        n = len(words)
+        if int(words.view(np.int32)[:, 0].max(initial=0)) > INLINE_BYTES:  # (the lengths)
+            raise _NotInline
+        part = codes[start:start + n]
+        if not lookup.codes(_view_hashes(words, hashes[:n], scratch[:n]), part) or (
+                part.min(initial=0) < 0):
+            return None
+        for block in row_blocks(n):  # exact: the table's words at the codes are the rows'
+            candidates = part[block]
+            at = got[:len(candidates)]
+            np.take(keys, candidates, axis=0, out=at)
+            if not np.array_equal(at, words[block]):
                 return None
-            for block in row_blocks(n):  # exact: the table's words at the codes are the rows'
-                candidates = part[block]
-                at = got[:len(candidates)]
-                np.take(keys, candidates, axis=0, out=at)
-                if not np.array_equal(at, words[block]):
-                    return None
-        return codes
-    finally:  # the views' memory back to the system, not kept in this thread's heap
-        pa.default_memory_pool().release_unused()
+    return codes
 
 
 def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
@@ -1057,6 +1065,16 @@ def workers() -> ThreadPoolExecutor:
             _workers = (os.getpid(), ThreadPoolExecutor(max_workers=WORKERS,
                                                         thread_name_prefix="fairalloc"))
         return _workers[1]
+
+
+def _workers_after_fork() -> None:
+    """In a forked child: a lock of its own (the parent's may have been held by a thread
+    that does not exist here) and no pool yet."""
+    global _workers, _workers_lock
+    _workers, _workers_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_workers_after_fork)
 
 
 def _coded_at_once(jobs: list[tuple[KeyedTable, Callable[[], np.ndarray | None]]]
@@ -1252,18 +1270,16 @@ def unique_code_pairs(codes: list[np.ndarray], n_b: int
     return high, low, len(pair) - n
 
 
-def level(table: KeyedTable, col: str, codes: np.ndarray, *,
-          used: np.ndarray | None = None) -> tuple[pd.Index, np.ndarray]:
+def level(table: KeyedTable, col: str, codes: np.ndarray) -> tuple[pd.Index, np.ndarray]:
     """The index level of ``table``'s column ``col`` at row codes ``codes``, unused values dropped.
 
-    Returns the level values (sorted) and the level codes per entry of ``codes``: ``codes``
-    itself where they are the same, else an array of their own (``codes`` is only read).
-    ``used`` (which rows of the table ``codes`` name, when the caller has it) is taken only
-    where ``col`` is the table's one key.
+    Returns the level values (sorted, unique) and the level codes per entry of ``codes``:
+    ``codes`` itself where they are the same, else an array of their own (``codes`` is only
+    read).
     """
     s = table.frame[col]
     if table.keys == (col,):  # one key, sorted and unique: codes are rows already
-        index, remap = key_level(table, col, codes, used=used)
+        index, remap = key_level(table, col, codes)
         return index, codes if remap is None else gather(remap, codes)
     if col == table.keys[0]:  # the table is sorted by its keys: this column is sorted
         change = s.ne_missing(s.shift(1)).to_numpy()
@@ -1292,6 +1308,8 @@ def key_level(table: KeyedTable, col: str, codes: np.ndarray, *,
     >>> index.tolist(), remap.tolist()
     (['a', 'c'], [0, 0, 1])
     """
+    if table.keys != (col,):  # (a column of several keys repeats: level() ranks it)
+        raise ValueError(f"key_level takes a table of the one key {col!r}, not {table.keys}")
     keys = table.frame[col]
     if used is None:
         used = mark(codes, len(keys))

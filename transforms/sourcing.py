@@ -137,11 +137,15 @@ class _Problem:
         the other core; numpy, polars and arrow let go of the GIL). Its exceptions surface at
         ``result()``."""
 
-        def levels() -> tuple[list, tuple, tuple, np.ndarray]:
+        def levels() -> tuple[list, tuple | None, np.ndarray]:
             matched = mark(self.sink, len(self.sinks))
-            by = [level(self.sources, c, self.src) for c in self.by]
-            return (by, key_level(self.sources, SOURCE, self.src),
-                    key_level(self.sinks, SINK, self.sink, used=matched), matched)
+            parts = [level(self.sources, c, self.src) for c in self.by]
+            if self.by:  # tables keyed by (*by, name): each name gets a level and codes of its own
+                parts += [level(self.sources, SOURCE, self.src),
+                          level(self.sinks, SINK, self.sink)]
+                return parts, None, matched
+            return parts, (key_level(self.sources, SOURCE, self.src),
+                           key_level(self.sinks, SINK, self.sink, used=matched)), matched
 
         return workers().submit(levels)
 
@@ -149,15 +153,14 @@ class _Problem:
         """The (``*by``, source, sink) index of the coded matches, levels sorted, and which
         sinks have matches (by sink code), from :meth:`index_levels`.
 
-        ``src`` and ``sink`` become the index's codes, rewritten in place where a key is unused
-        (no fresh arrays of the matches' length: 80 MB at 10^7): whatever needs them as table
-        codes runs before.
+        Without ``by``, ``src`` and ``sink`` become the index's codes, rewritten in place where
+        a key is unused (no fresh arrays of the matches' length: 80 MB at 10^7): whatever needs
+        them as table codes runs before.
         """
-        by, (sources, src_remap), (sinks, sink_remap), matched = levels.result()
-        parts = [*by]
-        for keys, remap, codes in ((sources, src_remap, self.src),
-                                   (sinks, sink_remap, self.sink)):
-            parts.append((keys, codes if remap is None else gather(remap, codes, out=codes)))
+        parts, remaps, matched = levels.result()
+        if remaps is not None:
+            for (keys, remap), codes in zip(remaps, (self.src, self.sink), strict=True):
+                parts.append((keys, codes if remap is None else gather(remap, codes, out=codes)))
         return multi_index(parts), matched
 
     def labels(self) -> dict:

@@ -127,6 +127,10 @@ def test_groups_equal_separate_runs(groups, tol):
     src, sink = direct_sourcing(m, cap, dem, tol, by=["commodity", "year"])
     assert src.index.names == ["commodity", "year", "source", "sink"]
     assert src.index.is_monotonic_increasing
+    prop = proportional_sourcing(m, dem, cap, by=["commodity", "year"])
+    for index in (src.index, prop.index):  # each level: the keys in use, once each, sorted
+        for values, name in zip(index.levels, index.names, strict=True):
+            assert values.tolist() == sorted(set(index.get_level_values(name))), name
     for (c, y), case in groups.items():
         alone_src, alone_sink = direct_sourcing(case.matches, case.capacity, case.demand, tol)
         part = src.xs((c, y), level=["commodity", "year"])

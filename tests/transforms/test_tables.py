@@ -514,11 +514,12 @@ def test_the_worker_pool_is_kept_and_a_forked_process_gets_its_own():
     assert pool.submit(int, 7).result() == 7 and _tables.workers() is pool
     child = os.fork()
     if child == 0:  # the parent's threads do not exist here: a pool of its own must answer
+        ok = False
         try:
             ok = _tables.workers() is not pool and \
                 _tables.workers().submit(int, 8).result(timeout=20) == 8
         finally:
-            os._exit(0 if ok else 1)  # noqa: F821 - bound unless result() raised
+            os._exit(0 if ok else 1)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
 
@@ -535,3 +536,17 @@ def test_views_of_a_slice_hold_the_slice_alone(kind, chunked):
     views = _tables._views(part)
     assert views.to_pylist() == values[350:650]
     assert views.buffers()[1].size == 16 * 300 and len(_tables._view_words(views)) == 300
+
+
+def test_a_column_read_from_a_row_offset_is_coded_on_its_views(monkeypatch):
+    # a pandas frame cut from a larger one holds arrow chunks that start at a row offset
+    monkeypatch.setattr(_tables, "HASHED_LOOKUP_ROWS", 0)
+    monkeypatch.setattr(_tables, "_CHECK_ROWS", 3)
+    calls = []
+    real = _tables._hashed_codes
+    monkeypatch.setattr(_tables, "_hashed_codes", lambda *a: calls.append(a) or real(*a))
+    keys = ["a", "bb", "ccc", "dddd"]
+    rows = [keys[i % 4] for i in range(23)]
+    frame = pd.concat([_str_frame(rows[:11]), _str_frame(rows[11:])], ignore_index=True).iloc[5:]
+    (codes,) = _tables.hashed_string_codes(frame, [(_table({"k": keys}), "k")])
+    assert codes.tolist() == [i % 4 for i in range(5, 23)] and not calls
