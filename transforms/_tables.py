@@ -1044,7 +1044,7 @@ def _codes_dtype(table: KeyedTable, narrow: bool) -> type:
 #: jobs than that wait their turn.
 WORKERS = 2
 
-_workers: tuple[int, ThreadPoolExecutor] | None = None
+_workers: ThreadPoolExecutor | None = None
 _workers_lock = threading.Lock()
 
 
@@ -1056,15 +1056,14 @@ def workers() -> ThreadPoolExecutor:
     empty allocator arenas and fresh pages every time (coding two key columns of 10^6 rows
     after a polars query: median 53 ms against 31–35 ms in kept threads). A process forked
     from one that had the pool gets a pool of its own (the parent's threads do not exist
-    there). Jobs never wait on other jobs of the pool, so callers on many threads at once
-    only queue.
+    there: :func:`_workers_after_fork`). Jobs never wait on other jobs of the pool, so
+    callers on many threads at once only queue.
     """
     global _workers
     with _workers_lock:
-        if _workers is None or _workers[0] != os.getpid():
-            _workers = (os.getpid(), ThreadPoolExecutor(max_workers=WORKERS,
-                                                        thread_name_prefix="fairalloc"))
-        return _workers[1]
+        if _workers is None:
+            _workers = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fairalloc")
+        return _workers
 
 
 def _workers_after_fork() -> None:
